@@ -1,0 +1,115 @@
+package fray
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// This file is the backend SPI: the seam between fray's typed API and the backends
+// (backend/local, backend/ray, and the worker-side client in internal/worker). Application
+// code does not call these methods; it uses Task, Actor, Method, Ref, Put, Get and Wait,
+// which check types and options and then call the JobContext in the context.Context.
+
+// ObjectID identifies an object (a task result or a Put value) within a job context.
+type ObjectID string
+
+// ActorID identifies an actor within a backend.
+type ActorID string
+
+// Payload is a value crossing the API/backend seam. Data holds the codec encoding; when a
+// backend passes values directly (local backend, direct mode) Data is nil and Value holds
+// the Go value itself.
+type Payload struct {
+	Data  []byte
+	Value any
+}
+
+// Encoded returns the payload's codec bytes, encoding Value if needed.
+func (p Payload) Encoded() ([]byte, error) {
+	if p.Data != nil {
+		return p.Data, nil
+	}
+	return Marshal(p.Value)
+}
+
+// TaskSpec is one task submission.
+type TaskSpec struct {
+	Function string   // registered task name
+	Arg      Payload  // the argument, unless ArgRef is set
+	ArgRef   ObjectID // a top-level ref argument, resolved to its value before the task runs
+	Options  TaskOptions
+}
+
+// ActorSpec is one actor creation.
+type ActorSpec struct {
+	Class   string // registered actor class name
+	Arg     Payload
+	Options ActorOptions
+}
+
+// ActorCall is one actor method call.
+type ActorCall struct {
+	Actor  ActorID
+	Method string // registered method name, "<class>.<method>"
+	Arg    Payload
+	ArgRef ObjectID
+}
+
+// ActorInfo describes an actor handle as a backend returns it.
+type ActorInfo struct {
+	ID        ActorID
+	Class     string
+	Name      string
+	Namespace string
+}
+
+// Object is a resolved object: its value, or the error of the task that should have made it.
+type Object struct {
+	Payload
+	Err error
+}
+
+// JobContext is a connection to a backend for one job: what fray.WithJobContext puts in a
+// context.Context and what every typed call uses. Implementations must be safe for
+// concurrent use.
+type JobContext interface {
+	// JobID identifies the job. Refs and actor handles remember it; using them with another
+	// job context is an ErrForeignRef error.
+	JobID() string
+	// Backend names the backend ("local", "ray") for messages.
+	Backend() string
+	// PassesValuesDirectly reports whether the backend accepts Payload.Value without
+	// encoding (the local backend in direct mode). When false the API encodes every value
+	// before handing it over, so serialization errors surface at the call site.
+	PassesValuesDirectly() bool
+
+	SubmitTask(ctx context.Context, spec TaskSpec) (ObjectID, error)
+	Put(ctx context.Context, value Payload) (ObjectID, error)
+	// Get blocks until every object is ready or ctx is done; per-object failures are in
+	// Object.Err, and the returned error is only for the call itself (ctx done, closed,
+	// foreign or unknown ids).
+	Get(ctx context.Context, ids []ObjectID) ([]Object, error)
+	// Wait returns which ids are ready (in input order) once numReturns are ready, the
+	// timeout passes or ctx is done. timeout == Forever means no timeout; ctx being done
+	// ends the wait early without an error (the caller checks ctx). Arguments are validated
+	// by the API layer before the call.
+	Wait(ctx context.Context, ids []ObjectID, numReturns int, timeout time.Duration) ([]bool, error)
+	Cancel(ctx context.Context, id ObjectID, force bool) error
+	// Release tells the backend the caller holds no more references to ids.
+	Release(ids []ObjectID)
+
+	CreateActor(ctx context.Context, spec ActorSpec) (ActorInfo, error)
+	GetActor(ctx context.Context, name, namespace string) (ActorInfo, error)
+	CallActor(ctx context.Context, call ActorCall) (ObjectID, error)
+	// KillActor kills an actor: pending and future calls fail with ErrActorDied. With
+	// noRestart false an actor with restarts left is restarted instead.
+	KillActor(ctx context.Context, id ActorID, noRestart bool) error
+
+	// Close ends the job: job-scoped actors die, running tasks are cancelled, and nothing
+	// the job context started keeps running.
+	Close() error
+}
+
+// Forever is the timeout that never expires (Ray's timeout=None).
+const Forever time.Duration = math.MaxInt64

@@ -1,0 +1,395 @@
+// Package storage is a thin, URL-addressed layer over gocloud.dev/blob.
+//
+// A bucket is opened from a single string that can be
+//
+//   - a plain local path, absolute or relative ("out", "/data/run1"),
+//   - a file:// URL ("file:///data/run1"),
+//   - mem:// for an in-process bucket (useful in tests),
+//   - a cloud URL: s3://bucket, gs://bucket or azblob://container, with the
+//     query parameters documented by the corresponding gocloud driver
+//     (for example "s3://bucket?region=us-west-1&prefix=runs/").
+//
+// The cloud drivers are registered by blank imports in this package, so code
+// that takes a storage URL from a flag or a config file works against any of
+// them without changes. Credentials are taken from the environment in the
+// usual way for each cloud (AWS_*, GOOGLE_APPLICATION_CREDENTIALS,
+// AZURE_STORAGE_ACCOUNT, ...).
+//
+// Keys are always slash-separated, relative to the bucket root, regardless of
+// the operating system. Writes are atomic: a reader either sees the previous
+// object (or none) or the complete new one, never a partial file.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+	"gocloud.dev/gcerrors"
+
+	// Cloud and in-memory drivers, registered for URL opening.
+	_ "gocloud.dev/blob/azureblob"
+	_ "gocloud.dev/blob/gcsblob"
+	_ "gocloud.dev/blob/memblob"
+	_ "gocloud.dev/blob/s3blob"
+)
+
+// ErrNotFound is the sentinel matched (via errors.Is) by every error this
+// package returns for a missing object.
+var ErrNotFound = errors.New("storage: object not found")
+
+// NotFoundError reports that Key does not exist in the bucket opened from URL.
+// It matches ErrNotFound with errors.Is.
+type NotFoundError struct {
+	URL string // the bucket URL as given to Open
+	Key string // the missing key
+	Err error  // the underlying driver error, if any
+}
+
+// Error implements error.
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("storage: %s: key %q not found", e.URL, e.Key)
+}
+
+// Is reports whether target is ErrNotFound.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// Unwrap returns the underlying driver error.
+func (e *NotFoundError) Unwrap() error { return e.Err }
+
+// IsNotFound reports whether err (or anything it wraps) is a not-found error.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// FS is an opened bucket. It is safe for concurrent use.
+type FS struct {
+	url    string
+	local  string // absolute directory for local buckets, "" otherwise
+	bucket *blob.Bucket
+}
+
+// Attributes describes a stored object.
+type Attributes struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// Open opens the bucket addressed by location (see the package comment for
+// the accepted forms). Local directories are created if they do not exist.
+// The caller must Close the returned FS.
+func Open(ctx context.Context, location string) (*FS, error) {
+	if location == "" {
+		return nil, errors.New("storage: empty location")
+	}
+	dir, isLocal, err := localDir(location)
+	if err != nil {
+		return nil, err
+	}
+	if isLocal {
+		b, err := fileblob.OpenBucket(dir, &fileblob.Options{
+			CreateDir: true,
+			// Temporary files live next to their destination ("<key>.<hex>.tmp")
+			// so the final rename never crosses a mount point; List hides them.
+			NoTempDir: true,
+			// No ".attrs" sidecar files: the directory holds exactly the data.
+			Metadata: fileblob.MetadataDontWrite,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("storage: open %s: %w", location, err)
+		}
+		return &FS{url: location, local: dir, bucket: b}, nil
+	}
+	b, err := blob.OpenBucket(ctx, location)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", location, err)
+	}
+	return &FS{url: location, bucket: b}, nil
+}
+
+// localDir reports whether location names a local directory and returns its
+// absolute path.
+func localDir(location string) (string, bool, error) {
+	if strings.HasPrefix(location, "file://") {
+		u, err := url.Parse(location)
+		if err != nil {
+			return "", false, fmt.Errorf("storage: bad URL %q: %w", location, err)
+		}
+		if u.Host != "" && u.Host != "localhost" {
+			return "", false, fmt.Errorf("storage: file URL %q has non-local host %q", location, u.Host)
+		}
+		if u.Path == "" {
+			return "", false, fmt.Errorf("storage: file URL %q has no path", location)
+		}
+		return filepath.FromSlash(u.Path), true, nil
+	}
+	if i := strings.Index(location, "://"); i > 0 && !strings.ContainsAny(location[:i], `/\`) {
+		return "", false, nil
+	}
+	abs, err := filepath.Abs(location)
+	if err != nil {
+		return "", false, fmt.Errorf("storage: %q: %w", location, err)
+	}
+	return abs, true, nil
+}
+
+// URL returns the location FS was opened with.
+func (f *FS) URL() string { return f.url }
+
+// LocalDir returns the absolute directory backing a local bucket, or "" for
+// remote and in-memory buckets.
+func (f *FS) LocalDir() string { return f.local }
+
+// Bucket exposes the underlying gocloud bucket for operations not covered
+// here. It is owned by f; do not close it.
+func (f *FS) Bucket() *blob.Bucket { return f.bucket }
+
+// Close releases the bucket.
+func (f *FS) Close() error { return f.bucket.Close() }
+
+// Join joins key elements with "/" and cleans the result, yielding a key
+// relative to the bucket root (no leading slash).
+func Join(elem ...string) string {
+	p := path.Join(elem...)
+	return strings.TrimPrefix(p, "/")
+}
+
+// Join is a convenience for the package-level Join.
+func (f *FS) Join(elem ...string) string { return Join(elem...) }
+
+func (f *FS) wrap(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return &NotFoundError{URL: f.url, Key: key, Err: err}
+	}
+	return fmt.Errorf("storage: %s %s/%s: %w", op, f.url, key, err)
+}
+
+// NewReader opens key for streaming reads. The caller must close it.
+func (f *FS) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
+	r, err := f.bucket.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, f.wrap("read", key, err)
+	}
+	return r, nil
+}
+
+// ReadFile returns the full contents of key.
+func (f *FS) ReadFile(ctx context.Context, key string) ([]byte, error) {
+	b, err := f.bucket.ReadAll(ctx, key)
+	if err != nil {
+		return nil, f.wrap("read", key, err)
+	}
+	return b, nil
+}
+
+// Writer streams an object into the bucket. Nothing becomes visible under
+// the key until Close succeeds; Abort discards everything written.
+type Writer struct {
+	fs     *FS
+	key    string
+	w      *blob.Writer
+	cancel context.CancelFunc
+	done   bool
+}
+
+// NewWriter starts an atomic write of key. Call Close to publish the object
+// or Abort to discard it; one of them must be called.
+func (f *FS) NewWriter(ctx context.Context, key string) (*Writer, error) {
+	if key == "" || strings.HasSuffix(key, "/") {
+		return nil, fmt.Errorf("storage: invalid key %q", key)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	w, err := f.bucket.NewWriter(ctx, key, nil)
+	if err != nil {
+		cancel()
+		return nil, f.wrap("write", key, err)
+	}
+	return &Writer{fs: f, key: key, w: w, cancel: cancel}, nil
+}
+
+// Write implements io.Writer.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, fmt.Errorf("storage: write %s after close", w.key)
+	}
+	n, err := w.w.Write(p)
+	return n, w.fs.wrap("write", w.key, err)
+}
+
+// Close publishes the object. If it returns an error, the object was not
+// (fully) written and any previous version is left in place.
+func (w *Writer) Close() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	defer w.cancel()
+	return w.fs.wrap("write", w.key, w.w.Close())
+}
+
+// Abort discards the write; the key keeps its previous content, if any.
+func (w *Writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	w.cancel() // gocloud discards a writer whose context is cancelled
+	_ = w.w.Close()
+	return nil
+}
+
+// WriteFileAtomic stores data under key. Readers observe either the old
+// content or data, never a partial object.
+func (f *FS) WriteFileAtomic(ctx context.Context, key string, data []byte) error {
+	w, err := f.NewWriter(ctx, key)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		_ = w.Abort()
+		return err
+	}
+	return w.Close()
+}
+
+// Exists reports whether key exists.
+func (f *FS) Exists(ctx context.Context, key string) (bool, error) {
+	ok, err := f.bucket.Exists(ctx, key)
+	if err != nil {
+		return false, f.wrap("stat", key, err)
+	}
+	return ok, nil
+}
+
+// Stat returns the attributes of key.
+func (f *FS) Stat(ctx context.Context, key string) (Attributes, error) {
+	a, err := f.bucket.Attributes(ctx, key)
+	if err != nil {
+		return Attributes{}, f.wrap("stat", key, err)
+	}
+	return Attributes{Key: key, Size: a.Size, ModTime: a.ModTime}, nil
+}
+
+// Delete removes key. Deleting a missing key returns a *NotFoundError.
+func (f *FS) Delete(ctx context.Context, key string) error {
+	return f.wrap("delete", key, f.bucket.Delete(ctx, key))
+}
+
+// inFlight matches fileblob's temporary files ("<name>.<hex nanos>.tmp").
+var inFlight = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
+
+// List returns, in lexical order, every key that starts with prefix
+// (recursively; "directories" are not returned as entries).
+func (f *FS) List(ctx context.Context, prefix string) ([]Attributes, error) {
+	var out []Attributes
+	it := f.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, f.wrap("list", prefix, err)
+		}
+		if obj.IsDir {
+			continue
+		}
+		if f.local != "" && inFlight.MatchString(obj.Key) {
+			continue
+		}
+		out = append(out, Attributes{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// Glob returns, in lexical order, the keys matching pattern. In the pattern
+// "*" matches any run of characters except "/", "**" matches any run
+// including "/" (so "a/**/b" matches "a/b" and "a/x/y/b"), "?" matches one
+// character other than "/", and "\" escapes the next character. Only the
+// literal prefix of the pattern is listed, so anchored patterns are cheap.
+func (f *FS) Glob(ctx context.Context, pattern string) ([]string, error) {
+	re, prefix, err := CompileGlob(pattern)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := f.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, o := range objs {
+		if re.MatchString(o.Key) {
+			keys = append(keys, o.Key)
+		}
+	}
+	return keys, nil
+}
+
+// CompileGlob translates a Glob pattern to an anchored regular expression and
+// returns the pattern's literal prefix (the part before the first wildcard).
+func CompileGlob(pattern string) (*regexp.Regexp, string, error) {
+	var sb strings.Builder
+	var prefix strings.Builder
+	literal := true
+	sb.WriteString("^")
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		switch c {
+		case '*':
+			literal = false
+			if i+1 < len(pattern) && pattern[i+1] == '*' {
+				i++
+				// "**/" also matches zero directories.
+				if i+1 < len(pattern) && pattern[i+1] == '/' {
+					i++
+					sb.WriteString("(?:.*/)?")
+				} else {
+					sb.WriteString(".*")
+				}
+			} else {
+				sb.WriteString("[^/]*")
+			}
+		case '?':
+			literal = false
+			sb.WriteString("[^/]")
+		case '\\':
+			if i+1 >= len(pattern) {
+				return nil, "", fmt.Errorf("storage: glob %q: trailing backslash", pattern)
+			}
+			i++
+			_, size := utf8.DecodeRuneInString(pattern[i:])
+			sb.WriteString(regexp.QuoteMeta(pattern[i : i+size]))
+			if literal {
+				prefix.WriteString(pattern[i : i+size])
+			}
+			i += size - 1
+		default:
+			_, size := utf8.DecodeRuneInString(pattern[i:])
+			sb.WriteString(regexp.QuoteMeta(pattern[i : i+size]))
+			if literal {
+				prefix.WriteString(pattern[i : i+size])
+			}
+			i += size - 1
+		}
+	}
+	sb.WriteString("$")
+	re, err := regexp.Compile(sb.String())
+	if err != nil {
+		return nil, "", fmt.Errorf("storage: glob %q: %w", pattern, err)
+	}
+	return re, prefix.String(), nil
+}

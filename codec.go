@@ -251,7 +251,10 @@ func toWire(err error) wireError {
 	case errors.As(err, &te):
 		w.Task, w.TaskID, w.TypeName, w.Stack, w.Panic = te.Task, te.TaskID, te.TypeName, te.Stack, te.Panic
 		w.Message = te.Message
-		if te.Cause != nil {
+		if te.Cause != nil && errorKindOf(te.Cause) != "other" {
+			// a fray error from a nested call (actor died, worker died, ...) keeps its type
+			w.CauseReg, w.CauseVal = frayCause, EncodeError(te.Cause)
+		} else if te.Cause != nil {
 			errorTypesMu.RLock()
 			name, ok := errorTypeNames[reflect.TypeOf(te.Cause)]
 			errorTypesMu.RUnlock()
@@ -288,7 +291,12 @@ func toWire(err error) wireError {
 
 // DecodeError rebuilds an error encoded by EncodeError. Malformed input yields an error that
 // says so rather than a panic.
-func DecodeError(b []byte) error {
+func DecodeError(b []byte) error { return decodeError(b, 0) }
+
+// frayCause marks a TaskError cause that is itself a fray error, encoded recursively.
+const frayCause = "fray"
+
+func decodeError(b []byte, depth int) error {
 	var w wireError
 	if err := decMode.Unmarshal(b, &w); err != nil {
 		return &SerializationError{Type: "error", Op: "decode", Cause: err}
@@ -298,7 +306,9 @@ func DecodeError(b []byte) error {
 		te := &TaskError{Task: w.Task, TaskID: w.TaskID, TypeName: w.TypeName, Message: w.Message,
 			Stack: w.Stack, Panic: w.Panic}
 		te.Cause = &RemoteError{TypeName: w.TypeName, Message: w.Message}
-		if w.CauseReg != "" {
+		if w.CauseReg == frayCause && depth < 16 {
+			te.Cause = decodeError(w.CauseVal, depth+1)
+		} else if w.CauseReg != "" {
 			errorTypesMu.RLock()
 			t, ok := errorTypes[w.CauseReg]
 			errorTypesMu.RUnlock()

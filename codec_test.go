@@ -103,6 +103,11 @@ func TestErrorRoundTrip(t *testing.T) {
 				var te *TaskError
 				return errors.As(e, &te) && te.Panic && te.Stack == "goroutine 1"
 			}},
+		{wrapTaskError("outer", "", &ActorDiedError{ActorID: "a9", Reason: "killed"}),
+			func(e error) bool {
+				var ad *ActorDiedError
+				return errors.Is(e, ErrTaskFailed) && errors.As(e, &ad) && ad.ActorID == "a9"
+			}},
 		{&ActorDiedError{ActorID: "a1", Name: "n", Reason: "killed"},
 			func(e error) bool {
 				var ad *ActorDiedError

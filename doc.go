@@ -1,0 +1,87 @@
+// Package fray is Ray's model — tasks, actors and objects — for Go, behind one
+// backend-agnostic API.
+//
+// # Backends
+//
+// A JobContext connects a program to a backend. backend/local runs everything inside the
+// process (with real resource accounting, and worker processes where a task needs process
+// semantics); backend/ray runs the same functions on a real Ray cluster through a small Python
+// bridge. Code written against this package runs unchanged on both.
+//
+//	jc, err := local.New(local.Options{Resources: fray.Resources{"CPU": 4, "head_node": 1}})
+//	// or: jc, err := ray.Connect(ctx, ray.Options{Address: "auto", Namespace: "marin"})
+//	ctx := fray.WithJobContext(context.Background(), jc)
+//
+// # Tasks
+//
+// Tasks are registered once, at package level, under a stable name, and are typed end to end:
+//
+//	var Square = fray.NewTask("examples.square", func(ctx context.Context, x int) (int, error) {
+//		return x * x, nil
+//	})
+//
+//	ref, err := Square.Remote(ctx, 3, fray.TaskOptions{Resources: fray.Resources{"CPU": 1}})
+//	v, err := ref.Get(ctx) // v is an int
+//
+// Registration at package level matters: a worker process is the same binary started in
+// worker mode, and it finds functions by name. Call fray.Init first thing in main (and in
+// TestMain) so that such a process serves calls instead of running main.
+//
+// # Actors
+//
+// An actor class is a constructor plus methods; its state lives in one place and its calls
+// run one at a time in submission order (ActorOptions.MaxConcurrency allows more):
+//
+//	var Counter = fray.NewActor("examples.Counter", newCounter)
+//	var Add = fray.NewMethod(Counter, "Add", (*CounterState).Add)
+//
+//	h, err := Counter.Create(ctx, 0, fray.ActorOptions{Name: "counter"})
+//	ref, err := Add.Remote(ctx, h, 5) // no .remote(): a call returns a Ref
+//
+// Named actors live in namespaces; GetIfExists finds an existing one; Detached actors outlive
+// their creator.
+//
+// # Objects
+//
+// Ref[T] is a small, copyable reference to a value a task or Put will produce. Get blocks (the
+// ctx deadline is the timeout), GetAll keeps input order, Wait returns ready and pending refs
+// of mixed types in input order, Cancel stops a task. A Ref passed as a task's top-level
+// argument (RemoteRef) is resolved before the task runs; Refs nested in values travel as refs.
+//
+// # The job context
+//
+// The job context travels in context.Context. Every task and actor method receives a ctx that
+// carries it (and TaskInfoFrom(ctx) describes the running call), so nested tasks need nothing
+// extra. Forgetting to set it is an error wrapping ErrNoJobContext that says how to fix it.
+//
+// # Options and resources
+//
+// TaskOptions and ActorOptions carry the seed's vocabulary (Name, Resources, MaxCalls,
+// MaxRetries, RetryExceptions, RuntimeEnv; Namespace, GetIfExists, Lifetime, MaxRestarts,
+// MaxConcurrency). Resources are keyed as in Ray ("CPU", "GPU", "memory", "TPU",
+// "head_node", ...) and validated as Ray validates them; Ray's keyword spellings such as
+// "num_cpus" are rejected with a message naming the right key. A backend that cannot honour
+// an option returns an error matching ErrUnsupported; nothing is ignored silently.
+//
+// # Errors
+//
+// Errors are typed and the same on every backend: *TaskError (a task returned an error or
+// panicked; with the remote stack for panics), *CancelledError, *TimeoutError,
+// *ActorDiedError, *WorkerDiedError, *ObjectLostError, *SerializationError,
+// *UnsupportedError, *InfeasibleError, *UnknownNameError, *RuntimeEnvError, each matching a
+// sentinel (ErrTaskFailed, ErrCancelled, ...) with errors.Is. Application error types
+// registered with RegisterError survive process boundaries, so errors.As finds them.
+//
+// # Values
+//
+// Values cross process boundaries through one CBOR codec (Marshal, Unmarshal). Channels,
+// functions and structs with unexported fields are refused with a *SerializationError at the
+// call site instead of arriving broken. The local backend round-trips values through the
+// codec by default so a test that passes locally does not fail on a cluster.
+//
+// # Backend SPI
+//
+// Backends implement JobContext (spi.go) and run registered functions through
+// LookupFunction, Function.DecodeArg and Function.Invoke. The fraytest package is the
+// conformance suite every backend passes.
+package fray

@@ -1,0 +1,260 @@
+package wire
+
+import "fmt"
+
+// Type is a frame's message type.
+type Type uint8
+
+// Message types. Numbers are part of the protocol (see PROTOCOL.md) and never change.
+//
+// Requests carry a nonzero request id chosen by the side that sends them, unique among that
+// side's requests still in flight; the answer is a Result (or HelloOK/HelloErr for Hello)
+// with the same id, sent the other way. Parent→child and child→parent ids are separate
+// spaces: a Result from the child answers a parent request and vice versa. One-way messages
+// (Cancel, Release, ReleaseActor, Shutdown) get no answer.
+const (
+	// Hello (parent→child, request) opens the session; body Hello.
+	TypeHello Type = 0x01
+	// HelloOK (child→parent, answer to Hello); body HelloOK.
+	TypeHelloOK Type = 0x02
+	// HelloErr (child→parent, answer to Hello): the child refuses the session and exits;
+	// body HelloErr.
+	TypeHelloErr Type = 0x03
+	// Run (parent→child, request) runs a task; body Run; answered by Result{d|e}.
+	TypeRun Type = 0x04
+	// CreateActor (parent→child, request) constructs an actor's state in the child; body
+	// CreateActor; answered by Result{} or Result{e}.
+	TypeCreateActor Type = 0x05
+	// CallActor (parent→child, request) runs a method on an actor the child holds; body
+	// CallActor; answered by Result{d|e}.
+	TypeCallActor Type = 0x06
+	// Result (either direction) answers the request with the same id; body Result.
+	TypeResult Type = 0x07
+	// Cancel (either direction, one-way) cancels the ctx of the sender's own request whose
+	// id is in the frame header; body empty. The request is still answered (normally with a
+	// cancelled error).
+	TypeCancel Type = 0x08
+	// Shutdown (parent→child, one-way): finish nothing new, exit with code 0 (in-flight
+	// calls are cancelled). Header id 0, body empty.
+	TypeShutdown Type = 0x09
+	// ReleaseActor (parent→child, one-way) drops an actor's state; body ReleaseActor.
+	TypeReleaseActor Type = 0x0A
+
+	// Nested requests, child→parent, mirroring fray.JobContext. Each is answered by a
+	// Result whose keys are given at the body struct.
+
+	// Submit submits a task (JobContext.SubmitTask); body Submit; answer Result{o}.
+	TypeSubmit Type = 0x10
+	// Put stores a value (JobContext.Put); body Put; answer Result{o}.
+	TypePut Type = 0x11
+	// Get resolves objects (JobContext.Get); body Get; answer Result{os}.
+	TypeGet Type = 0x12
+	// Wait waits for objects (JobContext.Wait); body Wait; answer Result{rd}.
+	TypeWait Type = 0x13
+	// CancelTask cancels a task (JobContext.Cancel); body CancelTask; answer Result{}.
+	TypeCancelTask Type = 0x14
+	// CreateActorNested creates an actor (JobContext.CreateActor); body
+	// CreateActorNested; answer Result{ac}.
+	TypeCreateActorNested Type = 0x15
+	// GetActor looks up a named actor (JobContext.GetActor); body GetActor; answer
+	// Result{ac}.
+	TypeGetActor Type = 0x16
+	// CallActorNested calls an actor method (JobContext.CallActor); body
+	// CallActorNested; answer Result{o}.
+	TypeCallActorNested Type = 0x17
+	// KillActor kills an actor (JobContext.KillActor); body KillActor; answer Result{}.
+	TypeKillActor Type = 0x18
+	// Release (one-way, header id 0) drops references (JobContext.Release); body Release.
+	TypeRelease Type = 0x19
+)
+
+var typeNames = map[Type]string{
+	TypeHello: "Hello", TypeHelloOK: "HelloOK", TypeHelloErr: "HelloErr", TypeRun: "Run",
+	TypeCreateActor: "CreateActor", TypeCallActor: "CallActor", TypeResult: "Result",
+	TypeCancel: "Cancel", TypeShutdown: "Shutdown", TypeReleaseActor: "ReleaseActor",
+	TypeSubmit: "Submit", TypePut: "Put", TypeGet: "Get", TypeWait: "Wait",
+	TypeCancelTask: "CancelTask", TypeCreateActorNested: "CreateActorNested",
+	TypeGetActor: "GetActor", TypeCallActorNested: "CallActorNested",
+	TypeKillActor: "KillActor", TypeRelease: "Release",
+}
+
+func (t Type) String() string {
+	if s, ok := typeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("Type(0x%02x)", uint8(t))
+}
+
+// Known reports whether t is a message type of this protocol version.
+func (t Type) Known() bool { _, ok := typeNames[t]; return ok }
+
+// IsNested reports whether t is a child→parent nested request.
+func (t Type) IsNested() bool { return t >= TypeSubmit && t <= TypeRelease }
+
+// WorkerOptions tune the child's worker loop; sent in Hello.
+type WorkerOptions struct {
+	// ParentPID is the parent's process id; the child exits when its parent changes (the
+	// parent died and the child was re-parented). 0 skips the check.
+	ParentPID int `cbor:"pp,omitempty"`
+	// MaxInFlight bounds how many Run/CreateActor/CallActor requests the child runs at
+	// once; more wait in arrival order. 0 means no bound.
+	MaxInFlight int `cbor:"mi,omitempty"`
+}
+
+// Hello opens a session (parent→child).
+type Hello struct {
+	Version   int           `cbor:"v"`            // protocol version, Version
+	JobID     string        `cbor:"j"`            // the job the worker serves
+	Namespace string        `cbor:"ns,omitempty"` // default namespace for named actors
+	Digest    string        `cbor:"dg"`           // parent's fray.RegistryDigest()
+	Manifest  []string      `cbor:"mf,omitempty"` // parent's fray.RegistryManifest()
+	MaxFrame  int           `cbor:"mx,omitempty"` // bound on N both sides use afterwards; 0: default
+	Options   WorkerOptions `cbor:"o,omitempty"`
+}
+
+// HelloOK accepts a session (child→parent).
+type HelloOK struct {
+	Version int    `cbor:"v"`
+	Digest  string `cbor:"dg"`  // child's fray.RegistryDigest()
+	PID     int    `cbor:"pid"` // child's process id
+}
+
+// HelloErr refuses a session (child→parent); the child exits after sending it.
+type HelloErr struct {
+	Message string `cbor:"m"`            // human-readable reason
+	Digest  string `cbor:"dg,omitempty"` // child's digest
+	// MissingInWorker are parent manifest lines the child lacks; MissingInParent are child
+	// manifest lines the parent lacks (a changed signature shows up in both).
+	MissingInWorker []string `cbor:"mw,omitempty"`
+	MissingInParent []string `cbor:"mp,omitempty"`
+	Version         int      `cbor:"v,omitempty"` // child's protocol version
+}
+
+// TaskInfo is fray.TaskInfo on the wire (PID is the receiver's own and not sent).
+type TaskInfo struct {
+	JobID   string `cbor:"j,omitempty"`
+	TaskID  string `cbor:"t,omitempty"`
+	Name    string `cbor:"n,omitempty"`
+	ActorID string `cbor:"ac,omitempty"`
+	Attempt int    `cbor:"at,omitempty"`
+}
+
+// Run runs a task in the child.
+type Run struct {
+	Function string   `cbor:"f"`
+	Arg      []byte   `cbor:"a"` // fray.Marshal bytes of the argument
+	Info     TaskInfo `cbor:"ti,omitempty"`
+}
+
+// CreateActor constructs an actor in the child. The child keeps the state under ActorID.
+type CreateActor struct {
+	Class          string   `cbor:"c"`
+	Arg            []byte   `cbor:"a"`
+	ActorID        string   `cbor:"id"`
+	MaxConcurrency int      `cbor:"mc,omitempty"` // 0 or 1: calls one at a time in arrival order
+	Info           TaskInfo `cbor:"ti,omitempty"`
+}
+
+// CallActor runs a method on an actor the child holds.
+type CallActor struct {
+	ActorID string   `cbor:"id"`
+	Method  string   `cbor:"m"` // registered name "<class>.<method>"
+	Arg     []byte   `cbor:"a"`
+	Info    TaskInfo `cbor:"ti,omitempty"`
+}
+
+// ReleaseActor drops an actor's state in the child.
+type ReleaseActor struct {
+	ActorID string `cbor:"id"`
+}
+
+// Object is one resolved object in a Get answer: Data, or Err when the producing task failed.
+type Object struct {
+	Data []byte `cbor:"d,omitempty"`
+	Err  []byte `cbor:"e,omitempty"`
+}
+
+// ActorInfo is fray.ActorInfo on the wire.
+type ActorInfo struct {
+	ID        string `cbor:"id"`
+	Class     string `cbor:"c,omitempty"`
+	Name      string `cbor:"n,omitempty"`
+	Namespace string `cbor:"ns,omitempty"`
+}
+
+// Result answers a request. Err set means the request failed; otherwise the key that the
+// request's kind calls for is set: Data for Run and CallActor, ObjectID for Submit, Put and
+// CallActorNested, Objects for Get, Ready for Wait, Actor for CreateActorNested and
+// GetActor; none for CreateActor, CancelTask and KillActor.
+type Result struct {
+	Err      []byte     `cbor:"e,omitempty"` // fray.EncodeError bytes
+	Data     []byte     `cbor:"d,omitempty"`
+	ObjectID string     `cbor:"o,omitempty"`
+	Objects  []Object   `cbor:"os,omitempty"`
+	Ready    []bool     `cbor:"rd,omitempty"`
+	Actor    *ActorInfo `cbor:"ac,omitempty"`
+}
+
+// Submit submits a task (child→parent). Exactly one of Arg and ArgRef is set.
+type Submit struct {
+	Function string      `cbor:"f"`
+	Arg      []byte      `cbor:"a,omitempty"`
+	ArgRef   string      `cbor:"ar,omitempty"`
+	Options  TaskOptions `cbor:"op,omitempty"`
+}
+
+// Put stores a value (child→parent).
+type Put struct {
+	Data []byte `cbor:"d"`
+}
+
+// Get resolves objects (child→parent).
+type Get struct {
+	IDs []string `cbor:"ids"`
+}
+
+// Wait waits for objects (child→parent).
+type Wait struct {
+	IDs        []string `cbor:"ids"`
+	NumReturns int      `cbor:"n"`
+	// Timeout in seconds; negative means none (fray.Forever).
+	Timeout float64 `cbor:"t"`
+}
+
+// CancelTask cancels the task producing an object (child→parent).
+type CancelTask struct {
+	ObjectID string `cbor:"o"`
+	Force    bool   `cbor:"fc,omitempty"`
+}
+
+// CreateActorNested creates an actor (child→parent).
+type CreateActorNested struct {
+	Class   string       `cbor:"c"`
+	Arg     []byte       `cbor:"a"`
+	Options ActorOptions `cbor:"op,omitempty"`
+}
+
+// GetActor looks up a named actor (child→parent); Namespace "" is the job's.
+type GetActor struct {
+	Name      string `cbor:"n"`
+	Namespace string `cbor:"ns,omitempty"`
+}
+
+// CallActorNested calls an actor method (child→parent). Exactly one of Arg and ArgRef is set.
+type CallActorNested struct {
+	ActorID string `cbor:"id"`
+	Method  string `cbor:"m"`
+	Arg     []byte `cbor:"a,omitempty"`
+	ArgRef  string `cbor:"ar,omitempty"`
+}
+
+// KillActor kills an actor (child→parent).
+type KillActor struct {
+	ActorID   string `cbor:"id"`
+	NoRestart bool   `cbor:"nr,omitempty"`
+}
+
+// Release drops references (child→parent, one-way).
+type Release struct {
+	IDs []string `cbor:"ids"`
+}

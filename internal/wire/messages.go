@@ -110,6 +110,7 @@ type Hello struct {
 	Manifest  []string      `cbor:"mf,omitempty"` // parent's fray.RegistryManifest()
 	MaxFrame  int           `cbor:"mx,omitempty"` // bound on N both sides use afterwards; 0: default
 	Options   WorkerOptions `cbor:"o,omitempty"`
+	Backend   string        `cbor:"be,omitempty"` // the parent's backend name, for messages
 }
 
 // HelloOK accepts a session (child→parent).
@@ -195,8 +196,16 @@ type Result struct {
 	Actor    *ActorInfo `cbor:"ac,omitempty"`
 }
 
+// Origin is part of every nested request: the id of the parent→child request (Run,
+// CreateActor or CallActor) whose code made the nested call, so the parent can attribute it
+// (for example to inherit the calling task's runtime environment). 0 when unknown.
+type Origin struct {
+	From uint64 `cbor:"fr,omitempty"`
+}
+
 // Submit submits a task (child→parent). Exactly one of Arg and ArgRef is set.
 type Submit struct {
+	Origin
 	Function string      `cbor:"f"`
 	Arg      []byte      `cbor:"a,omitempty"`
 	ArgRef   string      `cbor:"ar,omitempty"`
@@ -205,16 +214,19 @@ type Submit struct {
 
 // Put stores a value (child→parent).
 type Put struct {
+	Origin
 	Data []byte `cbor:"d"`
 }
 
 // Get resolves objects (child→parent).
 type Get struct {
+	Origin
 	IDs []string `cbor:"ids"`
 }
 
 // Wait waits for objects (child→parent).
 type Wait struct {
+	Origin
 	IDs        []string `cbor:"ids"`
 	NumReturns int      `cbor:"n"`
 	// Timeout in seconds; negative means none (fray.Forever).
@@ -223,12 +235,14 @@ type Wait struct {
 
 // CancelTask cancels the task producing an object (child→parent).
 type CancelTask struct {
+	Origin
 	ObjectID string `cbor:"o"`
 	Force    bool   `cbor:"fc,omitempty"`
 }
 
 // CreateActorNested creates an actor (child→parent).
 type CreateActorNested struct {
+	Origin
 	Class   string       `cbor:"c"`
 	Arg     []byte       `cbor:"a"`
 	Options ActorOptions `cbor:"op,omitempty"`
@@ -236,12 +250,14 @@ type CreateActorNested struct {
 
 // GetActor looks up a named actor (child→parent); Namespace "" is the job's.
 type GetActor struct {
+	Origin
 	Name      string `cbor:"n"`
 	Namespace string `cbor:"ns,omitempty"`
 }
 
 // CallActorNested calls an actor method (child→parent). Exactly one of Arg and ArgRef is set.
 type CallActorNested struct {
+	Origin
 	ActorID string `cbor:"id"`
 	Method  string `cbor:"m"`
 	Arg     []byte `cbor:"a,omitempty"`
@@ -250,11 +266,13 @@ type CallActorNested struct {
 
 // KillActor kills an actor (child→parent).
 type KillActor struct {
+	Origin
 	ActorID   string `cbor:"id"`
 	NoRestart bool   `cbor:"nr,omitempty"`
 }
 
 // Release drops references (child→parent, one-way).
 type Release struct {
+	Origin
 	IDs []string `cbor:"ids"`
 }

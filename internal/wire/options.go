@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"sort"
@@ -196,4 +198,12 @@ func ManifestDiff(parent, worker []string) (missingInWorker, missingInParent []s
 	sort.Strings(missingInWorker)
 	sort.Strings(missingInParent)
 	return missingInWorker, missingInParent
+}
+
+// ManifestDigest is fray.RegistryDigest computed over any manifest: the hex encoding of the
+// first 16 bytes of the SHA-256 of the lines joined by "\n". A parent that relays a manifest
+// (the Python shim) never needs it; tests use it to forge mismatching registries.
+func ManifestDigest(lines []string) string {
+	h := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(h[:16])
 }

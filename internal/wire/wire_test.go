@@ -123,7 +123,7 @@ func TestRoundTripAllMessages(t *testing.T) {
 		{TypeWait, &Wait{IDs: []string{"a"}, NumReturns: 1, Timeout: 1.5}},
 		{TypeCancelTask, &CancelTask{ObjectID: "o", Force: true}},
 		{TypeCreateActorNested, &CreateActorNested{Class: "C", Arg: []byte{1}, Options: ActorOptions{Name: "n", Namespace: "ns", GetIfExists: true, Lifetime: "detached", MaxRestarts: -1, MaxConcurrency: 3}}},
-		{TypeGetActor, &GetActor{Name: "n", Namespace: "ns"}},
+		{TypeGetActor, &GetActor{Origin: Origin{From: 5}, Name: "n", Namespace: "ns"}},
 		{TypeCallActorNested, &CallActorNested{ActorID: "a", Method: "C.m", Arg: []byte{1}}},
 		{TypeKillActor, &KillActor{ActorID: "a", NoRestart: true}},
 		{TypeRelease, &Release{IDs: []string{"a"}}},
@@ -163,6 +163,12 @@ func TestRoundTripAllMessages(t *testing.T) {
 	}
 	if _, err := r.Read(); err != io.EOF {
 		t.Fatalf("after last frame: %v, want EOF", err)
+	}
+	// The embedded Origin is a flat key of the body, as PROTOCOL.md says.
+	b, _ := EncodeBody(&Put{Origin: Origin{From: 3}, Data: []byte{1}})
+	var m map[string]any
+	if err := DecodeBody(b, &m); err != nil || m["fr"] != uint64(3) {
+		t.Fatalf("Origin not flattened: %v %v", m, err)
 	}
 }
 
@@ -310,4 +316,10 @@ func hexs(b []byte) string {
 		out = append(out, digits[c>>4], digits[c&15])
 	}
 	return string(out)
+}
+
+func TestManifestDigestMatchesRegistry(t *testing.T) {
+	if got, want := ManifestDigest(fray.RegistryManifest()), fray.RegistryDigest(); got != want {
+		t.Fatalf("ManifestDigest = %s, fray.RegistryDigest = %s", got, want)
+	}
 }

@@ -1,0 +1,484 @@
+package fraytest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/fray-go/fray"
+)
+
+func actorCases() []testCase {
+	return []testCase{
+		{"StateAndMethods", testActorState},
+		{"FIFOPerCaller", testActorFIFO},
+		{"MaxConcurrencyRunsCallsAtOnce", testActorConcurrency},
+		{"PanicFailsCallKeepsState", testActorPanic},
+		{"MethodErrorIsTaskError", testActorMethodError},
+		{"ConstructorFailureIsActorDied", testActorCtorFailure},
+		{"KillFailsPendingAndFutureCalls", testActorKill},
+		{"HandlePassedToTask", testActorHandleToTask},
+		{"HandlePassedToActor", testActorHandleToActor},
+		{"MethodOfAnotherClassRejected", testActorWrongClass},
+		{"CreatedInsideTask", testActorInTask},
+		{"FailedRefArgumentSkipsCall", testActorFailedRefArg},
+	}
+}
+
+func testActorState(s *S) {
+	h, err := Counter.Create(s.Ctx, 10)
+	s.must(err, "create Counter")
+	if h.IsZero() || h.ID() == "" {
+		s.Fatal("Create returned a zero handle")
+	}
+	for _, step := range []struct{ add, want int }{{5, 15}, {2, 17}, {-7, 10}} {
+		if v, err := counterAdd.Call(s.Ctx, h, step.add); err != nil || v != step.want {
+			s.Fatalf("Add(%d) = %d, %v; want %d", step.add, v, err, step.want)
+		}
+	}
+	if v, err := counterValue.Call(s.Ctx, h, struct{}{}); err != nil || v != 10 {
+		s.Fatalf("Value = %d, %v; want 10", v, err)
+	}
+	// Two actors of one class have separate state.
+	h2, err := Counter.Create(s.Ctx, 100)
+	s.must(err, "create second Counter")
+	if h2.ID() == h.ID() {
+		s.Fatal("two actors share an id")
+	}
+	if v, err := counterAdd.Call(s.Ctx, h2, 1); err != nil || v != 101 {
+		s.Fatalf("second Counter Add = %d, %v; want 101", v, err)
+	}
+	if v, err := counterValue.Call(s.Ctx, h, struct{}{}); err != nil || v != 10 {
+		s.Fatalf("first Counter changed to %d (%v) by a call to the second", v, err)
+	}
+}
+
+func testActorFIFO(s *S) {
+	h, err := Counter.Create(s.Ctx, 0)
+	s.must(err, "create Counter")
+	const n = 200
+	refs := make([]fray.Ref[int], n)
+	for i := range refs {
+		r, err := counterAppend.Remote(s.Ctx, h, i)
+		s.must(err, "submit Append")
+		refs[i] = r
+	}
+	lens, err := fray.GetAll(s.Ctx, refs)
+	s.must(err, "GetAll")
+	for i, l := range lens {
+		if l != i+1 {
+			s.Fatalf("call %d saw log length %d, want %d: calls from one caller must run in submission order", i, l, i+1)
+		}
+	}
+	log, err := counterLog.Call(s.Ctx, h, struct{}{})
+	s.must(err, "Log")
+	for i, x := range log {
+		if x != i {
+			s.Fatalf("log[%d] = %d: calls ran out of submission order", i, x)
+		}
+	}
+	if len(log) != n {
+		s.Fatalf("log has %d entries, want %d", len(log), n)
+	}
+}
+
+func testActorConcurrency(s *S) {
+	const n = 4
+	h, err := Counter.Create(s.Ctx, 0, fray.ActorOptions{MaxConcurrency: n})
+	s.must(err, "create Counter with MaxConcurrency")
+	// Each Arrive blocks until n calls are inside the actor at once: this can only finish
+	// when the actor really runs n calls concurrently.
+	refs := make([]fray.Ref[int], n)
+	for i := range refs {
+		r, err := counterArrive.Remote(s.Ctx, h, n)
+		s.must(err, "submit Arrive")
+		refs[i] = r
+	}
+	vs, err := fray.GetAll(s.Ctx, refs)
+	s.must(err, fmt.Sprintf("%d concurrent calls to an actor with MaxConcurrency %d", n, n))
+	for _, v := range vs {
+		if v < n {
+			s.Errorf("Arrive returned %d, want >= %d", v, n)
+		}
+	}
+}
+
+func testActorPanic(s *S) {
+	h, err := Counter.Create(s.Ctx, 0)
+	s.must(err, "create Counter")
+	if _, err := counterAdd.Call(s.Ctx, h, 5); err != nil {
+		s.Fatalf("Add: %v", err)
+	}
+	_, err = counterPanic.Call(s.Ctx, h, "in a method")
+	s.wantErr(err, fray.ErrTaskFailed, "panicking method")
+	var te *fray.TaskError
+	if !errors.As(err, &te) || !te.Panic {
+		s.Fatalf("panicking method error %v is not a *fray.TaskError with Panic set", err)
+	}
+	if te.Task != counterPanic.Name() {
+		s.Errorf("TaskError.Task = %q, want %q", te.Task, counterPanic.Name())
+	}
+	if !strings.Contains(te.Stack, "panickingMethod") {
+		s.Errorf("remote stack does not name the panicking method:\n%s", te.Stack)
+	}
+	if v, err := counterAdd.Call(s.Ctx, h, 1); err != nil || v != 6 {
+		s.Fatalf("after a panicking call, Add(1) = %d, %v; want 6 (the actor keeps its state)", v, err)
+	}
+}
+
+func testActorMethodError(s *S) {
+	h, err := Counter.Create(s.Ctx, 3)
+	s.must(err, "create Counter")
+	_, err = counterFail.Call(s.Ctx, h, "method said no")
+	s.wantErr(err, fray.ErrTaskFailed, "failing method")
+	var te *fray.TaskError
+	if !errors.As(err, &te) || te.Message != "method said no" || te.Task != counterFail.Name() || te.Panic {
+		s.Fatalf("failing method: got %#v, want a TaskError for %s with the message", err, counterFail.Name())
+	}
+	if errors.Is(err, fray.ErrActorDied) {
+		s.Error("a method error must not report the actor as dead")
+	}
+	if v, err := counterValue.Call(s.Ctx, h, struct{}{}); err != nil || v != 3 {
+		s.Fatalf("after a failing call, Value = %d, %v; want 3", v, err)
+	}
+}
+
+func testActorCtorFailure(s *S) {
+	h, err := FailingCtor.Create(s.Ctx, "constructor refused: bad config")
+	if err == nil {
+		err = sub(failingCtorPing.Remote(s.Ctx, h, struct{}{})).outcome(s)
+	}
+	s.wantErr(err, fray.ErrActorDied, "actor whose constructor failed")
+	s.wantContains(err, "message", "constructor refused: bad config")
+	var ad *fray.ActorDiedError
+	if !errors.As(err, &ad) {
+		s.Errorf("%v is not a *fray.ActorDiedError", err)
+	}
+	if h.IsZero() {
+		return
+	}
+	// Every later call fails the same way.
+	err = sub(failingCtorPing.Remote(s.Ctx, h, struct{}{})).outcome(s)
+	s.wantErr(err, fray.ErrActorDied, "second call to the dead actor")
+}
+
+func testActorKill(s *S) {
+	rec := s.recorder()
+	s.openGateAtCleanup(rec, "gate")
+	h, err := Counter.Create(s.Ctx, 0)
+	s.must(err, "create Counter")
+	running, err := counterBlock.Remote(s.Ctx, h, Gated{Rec: rec, StartKey: "start", GateKey: "gate"})
+	s.must(err, "submit blocking call")
+	s.await(rec, "start", 1)
+	pending, err := counterAdd.Remote(s.Ctx, h, 1)
+	s.must(err, "submit queued call")
+	s.must(h.Kill(s.Ctx), "Kill")
+	_, err = pending.Get(s.Ctx)
+	s.wantErr(err, fray.ErrActorDied, "queued call of a killed actor")
+	_, err = running.Get(s.Ctx)
+	s.wantErr(err, fray.ErrActorDied, "running call of a killed actor")
+	err = sub(counterAdd.Remote(s.Ctx, h, 1)).outcome(s)
+	s.wantErr(err, fray.ErrActorDied, "call after Kill")
+	// Killing twice is harmless.
+	if err := h.Kill(s.Ctx); err != nil && !errors.Is(err, fray.ErrActorDied) {
+		s.Errorf("second Kill: %v", err)
+	}
+}
+
+func testActorHandleToTask(s *S) {
+	h, err := Counter.Create(s.Ctx, 1)
+	s.must(err, "create Counter")
+	if v := sub(addViaHandle.Remote(s.Ctx, HandleArg{H: h, D: 4})).get(s); v != 5 {
+		s.Fatalf("task calling the actor through a passed handle got %d, want 5", v)
+	}
+	if v, err := counterValue.Call(s.Ctx, h, struct{}{}); err != nil || v != 5 {
+		s.Fatalf("actor state after the task's call = %d, %v; want 5", v, err)
+	}
+}
+
+func testActorHandleToActor(s *S) {
+	target, err := Counter.Create(s.Ctx, 0)
+	s.must(err, "create target Counter")
+	relay, err := Relay.Create(s.Ctx, target)
+	s.must(err, "create Relay with a handle as constructor argument")
+	if v, err := relayForward.Call(s.Ctx, relay, 7); err != nil || v != 7 {
+		s.Fatalf("Relay.Forward(7) = %d, %v; want 7", v, err)
+	}
+	other, err := Counter.Create(s.Ctx, 100)
+	s.must(err, "create second Counter")
+	if v, err := counterAddTo.Call(s.Ctx, other, PeerAdd{Peer: target, D: 3}); err != nil || v != 10 {
+		s.Fatalf("Counter.AddTo(target, 3) = %d, %v; want 10 (handle passed as a method argument)", v, err)
+	}
+	if v, err := counterValue.Call(s.Ctx, target, struct{}{}); err != nil || v != 10 {
+		s.Fatalf("target = %d, %v; want 10", v, err)
+	}
+}
+
+func testActorWrongClass(s *S) {
+	b, err := CounterB.Create(s.Ctx, 0)
+	s.must(err, "create CounterB")
+	_, err = counterAdd.Remote(s.Ctx, b, 1)
+	s.wantErr(err, fray.ErrInvalidArgument, "Counter method on a CounterB handle")
+	s.wantContains(err, "message", "fraytest.Counter.Add", "fraytest.CounterB")
+	if v, err := counterBValue.Call(s.Ctx, b, struct{}{}); err != nil || v != 0 {
+		s.Fatalf("CounterB.Value = %d, %v", v, err)
+	}
+}
+
+func testActorInTask(s *S) {
+	if v := sub(actorInTask.Remote(s.Ctx, 41)).get(s); v != 42 {
+		s.Fatalf("actor created inside a task returned %d, want 42", v)
+	}
+}
+
+func testActorFailedRefArg(s *S) {
+	h, err := Counter.Create(s.Ctx, 5)
+	s.must(err, "create Counter")
+	bad, err := failWith.Remote(s.Ctx, "no value for you")
+	s.must(err, "submit failing task")
+	call, err := counterAdd.RemoteRef(s.Ctx, h, bad)
+	s.must(err, "submit call with a ref argument")
+	_, err = call.Get(s.Ctx)
+	s.wantErr(err, fray.ErrTaskFailed, "call whose ref argument failed")
+	s.wantContains(err, "message", "no value for you")
+	if v, err := counterValue.Call(s.Ctx, h, struct{}{}); err != nil || v != 5 {
+		s.Fatalf("Value = %d, %v; want 5: the call must not run, and the actor must live on", v, err)
+	}
+}
+
+func namedActorCases() []testCase {
+	return []testCase{
+		{"LookupByName", testNamedLookup},
+		{"GetIfExistsIgnoresNewArgument", testNamedGetIfExists},
+		{"DuplicateNameRejected", testNamedDuplicate},
+		{"NamespacesIsolateNames", testNamedNamespaces},
+		{"UnknownName", testNamedUnknown},
+		{"LookupOfAnotherClassRejected", testNamedWrongClass},
+		{"NameFreeAfterKill", testNamedFreedByKill},
+		{"StatusActorSeedOptions", testNamedStatusActor},
+		{"DetachedSurvivesCreator", testNamedDetached},
+		{"JobScopedDiesWithJob", testNamedJobScoped},
+	}
+}
+
+func testNamedLookup(s *S) {
+	name := uniq("fraytest-counter")
+	h, err := Counter.Create(s.Ctx, 3, fray.ActorOptions{Name: name})
+	s.must(err, "create named Counter")
+	if h.Name() != name {
+		s.Errorf("handle Name = %q, want %q", h.Name(), name)
+	}
+	l, err := Counter.Lookup(s.Ctx, name, "")
+	s.must(err, "Lookup")
+	if l.ID() != h.ID() || l.Name() != name || l.Namespace() != h.Namespace() {
+		s.Fatalf("Lookup = %v/%q/%q, want %v/%q/%q", l.ID(), l.Name(), l.Namespace(), h.ID(), name, h.Namespace())
+	}
+	if v, err := counterAdd.Call(s.Ctx, l, 1); err != nil || v != 4 {
+		s.Fatalf("Add through the looked-up handle = %d, %v; want 4", v, err)
+	}
+	if ns := h.Namespace(); ns != "" {
+		l2, err := Counter.Lookup(s.Ctx, name, ns)
+		s.must(err, "Lookup in the explicit namespace "+ns)
+		if l2.ID() != h.ID() {
+			s.Fatalf("Lookup(%q, %q) found another actor", name, ns)
+		}
+	}
+}
+
+func testNamedGetIfExists(s *S) {
+	name := uniq("fraytest-gie")
+	h1, err := Counter.Create(s.Ctx, 1, fray.ActorOptions{Name: name, GetIfExists: true})
+	s.must(err, "first Create with GetIfExists")
+	if _, err := counterAdd.Call(s.Ctx, h1, 1); err != nil {
+		s.Fatalf("Add: %v", err)
+	}
+	h2, err := Counter.Create(s.Ctx, 100, fray.ActorOptions{Name: name, GetIfExists: true})
+	s.must(err, "second Create with GetIfExists")
+	if h2.ID() != h1.ID() {
+		s.Fatalf("GetIfExists made a new actor %v instead of returning %v", h2.ID(), h1.ID())
+	}
+	if v, err := counterValue.Call(s.Ctx, h2, struct{}{}); err != nil || v != 2 {
+		s.Fatalf("Value = %d, %v; want 2 (the existing actor, its state kept, the new argument 100 ignored)", v, err)
+	}
+}
+
+func testNamedDuplicate(s *S) {
+	name := uniq("fraytest-dup")
+	h, err := Counter.Create(s.Ctx, 1, fray.ActorOptions{Name: name})
+	s.must(err, "create")
+	_, err = Counter.Create(s.Ctx, 2, fray.ActorOptions{Name: name})
+	s.wantErr(err, fray.ErrNameTaken, "second actor with the same name")
+	s.wantContains(err, "message", name)
+	if v, err := counterValue.Call(s.Ctx, h, struct{}{}); err != nil || v != 1 {
+		s.Fatalf("original actor Value = %d, %v; want 1", v, err)
+	}
+	// Another class under the same name is just as taken.
+	_, err = CounterB.Create(s.Ctx, 2, fray.ActorOptions{Name: name})
+	s.wantErr(err, fray.ErrNameTaken, "actor of another class with the same name")
+}
+
+func testNamedNamespaces(s *S) {
+	name := uniq("fraytest-ns")
+	nsA, nsB := uniq("fraytest-a"), uniq("fraytest-b")
+	a, err := Counter.Create(s.Ctx, 1, fray.ActorOptions{Name: name, Namespace: nsA})
+	s.must(err, "create in namespace A")
+	b, err := Counter.Create(s.Ctx, 2, fray.ActorOptions{Name: name, Namespace: nsB})
+	s.must(err, "create the same name in namespace B")
+	if a.ID() == b.ID() {
+		s.Fatal("the same name in two namespaces gave one actor")
+	}
+	if a.Namespace() != nsA || b.Namespace() != nsB {
+		s.Errorf("handle namespaces = %q, %q; want %q, %q", a.Namespace(), b.Namespace(), nsA, nsB)
+	}
+	la, err := Counter.Lookup(s.Ctx, name, nsA)
+	s.must(err, "Lookup in A")
+	lb, err := Counter.Lookup(s.Ctx, name, nsB)
+	s.must(err, "Lookup in B")
+	if la.ID() != a.ID() || lb.ID() != b.ID() {
+		s.Fatalf("Lookup crossed namespaces: A→%v (want %v), B→%v (want %v)", la.ID(), a.ID(), lb.ID(), b.ID())
+	}
+	if v, err := counterValue.Call(s.Ctx, lb, struct{}{}); err != nil || v != 2 {
+		s.Fatalf("B's actor Value = %d, %v; want 2", v, err)
+	}
+	_, err = Counter.Lookup(s.Ctx, name, uniq("fraytest-c"))
+	s.wantErr(err, fray.ErrUnknownName, "Lookup in a third namespace")
+	_, err = Counter.Lookup(s.Ctx, name, "")
+	s.wantErr(err, fray.ErrUnknownName, "Lookup in the job's own namespace")
+}
+
+func testNamedUnknown(s *S) {
+	name := uniq("fraytest-nobody")
+	_, err := Counter.Lookup(s.Ctx, name, "")
+	s.wantErr(err, fray.ErrUnknownName, "Lookup of a name nobody registered")
+	s.wantContains(err, "message", name)
+	var ue *fray.UnknownNameError
+	if !errors.As(err, &ue) {
+		s.Errorf("%v is not a *fray.UnknownNameError", err)
+	}
+}
+
+func testNamedWrongClass(s *S) {
+	name := uniq("fraytest-class")
+	_, err := CounterB.Create(s.Ctx, 0, fray.ActorOptions{Name: name})
+	s.must(err, "create CounterB")
+	_, err = Counter.Lookup(s.Ctx, name, "")
+	s.wantErr(err, fray.ErrInvalidArgument, "Lookup of a CounterB as a Counter")
+	_, err = Counter.Create(s.Ctx, 0, fray.ActorOptions{Name: name, GetIfExists: true})
+	if err == nil {
+		s.Fatal("GetIfExists returned an actor of another class")
+	}
+}
+
+func testNamedFreedByKill(s *S) {
+	name := uniq("fraytest-reuse")
+	h, err := Counter.Create(s.Ctx, 1, fray.ActorOptions{Name: name})
+	s.must(err, "create")
+	s.must(h.Kill(s.Ctx), "Kill")
+	_, err = Counter.Lookup(s.Ctx, name, "")
+	s.wantErr(err, fray.ErrUnknownName, "Lookup of a killed actor")
+	h2, err := Counter.Create(s.Ctx, 2, fray.ActorOptions{Name: name})
+	s.must(err, "create again under the freed name")
+	if h2.ID() == h.ID() {
+		s.Fatal("the new actor has the killed actor's id")
+	}
+	if v, err := counterValue.Call(s.Ctx, h2, struct{}{}); err != nil || v != 2 {
+		s.Fatalf("new actor Value = %d, %v; want 2", v, err)
+	}
+}
+
+// seedStatusOptions are the ActorOptions of the seed's patterns 2 and 7, verbatim.
+func seedStatusOptions() fray.ActorOptions {
+	return fray.ActorOptions{
+		Name:        "status_actor",
+		GetIfExists: true,
+		Lifetime:    fray.Detached,
+		Namespace:   "marin",
+		Resources:   fray.Resources{"CPU": 0, "head_node": 0.0001},
+	}
+}
+
+// createSeedStatusActor creates (or gets) marin/status_actor and kills it at cleanup, using
+// a peer job context that outlives the subtest's own.
+func createSeedStatusActor(s *S, ctx context.Context) fray.ActorHandle[statusState] {
+	s.Helper()
+	h, err := StatusActor.Create(ctx, 10_000, seedStatusOptions())
+	s.must(err, "create StatusActor with the seed's options")
+	killAtCleanup(s, ctx, h)
+	return h
+}
+
+func testNamedStatusActor(s *S) {
+	h := createSeedStatusActor(s, s.Ctx)
+	if h.Name() != "status_actor" || h.Namespace() != "marin" {
+		s.Errorf("handle = %q in %q, want status_actor in marin", h.Name(), h.Namespace())
+	}
+	if isNew, err := statusSet.Call(s.Ctx, h, KV{"step-a", "SUCCESS"}); err != nil || !isNew {
+		s.Fatalf("SetValue = %v, %v", isNew, err)
+	}
+	// A second executor gets the same actor (and its constructor argument is ignored).
+	again, err := StatusActor.Create(s.Ctx, 5, seedStatusOptions())
+	s.must(err, "second Create with the seed's options")
+	if again.ID() != h.ID() {
+		s.Fatal("get_if_exists made a second StatusActor")
+	}
+	if v, err := statusGet.Call(s.Ctx, again, "step-a"); err != nil || v != "SUCCESS" {
+		s.Fatalf("GetValue = %q, %v; want SUCCESS", v, err)
+	}
+	if n, err := statusCacheSize.Call(s.Ctx, again, struct{}{}); err != nil || n != 10_000 {
+		s.Fatalf("CacheSize = %d, %v; want 10000 (first constructor argument)", n, err)
+	}
+	l, err := StatusActor.Lookup(s.Ctx, "status_actor", "marin")
+	s.must(err, "Lookup marin/status_actor")
+	if l.ID() != h.ID() {
+		s.Fatal("Lookup found another StatusActor")
+	}
+}
+
+func testNamedDetached(s *S) {
+	creator, cctx := s.JC, s.Ctx
+	peer, pctx := s.peer(creator)
+	if peer.JobID() == creator.JobID() {
+		s.Errorf("peer job context has the creator's job id %q", peer.JobID())
+	}
+	name, ns := uniq("fraytest-detached"), uniq("fraytest-ns")
+	h, err := Counter.Create(cctx, 7, fray.ActorOptions{Name: name, Namespace: ns, Lifetime: fray.Detached})
+	s.must(err, "create detached actor")
+	if _, err := counterAdd.Call(cctx, h, 1); err != nil {
+		s.Fatalf("Add: %v", err)
+	}
+	// The peer was made before the creator closes; kill through it at cleanup.
+	ph, err := Counter.Lookup(pctx, name, ns)
+	s.must(err, "peer Lookup while the creator is open")
+	killAtCleanup(s, pctx, ph)
+	s.must(creator.Close(), "close the creator job context")
+	l, err := Counter.Lookup(pctx, name, ns)
+	s.must(err, "peer Lookup after the creator closed")
+	if v, err := counterValue.Call(pctx, l, struct{}{}); err != nil || v != 8 {
+		s.Fatalf("detached actor after its creator closed: Value = %d, %v; want 8", v, err)
+	}
+}
+
+func testNamedJobScoped(s *S) {
+	creator, cctx := s.JC, s.Ctx
+	_, pctx := s.peer(creator)
+	name, ns := uniq("fraytest-scoped"), uniq("fraytest-ns")
+	h, err := Counter.Create(cctx, 1, fray.ActorOptions{Name: name, Namespace: ns})
+	s.must(err, "create job-scoped actor")
+	ph, err := Counter.Lookup(pctx, name, ns)
+	s.must(err, "peer Lookup of a job-scoped named actor")
+	if ph.ID() != h.ID() {
+		s.Fatal("peer found another actor")
+	}
+	if v, err := counterAdd.Call(pctx, ph, 1); err != nil || v != 2 {
+		s.Fatalf("peer call = %d, %v; want 2", v, err)
+	}
+	s.must(creator.Close(), "close the creator job context")
+	ref, err := counterAdd.Remote(pctx, ph, 1)
+	if err == nil {
+		_, err = ref.Get(pctx)
+	}
+	s.wantErr(err, fray.ErrActorDied, "call to a job-scoped actor after its job closed")
+	_, err = Counter.Lookup(pctx, name, ns)
+	s.wantErr(err, fray.ErrUnknownName, "Lookup of a job-scoped actor after its job closed")
+}

@@ -1,0 +1,78 @@
+// Package fraytest is fray's conformance suite: one function, Run, that takes a backend's
+// job-context factory and checks every behaviour the fray API promises, the way a database
+// driver test kit checks a driver. The local and the Ray backend both run it; the seed's
+// success criterion ("all tests pass with both the local and the Ray context") is literally
+// "Run passes for both".
+//
+// # Using the suite from a backend
+//
+// A backend's test package (an external _test package, so that fraytest never imports a
+// backend) does three things.
+//
+// First, it calls fray.Init() first thing in TestMain. The suite's tasks and actors are
+// registered at package level in fraytest under names starting with "fraytest."; backends
+// that run work in worker processes start the test binary itself as the worker, and
+// fray.Init is where that worker serves calls instead of running the tests. It also freezes
+// the registry, which the suite checks.
+//
+//	func TestMain(m *testing.M) {
+//		fray.Init()
+//		os.Exit(m.Run())
+//	}
+//
+// Second, it writes a Factory: a function that makes a fresh job context for one subtest
+// and registers its teardown with t.Cleanup. With Options.PeerOf set it must instead return
+// a second job context on the same cluster and default namespace (a second driver), which
+// the named- and detached-actor subtests use. The cluster behind every job context must
+// offer at least RequiredResources, including exactly 2 of the custom resource
+// "fraytest_widget" (the suite asks for 3 to test infeasible requests).
+//
+// Third, it calls Run with the factory and the backend's Capabilities:
+//
+//	func TestConformance(t *testing.T) {
+//		fraytest.Run(t, fraytest.Backend{
+//			Name: "local",
+//			New: func(t *testing.T, o fraytest.Options) fray.JobContext {
+//				if o.PeerOf != nil {
+//					return newPeer(t, o.PeerOf) // same cluster and namespace
+//				}
+//				jc, err := local.New(local.Options{Resources: fraytest.RequiredResources})
+//				if err != nil {
+//					t.Fatal(err)
+//				}
+//				t.Cleanup(func() { jc.Close() })
+//				return jc
+//			},
+//			Caps: fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+//		})
+//	}
+//
+// Run one area with -run, e.g. go test -run 'TestConformance/NamedActors/' ./backend/local.
+// SubtestNames lists every subtest.
+//
+// # What the suite assumes and checks
+//
+// Capabilities are never a reason to skip: when a backend declares it cannot do something
+// (ProcessTasks false), the suite checks that the corresponding option (TaskOptions.MaxCalls,
+// RuntimeEnv) is refused with fray.ErrUnsupported instead of being ignored. Where Ray's
+// documented behaviour differs from a fail-fast one (infeasible resource requests stay
+// pending on Ray), the capability selects which behaviour is asserted.
+//
+// Subtests run one after another, each with fresh job contexts. They synchronize only
+// through actors (the Recorder actor's counters and gates, a Counter's barrier), never
+// through sleeps or in-process channels, so they hold on multi-process backends; no
+// subtest asserts on durations. A few calls use short timeouts on purpose (a Get that must
+// time out, a bounded look for a task that must not start); Backend.Timeout bounds every
+// other blocking call so a hang fails with the call's name instead of stalling the run.
+//
+// The suite creates named actors with random suffixes, detached ones in random namespaces,
+// and kills what it leaves behind, so it can run against a shared cluster. The exception
+// is the seed's StatusActor, created exactly as the seed does it (name "status_actor",
+// namespace "marin", get-if-exists, detached, {"CPU": 0, "head_node": 0.0001}) and killed
+// at the end of its subtest: do not run the suite against a cluster where a real executor
+// holds marin/status_actor.
+//
+// The porting patterns of the seed document (reference/000_39946b5b87d5258e.txt) each have
+// a subtest named after them under Patterns/, except pattern 6 (Ray Data), which the seed
+// keeps out of fray's scope.
+package fraytest

@@ -1,0 +1,315 @@
+package fraytest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fray-go/fray"
+)
+
+// Options is what a subtest asks of the Factory.
+type Options struct {
+	// PeerOf, when non-nil, asks for a second job context on the same cluster and in the same
+	// default namespace as PeerOf, the way a second driver program connecting to the same
+	// cluster would get one. Named and detached actors made by one are visible to the other.
+	// Closing either must leave the other working (job-scoped actors still die with the job
+	// that made them). When nil, the job context must not share named actors or running
+	// work with any job context of an earlier subtest, except detached actors in explicit
+	// namespaces (which the suite kills itself).
+	PeerOf fray.JobContext
+}
+
+// Factory makes a job context for one subtest. It registers the job context's Close (and the
+// teardown of anything else it started, such as a cluster) with t.Cleanup, and calls
+// t.Fatal when it cannot make one. Closing a job context twice (the suite closes some
+// itself) must be harmless.
+type Factory func(t *testing.T, opts Options) fray.JobContext
+
+// Capabilities describe what a backend can do. The suite tests every capability either way:
+// where a backend reports that it cannot honour an option, the suite asserts that using the
+// option fails with fray.ErrUnsupported rather than being silently ignored.
+type Capabilities struct {
+	// ProcessTasks: the backend runs tasks in worker processes when asked, so
+	// TaskOptions.MaxCalls (a fresh process after N calls) and RuntimeEnv.Env (variables
+	// visible to os.Getenv in the task) are honoured. When false, both must be refused with
+	// fray.ErrUnsupported (at submission or from Get).
+	ProcessTasks bool
+	// InfeasibleFailsFast: a request for more of a resource than the cluster has fails with
+	// fray.ErrInfeasible (at submission or from Get), as on the local backend. When false the
+	// backend behaves like Ray by default: the request stays pending (Wait reports it not
+	// ready) and can be cancelled, after which Get returns fray.ErrCancelled.
+	InfeasibleFailsFast bool
+}
+
+// Backend is what a backend's test hands to Run.
+type Backend struct {
+	// Name labels failures ("local", "ray").
+	Name string
+	// New makes job contexts; see Factory.
+	New Factory
+	// Caps are the backend's capabilities.
+	Caps Capabilities
+	// Timeout bounds each subtest's blocking calls, so that a hang becomes a failure that
+	// names the call. Default 60s. It is a safety net, never a timing assertion.
+	Timeout time.Duration
+}
+
+// RequiredResources is what the cluster behind every job context must offer (at least):
+// the suite requests parts of these and, in the infeasible tests, more than
+// "fraytest_widget". The amount of "fraytest_widget" must be exactly 2.
+var RequiredResources = fray.Resources{
+	fray.CPU:         4,
+	fray.Memory:      2 << 30,
+	fray.TPU:         4,
+	fray.HeadNode:    1,
+	"TPU-v4-32-head": 1,
+	widget:           widgetCapacity,
+}
+
+const (
+	widget         = "fraytest_widget"
+	widgetCapacity = 2
+)
+
+// Run runs the whole conformance suite against b, one subtest per behaviour, grouped as
+// Tasks, Errors, Resources, Objects, Wait, Cancel, Actors, NamedActors, Options, Lifecycle,
+// Capabilities and Patterns. Subtests are sequential and independent; each gets fresh job
+// contexts from b.New.
+func Run(t *testing.T, b Backend) {
+	t.Helper()
+	if b.New == nil {
+		t.Fatal("fraytest: Backend.New is nil")
+	}
+	if b.Timeout <= 0 {
+		b.Timeout = 60 * time.Second
+	}
+	for _, g := range groups() {
+		t.Run(g.name, func(t *testing.T) {
+			for _, c := range g.cases {
+				t.Run(c.name, func(t *testing.T) {
+					c.run(newS(t, b))
+				})
+			}
+		})
+	}
+}
+
+// testCase is one subtest.
+type testCase struct {
+	name string
+	run  func(s *S)
+}
+
+type group struct {
+	name  string
+	cases []testCase
+}
+
+// groups lists every subtest. Names are unique within their group (checked by TestNames).
+func groups() []group {
+	return []group{
+		{"Tasks", taskCases()},
+		{"Errors", errorCases()},
+		{"Resources", resourceCases()},
+		{"Objects", objectCases()},
+		{"Wait", waitCases()},
+		{"Cancel", cancelCases()},
+		{"Actors", actorCases()},
+		{"NamedActors", namedActorCases()},
+		{"Options", optionCases()},
+		{"Lifecycle", lifecycleCases()},
+		{"Capabilities", capabilityCases()},
+		{"Patterns", patternCases()},
+	}
+}
+
+// SubtestNames returns the full names ("Group/Name") of every subtest Run runs, in order.
+func SubtestNames() []string {
+	var out []string
+	for _, g := range groups() {
+		for _, c := range g.cases {
+			out = append(out, g.name+"/"+c.name)
+		}
+	}
+	return out
+}
+
+// S is one subtest's environment: its *testing.T, a fresh job context and a ctx carrying it
+// (bounded by Backend.Timeout).
+type S struct {
+	*testing.T
+	b   Backend
+	JC  fray.JobContext
+	Ctx context.Context
+}
+
+func newS(t *testing.T, b Backend) *S {
+	s := &S{T: t, b: b}
+	s.JC, s.Ctx = s.fresh(Options{})
+	return s
+}
+
+// fresh makes another job context through the factory, with a bounded ctx that carries it.
+func (s *S) fresh(opts Options) (fray.JobContext, context.Context) {
+	s.Helper()
+	jc := s.b.New(s.T, opts)
+	if jc == nil {
+		s.Fatalf("fraytest: %s factory returned a nil job context", s.b.Name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.b.Timeout)
+	s.Cleanup(cancel)
+	return jc, fray.WithJobContext(ctx, jc)
+}
+
+// peer makes a job context on the same cluster as jc.
+func (s *S) peer(jc fray.JobContext) (fray.JobContext, context.Context) {
+	s.Helper()
+	return s.fresh(Options{PeerOf: jc})
+}
+
+// shortCtx returns s.Ctx bounded by d, for calls that are expected to time out.
+func (s *S) shortCtx(d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(s.Ctx, d)
+	s.Cleanup(cancel)
+	return ctx
+}
+
+// uniq returns base with a random suffix, for actor names that must not collide with other
+// subtests or runs on a shared cluster.
+func uniq(base string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return base + "-" + hex.EncodeToString(b[:])
+}
+
+// must fails the test when err is not nil.
+func (s *S) must(err error, what string) {
+	s.Helper()
+	if err != nil {
+		s.Fatalf("%s: %v", what, err)
+	}
+}
+
+// wantErr fails unless errors.Is(err, target).
+func (s *S) wantErr(err, target error, what string) {
+	s.Helper()
+	if err == nil {
+		s.Fatalf("%s: got no error, want %v", what, target)
+	}
+	if !errors.Is(err, target) {
+		s.Fatalf("%s: got error %v (%T), want one matching %v", what, err, err, target)
+	}
+}
+
+// wantContains fails unless err's message contains every part.
+func (s *S) wantContains(err error, what string, parts ...string) {
+	s.Helper()
+	if err == nil {
+		s.Fatalf("%s: got no error", what)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			s.Errorf("%s: error %q does not mention %q", what, err.Error(), p)
+		}
+	}
+}
+
+// submitted is the pair a Remote call returns, so that a test can write
+// sub(task.Remote(ctx, x)).get(s).
+type submitted[T any] struct {
+	ref fray.Ref[T]
+	err error
+}
+
+// sub captures a Remote call's results.
+func sub[T any](ref fray.Ref[T], err error) submitted[T] { return submitted[T]{ref, err} }
+
+// get returns the value, failing the test on a submission or Get error.
+func (p submitted[T]) get(s *S) T {
+	s.Helper()
+	return p.getIn(s, s.Ctx)
+}
+
+// getIn is get with Get running under ctx (for refs of another job context).
+func (p submitted[T]) getIn(s *S, ctx context.Context) T {
+	s.Helper()
+	if p.err != nil {
+		s.Fatalf("submit: %v", p.err)
+	}
+	v, err := p.ref.Get(ctx)
+	if err != nil {
+		s.Fatalf("get: %v", err)
+	}
+	return v
+}
+
+// outcome returns the submission's error if it failed, else the error Get reports (nil when
+// the call succeeded). Options a backend refuses may be refused at either point.
+func (p submitted[T]) outcome(s *S) error {
+	s.Helper()
+	if p.err != nil {
+		return p.err
+	}
+	_, err := p.ref.Get(s.Ctx)
+	return err
+}
+
+// recorder creates a Recorder actor on the subtest's job context.
+func (s *S) recorder() Rec {
+	s.Helper()
+	return s.recorderOn(s.Ctx)
+}
+
+func (s *S) recorderOn(ctx context.Context) Rec {
+	s.Helper()
+	h, err := Recorder.Create(ctx, struct{}{}, fray.ActorOptions{MaxConcurrency: recorderConcurrency})
+	s.must(err, "create Recorder")
+	return h
+}
+
+// count reads a Recorder counter.
+func (s *S) count(rec Rec, key string) int {
+	s.Helper()
+	n, err := recCount.Call(s.Ctx, rec, key)
+	s.must(err, "Recorder.Count "+key)
+	return n
+}
+
+// incr bumps a Recorder counter (opening a gate).
+func (s *S) incr(rec Rec, key string) {
+	s.Helper()
+	_, err := recIncr.Call(s.Ctx, rec, key)
+	s.must(err, "Recorder.Incr "+key)
+}
+
+// await waits until a Recorder counter reaches n.
+func (s *S) await(rec Rec, key string, n int) {
+	s.Helper()
+	_, err := recAwait.Call(s.Ctx, rec, AwaitArg{Key: key, N: n})
+	s.must(err, "Recorder.Await "+key)
+}
+
+// openGateAtCleanup makes sure tasks blocked on a gate finish when the subtest ends, even
+// when it fails half way.
+func (s *S) openGateAtCleanup(rec Rec, gate string) {
+	s.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.Ctx), 5*time.Second)
+		defer cancel()
+		_, _ = recIncr.Call(ctx, rec, gate)
+	})
+}
+
+// killAtCleanup kills an actor when the subtest ends, through ctx's job context (use one that
+// is still open then: cleanups run last-registered first).
+func killAtCleanup[St any](s *S, ctx context.Context, h fray.ActorHandle[St]) {
+	s.Cleanup(func() {
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = h.Kill(kctx)
+	})
+}

@@ -276,11 +276,13 @@ type CodedError struct {
 	Detail string
 }
 
+// Error formats the code and detail.
 func (e *CodedError) Error() string { return fmt.Sprintf("coded error %d: %s", e.Code, e.Detail) }
 
 // unregisteredError is deliberately not registered: it must arrive as a *fray.RemoteError.
 type unregisteredError struct{ What string }
 
+// Error returns the message.
 func (e *unregisteredError) Error() string { return "unregistered: " + e.What }
 
 func init() {

@@ -6,6 +6,7 @@ import (
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/fraytest"
+	"go.uber.org/goleak"
 )
 
 // TestLocalConformance runs the suite against the local backend, each subtest on its own
@@ -35,6 +36,10 @@ func TestLocalConformance(t *testing.T) {
 			t.Cleanup(func() { jc.Close() })
 			return jc
 		},
+		// The local backend refuses MaxCalls and RuntimeEnv until its worker pool lands;
+		// flip ProcessTasks then.
 		Caps: fraytest.Capabilities{ProcessTasks: false, InfeasibleFailsFast: true},
 	})
+	// Every subtest's job contexts and clusters are closed by now: nothing may be left running.
+	goleak.VerifyNone(t)
 }

@@ -18,9 +18,9 @@ type Options struct {
 	// default namespace as PeerOf, the way a second driver program connecting to the same
 	// cluster would get one. Named and detached actors made by one are visible to the other.
 	// Closing either must leave the other working (job-scoped actors still die with the job
-	// that made them). When nil, the job context must not share named actors or running
-	// work with any job context of an earlier subtest, except detached actors in explicit
-	// namespaces (which the suite kills itself).
+	// that made them). When nil, the job context must be isolated from every other one the
+	// factory made: its own job id and its own default namespace (on a shared Ray cluster, a
+	// fresh random namespace), so that names it registers there are invisible to others.
 	PeerOf fray.JobContext
 }
 

@@ -26,7 +26,7 @@ func actorCases() []testCase {
 	}
 }
 
-func testActorState(s *S) {
+func testActorState(s *env) {
 	h, err := Counter.Create(s.Ctx, 10)
 	s.must(err, "create Counter")
 	if h.IsZero() || h.ID() == "" {
@@ -54,7 +54,7 @@ func testActorState(s *S) {
 	}
 }
 
-func testActorFIFO(s *S) {
+func testActorFIFO(s *env) {
 	h, err := Counter.Create(s.Ctx, 0)
 	s.must(err, "create Counter")
 	const n = 200
@@ -83,7 +83,7 @@ func testActorFIFO(s *S) {
 	}
 }
 
-func testActorConcurrency(s *S) {
+func testActorConcurrency(s *env) {
 	const n = 4
 	h, err := Counter.Create(s.Ctx, 0, fray.ActorOptions{MaxConcurrency: n})
 	s.must(err, "create Counter with MaxConcurrency")
@@ -104,7 +104,7 @@ func testActorConcurrency(s *S) {
 	}
 }
 
-func testActorPanic(s *S) {
+func testActorPanic(s *env) {
 	h, err := Counter.Create(s.Ctx, 0)
 	s.must(err, "create Counter")
 	if _, err := counterAdd.Call(s.Ctx, h, 5); err != nil {
@@ -127,7 +127,7 @@ func testActorPanic(s *S) {
 	}
 }
 
-func testActorMethodError(s *S) {
+func testActorMethodError(s *env) {
 	h, err := Counter.Create(s.Ctx, 3)
 	s.must(err, "create Counter")
 	_, err = counterFail.Call(s.Ctx, h, "method said no")
@@ -144,7 +144,7 @@ func testActorMethodError(s *S) {
 	}
 }
 
-func testActorCtorFailure(s *S) {
+func testActorCtorFailure(s *env) {
 	h, err := FailingCtor.Create(s.Ctx, "constructor refused: bad config")
 	if err == nil {
 		err = sub(failingCtorPing.Remote(s.Ctx, h, struct{}{})).outcome(s)
@@ -163,7 +163,7 @@ func testActorCtorFailure(s *S) {
 	s.wantErr(err, fray.ErrActorDied, "second call to the dead actor")
 }
 
-func testActorKill(s *S) {
+func testActorKill(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
 	h, err := Counter.Create(s.Ctx, 0)
@@ -186,7 +186,7 @@ func testActorKill(s *S) {
 	}
 }
 
-func testActorHandleToTask(s *S) {
+func testActorHandleToTask(s *env) {
 	h, err := Counter.Create(s.Ctx, 1)
 	s.must(err, "create Counter")
 	if v := sub(addViaHandle.Remote(s.Ctx, HandleArg{H: h, D: 4})).get(s); v != 5 {
@@ -197,7 +197,7 @@ func testActorHandleToTask(s *S) {
 	}
 }
 
-func testActorHandleToActor(s *S) {
+func testActorHandleToActor(s *env) {
 	target, err := Counter.Create(s.Ctx, 0)
 	s.must(err, "create target Counter")
 	relay, err := Relay.Create(s.Ctx, target)
@@ -215,7 +215,7 @@ func testActorHandleToActor(s *S) {
 	}
 }
 
-func testActorWrongClass(s *S) {
+func testActorWrongClass(s *env) {
 	b, err := CounterB.Create(s.Ctx, 0)
 	s.must(err, "create CounterB")
 	_, err = counterAdd.Remote(s.Ctx, b, 1)
@@ -226,13 +226,13 @@ func testActorWrongClass(s *S) {
 	}
 }
 
-func testActorInTask(s *S) {
+func testActorInTask(s *env) {
 	if v := sub(actorInTask.Remote(s.Ctx, 41)).get(s); v != 42 {
 		s.Fatalf("actor created inside a task returned %d, want 42", v)
 	}
 }
 
-func testActorFailedRefArg(s *S) {
+func testActorFailedRefArg(s *env) {
 	h, err := Counter.Create(s.Ctx, 5)
 	s.must(err, "create Counter")
 	bad, err := failWith.Remote(s.Ctx, "no value for you")
@@ -262,7 +262,7 @@ func namedActorCases() []testCase {
 	}
 }
 
-func testNamedLookup(s *S) {
+func testNamedLookup(s *env) {
 	name := uniq("fraytest-counter")
 	h, err := Counter.Create(s.Ctx, 3, fray.ActorOptions{Name: name})
 	s.must(err, "create named Counter")
@@ -286,7 +286,7 @@ func testNamedLookup(s *S) {
 	}
 }
 
-func testNamedGetIfExists(s *S) {
+func testNamedGetIfExists(s *env) {
 	name := uniq("fraytest-gie")
 	h1, err := Counter.Create(s.Ctx, 1, fray.ActorOptions{Name: name, GetIfExists: true})
 	s.must(err, "first Create with GetIfExists")
@@ -303,7 +303,7 @@ func testNamedGetIfExists(s *S) {
 	}
 }
 
-func testNamedDuplicate(s *S) {
+func testNamedDuplicate(s *env) {
 	name := uniq("fraytest-dup")
 	h, err := Counter.Create(s.Ctx, 1, fray.ActorOptions{Name: name})
 	s.must(err, "create")
@@ -318,7 +318,7 @@ func testNamedDuplicate(s *S) {
 	s.wantErr(err, fray.ErrNameTaken, "actor of another class with the same name")
 }
 
-func testNamedNamespaces(s *S) {
+func testNamedNamespaces(s *env) {
 	name := uniq("fraytest-ns")
 	nsA, nsB := uniq("fraytest-a"), uniq("fraytest-b")
 	a, err := Counter.Create(s.Ctx, 1, fray.ActorOptions{Name: name, Namespace: nsA})
@@ -347,7 +347,7 @@ func testNamedNamespaces(s *S) {
 	s.wantErr(err, fray.ErrUnknownName, "Lookup in the job's own namespace")
 }
 
-func testNamedUnknown(s *S) {
+func testNamedUnknown(s *env) {
 	name := uniq("fraytest-nobody")
 	_, err := Counter.Lookup(s.Ctx, name, "")
 	s.wantErr(err, fray.ErrUnknownName, "Lookup of a name nobody registered")
@@ -358,7 +358,7 @@ func testNamedUnknown(s *S) {
 	}
 }
 
-func testNamedWrongClass(s *S) {
+func testNamedWrongClass(s *env) {
 	name := uniq("fraytest-class")
 	_, err := CounterB.Create(s.Ctx, 0, fray.ActorOptions{Name: name})
 	s.must(err, "create CounterB")
@@ -370,7 +370,7 @@ func testNamedWrongClass(s *S) {
 	}
 }
 
-func testNamedFreedByKill(s *S) {
+func testNamedFreedByKill(s *env) {
 	name := uniq("fraytest-reuse")
 	h, err := Counter.Create(s.Ctx, 1, fray.ActorOptions{Name: name})
 	s.must(err, "create")
@@ -400,7 +400,7 @@ func seedStatusOptions() fray.ActorOptions {
 
 // createSeedStatusActor creates (or gets) marin/status_actor and kills it at cleanup, using
 // a peer job context that outlives the subtest's own.
-func createSeedStatusActor(s *S, ctx context.Context) fray.ActorHandle[statusState] {
+func createSeedStatusActor(s *env, ctx context.Context) fray.ActorHandle[statusState] {
 	s.Helper()
 	h, err := StatusActor.Create(ctx, 10_000, seedStatusOptions())
 	s.must(err, "create StatusActor with the seed's options")
@@ -408,7 +408,7 @@ func createSeedStatusActor(s *S, ctx context.Context) fray.ActorHandle[statusSta
 	return h
 }
 
-func testNamedStatusActor(s *S) {
+func testNamedStatusActor(s *env) {
 	h := createSeedStatusActor(s, s.Ctx)
 	if h.Name() != "status_actor" || h.Namespace() != "marin" {
 		s.Errorf("handle = %q in %q, want status_actor in marin", h.Name(), h.Namespace())
@@ -435,7 +435,7 @@ func testNamedStatusActor(s *S) {
 	}
 }
 
-func testNamedDetached(s *S) {
+func testNamedDetached(s *env) {
 	creator, cctx := s.JC, s.Ctx
 	peer, pctx := s.peer(creator)
 	if peer.JobID() == creator.JobID() {
@@ -459,7 +459,7 @@ func testNamedDetached(s *S) {
 	}
 }
 
-func testNamedJobScoped(s *S) {
+func testNamedJobScoped(s *env) {
 	creator, cctx := s.JC, s.Ctx
 	_, pctx := s.peer(creator)
 	name, ns := uniq("fraytest-scoped"), uniq("fraytest-ns")

@@ -33,21 +33,31 @@
 //		fraytest.Run(t, fraytest.Backend{
 //			Name: "local",
 //			New: func(t *testing.T, o fraytest.Options) fray.JobContext {
-//				if o.PeerOf != nil {
-//					return newPeer(t, o.PeerOf) // same cluster and namespace
+//				opts := local.Options{}
+//				if o.PeerOf != nil { // a second driver on the same cluster and namespace
+//					of := o.PeerOf.(*local.JobContext)
+//					opts = local.Options{Cluster: of.Cluster(), Namespace: of.Namespace()}
+//				} else { // a fresh cluster for every subtest
+//					c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.RequiredResources})
+//					if err != nil {
+//						t.Fatal(err)
+//					}
+//					t.Cleanup(func() { c.Close() })
+//					opts.Cluster = c
 //				}
-//				jc, err := local.New(local.Options{Resources: fraytest.RequiredResources})
+//				jc, err := local.New(opts)
 //				if err != nil {
 //					t.Fatal(err)
 //				}
 //				t.Cleanup(func() { jc.Close() })
 //				return jc
 //			},
-//			Caps: fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+//			Caps: fraytest.Capabilities{ProcessTasks: false, InfeasibleFailsFast: true},
 //		})
 //	}
 //
-// Run one area with -run, e.g. go test -run 'TestConformance/NamedActors/' ./backend/local.
+// fraytest/local_smoke_test.go is this example, run on every go test of the package. Run
+// one area with -run, e.g. go test -run 'TestLocalConformance/NamedActors/' ./fraytest.
 // SubtestNames lists every subtest.
 //
 // # What the suite assumes and checks

@@ -28,7 +28,7 @@ func errorCases() []testCase {
 	}
 }
 
-func testErrReturned(s *S) {
+func testErrReturned(s *env) {
 	_, err := failWith.Call(s.Ctx, "disk full")
 	s.wantErr(err, fray.ErrTaskFailed, "failing task")
 	var te *fray.TaskError
@@ -53,7 +53,7 @@ func testErrReturned(s *S) {
 	s.wantContains(err, "error text", "disk full", failWith.Name())
 }
 
-func testErrRegistered(s *S) {
+func testErrRegistered(s *env) {
 	_, err := failCoded.Call(s.Ctx, CodedError{Code: 507, Detail: "insufficient storage"})
 	s.wantErr(err, fray.ErrTaskFailed, "failing task")
 	var ce *CodedError
@@ -69,7 +69,7 @@ func testErrRegistered(s *S) {
 	}
 }
 
-func testErrUnregistered(s *S) {
+func testErrUnregistered(s *env) {
 	_, err := failUnregistered.Call(s.Ctx, "lost in transit")
 	s.wantErr(err, fray.ErrTaskFailed, "failing task")
 	var re *fray.RemoteError
@@ -85,7 +85,7 @@ func testErrUnregistered(s *S) {
 	}
 }
 
-func testErrPanic(s *S) {
+func testErrPanic(s *env) {
 	_, err := panicTask.Call(s.Ctx, "kaboom")
 	s.wantErr(err, fray.ErrTaskFailed, "panicking task")
 	var te *fray.TaskError
@@ -107,7 +107,7 @@ func testErrPanic(s *S) {
 	}
 }
 
-func testErrUnserializableArg(s *S) {
+func testErrUnserializableArg(s *env) {
 	ch := make(chan int, 3)
 	cases := []struct {
 		name string
@@ -143,7 +143,7 @@ func testErrUnserializableArg(s *S) {
 	}
 }
 
-func testErrUnserializableResult(s *S) {
+func testErrUnserializableResult(s *env) {
 	_, err := opaqueResult.Call(s.Ctx, 5)
 	if err == nil {
 		s.Fatal("a task whose result has an unexported field succeeded; the result must fail to encode with fray.ErrSerialization")
@@ -154,7 +154,7 @@ func testErrUnserializableResult(s *S) {
 	s.wantContains(err, "message", "hidden")
 }
 
-func testErrUnknownNames(s *S) {
+func testErrUnknownNames(s *env) {
 	arg, err := fray.Marshal(1)
 	s.must(err, "Marshal")
 	id, err := s.JC.SubmitTask(s.Ctx, fray.TaskSpec{Function: "fraytest.noSuchTask", Arg: fray.Payload{Data: arg},
@@ -183,7 +183,7 @@ func testErrUnknownNames(s *S) {
 
 var lateSeq atomic.Int64
 
-func testErrLateRegistration(s *S) {
+func testErrLateRegistration(s *env) {
 	n := lateSeq.Add(1)
 	name := "fraytest.late" + strings.Repeat("x", int(n)) // unique per Run
 	late := fray.NewTask(name, func(_ context.Context, x int) (int, error) { return x, nil })
@@ -198,7 +198,7 @@ func testErrLateRegistration(s *S) {
 	s.wantErr(err, fray.ErrRegistryFrozen, "late actor class")
 }
 
-func testErrNoJobContext(s *S) {
+func testErrNoJobContext(s *env) {
 	// Clear a process default for the duration, restoring whatever was there.
 	if prev, err := fray.JobContextFrom(context.Background()); err == nil {
 		fray.SetDefaultJobContext(nil)
@@ -220,7 +220,7 @@ func testErrNoJobContext(s *S) {
 	s.wantErr(err, fray.ErrNoJobContext, "method call without a job context")
 }
 
-func testErrForeignRef(s *S) {
+func testErrForeignRef(s *env) {
 	other, octx := s.fresh(Options{})
 	if other.JobID() == s.JC.JobID() {
 		s.Fatalf("two fresh job contexts share job id %q", other.JobID())
@@ -251,7 +251,7 @@ func testErrForeignRef(s *S) {
 	}
 }
 
-func testErrRetryExceptions(s *S) {
+func testErrRetryExceptions(s *env) {
 	rec := s.recorder()
 	res := sub(flaky.Remote(s.Ctx, Flaky{Rec: rec, Key: "runs", FailUntil: 3},
 		fray.TaskOptions{MaxRetries: fray.Retries(3), RetryExceptions: true})).get(s)
@@ -266,7 +266,7 @@ func testErrRetryExceptions(s *S) {
 	}
 }
 
-func testErrNoRetry(s *S) {
+func testErrNoRetry(s *env) {
 	rec := s.recorder()
 	err := sub(flaky.Remote(s.Ctx, Flaky{Rec: rec, Key: "runs", FailUntil: 3},
 		fray.TaskOptions{MaxRetries: fray.Retries(3)})).outcome(s)
@@ -283,7 +283,7 @@ func testErrNoRetry(s *S) {
 	}
 }
 
-func testErrRetriesExhausted(s *S) {
+func testErrRetriesExhausted(s *env) {
 	rec := s.recorder()
 	err := sub(flaky.Remote(s.Ctx, Flaky{Rec: rec, Key: "runs", FailUntil: 0},
 		fray.TaskOptions{MaxRetries: fray.Retries(2), RetryExceptions: true})).outcome(s)

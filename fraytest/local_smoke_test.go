@@ -15,21 +15,19 @@ func TestLocalConformance(t *testing.T) {
 	fraytest.Run(t, fraytest.Backend{
 		Name: "local",
 		New: func(t *testing.T, o fraytest.Options) fray.JobContext {
-			if o.PeerOf != nil {
+			opts := local.Options{}
+			if o.PeerOf != nil { // a second driver on the same cluster and namespace
 				of := o.PeerOf.(*local.JobContext)
-				jc, err := local.New(local.Options{Cluster: of.Cluster(), Namespace: of.Namespace()})
+				opts = local.Options{Cluster: of.Cluster(), Namespace: of.Namespace()}
+			} else { // a fresh cluster for every subtest
+				c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.RequiredResources})
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { jc.Close() })
-				return jc
+				t.Cleanup(func() { c.Close() })
+				opts.Cluster = c
 			}
-			c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.RequiredResources})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			jc, err := local.New(local.Options{Cluster: c})
+			jc, err := local.New(opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +35,7 @@ func TestLocalConformance(t *testing.T) {
 			return jc
 		},
 		// The local backend refuses MaxCalls and RuntimeEnv until its worker pool lands;
-		// flip ProcessTasks then.
+		// set ProcessTasks then.
 		Caps: fraytest.Capabilities{ProcessTasks: false, InfeasibleFailsFast: true},
 	})
 	// Every subtest's job contexts and clusters are closed by now: nothing may be left running.

@@ -25,7 +25,7 @@ func objectCases() []testCase {
 }
 
 // gatedRefs submits n gated tasks returning 0..n-1; gate "g<i>" releases task i.
-func gatedRefs(s *S, rec Rec, n int) []fray.Ref[int] {
+func gatedRefs(s *env, rec Rec, n int) []fray.Ref[int] {
 	s.Helper()
 	refs := make([]fray.Ref[int], n)
 	for i := range refs {
@@ -40,7 +40,7 @@ func gatedRefs(s *S, rec Rec, n int) []fray.Ref[int] {
 
 func gateName(i int) string { return "g" + string(rune('a'+i)) }
 
-func testGetOrder(s *S) {
+func testGetOrder(s *env) {
 	rec := s.recorder()
 	refs := gatedRefs(s, rec, 5)
 	// Finish them in reverse order, waiting for each, so completion order is 4,3,2,1,0.
@@ -59,7 +59,7 @@ func testGetOrder(s *S) {
 	}
 }
 
-func testGetFirstError(s *S) {
+func testGetFirstError(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
 	ok, err := fray.Put(s.Ctx, 1)
@@ -78,7 +78,7 @@ func testGetFirstError(s *S) {
 	s.wantContains(err, "GetAll error", "first in input order")
 }
 
-func testGetDeadline(s *S) {
+func testGetDeadline(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
 	ref, err := gatedValue.Remote(s.Ctx, Gated{Rec: rec, GateKey: "gate", Value: 7})
@@ -99,7 +99,7 @@ func testGetDeadline(s *S) {
 	}
 }
 
-func testGetPastDeadlineReady(s *S) {
+func testGetPastDeadlineReady(s *env) {
 	p, err := fray.Put(s.Ctx, "ready")
 	s.must(err, "Put")
 	done, err := square.Remote(s.Ctx, 5)
@@ -119,7 +119,7 @@ func testGetPastDeadlineReady(s *S) {
 	}
 }
 
-func testGetEmptyRepeated(s *S) {
+func testGetEmptyRepeated(s *env) {
 	vs, err := fray.GetAll(s.Ctx, []fray.Ref[int]{})
 	if err != nil || vs == nil || len(vs) != 0 {
 		s.Errorf("GetAll(empty) = %v, %v; want an empty slice", vs, err)
@@ -144,7 +144,7 @@ type PutRecord struct {
 	Scores map[string]float64
 }
 
-func testPutValues(s *S) {
+func testPutValues(s *env) {
 	pi, err := fray.Put(s.Ctx, 42)
 	s.must(err, "Put int")
 	ps, err := fray.Put(s.Ctx, "héllo, wörld")
@@ -171,7 +171,7 @@ func testPutValues(s *S) {
 	}
 }
 
-func testPutLarge(s *S) {
+func testPutLarge(s *env) {
 	big := make([]byte, 1<<20)
 	_, _ = rand.Read(big)
 	want := checksum(big)
@@ -189,7 +189,7 @@ func testPutLarge(s *S) {
 	}
 }
 
-func testPutRefToTask(s *S) {
+func testPutRefToTask(s *env) {
 	p, err := fray.Put(s.Ctx, 20)
 	s.must(err, "Put")
 	if v := sub(addOne.RemoteRef(s.Ctx, p)).get(s); v != 21 {
@@ -206,7 +206,7 @@ func testPutRefToTask(s *S) {
 	}
 }
 
-func testPutImmutable(s *S) {
+func testPutImmutable(s *env) {
 	vals := []int{1, 2, 3}
 	p, err := fray.Put(s.Ctx, vals)
 	s.must(err, "Put")
@@ -238,21 +238,21 @@ func waitCases() []testCase {
 	}
 }
 
-func testWaitEmpty(s *S) {
+func testWaitEmpty(s *env) {
 	ready, pending, err := fray.Wait(s.Ctx, nil, 1, 0)
 	if err != nil || ready == nil || pending == nil || len(ready)+len(pending) != 0 {
 		s.Fatalf("Wait(empty) = %v, %v, %v; want two empty lists and no error", ready, pending, err)
 	}
 }
 
-func testWaitDuplicates(s *S) {
+func testWaitDuplicates(s *env) {
 	r, err := square.Remote(s.Ctx, 2)
 	s.must(err, "submit")
 	_, _, err = fray.Wait(s.Ctx, []fray.AnyRef{r, r}, 1, 0)
 	s.wantErr(err, fray.ErrInvalidArgument, "Wait with a duplicate ref")
 }
 
-func testWaitNumReturns(s *S) {
+func testWaitNumReturns(s *env) {
 	a, err := fray.Put(s.Ctx, 1)
 	s.must(err, "Put")
 	b, err := fray.Put(s.Ctx, 2)
@@ -263,14 +263,14 @@ func testWaitNumReturns(s *S) {
 	}
 }
 
-func testWaitNegativeTimeout(s *S) {
+func testWaitNegativeTimeout(s *env) {
 	a, err := fray.Put(s.Ctx, 1)
 	s.must(err, "Put")
 	_, _, err = fray.Wait(s.Ctx, []fray.AnyRef{a}, 1, -time.Second)
 	s.wantErr(err, fray.ErrInvalidArgument, "Wait with a negative timeout")
 }
 
-func testWaitPoll(s *S) {
+func testWaitPoll(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
 	blocked, err := gatedValue.Remote(s.Ctx, Gated{Rec: rec, GateKey: "gate"})
@@ -284,7 +284,7 @@ func testWaitPoll(s *S) {
 	}
 }
 
-func testWaitFailedReady(s *S) {
+func testWaitFailedReady(s *env) {
 	f, err := failWith.Remote(s.Ctx, "failed but done")
 	s.must(err, "submit")
 	ready, pending, err := fray.Wait(s.Ctx, []fray.AnyRef{f}, 1, fray.Forever)
@@ -296,7 +296,7 @@ func testWaitFailedReady(s *S) {
 	s.wantErr(err, fray.ErrTaskFailed, "Get of the ready failed task")
 }
 
-func testWaitAtMost(s *S) {
+func testWaitAtMost(s *env) {
 	var refs []fray.AnyRef
 	for i := 0; i < 5; i++ {
 		r, err := fray.Put(s.Ctx, i)
@@ -311,7 +311,7 @@ func testWaitAtMost(s *S) {
 	}
 }
 
-func testWaitMixed(s *S) {
+func testWaitMixed(s *env) {
 	i, err := fray.Put(s.Ctx, 1)
 	s.must(err, "Put int")
 	str, err := fray.Put(s.Ctx, "two")
@@ -338,7 +338,7 @@ func testWaitMixed(s *S) {
 	}
 }
 
-func testWaitOrder(s *S) {
+func testWaitOrder(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
 	b0, err := gatedValue.Remote(s.Ctx, Gated{Rec: rec, GateKey: "gate"})
@@ -359,7 +359,7 @@ func testWaitOrder(s *S) {
 	}
 }
 
-func testWaitTimeout(s *S) {
+func testWaitTimeout(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
 	b, err := gatedValue.Remote(s.Ctx, Gated{Rec: rec, GateKey: "gate"})
@@ -371,7 +371,7 @@ func testWaitTimeout(s *S) {
 	}
 }
 
-func testWaitCtxDeadline(s *S) {
+func testWaitCtxDeadline(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
 	b, err := gatedValue.Remote(s.Ctx, Gated{Rec: rec, GateKey: "gate"})
@@ -399,7 +399,7 @@ func cancelCases() []testCase {
 	}
 }
 
-func testCancelQueued(s *S) {
+func testCancelQueued(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
 	all := fray.TaskOptions{Resources: fray.Resources{widget: widgetCapacity}}
@@ -426,7 +426,7 @@ func testCancelQueued(s *S) {
 	}
 }
 
-func testCancelRunning(s *S) {
+func testCancelRunning(s *env) {
 	rec := s.recorder()
 	ref, err := waitForCancel.Remote(s.Ctx, Cancellable{Rec: rec, StartKey: "start", DoneKey: "done"},
 		fray.TaskOptions{MaxRetries: fray.Retries(3), RetryExceptions: true})
@@ -443,7 +443,7 @@ func testCancelRunning(s *S) {
 	}
 }
 
-func testCancelFinished(s *S) {
+func testCancelFinished(s *env) {
 	r, err := square.Remote(s.Ctx, 11)
 	s.must(err, "submit")
 	if v := sub(r, nil).get(s); v != 121 {

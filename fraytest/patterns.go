@@ -17,7 +17,7 @@ func optionCases() []testCase {
 	}
 }
 
-func testOptTwo(s *S) {
+func testOptTwo(s *env) {
 	_, err := square.Remote(s.Ctx, 1, fray.TaskOptions{}, fray.TaskOptions{})
 	s.wantErr(err, fray.ErrInvalidArgument, "Remote with two TaskOptions")
 	p, err := fray.Put(s.Ctx, 1)
@@ -34,7 +34,7 @@ func testOptTwo(s *S) {
 	}
 }
 
-func testOptZeroRef(s *S) {
+func testOptZeroRef(s *env) {
 	var zero fray.Ref[int]
 	_, err := addOne.RemoteRef(s.Ctx, zero)
 	s.wantErr(err, fray.ErrInvalidArgument, "RemoteRef with the zero Ref")
@@ -53,14 +53,14 @@ func testOptZeroRef(s *S) {
 	s.wantErr(err, fray.ErrInvalidArgument, "method RemoteRef with the zero Ref")
 }
 
-func testOptZeroHandle(s *S) {
+func testOptZeroHandle(s *env) {
 	var zero fray.ActorHandle[CounterState]
 	_, err := counterAdd.Remote(s.Ctx, zero, 1)
 	s.wantErr(err, fray.ErrInvalidArgument, "method call on the zero ActorHandle")
 	s.wantErr(zero.Kill(s.Ctx), fray.ErrInvalidArgument, "Kill of the zero ActorHandle")
 }
 
-func testOptInvalid(s *S) {
+func testOptInvalid(s *env) {
 	taskCases := []struct {
 		name string
 		o    fray.TaskOptions
@@ -101,7 +101,7 @@ func lifecycleCases() []testCase {
 	}
 }
 
-func testLifeClosed(s *S) {
+func testLifeClosed(s *env) {
 	h, err := Counter.Create(s.Ctx, 0)
 	s.must(err, "create Counter")
 	s.must(s.JC.Close(), "Close")
@@ -118,7 +118,7 @@ func testLifeClosed(s *S) {
 	}
 }
 
-func testLifeCloseGets(s *S) {
+func testLifeCloseGets(s *env) {
 	rec := s.recorder()
 	ref, err := waitForCancel.Remote(s.Ctx, Cancellable{Rec: rec, StartKey: "start", DoneKey: "done"})
 	s.must(err, "submit")
@@ -130,7 +130,7 @@ func testLifeCloseGets(s *S) {
 	}
 }
 
-func testLifeIndependent(s *S) {
+func testLifeIndependent(s *env) {
 	_, other := s.fresh(Options{})
 	name := uniq("fraytest-indep")
 	_, err := Counter.Create(s.Ctx, 1, fray.ActorOptions{Name: name})
@@ -157,7 +157,7 @@ func capabilityCases() []testCase {
 }
 
 // unsupported asserts that a backend without process tasks refused an option.
-func (s *S) unsupported(err error, what string) {
+func (s *env) unsupported(err error, what string) {
 	s.Helper()
 	s.wantErr(err, fray.ErrUnsupported, what+" on a backend without process tasks")
 	var ue *fray.UnsupportedError
@@ -166,7 +166,7 @@ func (s *S) unsupported(err error, what string) {
 	}
 }
 
-func testCapMaxCalls(s *S) {
+func testCapMaxCalls(s *env) {
 	one := fray.TaskOptions{MaxCalls: 1}
 	if !s.b.Caps.ProcessTasks {
 		s.unsupported(sub(getpid.Remote(s.Ctx, 0, one)).outcome(s), "MaxCalls")
@@ -186,7 +186,7 @@ func testCapMaxCalls(s *S) {
 	}
 }
 
-func testCapRuntimeEnv(s *S) {
+func testCapRuntimeEnv(s *env) {
 	val := uniq("value")
 	env := fray.TaskOptions{RuntimeEnv: fray.RuntimeEnv{Env: map[string]string{"FRAYTEST_ENV": val}}}
 	if !s.b.Caps.ProcessTasks {
@@ -201,7 +201,7 @@ func testCapRuntimeEnv(s *S) {
 	}
 }
 
-func testCapNestedEnv(s *S) {
+func testCapNestedEnv(s *env) {
 	val := uniq("inherited")
 	env := fray.TaskOptions{RuntimeEnv: fray.RuntimeEnv{Env: map[string]string{"FRAYTEST_NESTED": val}}}
 	if !s.b.Caps.ProcessTasks {
@@ -213,7 +213,7 @@ func testCapNestedEnv(s *S) {
 	}
 }
 
-func testCapEnvNoLeak(s *S) {
+func testCapEnvNoLeak(s *env) {
 	val := uniq("private")
 	if s.b.Caps.ProcessTasks {
 		env := fray.TaskOptions{RuntimeEnv: fray.RuntimeEnv{Env: map[string]string{"FRAYTEST_PRIVATE": val}}}
@@ -241,7 +241,7 @@ func patternCases() []testCase {
 	}
 }
 
-func testPattern1(s *S) {
+func testPattern1(s *env) {
 	// options = TaskOptions(max_calls=1, resources={"TPU": 4})
 	// ref = ctx.create_task(process_file, (input_path, output_path), options=options)
 	options := fray.TaskOptions{MaxCalls: 1, Resources: fray.Resources{"TPU": 4}}
@@ -255,7 +255,7 @@ func testPattern1(s *S) {
 	}
 }
 
-func testPattern2(s *S) {
+func testPattern2(s *env) {
 	// ActorOptions(name="status_actor", get_if_exists=True, lifetime=DETACHED,
 	//              resources={"CPU": 0, "head_node": 0.0001})
 	options := fray.ActorOptions{
@@ -285,7 +285,7 @@ func testPattern2(s *S) {
 	}
 }
 
-func testPattern3(s *S) {
+func testPattern3(s *env) {
 	items := []int{1, 2, 3, 4, 5, 6}
 	refs := make([]fray.Ref[int], len(items))
 	for i, x := range items {
@@ -332,7 +332,7 @@ func testPattern3(s *S) {
 	}
 }
 
-func testPattern4(s *S) {
+func testPattern4(s *env) {
 	// resources={"CPU": 4, "GPU": 1, "memory": 8*1024**3, "TPU": 8, "TPU-v4-32-head": 1},
 	// scaled to the suite's cluster (RequiredResources) and without GPU, which it lacks.
 	options := fray.TaskOptions{Resources: fray.Resources{
@@ -353,7 +353,7 @@ func testPattern4(s *S) {
 	s.wantContains(err, "num_gpus", `"GPU"`)
 }
 
-func testPattern5(s *S) {
+func testPattern5(s *env) {
 	// runtime_env = RuntimeEnv(env={"PJRT_DEVICE": "TPU"}); options = TaskOptions(runtime_env=...)
 	marker := uniq("pattern5")
 	runtimeEnv := fray.RuntimeEnv{Env: map[string]string{"PJRT_DEVICE": "TPU", "FRAYTEST_PATTERN5": marker}}
@@ -370,7 +370,7 @@ func testPattern5(s *S) {
 	}
 }
 
-func testPattern7(s *S) {
+func testPattern7(s *env) {
 	// self.status_actor = ctx.create_actor(StatusActor, options=ActorOptions(name="status_actor",
 	//     get_if_exists=True, lifetime=DETACHED, resources={"CPU": 0, "head_node": 0.0001}))
 	// in the "marin" namespace the executor initialises.
@@ -401,7 +401,7 @@ func testPattern7(s *S) {
 	}
 }
 
-func testPattern8(s *S) {
+func testPattern8(s *env) {
 	prev, prevErr := fray.JobContextFrom(context.Background())
 	fray.SetDefaultJobContext(s.JC)
 	s.Cleanup(func() {

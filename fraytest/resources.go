@@ -19,7 +19,7 @@ func resourceCases() []testCase {
 	}
 }
 
-func testResRayisms(s *S) {
+func testResRayisms(s *env) {
 	for _, c := range []struct{ key, want string }{
 		{"num_cpus", `"CPU"`}, {"num_gpus", `"GPU"`}, {"cpus", `"CPU"`}, {"gpu", `"GPU"`},
 	} {
@@ -32,7 +32,7 @@ func testResRayisms(s *S) {
 	}
 }
 
-func testResInvalid(s *S) {
+func testResInvalid(s *env) {
 	cases := []struct {
 		name string
 		res  fray.Resources
@@ -58,7 +58,7 @@ func testResInvalid(s *S) {
 	}
 }
 
-func testResValid(s *S) {
+func testResValid(s *env) {
 	cases := []fray.Resources{
 		{fray.CPU: 0, fray.HeadNode: 0.0001},
 		{fray.CPU: 0.5},
@@ -85,7 +85,7 @@ func testResValid(s *S) {
 // testResAdmission: a task holding all of a custom resource keeps another task that needs it
 // from running until the first finishes. The observer records whether it ever ran while the
 // holder held the resource.
-func testResAdmission(s *S) {
+func testResAdmission(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
 	all := fray.TaskOptions{Resources: fray.Resources{widget: widgetCapacity}}
@@ -114,7 +114,7 @@ func testResAdmission(s *S) {
 	}
 }
 
-func testResInfeasible(s *S) {
+func testResInfeasible(s *env) {
 	too := fray.Resources{widget: widgetCapacity + 1}
 	ref, err := square.Remote(s.Ctx, 2, fray.TaskOptions{Resources: too})
 	if s.b.Caps.InfeasibleFailsFast {

@@ -102,7 +102,7 @@ func Run(t *testing.T, b Backend) {
 // testCase is one subtest.
 type testCase struct {
 	name string
-	run  func(s *S)
+	run  func(s *env)
 }
 
 type group struct {
@@ -139,23 +139,23 @@ func SubtestNames() []string {
 	return out
 }
 
-// S is one subtest's environment: its *testing.T, a fresh job context and a ctx carrying it
+// env is one subtest's environment: its *testing.T, a fresh job context and a ctx carrying it
 // (bounded by Backend.Timeout).
-type S struct {
+type env struct {
 	*testing.T
 	b   Backend
 	JC  fray.JobContext
 	Ctx context.Context
 }
 
-func newS(t *testing.T, b Backend) *S {
-	s := &S{T: t, b: b}
+func newS(t *testing.T, b Backend) *env {
+	s := &env{T: t, b: b}
 	s.JC, s.Ctx = s.fresh(Options{})
 	return s
 }
 
 // fresh makes another job context through the factory, with a bounded ctx that carries it.
-func (s *S) fresh(opts Options) (fray.JobContext, context.Context) {
+func (s *env) fresh(opts Options) (fray.JobContext, context.Context) {
 	s.Helper()
 	jc := s.b.New(s.T, opts)
 	if jc == nil {
@@ -167,13 +167,13 @@ func (s *S) fresh(opts Options) (fray.JobContext, context.Context) {
 }
 
 // peer makes a job context on the same cluster as jc.
-func (s *S) peer(jc fray.JobContext) (fray.JobContext, context.Context) {
+func (s *env) peer(jc fray.JobContext) (fray.JobContext, context.Context) {
 	s.Helper()
 	return s.fresh(Options{PeerOf: jc})
 }
 
 // shortCtx returns s.Ctx bounded by d, for calls that are expected to time out.
-func (s *S) shortCtx(d time.Duration) context.Context {
+func (s *env) shortCtx(d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(s.Ctx, d)
 	s.Cleanup(cancel)
 	return ctx
@@ -188,7 +188,7 @@ func uniq(base string) string {
 }
 
 // must fails the test when err is not nil.
-func (s *S) must(err error, what string) {
+func (s *env) must(err error, what string) {
 	s.Helper()
 	if err != nil {
 		s.Fatalf("%s: %v", what, err)
@@ -196,7 +196,7 @@ func (s *S) must(err error, what string) {
 }
 
 // wantErr fails unless errors.Is(err, target).
-func (s *S) wantErr(err, target error, what string) {
+func (s *env) wantErr(err, target error, what string) {
 	s.Helper()
 	if err == nil {
 		s.Fatalf("%s: got no error, want %v", what, target)
@@ -207,7 +207,7 @@ func (s *S) wantErr(err, target error, what string) {
 }
 
 // wantContains fails unless err's message contains every part.
-func (s *S) wantContains(err error, what string, parts ...string) {
+func (s *env) wantContains(err error, what string, parts ...string) {
 	s.Helper()
 	if err == nil {
 		s.Fatalf("%s: got no error", what)
@@ -230,13 +230,13 @@ type submitted[T any] struct {
 func sub[T any](ref fray.Ref[T], err error) submitted[T] { return submitted[T]{ref, err} }
 
 // get returns the value, failing the test on a submission or Get error.
-func (p submitted[T]) get(s *S) T {
+func (p submitted[T]) get(s *env) T {
 	s.Helper()
 	return p.getIn(s, s.Ctx)
 }
 
 // getIn is get with Get running under ctx (for refs of another job context).
-func (p submitted[T]) getIn(s *S, ctx context.Context) T {
+func (p submitted[T]) getIn(s *env, ctx context.Context) T {
 	s.Helper()
 	if p.err != nil {
 		s.Fatalf("submit: %v", p.err)
@@ -250,7 +250,7 @@ func (p submitted[T]) getIn(s *S, ctx context.Context) T {
 
 // outcome returns the submission's error if it failed, else the error Get reports (nil when
 // the call succeeded). Options a backend refuses may be refused at either point.
-func (p submitted[T]) outcome(s *S) error {
+func (p submitted[T]) outcome(s *env) error {
 	s.Helper()
 	if p.err != nil {
 		return p.err
@@ -260,12 +260,12 @@ func (p submitted[T]) outcome(s *S) error {
 }
 
 // recorder creates a Recorder actor on the subtest's job context.
-func (s *S) recorder() Rec {
+func (s *env) recorder() Rec {
 	s.Helper()
 	return s.recorderOn(s.Ctx)
 }
 
-func (s *S) recorderOn(ctx context.Context) Rec {
+func (s *env) recorderOn(ctx context.Context) Rec {
 	s.Helper()
 	h, err := Recorder.Create(ctx, struct{}{}, fray.ActorOptions{MaxConcurrency: recorderConcurrency})
 	s.must(err, "create Recorder")
@@ -273,7 +273,7 @@ func (s *S) recorderOn(ctx context.Context) Rec {
 }
 
 // count reads a Recorder counter.
-func (s *S) count(rec Rec, key string) int {
+func (s *env) count(rec Rec, key string) int {
 	s.Helper()
 	n, err := recCount.Call(s.Ctx, rec, key)
 	s.must(err, "Recorder.Count "+key)
@@ -281,14 +281,14 @@ func (s *S) count(rec Rec, key string) int {
 }
 
 // incr bumps a Recorder counter (opening a gate).
-func (s *S) incr(rec Rec, key string) {
+func (s *env) incr(rec Rec, key string) {
 	s.Helper()
 	_, err := recIncr.Call(s.Ctx, rec, key)
 	s.must(err, "Recorder.Incr "+key)
 }
 
 // await waits until a Recorder counter reaches n.
-func (s *S) await(rec Rec, key string, n int) {
+func (s *env) await(rec Rec, key string, n int) {
 	s.Helper()
 	_, err := recAwait.Call(s.Ctx, rec, AwaitArg{Key: key, N: n})
 	s.must(err, "Recorder.Await "+key)
@@ -296,7 +296,7 @@ func (s *S) await(rec Rec, key string, n int) {
 
 // openGateAtCleanup makes sure tasks blocked on a gate finish when the subtest ends, even
 // when it fails half way.
-func (s *S) openGateAtCleanup(rec Rec, gate string) {
+func (s *env) openGateAtCleanup(rec Rec, gate string) {
 	s.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.Ctx), 5*time.Second)
 		defer cancel()
@@ -306,7 +306,7 @@ func (s *S) openGateAtCleanup(rec Rec, gate string) {
 
 // killAtCleanup kills an actor when the subtest ends, through ctx's job context (use one that
 // is still open then: cleanups run last-registered first).
-func killAtCleanup[St any](s *S, ctx context.Context, h fray.ActorHandle[St]) {
+func killAtCleanup[St any](s *env, ctx context.Context, h fray.ActorHandle[St]) {
 	s.Cleanup(func() {
 		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()

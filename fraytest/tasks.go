@@ -21,7 +21,7 @@ func taskCases() []testCase {
 	}
 }
 
-func testTaskRoundTrip(s *S) {
+func testTaskRoundTrip(s *env) {
 	v := sub(square.Remote(s.Ctx, 7)).get(s)
 	if v != 49 {
 		s.Fatalf("square(7) = %d, want 49", v)
@@ -33,7 +33,7 @@ func testTaskRoundTrip(s *S) {
 	}
 }
 
-func testTaskStructs(s *S) {
+func testTaskStructs(s *env) {
 	when := time.Date(2025, 10, 15, 12, 30, 45, 123456789, time.UTC)
 	in := Record{
 		Name: "shard-0007", Values: []int{1, 2, 3, 40}, Tags: map[string]string{"a": "x", "b": "y"},
@@ -55,7 +55,7 @@ func testTaskStructs(s *S) {
 	}
 }
 
-func testTaskNested(s *S) {
+func testTaskNested(s *env) {
 	// sum of i*i for i in 0..9 = 285; the task launches ten nested tasks with its own ctx.
 	v := sub(sumSquares.Remote(s.Ctx, 10)).get(s)
 	if v != 285 {
@@ -68,7 +68,7 @@ func testTaskNested(s *S) {
 	}
 }
 
-func testTaskMany(s *S) {
+func testTaskMany(s *env) {
 	const n = 300
 	refs := make([]fray.Ref[int], n)
 	for i := range refs {
@@ -85,7 +85,7 @@ func testTaskMany(s *S) {
 	}
 }
 
-func testTaskRefResolved(s *S) {
+func testTaskRefResolved(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
 	up, err := gatedValue.Remote(s.Ctx, Gated{Rec: rec, StartKey: "up.start", GateKey: "gate", Value: 21})
@@ -106,7 +106,7 @@ func testTaskRefResolved(s *S) {
 	}
 }
 
-func testTaskFailedUpstream(s *S) {
+func testTaskFailedUpstream(s *env) {
 	rec := s.recorder()
 	up, err := upstream.Remote(s.Ctx, Stage{Rec: rec, Key: "down.runs", Value: 1, Fail: "upstream exploded"})
 	s.must(err, "submit upstream")
@@ -129,7 +129,7 @@ func testTaskFailedUpstream(s *S) {
 	}
 }
 
-func testTaskNestedRefs(s *S) {
+func testTaskNestedRefs(s *env) {
 	var refs []fray.Ref[int]
 	for i := 1; i <= 4; i++ {
 		r, err := square.Remote(s.Ctx, i)
@@ -155,7 +155,7 @@ func testTaskNestedRefs(s *S) {
 	}
 }
 
-func testTaskRefAsResult(s *S) {
+func testTaskRefAsResult(s *env) {
 	inner := sub(makeSquareRef.Remote(s.Ctx, 9)).get(s)
 	if inner.IsZero() {
 		s.Fatal("task returned a zero Ref")
@@ -171,7 +171,7 @@ func testTaskRefAsResult(s *S) {
 	}
 }
 
-func testTaskInfo(s *S) {
+func testTaskInfo(s *env) {
 	info := sub(taskInfo.Remote(s.Ctx, struct{}{})).get(s)
 	if !info.OK {
 		s.Fatal("fray.TaskInfoFrom(ctx) found no TaskInfo inside a task")

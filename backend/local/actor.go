@@ -1,0 +1,552 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/fray-go/fray"
+)
+
+// Actor states.
+const (
+	acPending      = iota // waiting for its placement resources
+	acConstructing        // its constructor runs
+	acAlive
+	acDead
+)
+
+// actor is one actor on a cluster. Its calls wait in a FIFO mailbox; up to maxConc drainer
+// goroutines take them in order, so with MaxConcurrency 1 calls run one at a time in
+// submission order. Drainers exist only while there is work.
+type actor struct {
+	c        *Cluster
+	info     fray.ActorInfo
+	owner    *JobContext // nil for detached actors, which belong to the cluster
+	ctorTask *task       // the creation: placement, then the constructor; reused on restarts
+	holds    bool        // the actor holds its placement resources for life
+	maxConc  int
+
+	mu           sync.Mutex
+	gone         sync.Cond // signalled when goroutines drops to 0
+	state        int
+	gen          uint64 // bumped by every kill and restart; drainers of older generations stop
+	self         any
+	ctorCtx      *taskCtx // the constructor's context, cancelled when the actor dies or restarts
+	head, tail   *task    // the mailbox
+	inflight     []*task  // calls now running
+	drainers     int      // drainers of the current generation
+	goroutines   int      // constructors and drainers of all generations
+	restartsLeft int      // -1: unlimited
+	restarts     int
+	holding      bool // the held resources are taken from the ledger
+	reason       string
+}
+
+// CreateActor starts an actor, or with GetIfExists returns the live actor of that name. The
+// constructor runs asynchronously once the placement resources are free.
+func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray.ActorInfo, error) {
+	if j.closed.Load() {
+		return fray.ActorInfo{}, errClosed
+	}
+	fn, err := j.c.lookup(spec.Class)
+	if err != nil {
+		return fray.ActorInfo{}, err
+	}
+	if fn.Kind != fray.KindActorClass {
+		return fray.ActorInfo{}, &fray.UnknownNameError{What: "actor class", Name: spec.Class, Hint: "it is registered as a " + fn.Kind.String() + ", not an actor class"}
+	}
+	o := &spec.Options
+	if feature, hint, ok := needsProcess(0, o.RuntimeEnv); ok {
+		return fray.ActorInfo{}, j.routeToProcess("actor "+spec.Class, feature, hint)
+	}
+	placement, held := fray.ActorResources(o.Resources)
+	cl := j.c.classFor(placement, false)
+	if cl.shape.infeasible != nil {
+		return fray.ActorInfo{}, cl.shape.infeasible
+	}
+	arg, err := j.payload(spec.Arg)
+	if err != nil {
+		return fray.ActorInfo{}, fmt.Errorf("local: actor %s: constructor argument: %w", spec.Class, err)
+	}
+	ns := o.Namespace
+	if ns == "" {
+		ns = j.ns
+	}
+	c := j.c
+	a := &actor{c: c, holds: len(held) > 0, maxConc: o.EffectiveMaxConcurrency(), restartsLeft: o.MaxRestarts}
+	a.gone.L = &a.mu
+	a.info = fray.ActorInfo{ID: fray.ActorID(c.tag + "-actor-" + strconv.FormatUint(c.actorSeq.Add(1), 16)),
+		Class: spec.Class, Name: o.Name, Namespace: ns}
+	if o.Lifetime == fray.JobScoped {
+		a.owner = j
+	}
+	t := &task{job: j, fn: fn, class: cl, kind: kindCtor, arg: arg, name: spec.Class, actor: a}
+	t.init()
+	t.obj.id = fray.ObjectID(string(a.info.ID) + ".init")
+	t.state.Store(stQueued)
+	a.ctorTask = t
+
+	c.mu.Lock()
+	if c.closed || c.closing.Load() {
+		c.mu.Unlock()
+		return fray.ActorInfo{}, errClosed
+	}
+	if o.Name != "" {
+		key := actorKey{ns, o.Name}
+		if ex := c.names[key]; ex != nil && !ex.dead() {
+			c.mu.Unlock()
+			if o.GetIfExists {
+				return ex.info, nil
+			}
+			return fray.ActorInfo{}, fmt.Errorf("local: %w: an actor named %q already lives in namespace %q; choose another name, set GetIfExists to use the existing one, or kill it first", fray.ErrNameTaken, o.Name, ns)
+		}
+		c.names[key] = a
+	}
+	c.actors.Store(a.info.ID, a)
+	c.mu.Unlock()
+
+	if a.owner != nil {
+		j.mu.Lock()
+		closed := j.closed.Load()
+		if !closed {
+			j.actors[a] = struct{}{}
+		}
+		j.mu.Unlock()
+		if closed {
+			a.kill(true, "its job context was closed")
+			return fray.ActorInfo{}, errClosed
+		}
+	}
+	c.submit(t)
+	return a.info, nil
+}
+
+func (a *actor) dead() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state == acDead
+}
+
+func (a *actor) diedError(reason string) *fray.ActorDiedError {
+	return &fray.ActorDiedError{ActorID: string(a.info.ID), Name: a.info.Name, Reason: reason}
+}
+
+// construct runs the constructor: for the first start on a cluster worker (t is the creation
+// task, its placement resources acquired), for a restart on a goroutine of its own (t nil).
+func (a *actor) construct(t *task) {
+	a.mu.Lock()
+	if t != nil {
+		if a.state == acDead || !t.state.CompareAndSwap(stQueued, stRunning) {
+			a.mu.Unlock()
+			return
+		}
+		a.goroutines++
+	} else if a.state == acDead {
+		a.goroutineDone()
+		a.mu.Unlock()
+		return
+	}
+	a.state = acConstructing
+	gen := a.gen
+	ct := a.ctorTask
+	ctx := &taskCtx{t: ct}
+	a.ctorCtx = ctx
+	attempt := a.restarts
+	a.mu.Unlock()
+
+	info := fray.TaskInfo{JobID: ct.job.id, TaskID: string(ct.obj.id), Name: a.info.Class, ActorID: a.info.ID, Attempt: attempt, PID: pid}
+	self, err := ct.invoke(ctx, nil, info)
+
+	a.mu.Lock()
+	var failed []*task
+	var start int
+	died := false
+	switch {
+	case a.gen != gen || a.state == acDead:
+		ctx.cancel() // killed or restarted meanwhile: this instance is discarded
+	case err != nil:
+		ctx.cancel()
+		failed = a.dieLocked("the constructor failed: " + err.Error())
+		died = true
+	default:
+		a.self = self
+		a.state = acAlive
+		if t != nil && a.holds {
+			t.keep = true // the placement resources stay with the actor
+			a.holding = true
+		}
+		start = a.spawnLocked()
+	}
+	if t != nil {
+		t.state.Store(stFinished)
+	}
+	a.goroutineDone()
+	a.mu.Unlock()
+	if died {
+		a.afterDeath(failed)
+	}
+	a.startDrainers(start, gen)
+}
+
+// spawnLocked counts the drainers to start for the queued calls.
+func (a *actor) spawnLocked() int {
+	if a.state != acAlive {
+		return 0
+	}
+	n := 0
+	for q := a.head; q != nil && a.drainers < a.maxConc; q = q.next {
+		a.drainers++
+		a.goroutines++
+		n++
+	}
+	return n
+}
+
+func (a *actor) startDrainers(n int, gen uint64) {
+	for range n {
+		go a.drain(gen)
+	}
+}
+
+func (a *actor) goroutineDone() {
+	a.goroutines--
+	if a.goroutines == 0 {
+		a.gone.Broadcast()
+	}
+}
+
+func (a *actor) waitGoroutines() {
+	a.mu.Lock()
+	for a.goroutines > 0 {
+		a.gone.Wait()
+	}
+	a.mu.Unlock()
+}
+
+// CallActor queues a method call in the actor's mailbox.
+func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.ObjectID, error) {
+	if j.closed.Load() {
+		return "", errClosed
+	}
+	fn, err := j.c.lookup(call.Method)
+	if err != nil {
+		return "", err
+	}
+	if fn.Kind != fray.KindMethod {
+		return "", &fray.UnknownNameError{What: "method", Name: call.Method, Hint: "it is registered as a " + fn.Kind.String() + ", not an actor method"}
+	}
+	v, _ := j.c.actors.Load(call.Actor)
+	a, _ := v.(*actor)
+	if a != nil && fn.Class != a.info.Class {
+		return "", fmt.Errorf("local: %w: method %s called on actor %s of class %s", fray.ErrInvalidArgument, call.Method, call.Actor, a.info.Class)
+	}
+	arg, err := j.payload(call.Arg)
+	if err != nil {
+		return "", fmt.Errorf("local: method %s: argument: %w", call.Method, err)
+	}
+	t := &task{job: j, fn: fn, kind: kindCall, arg: arg, name: fn.Name, actor: a}
+	t.init()
+	t.state.Store(stQueued)
+	j.mu.Lock()
+	if j.closed.Load() {
+		j.mu.Unlock()
+		return "", errClosed
+	}
+	if call.ArgRef != "" {
+		dep, ok := j.objects[call.ArgRef]
+		if !ok {
+			j.mu.Unlock()
+			return "", unknownObject(call.ArgRef)
+		}
+		t.dep = dep
+	}
+	id := j.newIDLocked()
+	t.obj.id = id
+	j.objects[id] = &t.obj
+	j.mu.Unlock()
+	if a == nil {
+		j.complete(&t.obj, fray.Payload{}, &fray.ActorDiedError{ActorID: string(call.Actor),
+			Reason: "no actor with this id lives on this cluster (it belongs to another cluster, or its cluster was closed)"})
+		return id, nil
+	}
+	a.enqueue(t)
+	return id, nil
+}
+
+func (a *actor) enqueue(t *task) {
+	a.mu.Lock()
+	if a.state == acDead {
+		err := a.diedError(a.reason)
+		a.mu.Unlock()
+		t.job.complete(&t.obj, fray.Payload{}, err)
+		return
+	}
+	if a.tail == nil {
+		a.head = t
+	} else {
+		a.tail.next = t
+	}
+	a.tail = t
+	start := a.state == acAlive && a.drainers < a.maxConc
+	if start {
+		a.drainers++
+		a.goroutines++
+	}
+	gen := a.gen
+	a.mu.Unlock()
+	if start {
+		go a.drain(gen)
+	}
+}
+
+// drain runs queued calls of generation gen until the mailbox is empty or the actor is killed
+// or restarted.
+func (a *actor) drain(gen uint64) {
+	a.mu.Lock()
+	var prev *task
+	for {
+		if prev != nil {
+			a.removeInflight(prev)
+			prev = nil
+		}
+		if a.gen != gen || a.state != acAlive || a.head == nil {
+			break
+		}
+		t := a.head
+		a.head = t.next
+		if a.head == nil {
+			a.tail = nil
+		}
+		t.next = nil
+		if t.state.Load() != stQueued {
+			continue // cancelled while queued
+		}
+		a.inflight = append(a.inflight, t)
+		self := a.self
+		a.mu.Unlock()
+		a.call(t, self)
+		prev = t
+		a.mu.Lock()
+	}
+	if a.gen == gen {
+		a.drainers--
+	}
+	a.goroutineDone()
+	a.mu.Unlock()
+}
+
+func (a *actor) removeInflight(t *task) {
+	for i, x := range a.inflight {
+		if x == t {
+			last := len(a.inflight) - 1
+			a.inflight[i] = a.inflight[last]
+			a.inflight[last] = nil
+			a.inflight = a.inflight[:last]
+			return
+		}
+	}
+}
+
+// call runs one method call on a drainer.
+func (a *actor) call(t *task, self any) {
+	j := t.job
+	if !j.enter() {
+		return
+	}
+	if !t.state.CompareAndSwap(stQueued, stRunning) {
+		j.exit()
+		return
+	}
+	ctx := t.ctx.Load()
+	if d := t.dep; d != nil && !j.waitObject(ctx, d) {
+		ctx.cancel() // cancelled or killed while waiting for the argument; already completed
+		j.exit()
+		return
+	}
+	var res any
+	var err error
+	if t.dep != nil && t.dep.err != nil {
+		err = t.dep.err // the argument failed: fail with the same error without running
+		t.state.CompareAndSwap(stRunning, stFinished)
+		j.complete(&t.obj, fray.Payload{}, err)
+		ctx.cancel()
+		j.exit()
+		return
+	}
+	res, err = t.invoke(ctx, self, fray.TaskInfo{JobID: j.id, TaskID: string(t.obj.id), Name: t.name, ActorID: a.info.ID, PID: pid})
+	ctx.cancel()
+	t.arg, t.dep = fray.Payload{}, nil
+	t.state.CompareAndSwap(stRunning, stFinished)
+	p, err := j.encodeResult(t, res, err)
+	j.complete(&t.obj, p, err)
+	j.exit()
+}
+
+// waitObject waits until o is done (true) or ctx is cancelled (false).
+func (j *JobContext) waitObject(ctx *taskCtx, o *object) bool {
+	j.mu.Lock()
+	if o.done {
+		j.mu.Unlock()
+		return true
+	}
+	w := &waiter{need: 1, ch: make(chan struct{}, 1)}
+	o.waiters = append(o.waiters, w)
+	j.mu.Unlock()
+	select {
+	case <-w.ch:
+		return true
+	case <-ctx.Done():
+		j.mu.Lock()
+		unregister(w, []*object{o})
+		j.mu.Unlock()
+		return false
+	}
+}
+
+// KillActor kills an actor: queued and running calls fail with *fray.ActorDiedError (running
+// ones also have their contexts cancelled). With noRestart false and restarts left, the
+// constructor runs again on a fresh state and later calls go to it.
+func (j *JobContext) KillActor(ctx context.Context, id fray.ActorID, noRestart bool) error {
+	if j.closed.Load() {
+		return errClosed
+	}
+	v, ok := j.c.actors.Load(id)
+	if !ok {
+		return &fray.UnknownNameError{What: "actor", Name: string(id), Hint: "no actor with this id was created on this cluster"}
+	}
+	v.(*actor).kill(noRestart, "it was killed with KillActor")
+	return nil
+}
+
+// kill fails the actor's queued and running calls and then restarts it (when allowed and
+// restarts are left) or marks it dead.
+func (a *actor) kill(noRestart bool, reason string) {
+	a.mu.Lock()
+	if a.state == acDead {
+		a.mu.Unlock()
+		return
+	}
+	var failed []*task
+	for t := a.head; t != nil; {
+		next := t.next
+		t.next = nil
+		failed = append(failed, t)
+		t = next
+	}
+	a.head, a.tail = nil, nil
+	failed = append(failed, a.inflight...) // cancelTask below also cancels their contexts
+	a.inflight = nil
+	restart := !noRestart && a.restartsLeft != 0
+	var died bool
+	if restart {
+		if a.restartsLeft > 0 {
+			a.restartsLeft--
+		}
+		a.restarts++
+		reason += "; the actor is restarting with a fresh state (calls made before the restart are lost)"
+		a.gen++
+		a.drainers = 0
+		a.self = nil
+		if a.ctorCtx != nil {
+			a.ctorCtx.cancel()
+			a.ctorCtx = nil
+		}
+		if a.state != acPending { // a pending actor's creation task will construct it
+			a.state = acConstructing
+			a.goroutines++
+			go a.construct(nil)
+		}
+	} else {
+		failed = append(failed, a.dieLocked(reason)...)
+		died = true
+	}
+	err := a.diedError(reason)
+	a.mu.Unlock()
+	for _, t := range failed {
+		t.job.cancelTask(t, err)
+	}
+	if died {
+		a.afterDeath(nil)
+	}
+}
+
+// dieLocked marks the actor dead and returns the calls to fail.
+func (a *actor) dieLocked(reason string) []*task {
+	var failed []*task
+	for t := a.head; t != nil; {
+		next := t.next
+		t.next = nil
+		failed = append(failed, t)
+		t = next
+	}
+	a.head, a.tail = nil, nil
+	for _, t := range a.inflight {
+		t.cancelCtx()
+	}
+	failed = append(failed, a.inflight...)
+	a.inflight = nil
+	a.state = acDead
+	a.reason = reason
+	a.gen++
+	a.drainers = 0
+	a.self = nil
+	if a.ctorCtx != nil {
+		a.ctorCtx.cancel()
+		a.ctorCtx = nil
+	}
+	// A creation still queued for placement never runs.
+	a.ctorTask.state.CompareAndSwap(stQueued, stCancelled)
+	return failed
+}
+
+// afterDeath fails the calls, gives the held resources back and frees the name.
+func (a *actor) afterDeath(failed []*task) {
+	if len(failed) > 0 {
+		a.mu.Lock()
+		err := a.diedError(a.reason)
+		a.mu.Unlock()
+		for _, t := range failed {
+			t.job.cancelTask(t, err)
+		}
+	}
+	a.mu.Lock()
+	holding := a.holding
+	a.holding = false
+	a.mu.Unlock()
+	if holding {
+		a.c.releaseShape(a.ctorTask.class.shape)
+	}
+	c := a.c
+	c.mu.Lock()
+	key := actorKey{a.info.Namespace, a.info.Name}
+	if a.info.Name != "" && c.names[key] == a {
+		delete(c.names, key)
+	}
+	c.mu.Unlock()
+	if a.owner != nil {
+		a.owner.mu.Lock()
+		delete(a.owner.actors, a)
+		a.owner.mu.Unlock()
+	}
+}
+
+// GetActor finds a live named actor in namespace ("" means the job's namespace). Named actors
+// of every job context on the cluster are visible, as on a Ray cluster.
+func (j *JobContext) GetActor(ctx context.Context, name, namespace string) (fray.ActorInfo, error) {
+	if j.closed.Load() {
+		return fray.ActorInfo{}, errClosed
+	}
+	if namespace == "" {
+		namespace = j.ns
+	}
+	j.c.mu.Lock()
+	a := j.c.names[actorKey{namespace, name}]
+	j.c.mu.Unlock()
+	if a == nil || a.dead() {
+		return fray.ActorInfo{}, &fray.UnknownNameError{What: "named actor", Name: name,
+			Hint: fmt.Sprintf("no live actor of that name in namespace %q; names are per namespace, and an actor's name is freed when it dies", namespace)}
+	}
+	return a.info, nil
+}

@@ -1,0 +1,384 @@
+package local
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fray-go/fray"
+)
+
+// ClusterOptions configure a Cluster.
+type ClusterOptions struct {
+	// Resources of the node, merged over the defaults: CPU = runtime.NumCPU(), memory = the
+	// machine's physical memory in bytes, GPU = 0. Custom resources such as
+	// {"head_node": 1} are added here.
+	Resources fray.Resources
+}
+
+// Cluster is one in-process node: its resource ledger, its scheduler, its actors and its
+// named-actor registry. Several job contexts may attach to it (Options.Cluster); detached
+// actors belong to the cluster and live until it closes or they are killed.
+type Cluster struct {
+	mu      sync.Mutex
+	ledger  *ledger
+	classes map[string]*class // scheduling classes by shapeKey
+	ready   []*class          // classes with queued tasks, dispatched round-robin
+	rr      int
+	workers int // worker goroutines alive
+	idle    sync.Cond
+	closed  bool
+	jobs    map[*JobContext]struct{}
+	names   map[actorKey]*actor // live named actors
+
+	defaultTask *class   // {"CPU": 1}, the class of tasks without resources
+	actors      sync.Map // fray.ActorID → *actor, for lookups without the lock
+	actorSeq    atomic.Uint64
+	tag         string // random prefix of actor ids
+	funcs       map[string]*fray.Function
+	closing     atomic.Bool
+	closeOnce   sync.Once
+}
+
+type actorKey struct{ namespace, name string }
+
+// class is a scheduling class: one canonical resource shape and its FIFO queue of tasks
+// waiting for resources.
+type class struct {
+	shape      *shape
+	head, tail *task
+	n          int
+	inReady    bool
+}
+
+// NewCluster starts an empty node with the given resources. Close it when done; closing kills
+// its actors (detached ones included) and closes the job contexts still attached.
+func NewCluster(opts ClusterOptions) (*Cluster, error) {
+	fray.FreezeRegistry()
+	if err := opts.Resources.Validate(); err != nil {
+		return nil, fmt.Errorf("local: cluster resources: %w", err)
+	}
+	c := &Cluster{
+		ledger:  newLedger(defaultResources(opts.Resources)),
+		classes: map[string]*class{},
+		jobs:    map[*JobContext]struct{}{},
+		names:   map[actorKey]*actor{},
+		tag:     randomHex(4),
+		funcs:   map[string]*fray.Function{},
+	}
+	c.idle.L = &c.mu
+	c.defaultTask = c.classFor(nil, true)
+	for _, name := range fray.RegisteredNames() {
+		if f, err := fray.LookupFunction(name); err == nil {
+			c.funcs[name] = f
+		}
+	}
+	return c, nil
+}
+
+// Resources returns the node's total resources.
+func (c *Cluster) Resources() fray.Resources {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ledger.snapshot(c.ledger.total)
+}
+
+// Available returns the resources not held by running tasks and live actors right now.
+func (c *Cluster) Available() fray.Resources {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ledger.snapshot(c.ledger.avail)
+}
+
+// lookup returns a registered function; the registry is frozen before a cluster exists, so
+// the snapshot taken at NewCluster is complete, and the fallback only serves odd programs
+// that build a cluster during package initialization.
+func (c *Cluster) lookup(name string) (*fray.Function, error) {
+	if f, ok := c.funcs[name]; ok {
+		return f, nil
+	}
+	return fray.LookupFunction(name)
+}
+
+// classFor returns the scheduling class of a request. With task set, a request without a CPU
+// amount gets Ray's default of 1 CPU (fray.TaskResources).
+func (c *Cluster) classFor(r fray.Resources, task bool) *class {
+	if task && len(r) == 0 && c.defaultTask != nil {
+		return c.defaultTask
+	}
+	var buf [64]byte
+	key := shapeKey(buf[:0], r, task)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.classes[string(key)]; ok {
+		return cl
+	}
+	req := r
+	if task {
+		req = fray.TaskResources(r)
+	}
+	cl := &class{shape: c.ledger.shapeOf(req)}
+	c.classes[string(key)] = cl
+	return cl
+}
+
+// submit queues t in its class, or starts it at once when its class has no queue and the
+// node has room.
+func (c *Cluster) submit(t *task) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		t.job.complete(&t.obj, fray.Payload{}, errClosed)
+		return
+	}
+	start := c.enqueueLocked(t)
+	if start {
+		c.workers++
+	}
+	c.mu.Unlock()
+	if start {
+		go c.worker(t)
+	}
+}
+
+func (c *Cluster) enqueueLocked(t *task) (start bool) {
+	cl := t.class
+	if cl.n == 0 && c.ledger.fits(cl.shape) {
+		c.ledger.acquire(cl.shape)
+		t.heldCPU = cl.shape.cpu
+		return true
+	}
+	t.next = nil
+	if cl.tail == nil {
+		cl.head = t
+	} else {
+		cl.tail.next = t
+	}
+	cl.tail = t
+	cl.n++
+	if !cl.inReady {
+		cl.inReady = true
+		c.ready = append(c.ready, cl)
+	}
+	return false
+}
+
+// pickLocked takes the next task that fits, visiting the classes with queued tasks
+// round-robin, and acquires its resources. Cancelled tasks met on the way are dropped.
+func (c *Cluster) pickLocked() *task {
+	for len(c.ready) > 0 {
+		progress := false
+		for n := len(c.ready); n > 0 && len(c.ready) > 0; n-- {
+			if c.rr >= len(c.ready) {
+				c.rr = 0
+			}
+			cl := c.ready[c.rr]
+			for cl.head != nil && cl.head.state.Load() != stQueued {
+				c.popLocked(cl) // cancelled while queued
+			}
+			if cl.head == nil {
+				c.removeReadyLocked(c.rr)
+				progress = true
+				continue
+			}
+			if c.ledger.fits(cl.shape) {
+				t := c.popLocked(cl)
+				if cl.head == nil {
+					c.removeReadyLocked(c.rr)
+				} else {
+					c.rr++
+				}
+				c.ledger.acquire(cl.shape)
+				t.heldCPU = cl.shape.cpu
+				return t
+			}
+			c.rr++
+		}
+		if !progress {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) popLocked(cl *class) *task {
+	t := cl.head
+	cl.head = t.next
+	if cl.head == nil {
+		cl.tail = nil
+	}
+	t.next = nil
+	cl.n--
+	return t
+}
+
+func (c *Cluster) removeReadyLocked(i int) {
+	cl := c.ready[i]
+	cl.inReady = false
+	last := len(c.ready) - 1
+	c.ready[i] = c.ready[last]
+	c.ready[last] = nil
+	c.ready = c.ready[:last]
+}
+
+// worker runs t, then keeps taking tasks that fit until none does.
+func (c *Cluster) worker(t *task) {
+	for t != nil {
+		retry := t.run()
+		done := t
+		t = c.finish(t, retry)
+		done.completeRun()
+	}
+}
+
+// finish returns t's resources, requeues it for a retry, and picks the next task for the
+// calling worker; further tasks that now fit get workers of their own.
+func (c *Cluster) finish(t *task, retry bool) *task {
+	c.mu.Lock()
+	cl := t.class
+	if t.keep {
+		t.keep = false // an actor keeps its placement resources as its held resources
+	} else {
+		c.ledger.releaseExceptCPU(cl.shape, t.heldCPU)
+	}
+	t.heldCPU = 0
+	if retry && !c.closed {
+		if c.enqueueLocked(t) {
+			c.mu.Unlock()
+			return t
+		}
+	}
+	next := c.pickLocked()
+	var extra []*task
+	if next != nil {
+		for x := c.pickLocked(); x != nil; x = c.pickLocked() {
+			extra = append(extra, x)
+		}
+		c.workers += len(extra)
+	} else {
+		c.workers--
+		if c.workers == 0 {
+			c.idle.Broadcast()
+		}
+	}
+	c.mu.Unlock()
+	for _, x := range extra {
+		go c.worker(x)
+	}
+	return next
+}
+
+// releaseShape returns resources held outside a task (an actor's held resources).
+func (c *Cluster) releaseShape(s *shape) {
+	c.mu.Lock()
+	c.ledger.release(s)
+	c.dispatchLocked()
+}
+
+// dispatchLocked starts workers for every queued task that fits, and unlocks c.mu.
+func (c *Cluster) dispatchLocked() {
+	var start []*task
+	for t := c.pickLocked(); t != nil; t = c.pickLocked() {
+		start = append(start, t)
+	}
+	c.workers += len(start)
+	c.mu.Unlock()
+	for _, t := range start {
+		go c.worker(t)
+	}
+}
+
+// lendCPU gives a running task's CPU back to the node while the task blocks in Get or Wait,
+// and returns a function that takes it back (possibly oversubscribing the node briefly, as
+// Ray does), so that nested tasks cannot deadlock a node whose CPUs are all held by parents.
+func (c *Cluster) lendCPU(t *task) func() {
+	c.mu.Lock()
+	t.blocked++
+	if t.blocked > 1 || t.heldCPU == 0 || t.state.Load() != stRunning {
+		c.mu.Unlock()
+		return func() { c.unblock(t, 0) }
+	}
+	lent := t.heldCPU
+	t.heldCPU = 0
+	c.ledger.avail[c.ledger.cpu] += lent
+	c.dispatchLocked()
+	return func() { c.unblock(t, lent) }
+}
+
+func (c *Cluster) unblock(t *task, lent int64) {
+	c.mu.Lock()
+	t.blocked--
+	if lent > 0 && t.lentBack(lent) {
+		c.ledger.avail[c.ledger.cpu] -= lent
+		t.heldCPU = lent
+	}
+	c.mu.Unlock()
+}
+
+// Close closes the job contexts still attached, kills every actor (detached ones included),
+// cancels running tasks and waits for every goroutine the cluster started to return.
+// Later calls on its job contexts fail with errors matching fray.ErrClosed.
+func (c *Cluster) Close() error {
+	c.shutdown(nil)
+	return nil
+}
+
+func (c *Cluster) shutdown(owner *JobContext) {
+	c.closeOnce.Do(func() {
+		c.closing.Store(true)
+		c.mu.Lock()
+		jobs := make([]*JobContext, 0, len(c.jobs))
+		for j := range c.jobs {
+			if j != owner {
+				jobs = append(jobs, j)
+			}
+		}
+		c.mu.Unlock()
+		for _, j := range jobs {
+			_ = j.Close()
+		}
+		var all []*actor
+		c.actors.Range(func(_, v any) bool {
+			all = append(all, v.(*actor))
+			return true
+		})
+		for _, a := range all {
+			a.kill(true, "its cluster was closed")
+		}
+		for _, a := range all {
+			a.waitGoroutines()
+		}
+		c.mu.Lock()
+		c.closed = true
+		// Every job is closed, so every queued task is cancelled: drop them all.
+		for _, cl := range c.ready {
+			for cl.head != nil {
+				c.popLocked(cl)
+			}
+			cl.inReady = false
+		}
+		c.ready = nil
+		for c.workers > 0 {
+			c.idle.Wait()
+		}
+		c.mu.Unlock()
+	})
+}
+
+func (c *Cluster) attach(j *JobContext) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.closing.Load() {
+		return fmt.Errorf("local: %w: the cluster is closed; create a new one with local.NewCluster", fray.ErrClosed)
+	}
+	c.jobs[j] = struct{}{}
+	return nil
+}
+
+func (c *Cluster) detach(j *JobContext) {
+	c.mu.Lock()
+	delete(c.jobs, j)
+	c.mu.Unlock()
+}
+
+var errClosed = fmt.Errorf("local: %w: the job context was closed; create a new one with local.New", fray.ErrClosed)

@@ -1,0 +1,42 @@
+// Package local is fray's embedded backend: tasks, actors and objects run inside the calling
+// process, with exact resource accounting on one logical node.
+//
+//	jc, err := local.New(local.Options{Resources: fray.Resources{"CPU": 4, "head_node": 1}})
+//	if err != nil { ... }
+//	defer jc.Close()
+//	ctx := fray.WithJobContext(context.Background(), jc)
+//
+// # Node, cluster and job contexts
+//
+// A Cluster is one node: its resources, its scheduler, its actors and the registry of named
+// actors. A JobContext is one job (one driver) attached to a cluster; it owns the objects its
+// tasks produce and the job-scoped actors it creates. New without Options.Cluster makes a
+// private cluster that closes with the job context. Several job contexts can attach to one
+// Cluster made with NewCluster, like several drivers on one Ray cluster: a detached actor made
+// by one of them outlives it and can be looked up by the others until the cluster closes.
+//
+// # Scheduling
+//
+// Resource amounts are kept in fixed point (fray.Units, 0.0001). Each distinct resource shape
+// is a scheduling class with its own FIFO queue, so a task waiting for a GPU never holds up
+// CPU tasks behind it, and submitting or dispatching a task costs the same whatever the queue
+// length. Tasks hold fray.TaskResources of their request while they run; actors need the
+// placement part of fray.ActorResources to start and hold the held part while they live.
+// A request that the node could never satisfy fails at submission with *fray.InfeasibleError.
+// As in Ray, a task blocked in Get or Wait lends its CPU back to the node until it resumes,
+// so nested tasks cannot deadlock a full node.
+//
+// # Values
+//
+// By default every argument, result and Put value is encoded with fray's codec and decoded
+// again, so a value that could not travel to a Ray worker fails in a local test too, and task
+// errors are passed through fray.EncodeError/DecodeError so their types are what a remote
+// backend gives. Options.DirectValues passes Go values and errors through unchanged, which is
+// faster but hides those problems.
+//
+// # What runs in a process
+//
+// Options that need a task or actor to have its own process (TaskOptions.MaxCalls,
+// RuntimeEnv.PackageRequirements, RuntimeEnv.Env) are refused with *fray.UnsupportedError by
+// routeToProcess; the process worker pool will take those cases.
+package local

@@ -1,0 +1,570 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fray-go/fray"
+)
+
+// Options configure a job context.
+type Options struct {
+	// Resources of the node, merged over the defaults (CPU = runtime.NumCPU(), memory = the
+	// machine's physical memory in bytes, GPU = 0), e.g. {"CPU": 4, "head_node": 1}. Only for
+	// a private cluster: with Cluster set, resources belong to that cluster.
+	Resources fray.Resources
+	// Namespace for named actors; "default" when empty.
+	Namespace string
+	// JobID identifies the job in refs, handles and task info; random when empty.
+	JobID string
+	// DirectValues passes Go values and errors between callers and tasks as they are, without
+	// the codec. Faster, but a value or error type that would not survive a trip to a Ray
+	// worker then goes unnoticed. The default (false) round-trips every argument, result and
+	// Put value through fray.Marshal/Unmarshal and every task error through
+	// fray.EncodeError/DecodeError.
+	DirectValues bool
+	// Cluster to attach to, shared with other job contexts (see NewCluster). Nil makes a
+	// private cluster that closes with this job context.
+	Cluster *Cluster
+}
+
+// JobContext is a job running on an in-process Cluster: it implements fray.JobContext. It is
+// safe for concurrent use. Close it when done.
+type JobContext struct {
+	c      *Cluster
+	owns   bool // the cluster is private to this job context
+	id     string
+	ns     string
+	direct bool
+	base   context.Context // carries the job context; tasks' contexts delegate values to it
+	prefix []byte          // object id prefix, unique per job context
+
+	mu      sync.Mutex
+	seq     uint64
+	objects map[fray.ObjectID]*object
+	actors  map[*actor]struct{} // live job-scoped actors this job created
+
+	closed    atomic.Bool
+	closedCh  chan struct{}
+	active    atomic.Int64 // tasks and actor calls of this job now executing
+	idleSig   chan struct{}
+	closeOnce sync.Once
+}
+
+var _ fray.JobContext = (*JobContext)(nil)
+
+// New starts a job context: on opts.Cluster, or on a private cluster with opts.Resources. It
+// freezes the task registry.
+func New(opts Options) (*JobContext, error) {
+	fray.FreezeRegistry()
+	c := opts.Cluster
+	owns := false
+	if c == nil {
+		var err error
+		c, err = NewCluster(ClusterOptions{Resources: opts.Resources})
+		if err != nil {
+			return nil, err
+		}
+		owns = true
+	} else if len(opts.Resources) > 0 {
+		return nil, fmt.Errorf("local: %w: Options.Resources is set together with Options.Cluster; resources belong to the cluster (ClusterOptions.Resources)", fray.ErrInvalidArgument)
+	}
+	j := &JobContext{
+		c: c, owns: owns, id: opts.JobID, ns: opts.Namespace, direct: opts.DirectValues,
+		objects:  map[fray.ObjectID]*object{},
+		actors:   map[*actor]struct{}{},
+		closedCh: make(chan struct{}),
+		idleSig:  make(chan struct{}, 1),
+	}
+	if j.id == "" {
+		j.id = randomHex(8)
+	}
+	if j.ns == "" {
+		j.ns = "default"
+	}
+	j.prefix = append([]byte(randomHex(3)), '.')
+	j.base = fray.WithJobContext(context.Background(), j)
+	if err := c.attach(j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("local: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// JobID returns the job's id.
+func (j *JobContext) JobID() string { return j.id }
+
+// Backend returns "local".
+func (j *JobContext) Backend() string { return "local" }
+
+// Namespace returns the job's namespace for named actors.
+func (j *JobContext) Namespace() string { return j.ns }
+
+// Cluster returns the cluster the job context runs on.
+func (j *JobContext) Cluster() *Cluster { return j.c }
+
+// PassesValuesDirectly reports whether Options.DirectValues was set.
+func (j *JobContext) PassesValuesDirectly() bool { return j.direct }
+
+// newIDLocked returns a fresh object id; j.mu is held.
+func (j *JobContext) newIDLocked() fray.ObjectID {
+	j.seq++
+	var buf [40]byte
+	b := append(buf[:0], j.prefix...)
+	b = strconv.AppendUint(b, j.seq, 16)
+	return fray.ObjectID(b)
+}
+
+func unknownObject(id fray.ObjectID) error {
+	return &fray.ObjectLostError{ObjectID: string(id), Reason: "this job context holds no such object: it was released (every Ref to it was garbage collected), or the id comes from another job context"}
+}
+
+// payload makes sure a value is encoded unless values pass directly. The API layer encodes
+// already; this covers SPI callers that hand over a Value.
+func (j *JobContext) payload(p fray.Payload) (fray.Payload, error) {
+	if j.direct || p.Data != nil || p.Value == nil {
+		return p, nil
+	}
+	b, err := fray.Marshal(p.Value)
+	if err != nil {
+		return fray.Payload{}, err
+	}
+	return fray.Payload{Data: b}, nil
+}
+
+// encodeResult turns what a task returned into its object: in codec mode the result is
+// encoded (a failure becomes the task's error) and errors take the trip through
+// fray.EncodeError/DecodeError that they would take from a remote worker.
+func (j *JobContext) encodeResult(t *task, res any, err error) (fray.Payload, error) {
+	if err != nil {
+		if !j.direct {
+			err = fray.DecodeError(fray.EncodeError(err))
+		}
+		return fray.Payload{}, err
+	}
+	if j.direct {
+		return fray.Payload{Value: res}, nil
+	}
+	b, e := fray.Marshal(res)
+	if e != nil {
+		return fray.Payload{}, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", e),
+			Message: "cannot encode the result: " + e.Error(), Cause: e}
+	}
+	return fray.Payload{Data: b}, nil
+}
+
+// SubmitTask queues a task; it runs once its ArgRef (if any) is ready and its resources are
+// free.
+func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.ObjectID, error) {
+	if j.closed.Load() {
+		return "", errClosed
+	}
+	fn, err := j.c.lookup(spec.Function)
+	if err != nil {
+		return "", err
+	}
+	if fn.Kind != fray.KindTask {
+		return "", &fray.UnknownNameError{What: "task", Name: spec.Function, Hint: "it is registered as an " + fn.Kind.String() + ", not a task"}
+	}
+	o := &spec.Options
+	if feature, hint, ok := needsProcess(o.MaxCalls, o.RuntimeEnv); ok {
+		return "", j.routeToProcess("task "+spec.Function, feature, hint)
+	}
+	cl := j.c.classFor(o.Resources, true)
+	if cl.shape.infeasible != nil {
+		return "", cl.shape.infeasible
+	}
+	arg, err := j.payload(spec.Arg)
+	if err != nil {
+		return "", fmt.Errorf("local: task %s: argument: %w", spec.Function, err)
+	}
+	t := &task{job: j, fn: fn, class: cl, kind: kindTask, arg: arg, name: o.Name,
+		retryExceptions: o.RetryExceptions, retriesLeft: o.EffectiveMaxRetries()}
+	if t.name == "" {
+		t.name = fn.Name
+	}
+	t.init()
+	j.mu.Lock()
+	if j.closed.Load() {
+		j.mu.Unlock()
+		return "", errClosed
+	}
+	var dep *object
+	if spec.ArgRef != "" {
+		var ok bool
+		if dep, ok = j.objects[spec.ArgRef]; !ok {
+			j.mu.Unlock()
+			return "", unknownObject(spec.ArgRef)
+		}
+		t.dep = dep
+	}
+	id := j.newIDLocked()
+	t.obj.id = id
+	j.objects[id] = &t.obj
+	switch {
+	case dep != nil && !dep.done:
+		t.state.Store(stWaitDep)
+		dep.deps = append(dep.deps, t)
+		j.mu.Unlock()
+		return id, nil
+	case dep != nil && dep.err != nil:
+		// As in Ray, a task whose argument failed fails with the same error without running.
+		t.state.Store(stFinished)
+		ready := j.completeLocked(&t.obj, fray.Payload{}, dep.err, nil)
+		j.mu.Unlock()
+		j.submitAll(ready)
+		return id, nil
+	}
+	t.state.Store(stQueued)
+	j.mu.Unlock()
+	j.c.submit(t)
+	return id, nil
+}
+
+// Put stores an object.
+func (j *JobContext) Put(ctx context.Context, value fray.Payload) (fray.ObjectID, error) {
+	if j.closed.Load() {
+		return "", errClosed
+	}
+	p, err := j.payload(value)
+	if err != nil {
+		return "", err
+	}
+	o := &object{done: true, val: p}
+	j.mu.Lock()
+	if j.closed.Load() {
+		j.mu.Unlock()
+		return "", errClosed
+	}
+	o.id = j.newIDLocked()
+	j.objects[o.id] = o
+	j.mu.Unlock()
+	return o.id, nil
+}
+
+// complete makes o ready with a value or an error and wakes whoever waits for it. Only the
+// first completion counts.
+func (j *JobContext) complete(o *object, p fray.Payload, err error) {
+	j.mu.Lock()
+	if o.done {
+		j.mu.Unlock()
+		return
+	}
+	ready := j.completeLocked(o, p, err, nil)
+	j.mu.Unlock()
+	j.submitAll(ready)
+}
+
+// completeLocked completes o and its dependents that fail with it, and appends to ready the
+// dependents that can now be scheduled.
+func (j *JobContext) completeLocked(o *object, p fray.Payload, err error, ready []*task) []*task {
+	o.done, o.val, o.err = true, p, err
+	for _, w := range o.waiters {
+		w.need--
+		if w.need == 0 {
+			w.ch <- struct{}{}
+		}
+	}
+	o.waiters = nil
+	deps := o.deps
+	o.deps = nil
+	if o.released {
+		delete(j.objects, o.id)
+	}
+	for _, d := range deps {
+		if err != nil {
+			if d.state.CompareAndSwap(stWaitDep, stFinished) {
+				ready = j.completeLocked(&d.obj, fray.Payload{}, err, ready)
+			}
+		} else if d.state.CompareAndSwap(stWaitDep, stQueued) {
+			ready = append(ready, d)
+		}
+	}
+	return ready
+}
+
+func (j *JobContext) submitAll(ts []*task) {
+	for _, t := range ts {
+		j.c.submit(t)
+	}
+}
+
+// Get waits for every object; values that are ready are returned even when ctx is done.
+func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, error) {
+	if j.closed.Load() {
+		return nil, errClosed
+	}
+	out := make([]fray.Object, len(ids))
+	var pending []*object
+	var pendingIdx []int
+	j.mu.Lock()
+	for i, id := range ids {
+		o, ok := j.objects[id]
+		if !ok {
+			j.mu.Unlock()
+			return nil, unknownObject(id)
+		}
+		if o.done {
+			out[i] = fray.Object{Payload: o.val, Err: o.err}
+		} else {
+			pending = append(pending, o)
+			pendingIdx = append(pendingIdx, i)
+		}
+	}
+	if len(pending) == 0 {
+		j.mu.Unlock()
+		return out, nil
+	}
+	w := &waiter{need: len(pending), ch: make(chan struct{}, 1)}
+	for _, o := range pending {
+		o.waiters = append(o.waiters, w)
+	}
+	j.mu.Unlock()
+	err := j.block(ctx, w, nil)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err != nil {
+		unregister(w, pending)
+		return nil, err
+	}
+	for k, o := range pending {
+		out[pendingIdx[k]] = fray.Object{Payload: o.val, Err: o.err}
+	}
+	return out, nil
+}
+
+// unregister removes w from the objects that are still pending; j.mu is held.
+func unregister(w *waiter, objs []*object) {
+	for _, o := range objs {
+		if o.done {
+			continue
+		}
+		for i, x := range o.waiters {
+			if x == w {
+				last := len(o.waiters) - 1
+				o.waiters[i] = o.waiters[last]
+				o.waiters[last] = nil
+				o.waiters = o.waiters[:last]
+				break
+			}
+		}
+	}
+}
+
+// block waits for w, ctx, a timer or the job closing. A task blocked here lends its CPU to
+// the node meanwhile.
+func (j *JobContext) block(ctx context.Context, w *waiter, timer <-chan time.Time) error {
+	if t := runningTask(ctx, j.c); t != nil {
+		defer j.c.lendCPU(t)()
+	}
+	select {
+	case <-w.ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer:
+		return nil
+	case <-j.closedCh:
+		return errClosed
+	}
+}
+
+// Wait reports which objects are ready once numReturns are, the timeout passes or ctx is done.
+func (j *JobContext) Wait(ctx context.Context, ids []fray.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
+	if j.closed.Load() {
+		return nil, errClosed
+	}
+	mask := make([]bool, len(ids))
+	objs := make([]*object, len(ids))
+	ready := 0
+	j.mu.Lock()
+	for i, id := range ids {
+		o, ok := j.objects[id]
+		if !ok {
+			j.mu.Unlock()
+			return nil, unknownObject(id)
+		}
+		objs[i] = o
+		if o.done {
+			mask[i] = true
+			ready++
+		}
+	}
+	if ready >= numReturns || timeout <= 0 || ctx.Err() != nil {
+		j.mu.Unlock()
+		return mask, nil
+	}
+	w := &waiter{need: numReturns - ready, ch: make(chan struct{}, 1)}
+	for _, o := range objs {
+		if !o.done {
+			o.waiters = append(o.waiters, w)
+		}
+	}
+	j.mu.Unlock()
+	var timer <-chan time.Time
+	if timeout != fray.Forever {
+		tm := time.NewTimer(timeout)
+		defer tm.Stop()
+		timer = tm.C
+	}
+	err := j.block(ctx, w, timer)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	unregister(w, objs)
+	if err != nil && !isCtxErr(ctx, err) {
+		return nil, err
+	}
+	for i, o := range objs {
+		mask[i] = o.done
+	}
+	return mask, nil
+}
+
+func isCtxErr(ctx context.Context, err error) bool { return ctx.Err() != nil && err == ctx.Err() }
+
+// Cancel cancels the task producing id: queued, it never runs; running, its context is
+// cancelled. Either way its object fails with *fray.CancelledError at once and the task is not
+// retried. force changes nothing in-process: a goroutine cannot be killed. Cancelling a
+// finished task or a Put object does nothing.
+func (j *JobContext) Cancel(ctx context.Context, id fray.ObjectID, force bool) error {
+	if j.closed.Load() {
+		return errClosed
+	}
+	j.mu.Lock()
+	o, ok := j.objects[id]
+	if !ok {
+		j.mu.Unlock()
+		return unknownObject(id)
+	}
+	t := o.task
+	done := o.done
+	j.mu.Unlock()
+	if t == nil || done {
+		return nil
+	}
+	j.cancelTask(t, &fray.CancelledError{TaskID: string(id)})
+	return nil
+}
+
+// cancelTask stops t from running (or cancels its context) and fails its object with err.
+func (j *JobContext) cancelTask(t *task, err error) {
+	for {
+		s := t.state.Load()
+		switch s {
+		case stWaitDep, stQueued:
+			if !t.state.CompareAndSwap(s, stCancelled) {
+				continue
+			}
+		case stRunning:
+			if !t.state.CompareAndSwap(s, stCancelled) {
+				continue
+			}
+			t.cancelCtx()
+		default:
+			return
+		}
+		j.complete(&t.obj, fray.Payload{}, err)
+		return
+	}
+}
+
+// Release forgets objects the caller no longer references; a pending one goes once done.
+func (j *JobContext) Release(ids []fray.ObjectID) {
+	j.mu.Lock()
+	for _, id := range ids {
+		if o, ok := j.objects[id]; ok {
+			if o.done {
+				delete(j.objects, id)
+			} else {
+				o.released = true
+			}
+		}
+	}
+	j.mu.Unlock()
+}
+
+// enter counts a task or call of this job as executing, unless the job is closed.
+func (j *JobContext) enter() bool {
+	j.active.Add(1)
+	if j.closed.Load() {
+		j.exit()
+		return false
+	}
+	return true
+}
+
+func (j *JobContext) exit() {
+	if j.active.Add(-1) == 0 && j.closed.Load() {
+		select {
+		case j.idleSig <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Close ends the job: queued tasks and calls are cancelled, running ones have their contexts
+// cancelled, job-scoped actors are killed, and Close returns once all of them have returned.
+// A private cluster closes too (killing its detached actors). Later calls fail with errors
+// matching fray.ErrClosed. Close is idempotent.
+func (j *JobContext) Close() error {
+	j.closeOnce.Do(j.close)
+	return nil
+}
+
+func (j *JobContext) close() {
+	j.closed.Store(true)
+	close(j.closedCh)
+	j.mu.Lock()
+	var tasks []*task
+	for _, o := range j.objects {
+		if o.task != nil && !o.done {
+			tasks = append(tasks, o.task)
+		}
+	}
+	actors := make([]*actor, 0, len(j.actors))
+	for a := range j.actors {
+		actors = append(actors, a)
+	}
+	j.actors = nil
+	j.mu.Unlock()
+	for _, t := range tasks {
+		j.cancelTask(t, &fray.CancelledError{TaskID: string(t.obj.id)})
+	}
+	for _, a := range actors {
+		a.kill(true, "its job context was closed")
+	}
+	for _, a := range actors {
+		a.waitGoroutines()
+	}
+	for j.active.Load() > 0 {
+		<-j.idleSig
+	}
+	if j.owns {
+		j.c.shutdown(j)
+	}
+	j.c.detach(j)
+	j.mu.Lock()
+	j.objects = nil
+	j.mu.Unlock()
+}
+
+// NumObjects returns how many objects the job context holds (pending and ready), for tests
+// and leak checks.
+func (j *JobContext) NumObjects() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.objects)
+}

@@ -1,0 +1,293 @@
+package ray
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/internal/wire"
+)
+
+// BridgeError reports that the bridge process (the job's Ray driver) is gone or broke the
+// protocol. Every call of the job context fails with it afterwards; it matches
+// fray.ErrClosed with errors.Is, because the job has ended.
+type BridgeError struct {
+	Reason string   // e.g. "exit status 1" or "signal: killed"
+	Stderr []string // the bridge's last output lines
+}
+
+func (e *BridgeError) Error() string {
+	s := "fray/ray: the Ray bridge process ended (" + e.Reason + "); the job is over: its tasks, objects and job-scoped actors are gone. Connect again to start a new job"
+	if len(e.Stderr) > 0 {
+		s += "; last output:\n" + strings.Join(e.Stderr, "\n")
+	}
+	return s
+}
+
+// Is matches fray.ErrClosed.
+func (e *BridgeError) Is(target error) bool { return target == fray.ErrClosed }
+
+// bridge is the running bridge process and the client side of its pipes.
+type bridge struct {
+	cmd    *exec.Cmd
+	toPy   *os.File // our write end (bridge's fd 3)
+	fromPy *os.File // our read end (bridge's fd 4)
+	w      *wire.Writer
+	r      *wire.Reader
+	out    *os.File // our read end of the bridge's stdout and stderr
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	pending  map[uint64]chan wire.Frame
+	nextID   uint64
+	err      error         // set once the bridge is gone
+	done     chan struct{} // closed when err is set
+	exited   chan struct{} // closed when the process has been waited for
+	logs     sync.WaitGroup
+	logsDone chan struct{}
+
+	tailMu sync.Mutex
+	tail   []string
+}
+
+const tailLines = 20
+
+// startBridge runs the bridge under python with the pipes on fds 3 and 4.
+func startBridge(python, dir string, maxFrame int, log *slog.Logger) (*bridge, error) {
+	toPyR, toPyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	fromPyR, fromPyW, err := os.Pipe()
+	if err != nil {
+		toPyR.Close()
+		toPyW.Close()
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		closeAll(toPyR, toPyW, fromPyR, fromPyW)
+		return nil, err
+	}
+	cmd := exec.Command(python, "-u", filepath.Join(dir, "fray_bridge.py"))
+	cmd.ExtraFiles = []*os.File{toPyR, fromPyW}
+	cmd.Stdout, cmd.Stderr = outW, outW
+	cmd.Env = append(os.Environ(), "RAY_USAGE_STATS_ENABLED=0", "PYTHONUNBUFFERED=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		closeAll(toPyR, toPyW, fromPyR, fromPyW, outR, outW)
+		return nil, fmt.Errorf("fray/ray: starting the bridge with %s: %w (install Ray with scripts/setup-python.sh, or set Options.Python or FRAY_PYTHON)", python, err)
+	}
+	closeAll(toPyR, fromPyW, outW)
+	b := &bridge{cmd: cmd, toPy: toPyW, fromPy: fromPyR, out: outR, log: log,
+		w: wire.NewWriter(toPyW, maxFrame), r: wire.NewReader(fromPyR, maxFrame),
+		pending: map[uint64]chan wire.Frame{}, done: make(chan struct{}), exited: make(chan struct{}),
+		logsDone: make(chan struct{})}
+	b.logs.Add(1)
+	go b.forward(outR)
+	go func() { b.logs.Wait(); close(b.logsDone) }()
+	go b.read()
+	go func() {
+		werr := cmd.Wait()
+		reason := "exited"
+		if werr != nil {
+			reason = werr.Error()
+		}
+		// Let the last output lines (a traceback, say) arrive before reporting.
+		select {
+		case <-b.logsDone:
+		case <-time.After(2 * time.Second):
+		}
+		b.fail(reason)
+		close(b.exited)
+	}()
+	return b, nil
+}
+
+func closeAll(fs ...*os.File) {
+	for _, f := range fs {
+		_ = f.Close()
+	}
+}
+
+// forward sends the bridge's output lines to the logger, keeping the last few for errors.
+func (b *bridge) forward(r io.Reader) {
+	defer b.logs.Done()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		b.tailMu.Lock()
+		b.tail = append(b.tail, line)
+		if len(b.tail) > tailLines {
+			b.tail = b.tail[len(b.tail)-tailLines:]
+		}
+		b.tailMu.Unlock()
+		level := slog.LevelInfo
+		switch {
+		case strings.Contains(line, "ERROR") || strings.Contains(line, "Traceback"):
+			level = slog.LevelError
+		case strings.Contains(line, "WARNING"):
+			level = slog.LevelWarn
+		}
+		b.log.Log(context.Background(), level, line, "source", "ray")
+	}
+}
+
+func (b *bridge) lastLines() []string {
+	b.tailMu.Lock()
+	defer b.tailMu.Unlock()
+	return append([]string(nil), b.tail...)
+}
+
+// read dispatches answers to their waiting callers.
+func (b *bridge) read() {
+	for {
+		f, err := b.r.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrClosed) {
+				// the process is ending; the waiter goroutine reports how
+				return
+			}
+			b.fail("protocol error: " + err.Error())
+			b.kill()
+			return
+		}
+		b.mu.Lock()
+		ch := b.pending[f.ID]
+		delete(b.pending, f.ID)
+		b.mu.Unlock()
+		if ch != nil {
+			ch <- f
+		}
+	}
+}
+
+// fail records why the bridge is gone and wakes every waiter.
+func (b *bridge) fail(reason string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return
+	}
+	b.err = &BridgeError{Reason: reason, Stderr: b.lastLines()}
+	close(b.done)
+}
+
+func (b *bridge) failed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// send writes a one-way frame.
+func (b *bridge) send(t wire.Type, id uint64, body any) error {
+	if err := b.failed(); err != nil {
+		return err
+	}
+	if err := b.w.Write(t, id, body); err != nil {
+		if errors.Is(err, wire.ErrFrameTooLarge) {
+			return &fray.SerializationError{Type: "value", Op: "encode", Cause: err}
+		}
+		if e := b.failed(); e != nil {
+			return e
+		}
+		return &BridgeError{Reason: "writing to the bridge: " + err.Error(), Stderr: b.lastLines()}
+	}
+	return nil
+}
+
+// call sends a request and waits for its answer. When ctx ends first it sends Cancel for
+// the request (the bridge abandons a blocking Get or Wait) and returns ctx's error.
+func (b *bridge) call(ctx context.Context, t wire.Type, body any) (wire.Frame, error) {
+	ch := make(chan wire.Frame, 1)
+	b.mu.Lock()
+	if b.err != nil {
+		err := b.err
+		b.mu.Unlock()
+		return wire.Frame{}, err
+	}
+	b.nextID++
+	id := b.nextID
+	b.pending[id] = ch
+	b.mu.Unlock()
+	if err := b.send(t, id, body); err != nil {
+		b.mu.Lock()
+		delete(b.pending, id)
+		b.mu.Unlock()
+		return wire.Frame{}, err
+	}
+	select {
+	case f := <-ch:
+		return f, nil
+	case <-b.done:
+		select {
+		case f := <-ch:
+			return f, nil
+		default:
+		}
+		return wire.Frame{}, b.failed()
+	case <-ctx.Done():
+		b.mu.Lock()
+		delete(b.pending, id)
+		b.mu.Unlock()
+		_ = b.send(wire.TypeCancel, id, nil)
+		return wire.Frame{}, ctx.Err()
+	}
+}
+
+// result calls and decodes a Result, turning Result{e} into the error it carries.
+func (b *bridge) result(ctx context.Context, t wire.Type, body any) (wire.Result, error) {
+	f, err := b.call(ctx, t, body)
+	if err != nil {
+		return wire.Result{}, err
+	}
+	var res wire.Result
+	if err := f.Decode(&res); err != nil {
+		return wire.Result{}, err
+	}
+	if res.Err != nil {
+		return res, fray.DecodeError(res.Err)
+	}
+	return res, nil
+}
+
+func (b *bridge) kill() {
+	if b.cmd.Process != nil {
+		_ = b.cmd.Process.Kill()
+	}
+}
+
+// close ends the session: closing fd 3 makes the bridge shut Ray down and exit. If it has
+// not exited within grace it is killed.
+func (b *bridge) close(grace time.Duration) {
+	_ = b.toPy.Close()
+	select {
+	case <-b.exited:
+	case <-time.After(grace):
+		b.kill()
+		<-b.exited
+	}
+	_ = b.fromPy.Close()
+	select {
+	case <-b.logsDone:
+	case <-time.After(time.Second):
+	}
+	_ = b.out.Close()
+	<-b.logsDone
+	b.fail("closed")
+}

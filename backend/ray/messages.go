@@ -1,0 +1,70 @@
+package ray
+
+import "github.com/fray-go/fray/internal/wire"
+
+// Bridge-only message types. Between the Go driver and the bridge, the Go side plays the
+// part a worker child plays towards the shim (it sends internal/wire's nested requests:
+// Get, Wait, CancelTask, CreateActorNested, GetActor, KillActor, Release, Cancel), plus
+// these. Submissions and puts are one-way with an object id the Go side chooses, so a
+// driver can submit thousands of tasks without waiting for a round trip each; a
+// submission that Ray refuses makes that object fail, and Get reports the error.
+const (
+	typeHello  wire.Type = 0x40 // request: connect; answered by typeReady or Result{e}
+	typeReady  wire.Type = 0x41 // answer to typeHello
+	typeSubmit wire.Type = 0x42 // one-way: bridgeSubmit
+	typePut    wire.Type = 0x43 // one-way: bridgePut
+	typeCall   wire.Type = 0x44 // one-way: bridgeCall
+	typeNodes  wire.Type = 0x45 // request: alive nodes' resources; answered by Result-like nodesResult
+)
+
+// bridgeHello opens the bridge session.
+type bridgeHello struct {
+	Address     string            `cbor:"address"`
+	Namespace   string            `cbor:"ns,omitempty"`
+	Env         map[string]string `cbor:"env,omitempty"`
+	Ship        string            `cbor:"ship"`
+	Binary      string            `cbor:"binary,omitempty"`      // ShipPath: absolute path
+	Stage       string            `cbor:"stage,omitempty"`       // ShipWorkingDir: the directory
+	BinaryName  string            `cbor:"binary_name,omitempty"` // ShipWorkingDir: file in Stage
+	Digest      string            `cbor:"dg"`
+	Manifest    []string          `cbor:"mf,omitempty"`
+	MaxFrame    int               `cbor:"mx,omitempty"`
+	LogToDriver bool              `cbor:"log_to_driver"`
+	Verbose     bool              `cbor:"verbose,omitempty"`
+}
+
+// bridgeReady answers bridgeHello.
+type bridgeReady struct {
+	Job       string               `cbor:"job"`
+	Namespace string               `cbor:"ns"`
+	Nodes     []map[string]float64 `cbor:"nodes"`
+	Ray       string               `cbor:"ray"`
+	PID       int                  `cbor:"pid"`
+	RayJob    string               `cbor:"ray_job"`
+}
+
+type bridgeSubmit struct {
+	OID      string           `cbor:"oid"`
+	Function string           `cbor:"f"`
+	Arg      []byte           `cbor:"a,omitempty"`
+	ArgRef   string           `cbor:"ar,omitempty"`
+	Options  wire.TaskOptions `cbor:"op"`
+}
+
+type bridgePut struct {
+	OID  string `cbor:"oid"`
+	Data []byte `cbor:"d"`
+}
+
+type bridgeCall struct {
+	OID     string `cbor:"oid"`
+	ActorID string `cbor:"id"`
+	Method  string `cbor:"m"`
+	Arg     []byte `cbor:"a,omitempty"`
+	ArgRef  string `cbor:"ar,omitempty"`
+}
+
+type nodesResult struct {
+	Err   []byte               `cbor:"e,omitempty"`
+	Nodes []map[string]float64 `cbor:"nodes"`
+}

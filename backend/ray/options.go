@@ -1,0 +1,120 @@
+package ray
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// ShipMode says how Ray workers get the Go binary they run in worker mode.
+type ShipMode int
+
+const (
+	// ShipPath (the default) hands workers the binary's absolute path. Right for a cluster
+	// whose nodes all see this machine's file system, such as a one-machine cluster.
+	ShipPath ShipMode = iota
+	// ShipWorkingDir copies the binary into a staging directory and makes it the job's
+	// runtime_env working_dir, so Ray uploads it to every node (multi-node clusters).
+	ShipWorkingDir
+)
+
+func (m ShipMode) String() string {
+	switch m {
+	case ShipPath:
+		return "path"
+	case ShipWorkingDir:
+		return "working_dir"
+	}
+	return "unknown"
+}
+
+// Options configure Connect. The zero value connects to the cluster named by RAY_ADDRESS
+// (else "auto", the running local cluster) with Python found as described at Python.
+type Options struct {
+	// Address is the Ray cluster address: "auto", "127.0.0.1:6379", ... Empty means the
+	// RAY_ADDRESS environment variable, else "auto".
+	Address string
+	// Namespace for named actors. Empty means Ray's default, an anonymous namespace per job,
+	// in which other jobs cannot find this job's named actors.
+	Namespace string
+	// Python is the interpreter that has ray and cbor2 installed (scripts/setup-python.sh).
+	// Empty means $FRAY_PYTHON, else the first .venv/bin/python in the working directory or
+	// one of its parents, else python3 from PATH.
+	Python string
+	// Ship says how workers get the Go binary (default ShipPath).
+	Ship ShipMode
+	// Binary is the Go program Ray workers run in worker mode. Empty means this program
+	// (os.Executable); it must be built from the same code, or the handshake fails.
+	Binary string
+	// Env is added to the job's runtime_env env_vars: every task and actor of the job sees it.
+	Env map[string]string
+	// Logger receives the bridge's output line by line, which includes the output of the
+	// job's Ray workers and their Go children (Ray forwards it to the driver). Nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Quiet stops Ray from forwarding worker output to the driver (log_to_driver=False).
+	Quiet bool
+	// Verbose makes the bridge log Ray's INFO messages, not just warnings.
+	Verbose bool
+	// AllowInfeasible submits requests no node can satisfy anyway; Ray then keeps them
+	// pending (with a warning) until a node that fits joins. By default such a request fails
+	// at once with a *fray.InfeasibleError, as on the local backend.
+	AllowInfeasible bool
+	// CacheDir is where the embedded Python code (and, for ShipWorkingDir, the staged
+	// binary) is written. Empty means os.UserCacheDir()/fray, else os.TempDir()/fray-cache.
+	CacheDir string
+	// MaxFrame bounds one frame between Go and the bridge and between the shim and its Go
+	// child. 0 means room for the largest value the codec allows (fray.MaxValueSize).
+	MaxFrame int
+}
+
+func (o Options) address() string {
+	if o.Address != "" {
+		return o.Address
+	}
+	if a := os.Getenv("RAY_ADDRESS"); a != "" {
+		return a
+	}
+	return "auto"
+}
+
+// python resolves the interpreter as documented at Options.Python.
+func (o Options) python() string {
+	if o.Python != "" {
+		return o.Python
+	}
+	if p := os.Getenv("FRAY_PYTHON"); p != "" {
+		return p
+	}
+	if dir, err := os.Getwd(); err == nil {
+		for {
+			p := filepath.Join(dir, ".venv", "bin", "python")
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				return p
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "python3"
+}
+
+func (o Options) cacheDir() string {
+	if o.CacheDir != "" {
+		return o.CacheDir
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "fray")
+	}
+	return filepath.Join(os.TempDir(), "fray-cache")
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}

@@ -1,0 +1,168 @@
+"""fray's Ray bridge: the Ray driver for a Go program using fray's Ray backend.
+
+The Go program starts this script with two inherited pipes (fd 3: frames from Go, fd 4:
+frames to Go) and talks to it in internal/wire's framing. The bridge holds ObjectRefs and
+ActorHandles in tables keyed by ids the Go side holds and releases. Blocking calls (get,
+wait, actor lookups) run on a thread pool so one slow Get never blocks others. When fd 3
+closes (the Go side closed the job or died) the bridge shuts Ray down and exits, which ends
+the job: job-scoped actors die with it, as in Ray.
+"""
+import concurrent.futures
+import json
+import logging
+import os
+import secrets
+import sys
+import threading
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from fray_ray import core, proto  # noqa: E402
+from fray_ray.proto import error  # noqa: E402
+
+
+def log(msg):
+    print("fray-bridge: " + msg, file=sys.stderr, flush=True)
+
+
+def main():
+    r = proto.FrameReader(3)
+    w = proto.FrameWriter(4)
+    try:
+        typ, rid, hello = r.read()
+    except proto.Closed:
+        return 0
+    if typ != proto.B_HELLO:
+        w.write(proto.RESULT, rid, {"e": error("other", "fray-bridge: expected a hello frame first")})
+        return 2
+    try:
+        srv, ready = connect(hello)
+    except Exception as e:  # noqa: BLE001
+        w.write(proto.RESULT, rid, {"e": error("other", "fray: connecting to Ray failed: %s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))})
+        return 1
+    mx = int(hello.get("mx") or proto.DEFAULT_MAX_FRAME)
+    r.max = mx
+    w.max = mx
+    w.write(proto.B_READY, rid, ready)
+    serve(srv, r, w)
+    return 0
+
+
+def connect(h):
+    import ray
+
+    address = h.get("address") or None
+    ns = h.get("ns") or None
+    job_env = dict(h.get("env") or {})
+    renv = {}
+    cfg = {"digest": h["dg"], "ns": ns or "", "max_frame": int(h.get("mx") or 0)}
+    pkg = os.path.join(HERE, "fray_ray")
+    renv["py_modules"] = [pkg]
+    if h.get("ship") == "working_dir":
+        renv["working_dir"] = h["stage"]
+        cfg["binary"] = h["binary_name"]
+    else:
+        cfg["binary"] = h["binary"]
+    if h.get("excludes"):
+        renv["excludes"] = list(h["excludes"])
+    level = logging.INFO if h.get("verbose") else logging.WARNING
+    # The fray job id is chosen before connecting so that the job's runtime env (the base
+    # that every task-level runtime env merges into) can carry it to the worker shims.
+    job = "ray-" + secrets.token_hex(6)
+    cfg["job"] = job
+    cfg["ns"] = ns or ""
+    job_env["FRAY_RAY_CONFIG"] = json.dumps(cfg)
+    job_env["FRAY_RAY_MANIFEST"] = json.dumps(list(h.get("mf") or []))
+    renv["env_vars"] = job_env
+    ray.init(address=address, namespace=ns, runtime_env=renv, log_to_driver=bool(h.get("log_to_driver", True)),
+             logging_level=level)
+    rc = ray.get_runtime_context()
+    if not ns:
+        # Ray picked an anonymous namespace; workers learn it from their own runtime context.
+        pass
+    srv = core.RayServer(job, rc.namespace, is_driver=True)
+    ready = {"job": job, "ns": rc.namespace, "nodes": srv.nodes(), "ray": ray.__version__,
+             "pid": os.getpid(), "ray_job": rc.get_job_id()}
+    return srv, ready
+
+
+def serve(srv, r, w):
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="fray-bridge")
+    inflight = {}
+
+    def reply(rid, body):
+        try:
+            w.write(proto.RESULT, rid, body)
+        except proto.Closed:
+            pass
+        except ValueError as e:  # frame too large
+            w.write(proto.RESULT, rid, {"e": error("serialization", str(e), y="result", x="decode", e=str(e))})
+
+    def blocking(typ, rid, body, ids, entries, ev):
+        try:
+            if typ == proto.GET:
+                reply(rid, {"os": srv.get(ids, entries, ev)})
+            elif typ == proto.WAIT:
+                reply(rid, {"rd": srv.wait(ids, entries, int(body.get("n") or 1), float(body.get("t", -1)), ev)})
+            elif typ == proto.CANCEL_TASK:
+                srv.cancel(body["o"], bool(body.get("fc")))
+                reply(rid, {})
+            elif typ == proto.CREATE_ACTOR_NESTED:
+                reply(rid, {"ac": srv.create_actor(body)})
+            elif typ == proto.GET_ACTOR:
+                reply(rid, {"ac": srv.get_actor(body["n"], body.get("ns") or "")})
+            elif typ == proto.KILL_ACTOR:
+                srv.kill_actor(body["id"], bool(body.get("nr")))
+                reply(rid, {})
+            elif typ == proto.B_NODES:
+                reply(rid, {"nodes": srv.nodes()})
+        except Exception as e:  # noqa: BLE001
+            reply(rid, {"e": core.map_exception(e)})
+        finally:
+            inflight.pop(rid, None)
+
+    while True:
+        try:
+            typ, rid, body = r.read()
+        except proto.Closed:
+            break
+        try:
+            if typ == proto.B_SUBMIT:
+                srv.submit(body, oid=body["oid"])
+            elif typ == proto.B_PUT:
+                srv.put(body.get("d") or b"", oid=body["oid"])
+            elif typ == proto.B_CALL:
+                srv.call_actor(body, oid=body["oid"])
+            elif typ == proto.RELEASE:
+                srv.release(body.get("ids"))
+            elif typ == proto.CANCEL:
+                ev = inflight.get(rid)
+                if ev is not None:
+                    ev.set()
+            elif typ in (proto.GET, proto.WAIT):
+                ids = body.get("ids") or []
+                entries = srv.resolve(ids)
+                ev = threading.Event()
+                inflight[rid] = ev
+                pool.submit(blocking, typ, rid, body, ids, entries, ev)
+            elif typ in (proto.CANCEL_TASK, proto.CREATE_ACTOR_NESTED, proto.GET_ACTOR, proto.KILL_ACTOR, proto.B_NODES):
+                pool.submit(blocking, typ, rid, body, None, None, None)
+            else:
+                reply(rid, {"e": error("invalid_argument", "fray-bridge: unknown message type 0x%02x" % typ)})
+        except Exception as e:  # noqa: BLE001
+            if rid:
+                reply(rid, {"e": core.map_exception(e)})
+            else:
+                log("request 0x%02x failed: %s" % (typ, e))
+    import ray
+    try:
+        ray.shutdown()
+    finally:
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,509 @@
+"""RayServer: fray's JobContext operations carried out with Ray's own APIs.
+
+The bridge (the Ray driver) serves the Go driver with it, and the worker shim serves the Go
+worker child's nested calls with it. Objects and actor handles live in tables keyed by fray
+ids; the Go side holds the ids and releases them.
+
+Refs inside values: a fray Ref encodes as the CBOR array [job, id] and an actor handle as
+[job, id, class, name, namespace]. When a value leaves this process (a task argument, a Put,
+a task result) the server finds those ids in it and sends the matching ObjectRefs and
+ActorHandles along with the value, nested in a tuple, so Ray serializes them in band (with
+its borrower protocol) and does not resolve them. The receiver files them under the same
+ids, so any process that is handed a value can Get the refs inside it.
+"""
+import itertools
+import os
+import secrets
+import threading
+import traceback
+
+import ray
+import ray.exceptions as rex
+
+from . import proto
+from .proto import FrayTaskError, error
+
+
+class Failed:
+    """A table entry for an object whose submission failed: Get yields the error."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload):
+        self.payload = payload
+
+
+class RequestError(Exception):
+    """A request failed as a whole; payload is fray error bytes for Result{e}."""
+
+    def __init__(self, payload):
+        super().__init__(proto.error_message(payload))
+        self.payload = payload
+
+
+def invalid(msg):
+    return RequestError(error("invalid_argument", msg))
+
+
+# --- Ray exception -> fray error ------------------------------------------------------------
+
+
+def map_exception(e, object_id=""):
+    """Returns fray.EncodeError-compatible bytes for an exception Ray raised."""
+    if isinstance(e, FrayTaskError):  # also RayTaskError dual instances
+        return e.payload
+    if isinstance(e, rex.RayTaskError):
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, FrayTaskError):
+            return cause.payload
+        if isinstance(cause, rex.RayError) and cause is not e:
+            return map_exception(cause, object_id)
+        fn = getattr(e, "function_name", "") or ""
+        tname = type(cause).__name__ if cause is not None else "RayTaskError"
+        return error("task", "%s: %s" % (tname, cause if cause is not None else e),
+                     t=fn, y="python." + tname, s=str(e))
+    if isinstance(e, rex.TaskCancelledError):
+        tid = getattr(e, "task_id", None)
+        return error("cancelled", str(e), i=tid.hex() if hasattr(tid, "hex") else str(tid or ""))
+    if isinstance(e, rex.RayActorError):
+        aid = getattr(e, "actor_id", None) or ""
+        if hasattr(aid, "hex"):
+            aid = aid.hex()
+        return error("actor_died", str(e), a=str(aid), x=_short(str(e)))
+    if isinstance(e, rex.WorkerCrashedError):
+        return error("worker_died", str(e), x=_short(str(e)))
+    if isinstance(e, rex.OutOfMemoryError):
+        return error("worker_died", str(e), x="out of memory: " + _short(str(e)))
+    if isinstance(e, rex.NodeDiedError):
+        return error("worker_died", str(e), x="node died: " + _short(str(e)))
+    if isinstance(e, rex.ObjectLostError):
+        return error("object_lost", str(e), n=object_id, x=_short(str(e)))
+    if isinstance(e, rex.GetTimeoutError):
+        return error("timeout", str(e))
+    if isinstance(e, rex.RuntimeEnvSetupError):
+        return error("runtime_env", str(e), x=str(e))
+    if isinstance(e, RequestError):
+        return e.payload
+    return error("other", "%s: %s" % (type(e).__name__, e))
+
+
+def _short(s, limit=2000):
+    s = s.strip()
+    return s if len(s) <= limit else s[:limit] + "..."
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+def _resource_options(res, default_cpu):
+    res = dict(res or {})
+    o = {}
+    cpu = res.pop("CPU", default_cpu)
+    if cpu is not None:
+        o["num_cpus"] = cpu
+    if "GPU" in res:
+        o["num_gpus"] = res.pop("GPU")
+    if "memory" in res:
+        o["memory"] = int(round(res.pop("memory")))
+    if res:
+        o["resources"] = res
+    return o
+
+
+def runtime_env(renv):
+    out = {}
+    if not renv:
+        return out
+    if renv.get("pip"):
+        out["pip"] = list(renv["pip"])
+    if renv.get("env"):
+        out["env_vars"] = dict(renv["env"])
+    return out
+
+
+def task_options(op):
+    """Ray .options() for fray TaskOptions (wire form)."""
+    op = op or {}
+    o = _resource_options(op.get("resources"), 1)
+    if op.get("name"):
+        o["name"] = op["name"]
+    if op.get("max_calls"):
+        o["max_calls"] = int(op["max_calls"])
+    mr = op.get("max_retries")
+    o["max_retries"] = 3 if mr is None else int(mr)
+    if op.get("retry_exceptions"):
+        o["retry_exceptions"] = True
+    env = runtime_env(op.get("runtime_env"))
+    if env:
+        o["runtime_env"] = env
+    return o
+
+
+def actor_options(op, default_ns):
+    """Ray .options() for fray ActorOptions (wire form)."""
+    op = op or {}
+    res = op.get("resources")
+    o = _resource_options(res, 0) if res else {}
+    if op.get("name"):
+        o["name"] = op["name"]
+        o["namespace"] = op.get("namespace") or default_ns
+        if op.get("get_if_exists"):
+            o["get_if_exists"] = True
+    if op.get("lifetime") == "detached":
+        o["lifetime"] = "detached"
+    if op.get("max_restarts"):
+        o["max_restarts"] = int(op["max_restarts"])
+    mc = int(op.get("max_concurrency") or 0)
+    if mc > 1:
+        o["max_concurrency"] = mc
+    env = runtime_env(op.get("runtime_env"))
+    if env:
+        o["runtime_env"] = env
+    return o
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+class RayServer:
+    """fray JobContext operations over Ray, with object and actor tables."""
+
+    def __init__(self, job, namespace, is_driver=False):
+        self.job = job
+        self.namespace = namespace
+        self.is_driver = is_driver
+        self.prefix = secrets.token_hex(4)
+        self.counter = itertools.count(1)
+        self.lock = threading.Lock()
+        self.objects = {}  # fray object id -> ObjectRef | Failed
+        self.actors = {}  # fray actor id -> (ActorHandle, info dict)
+        self.blocked = {}  # token -> [ObjectRef] that some thread is blocked on
+        self.blocked_lock = threading.Lock()
+        jt = proto.cbor_text(job)
+        self._ref_marker = b"\x82" + jt
+        self._handle_marker = b"\x85" + jt
+        self._job_bytes = jt
+
+    def new_id(self):
+        return "%s.%d" % (self.prefix, next(self.counter))
+
+    # values in and out
+
+    def pack(self, data):
+        """The Ray-stored form of data: bytes, or (bytes, refs, actors) when it holds refs."""
+        if self._job_bytes not in data:
+            return data
+        refs, actors = {}, {}
+        for marker, table, out in ((self._ref_marker, self.objects, refs),
+                                   (self._handle_marker, self.actors, actors)):
+            start = 0
+            while True:
+                i = data.find(marker, start)
+                if i < 0:
+                    break
+                start = i + len(marker)
+                oid = _text_at(data, start)
+                if oid is None:
+                    continue
+                with self.lock:
+                    v = table.get(oid)
+                if v is None or isinstance(v, Failed):
+                    continue
+                out[oid] = v if table is self.objects else v[0]
+        if not refs and not actors:
+            return data
+        return (data, refs, actors)
+
+    def unpack(self, value):
+        """Files refs and handles carried with a stored value and returns its bytes."""
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+        data, refs, actors = value
+        self.register(refs, actors)
+        return data
+
+    def register(self, refs, actors):
+        with self.lock:
+            for oid, ref in (refs or {}).items():
+                self.objects.setdefault(oid, ref)
+            for aid, h in (actors or {}).items():
+                if aid not in self.actors:
+                    self.actors[aid] = (h, {"id": aid})
+
+    def carried(self, data):
+        """(refs, actors) to send next to data, or None."""
+        p = self.pack(data)
+        if isinstance(p, tuple):
+            return (p[1], p[2])
+        return None
+
+    def lookup(self, oid):
+        with self.lock:
+            v = self.objects.get(oid)
+        if v is None:
+            raise invalid("fray: unknown object id %r in job %s: it was released, or it belongs to another job" % (oid, self.job))
+        return v
+
+    def _store(self, oid, v):
+        with self.lock:
+            self.objects[oid] = v
+
+    # operations
+
+    def submit(self, body, oid=None):
+        from . import shim
+        oid = oid or self.new_id()
+        try:
+            opts = task_options(body.get("op"))
+            fn = body["f"]
+            if body.get("ar"):
+                arg = self.lookup(body["ar"])
+                if isinstance(arg, Failed):
+                    self._store(oid, arg)
+                    return oid
+                carried = None
+            else:
+                arg = body.get("a") or b""
+                carried = self.carried(arg)
+            ref = shim.fray_task.options(**opts).remote(fn, opts.get("name", fn), arg, carried)
+            self._store(oid, ref)
+        except Exception as e:  # noqa: BLE001 - becomes the object's error
+            self._store(oid, Failed(_submit_error(e)))
+        return oid
+
+    def put(self, data, oid=None):
+        oid = oid or self.new_id()
+        self._store(oid, ray.put(self.pack(data)))
+        return oid
+
+    def release(self, ids):
+        with self.lock:
+            for i in ids or ():
+                self.objects.pop(i, None)
+
+    def _block(self, refs):
+        tok = object()
+        with self.blocked_lock:
+            self.blocked[tok] = refs
+        return tok
+
+    def _unblock(self, tok):
+        with self.blocked_lock:
+            self.blocked.pop(tok, None)
+
+    def blocked_refs(self):
+        with self.blocked_lock:
+            out = []
+            for refs in self.blocked.values():
+                out.extend(refs)
+        return list({r: None for r in out})
+
+    def resolve(self, ids):
+        """Table entries for ids, failing the request on an unknown id."""
+        return [self.lookup(i) for i in ids]
+
+    def get(self, ids, entries, cancelled=None):
+        """Objects for ids: a list of {"d": bytes} or {"e": error bytes}."""
+        refs = [e for e in entries if not isinstance(e, Failed)]
+        uniq = list({r: None for r in refs})
+        tok = self._block(uniq) if uniq else None
+        try:
+            pending = uniq
+            while pending:
+                if cancelled is not None and cancelled.is_set():
+                    raise RequestError(error("cancelled", "fray: get was cancelled by its caller"))
+                _, pending = ray.wait(pending, num_returns=len(pending), timeout=1.0)
+            values = {}
+            try:
+                got = ray.get(uniq) if uniq else []
+                values = {r: ("d", v) for r, v in zip(uniq, got)}
+            except Exception:  # noqa: BLE001 - fall back to one at a time for per-object errors
+                for r in uniq:
+                    try:
+                        values[r] = ("d", ray.get(r))
+                    except Exception as e:  # noqa: BLE001
+                        values[r] = ("e", map_exception(e, r.hex()))
+        finally:
+            if tok is not None:
+                self._unblock(tok)
+        out = []
+        for i, e in zip(ids, entries):
+            if isinstance(e, Failed):
+                out.append({"e": e.payload})
+                continue
+            k, v = values[e]
+            if k == "e":
+                out.append({"e": v})
+            else:
+                out.append({"d": self.unpack(v)})
+        return out
+
+    def wait(self, ids, entries, num_returns, timeout, cancelled=None):
+        """Ready flags for ids, in input order (failed submissions count as ready)."""
+        import time
+        ready = [isinstance(e, Failed) for e in entries]
+        idx = {}
+        for i, e in enumerate(entries):
+            if not isinstance(e, Failed):
+                idx.setdefault(e, []).append(i)
+        need = num_returns - sum(ready)
+        pending = list(idx)
+        if need <= 0 or not pending:
+            return ready
+        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        tok = self._block(pending)
+        try:
+            while True:
+                chunk = 1.0
+                if deadline is not None:
+                    chunk = max(0.0, min(chunk, deadline - time.monotonic()))
+                done, pending = ray.wait(pending, num_returns=min(need, len(pending)),
+                                         timeout=chunk, fetch_local=False)
+                for r in done:
+                    for i in idx[r]:
+                        ready[i] = True
+                need -= len(done)
+                if need <= 0 or not pending:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if cancelled is not None and cancelled.is_set():
+                    break
+        finally:
+            self._unblock(tok)
+        return ready
+
+    def cancel(self, oid, force):
+        v = self.lookup(oid)
+        if isinstance(v, Failed):
+            return
+        try:
+            ray.cancel(v, force=force, recursive=True)
+        except ValueError as e:
+            raise RequestError(error("unsupported", str(e), n="ray", x="force-cancelling an actor call",
+                                     e="Ray cannot force-cancel actor method calls; cancel without force, or kill the actor"))
+
+    def create_actor(self, body):
+        from . import shim
+        op = body.get("op") or {}
+        cls = body["c"]
+        opts = actor_options(op, self.namespace)
+        name = op.get("name") or ""
+        ns = opts.get("namespace", self.namespace) if name else self.namespace
+        if name and op.get("get_if_exists"):
+            try:
+                h = ray.get_actor(name, namespace=ns)
+            except ValueError:
+                h = None
+            if h is not None:
+                return self._adopt(h, name, ns, cls_hint=None)
+        arg = body.get("a") or b""
+        try:
+            h = shim.FrayActor.options(**opts).remote(cls, arg, self.carried(arg), name, int(op.get("max_concurrency") or 0))
+        except ValueError as e:
+            if "already taken" in str(e) or "already exists" in str(e):
+                raise RequestError(error("name_taken", "fray: actor name %r is already taken in namespace %r; pass GetIfExists to use the existing actor, or pick another name" % (name, ns)))
+            raise RequestError(_submit_error(e))
+        except Exception as e:  # noqa: BLE001
+            raise RequestError(_submit_error(e))
+        aid = h._actor_id.hex()
+        info = {"id": aid, "c": cls, "n": name, "ns": ns}
+        with self.lock:
+            self.actors[aid] = (h, info)
+        return info
+
+    def _adopt(self, h, name, ns, cls_hint):
+        aid = h._actor_id.hex()
+        try:
+            cls = ray.get(h.fray_class.remote())
+        except Exception as e:  # noqa: BLE001
+            if cls_hint is None:
+                raise RequestError(map_exception(e))
+            cls = cls_hint
+        info = {"id": aid, "c": cls, "n": name, "ns": ns}
+        with self.lock:
+            self.actors[aid] = (h, info)
+        return info
+
+    def get_actor(self, name, namespace):
+        ns = namespace or self.namespace
+        try:
+            h = ray.get_actor(name, namespace=ns)
+        except ValueError:
+            raise RequestError(error("unknown_name", "", n=name, x="named actor",
+                                     e="no live actor has that name in namespace %r; create it first (or check the namespace)" % ns))
+        return self._adopt(h, name, ns, None)
+
+    def _actor(self, aid):
+        with self.lock:
+            v = self.actors.get(aid)
+        if v is None:
+            raise invalid("fray: unknown actor id %r in job %s" % (aid, self.job))
+        return v
+
+    def call_actor(self, body, oid=None):
+        oid = oid or self.new_id()
+        try:
+            h, info = self._actor(body["id"])
+            if body.get("ar"):
+                arg = self.lookup(body["ar"])
+                if isinstance(arg, Failed):
+                    self._store(oid, arg)
+                    return oid
+                carried = None
+            else:
+                arg = body.get("a") or b""
+                carried = self.carried(arg)
+            ref = h.call.remote(body["m"], arg, carried)
+            self._store(oid, ref)
+        except Exception as e:  # noqa: BLE001
+            self._store(oid, Failed(_submit_error(e)))
+        return oid
+
+    def kill_actor(self, aid, no_restart):
+        h, _ = self._actor(aid)
+        ray.kill(h, no_restart=no_restart)
+
+    def nodes(self):
+        return [dict(n.get("Resources") or {}) for n in ray.nodes() if n.get("Alive")]
+
+
+def _submit_error(e):
+    if isinstance(e, RequestError):
+        return e.payload
+    if isinstance(e, (TypeError, ValueError)):
+        return error("invalid_argument", "fray: Ray rejected the submission: %s" % e)
+    return error("other", "fray: Ray rejected the submission: %s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
+
+
+def _text_at(data, i):
+    """Decodes the CBOR text string at data[i:], or None."""
+    if i >= len(data):
+        return None
+    b = data[i]
+    if b & 0xE0 != 0x60:
+        return None
+    n = b & 0x1F
+    i += 1
+    if n == 24:
+        if i + 1 > len(data):
+            return None
+        n = data[i]
+        i += 1
+    elif n == 25:
+        if i + 2 > len(data):
+            return None
+        n = int.from_bytes(data[i:i + 2], "big")
+        i += 2
+    elif n > 24:
+        return None
+    if i + n > len(data):
+        return None
+    try:
+        return data[i:i + n].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def process_pid():
+    return os.getpid()

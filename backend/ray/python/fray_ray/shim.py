@@ -1,0 +1,413 @@
+"""The worker shim: a Ray remote function and actor class that run the Go binary in fray
+worker mode as a persistent child of the Ray worker process (one per worker process for
+tasks, one per actor), forward calls to it over pipes on its fds 3 and 4, and serve its
+nested calls (submit, get, wait, put, actors) through Ray.
+
+A Go task error makes the Ray task fail with FrayTaskError (so retry_exceptions and
+dependent-failure propagation work). The Go child dying makes the Ray worker exit, so Ray
+sees a worker crash: tasks are retried per max_retries, actors restarted per max_restarts.
+"""
+import atexit
+import concurrent.futures
+import ctypes
+import fcntl
+import itertools
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+
+import ray
+
+from . import core, proto
+from .proto import FrayTaskError, error
+
+CONFIG_ENV = "FRAY_RAY_CONFIG"
+MANIFEST_ENV = "FRAY_RAY_MANIFEST"
+
+_cfg = None
+_server = None
+_server_lock = threading.Lock()
+
+
+def config():
+    global _cfg
+    if _cfg is None:
+        raw = os.environ.get(CONFIG_ENV)
+        if not raw:
+            raise RuntimeError("fray: %s is not set in this Ray worker; start the job with fray's ray.Connect" % CONFIG_ENV)
+        c = json.loads(raw)
+        c["manifest"] = json.loads(os.environ.get(MANIFEST_ENV) or "[]")
+        _cfg = c
+    return _cfg
+
+
+def server():
+    global _server
+    with _server_lock:
+        if _server is None:
+            c = config()
+            _server = core.RayServer(c["job"], c.get("ns") or ray.get_runtime_context().namespace)
+        return _server
+
+
+# --- spawning with a parent-death signal ----------------------------------------------------
+
+_spawn_q = queue.Queue()
+_spawner = None
+_libc = None
+PR_SET_PDEATHSIG = 1
+
+
+def _spawner_loop():
+    while True:
+        fn, fut = _spawn_q.get()
+        try:
+            fut.set_result(fn())
+        except BaseException as e:  # noqa: BLE001
+            fut.set_exception(e)
+
+
+def _on_spawner(fn):
+    """Runs fn on one long-lived thread: PR_SET_PDEATHSIG fires when the thread that forked
+    the child exits, so children are forked from a thread that lives as long as the process."""
+    global _spawner
+    if _spawner is None:
+        _spawner = threading.Thread(target=_spawner_loop, name="fray-spawner", daemon=True)
+        _spawner.start()
+    fut = concurrent.futures.Future()
+    _spawn_q.put((fn, fut))
+    return fut.result()
+
+
+def _high_fd(fd):
+    hi = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return hi
+
+
+def _binary_path(c):
+    b = c["binary"]
+    if not os.path.isabs(b):
+        b = os.path.join(os.getcwd(), b)  # working_dir mode: the job's files are the cwd
+    if not os.access(b, os.X_OK):
+        try:
+            os.chmod(b, 0o755)
+        except OSError as e:
+            raise RuntimeError("fray: worker binary %s is not executable: %s" % (b, e))
+    return b
+
+
+class ChildDied(Exception):
+    pass
+
+
+class _Slot:
+    __slots__ = ("event", "typ", "body")
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.typ = None
+        self.body = None
+
+
+class Child:
+    """The Go binary in worker mode, as a child of this Ray worker process."""
+
+    def __init__(self, is_actor):
+        global _libc
+        c = config()
+        self.is_actor = is_actor
+        self.max_frame = int(c.get("max_frame") or proto.DEFAULT_MAX_FRAME)
+        binary = _binary_path(c)
+        r1, w1 = os.pipe()  # parent -> child (child's fd 3)
+        r2, w2 = os.pipe()  # child -> parent (child's fd 4)
+        r1, w1, r2, w2 = (_high_fd(x) for x in (r1, w1, r2, w2))
+        env = dict(os.environ)
+        env["FRAY_WORKER"] = "1"
+        env.pop(CONFIG_ENV, None)
+        env.pop(MANIFEST_ENV, None)
+        bindir = os.path.dirname(sys.executable)
+        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        prctl = _libc.prctl
+        ppid = os.getpid()
+
+        def pre():
+            os.dup2(r1, 3)
+            os.dup2(w2, 4)
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != ppid:
+                os._exit(1)
+
+        def spawn():
+            return subprocess.Popen([binary], env=env, stdin=subprocess.DEVNULL, close_fds=False,
+                                    preexec_fn=pre)
+
+        try:
+            self.proc = _on_spawner(spawn)
+        finally:
+            os.close(r1)
+            os.close(w2)
+        atexit.register(self.kill)
+        self.w = proto.FrameWriter(w1, self.max_frame)
+        self.r = proto.FrameReader(r2, self.max_frame)
+        self.ids = itertools.count(1)
+        self.pending = {}
+        self.plock = threading.Lock()
+        self.dead = None
+        self.inflight = {}  # child request id -> cancel Event
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="fray-nested")
+        threading.Thread(target=self._read, name="fray-child-reader", daemon=True).start()
+        hello = {"v": proto.VERSION, "j": c["job"], "ns": server().namespace, "dg": c["digest"],
+                 "mf": c["manifest"], "mx": self.max_frame, "be": "ray", "o": {"pp": os.getpid()}}
+        typ, body = self.call(proto.HELLO, hello)
+        if typ == proto.HELLO_ERR:
+            self.kill()
+            msg = body.get("m", "worker refused the session")
+            raise FrayTaskError(error("task", msg, t="fray.handshake", y="wire.RegistryMismatchError"), msg)
+        self.pid = body.get("pid", self.proc.pid)
+
+    # requests to the child
+
+    def request(self, typ, body):
+        rid = next(self.ids)
+        slot = _Slot()
+        with self.plock:
+            if self.dead is not None:
+                raise ChildDied(self.dead)
+            self.pending[rid] = slot
+        try:
+            self.w.write(typ, rid, body)
+        except proto.Closed:
+            with self.plock:
+                self.pending.pop(rid, None)
+            raise ChildDied(self.dead or "the worker's pipe is closed")
+        return rid, slot
+
+    def call(self, typ, body):
+        """Sends a request and waits for its answer. While it waits, the calling thread (the
+        one running the Ray task) shadow-waits on the refs that nested Gets are blocked on, so
+        Ray releases this task's CPU while the Go child waits on other tasks."""
+        rid, slot = self.request(typ, body)
+        s = server()
+        cancelled = False
+        while not slot.event.is_set():
+            try:
+                refs = s.blocked_refs()
+                if refs:
+                    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0.2, fetch_local=False)
+                    if len(ready) == len(refs):
+                        slot.event.wait(0.005)
+                else:
+                    slot.event.wait(0.2)
+            except KeyboardInterrupt:  # ray.cancel: cancel the Go call's ctx, keep waiting for it
+                cancelled = True
+                try:
+                    self.w.write(proto.CANCEL, rid, None)
+                except proto.Closed:
+                    pass
+        if slot.typ is None:
+            raise ChildDied(self.dead)
+        if cancelled:
+            raise KeyboardInterrupt()
+        return slot.typ, slot.body
+
+    def kill(self):
+        try:
+            self.w.close()
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        except Exception:  # noqa: BLE001
+            pass
+
+    # the reader: answers and nested requests
+
+    def _read(self):
+        try:
+            while True:
+                typ, rid, body = self.r.read()
+                if typ in (proto.RESULT, proto.HELLO_OK, proto.HELLO_ERR):
+                    with self.plock:
+                        slot = self.pending.pop(rid, None)
+                    if slot is not None:
+                        slot.typ, slot.body = typ, body
+                        slot.event.set()
+                else:
+                    self._serve(typ, rid, body)
+        except Exception as e:  # noqa: BLE001 - EOF or a broken stream: the child is gone
+            reason = self._exit_reason(e)
+        with self.plock:
+            self.dead = reason
+            pending, self.pending = self.pending, {}
+        for slot in pending.values():
+            slot.event.set()
+        if self.is_actor or pending:
+            # Make Ray see a worker crash: tasks are retried, actors restarted or dead.
+            print("fray: Go worker child died (%s); exiting this Ray worker" % reason, file=sys.stderr, flush=True)
+            os._exit(1)
+
+    def _exit_reason(self, e):
+        try:
+            code = self.proc.wait(timeout=2)
+        except Exception:  # noqa: BLE001
+            code = None
+        if code is None:
+            return "its pipe broke: %s" % e
+        if code < 0:
+            try:
+                return "signal: %s" % signal.Signals(-code).name
+            except ValueError:
+                return "signal %d" % -code
+        return "exit status %d" % code
+
+    def _reply(self, rid, body):
+        try:
+            self.w.write(proto.RESULT, rid, body)
+        except proto.Closed:
+            pass
+
+    def _serve(self, typ, rid, body):
+        s = server()
+        try:
+            if typ == proto.SUBMIT:
+                self._reply(rid, {"o": s.submit(body)})
+            elif typ == proto.PUT:
+                self._reply(rid, {"o": s.put(body.get("d") or b"")})
+            elif typ == proto.CALL_ACTOR_NESTED:
+                self._reply(rid, {"o": s.call_actor(body)})
+            elif typ == proto.RELEASE:
+                s.release(body.get("ids"))
+            elif typ == proto.KILL_ACTOR:
+                s.kill_actor(body["id"], bool(body.get("nr")))
+                self._reply(rid, {})
+            elif typ == proto.CANCEL:
+                ev = self.inflight.get(rid)
+                if ev is not None:
+                    ev.set()
+            elif typ in (proto.GET, proto.WAIT, proto.CANCEL_TASK, proto.CREATE_ACTOR_NESTED, proto.GET_ACTOR):
+                ev = threading.Event()
+                if typ in (proto.GET, proto.WAIT):
+                    ids = body.get("ids") or []
+                    entries = s.resolve(ids)
+                    self.inflight[rid] = ev
+                else:
+                    ids = entries = None
+                self.pool.submit(self._serve_blocking, typ, rid, body, ids, entries, ev)
+            else:
+                self._reply(rid, {"e": error("invalid_argument", "fray: the shim does not serve message type 0x%02x" % typ)})
+        except Exception as e:  # noqa: BLE001
+            if typ != proto.RELEASE:
+                self._reply(rid, {"e": core.map_exception(e)})
+
+    def _serve_blocking(self, typ, rid, body, ids, entries, ev):
+        s = server()
+        try:
+            if typ == proto.GET:
+                self._reply(rid, {"os": s.get(ids, entries, ev)})
+            elif typ == proto.WAIT:
+                self._reply(rid, {"rd": s.wait(ids, entries, int(body.get("n") or 1), float(body.get("t", -1)), ev)})
+            elif typ == proto.CANCEL_TASK:
+                s.cancel(body["o"], bool(body.get("fc")))
+                self._reply(rid, {})
+            elif typ == proto.CREATE_ACTOR_NESTED:
+                self._reply(rid, {"ac": s.create_actor(body)})
+            elif typ == proto.GET_ACTOR:
+                self._reply(rid, {"ac": s.get_actor(body["n"], body.get("ns") or "")})
+        except Exception as e:  # noqa: BLE001
+            self._reply(rid, {"e": core.map_exception(e)})
+        finally:
+            self.inflight.pop(rid, None)
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+_task_child = None
+_task_lock = threading.Lock()
+
+
+def _child_for_tasks():
+    global _task_child
+    with _task_lock:
+        if _task_child is None or _task_child.dead is not None:
+            _task_child = Child(is_actor=False)
+        return _task_child
+
+
+def _die(reason):
+    print("fray: Go worker child died (%s); exiting this Ray worker" % reason, file=sys.stderr, flush=True)
+    os._exit(1)
+
+
+@ray.remote
+def fray_task(fn, name, arg, carried):
+    """Runs the registered Go task fn on this worker's persistent Go child."""
+    s = server()
+    if carried:
+        s.register(*carried)
+    data = s.unpack(arg)
+    child = _child_for_tasks()
+    info = {"j": s.job, "t": ray.get_runtime_context().get_task_id() or "", "n": name}
+    try:
+        _, res = child.call(proto.RUN, {"f": fn, "a": data, "ti": info})
+    except ChildDied as e:
+        _die(e)
+    if res.get("e"):
+        raise FrayTaskError(res["e"])
+    return s.pack(res.get("d") or b"")
+
+
+# --- actors ----------------------------------------------------------------------------------
+
+
+@ray.remote(concurrency_groups={"fray_meta": 1})
+class FrayActor:
+    """A fray actor: its state lives in a Go child owned by this Ray actor process."""
+
+    def __init__(self, cls, arg, carried, name, max_concurrency=0):
+        s = server()
+        if carried:
+            s.register(*carried)
+        data = s.unpack(arg)
+        self.cls = cls
+        self.name = name
+        self.aid = ray.get_runtime_context().get_actor_id() or ""
+        self.child = Child(is_actor=True)
+        info = {"j": s.job, "t": ray.get_runtime_context().get_task_id() or "", "n": cls, "ac": self.aid}
+        try:
+            _, res = self.child.call(proto.CREATE_ACTOR, {"c": cls, "a": data, "id": self.aid,
+                                                          "mc": int(max_concurrency or 0), "ti": info})
+        except ChildDied as e:
+            _die(e)
+        if res.get("e"):
+            self.child.kill()
+            raise FrayTaskError(res["e"])
+
+    @ray.method(concurrency_group="fray_meta")
+    def fray_class(self):
+        return self.cls
+
+    @ray.method(concurrency_group="fray_meta")
+    def fray_pid(self):
+        return self.child.pid
+
+    def call(self, method, arg, carried):
+        s = server()
+        if carried:
+            s.register(*carried)
+        data = s.unpack(arg)
+        info = {"j": s.job, "t": ray.get_runtime_context().get_task_id() or "", "n": method, "ac": self.aid}
+        try:
+            _, res = self.child.call(proto.CALL_ACTOR, {"id": self.aid, "m": method, "a": data, "ti": info})
+        except ChildDied as e:
+            _die(e)
+        if res.get("e"):
+            raise FrayTaskError(res["e"])
+        return s.pack(res.get("d") or b"")

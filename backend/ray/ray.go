@@ -1,0 +1,338 @@
+package ray
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/internal/wire"
+	_ "github.com/fray-go/fray/internal/worker" // worker mode: Ray workers run this binary
+)
+
+// JobContext is a fray job running on a Ray cluster; it implements fray.JobContext. Create
+// it with Connect and end it with Close.
+type JobContext struct {
+	b      *bridge
+	ready  bridgeReady
+	opts   Options
+	prefix string
+	seq    atomic.Uint64
+
+	nodesMu sync.Mutex
+	nodes   []map[string]float64
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+}
+
+var _ fray.JobContext = (*JobContext)(nil)
+
+// Connect starts the bridge (a Python Ray driver) and connects it to the cluster: it
+// writes the embedded Python code to the cache directory, runs it with the configured
+// Python, and calls ray.init(address, namespace, runtime_env) there. The job's runtime env
+// carries the binary's location and the registry digest, so Ray workers can start this
+// binary in worker mode. Close ends the job.
+func Connect(ctx context.Context, opts Options) (*JobContext, error) {
+	fray.FreezeRegistry()
+	if opts.Ship != ShipPath && opts.Ship != ShipWorkingDir {
+		return nil, fmt.Errorf("fray/ray: unknown Options.Ship %d", int(opts.Ship))
+	}
+	maxFrame := opts.MaxFrame
+	if maxFrame <= 0 {
+		maxFrame = fray.MaxValueSize + 1<<20
+	}
+	cache := opts.cacheDir()
+	dir, err := extractPython(cache)
+	if err != nil {
+		return nil, err
+	}
+	bin := opts.Binary
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("fray/ray: locating this program for the workers: %w", err)
+		}
+	}
+	if bin, err = filepath.Abs(bin); err != nil {
+		return nil, err
+	}
+	hello := bridgeHello{Address: opts.address(), Namespace: opts.Namespace, Env: opts.Env,
+		Ship: opts.Ship.String(), Digest: fray.RegistryDigest(), Manifest: fray.RegistryManifest(),
+		MaxFrame: maxFrame, LogToDriver: !opts.Quiet, Verbose: opts.Verbose}
+	if opts.Ship == ShipWorkingDir {
+		if hello.Stage, hello.BinaryName, err = stageBinary(cache, bin); err != nil {
+			return nil, err
+		}
+	} else {
+		hello.Binary = bin
+	}
+	b, err := startBridge(opts.python(), dir, maxFrame, opts.logger())
+	if err != nil {
+		return nil, err
+	}
+	f, err := b.call(ctx, typeHello, hello)
+	if err == nil && f.Type != typeReady {
+		var res wire.Result
+		if err = f.Decode(&res); err == nil {
+			err = fmt.Errorf("fray/ray: connecting to Ray at %s: %w", hello.Address, fray.DecodeError(res.Err))
+		}
+	}
+	var ready bridgeReady
+	if err == nil {
+		err = f.Decode(&ready)
+	}
+	if err != nil {
+		b.close(5 * time.Second)
+		return nil, err
+	}
+	jc := &JobContext{b: b, ready: ready, opts: opts, prefix: randomHex(4), nodes: ready.Nodes}
+	return jc, nil
+}
+
+func randomHex(n int) string {
+	buf := make([]byte, n)
+	_, _ = rand.Read(buf)
+	return hex.EncodeToString(buf)
+}
+
+// JobID identifies the job ("ray-<hex>").
+func (j *JobContext) JobID() string { return j.ready.Job }
+
+// Backend returns "ray".
+func (j *JobContext) Backend() string { return "ray" }
+
+// PassesValuesDirectly is false: every value is encoded with fray's codec.
+func (j *JobContext) PassesValuesDirectly() bool { return false }
+
+// Namespace is the Ray namespace of the job (Ray's anonymous one unless Options.Namespace).
+func (j *JobContext) Namespace() string { return j.ready.Namespace }
+
+// RayJobID is Ray's own id of the job.
+func (j *JobContext) RayJobID() string { return j.ready.RayJob }
+
+// RayVersion is the version of Ray the bridge runs.
+func (j *JobContext) RayVersion() string { return j.ready.Ray }
+
+// BridgePID is the process id of the bridge (the job's Ray driver).
+func (j *JobContext) BridgePID() int { return j.ready.PID }
+
+func (j *JobContext) newOID() string {
+	return fmt.Sprintf("d%s.%d", j.prefix, j.seq.Add(1))
+}
+
+func (j *JobContext) check() error {
+	if j.closed.Load() {
+		return fray.ErrClosed
+	}
+	return j.b.failed()
+}
+
+// feasible fails fast for requests no alive node can ever satisfy (unless
+// Options.AllowInfeasible), refreshing the node list once before failing.
+func (j *JobContext) feasible(ctx context.Context, req fray.Resources) error {
+	if j.opts.AllowInfeasible {
+		return nil
+	}
+	j.nodesMu.Lock()
+	nodes := j.nodes
+	j.nodesMu.Unlock()
+	if infeasible(req, nodes) == nil {
+		return nil
+	}
+	f, err := j.b.call(ctx, typeNodes, nil)
+	if err != nil {
+		return err
+	}
+	var res nodesResult
+	if err := f.Decode(&res); err != nil {
+		return err
+	}
+	if res.Err != nil {
+		return fray.DecodeError(res.Err)
+	}
+	j.nodesMu.Lock()
+	j.nodes = res.Nodes
+	j.nodesMu.Unlock()
+	return infeasible(req, res.Nodes)
+}
+
+// SubmitTask submits a Ray task running the registered Go function (one-way: submission
+// errors Ray reports surface from Get).
+func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.ObjectID, error) {
+	if err := j.check(); err != nil {
+		return "", err
+	}
+	if err := j.feasible(ctx, fray.TaskResources(spec.Options.Resources)); err != nil {
+		return "", fmt.Errorf("fray: task %s: %w", spec.Function, err)
+	}
+	oid := j.newOID()
+	msg := bridgeSubmit{OID: oid, Function: spec.Function, ArgRef: string(spec.ArgRef),
+		Options: wire.FromTaskOptions(spec.Options)}
+	if spec.ArgRef == "" {
+		data, err := spec.Arg.Encoded()
+		if err != nil {
+			return "", err
+		}
+		msg.Arg = data
+	}
+	if err := j.b.send(typeSubmit, 0, msg); err != nil {
+		return "", err
+	}
+	return fray.ObjectID(oid), nil
+}
+
+// Put stores a value with ray.put.
+func (j *JobContext) Put(ctx context.Context, value fray.Payload) (fray.ObjectID, error) {
+	if err := j.check(); err != nil {
+		return "", err
+	}
+	data, err := value.Encoded()
+	if err != nil {
+		return "", err
+	}
+	oid := j.newOID()
+	if err := j.b.send(typePut, 0, bridgePut{OID: oid, Data: data}); err != nil {
+		return "", err
+	}
+	return fray.ObjectID(oid), nil
+}
+
+// Get resolves objects with ray.get on the bridge's thread pool.
+func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, error) {
+	if err := j.check(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res, err := j.b.result(ctx, wire.TypeGet, wire.Get{IDs: wire.IDs(ids)})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Objects) != len(ids) {
+		return nil, fmt.Errorf("fray/ray: bridge answered %d objects for %d ids", len(res.Objects), len(ids))
+	}
+	out := make([]fray.Object, len(ids))
+	for i, o := range res.Objects {
+		if o.Err != nil {
+			out[i].Err = fray.DecodeError(o.Err)
+		} else {
+			out[i].Data = o.Data
+		}
+	}
+	return out, nil
+}
+
+// Wait is ray.wait (fetch_local=False): an object is ready once computed, or failed.
+func (j *JobContext) Wait(ctx context.Context, ids []fray.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
+	if err := j.check(); err != nil {
+		return nil, err
+	}
+	res, err := j.b.result(ctx, wire.TypeWait, wire.Wait{IDs: wire.IDs(ids), NumReturns: numReturns, Timeout: wire.TimeoutSeconds(timeout)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return make([]bool, len(ids)), nil // the caller reports ctx's error
+		}
+		return nil, err
+	}
+	if len(res.Ready) != len(ids) {
+		return nil, fmt.Errorf("fray/ray: bridge answered %d flags for %d ids", len(res.Ready), len(ids))
+	}
+	return res.Ready, nil
+}
+
+// Cancel is ray.cancel(ref, force=force, recursive=True).
+func (j *JobContext) Cancel(ctx context.Context, id fray.ObjectID, force bool) error {
+	if err := j.check(); err != nil {
+		return err
+	}
+	_, err := j.b.result(ctx, wire.TypeCancelTask, wire.CancelTask{ObjectID: string(id), Force: force})
+	return err
+}
+
+// Release drops the bridge's references to ids, letting Ray free the objects.
+func (j *JobContext) Release(ids []fray.ObjectID) {
+	if j.check() != nil || len(ids) == 0 {
+		return
+	}
+	_ = j.b.send(wire.TypeRelease, 0, wire.Release{IDs: wire.IDs(ids)})
+}
+
+// CreateActor creates a Ray actor whose state lives in a Go child of the actor's process.
+func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray.ActorInfo, error) {
+	if err := j.check(); err != nil {
+		return fray.ActorInfo{}, err
+	}
+	placement, _ := fray.ActorResources(spec.Options.Resources)
+	if err := j.feasible(ctx, placement); err != nil {
+		return fray.ActorInfo{}, fmt.Errorf("fray: actor %s: %w", spec.Class, err)
+	}
+	data, err := spec.Arg.Encoded()
+	if err != nil {
+		return fray.ActorInfo{}, err
+	}
+	res, err := j.b.result(ctx, wire.TypeCreateActorNested, wire.CreateActorNested{Class: spec.Class, Arg: data,
+		Options: wire.FromActorOptions(spec.Options)})
+	if err != nil {
+		return fray.ActorInfo{}, err
+	}
+	return res.Actor.Fray(), nil
+}
+
+// GetActor is ray.get_actor(name, namespace).
+func (j *JobContext) GetActor(ctx context.Context, name, namespace string) (fray.ActorInfo, error) {
+	if err := j.check(); err != nil {
+		return fray.ActorInfo{}, err
+	}
+	res, err := j.b.result(ctx, wire.TypeGetActor, wire.GetActor{Name: name, Namespace: namespace})
+	if err != nil {
+		return fray.ActorInfo{}, err
+	}
+	return res.Actor.Fray(), nil
+}
+
+// CallActor calls a method through the actor's Ray handle (one-way, like SubmitTask).
+func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.ObjectID, error) {
+	if err := j.check(); err != nil {
+		return "", err
+	}
+	oid := j.newOID()
+	msg := bridgeCall{OID: oid, ActorID: string(call.Actor), Method: call.Method, ArgRef: string(call.ArgRef)}
+	if call.ArgRef == "" {
+		data, err := call.Arg.Encoded()
+		if err != nil {
+			return "", err
+		}
+		msg.Arg = data
+	}
+	if err := j.b.send(typeCall, 0, msg); err != nil {
+		return "", err
+	}
+	return fray.ObjectID(oid), nil
+}
+
+// KillActor is ray.kill(handle, no_restart=noRestart).
+func (j *JobContext) KillActor(ctx context.Context, id fray.ActorID, noRestart bool) error {
+	if err := j.check(); err != nil {
+		return err
+	}
+	_, err := j.b.result(ctx, wire.TypeKillActor, wire.KillActor{ActorID: string(id), NoRestart: noRestart})
+	return err
+}
+
+// Close ends the job: the bridge disconnects from Ray and exits, so Ray kills the job's
+// job-scoped actors and running tasks (detached actors live on). It waits for the bridge
+// to exit (killing it after 30 seconds).
+func (j *JobContext) Close() error {
+	j.closeOnce.Do(func() {
+		j.closed.Store(true)
+		j.b.close(30 * time.Second)
+	})
+	return nil
+}

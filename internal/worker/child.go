@@ -1,0 +1,728 @@
+// Package worker is fray's worker mode: the same binary as the driver, started with
+// FRAY_WORKER set, serving tasks and actors over the wire protocol (internal/wire,
+// PROTOCOL.md), and the parent side that starts such a process and talks to it.
+//
+// Child side: importing this package sets hook.ServeWorker, so fray.Init() in main (or
+// TestMain) serves when the process was started as a worker. The protocol runs on file
+// descriptors 3 (parent → child) and 4 (child → parent), inherited from the parent;
+// stdout and stderr stay the program's own, for task logs. The child exits with code 0 when
+// fd 3 reaches end of file or the parent sends Shutdown, and (on Linux) when its parent
+// process dies.
+//
+// Parent side: Start launches a worker process and returns a *Process whose Run,
+// CreateActor and CallActor send calls to it; nested calls the child makes (tasks submitted
+// from inside a task, Get, Wait, Put, actor calls, named-actor lookups) are served by the
+// fray.JobContext given as StartOptions.Host.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/internal/hook"
+	"github.com/fray-go/fray/internal/wire"
+)
+
+// File descriptors the child reads and writes frames on.
+const (
+	ChildReadFD  = 3
+	ChildWriteFD = 4
+)
+
+// Exit codes of the worker process.
+const (
+	ExitOK            = 0 // end of input or Shutdown
+	ExitProtocol      = 2 // the parent broke the protocol (or the pipes failed)
+	ExitHandshake     = 3 // Hello refused: version or registry mismatch
+	ExitParentDied    = 4 // the parent process went away
+	ExitNoPipes       = 5 // fds 3 and 4 are not usable
+	shutdownGraceTime = 2 * time.Second
+)
+
+func init() {
+	hook.ServeWorker = serveFromEnv
+}
+
+// serveFromEnv is the worker entry point behind fray.Init.
+func serveFromEnv() int {
+	r := os.NewFile(ChildReadFD, "fray-from-parent")
+	w := os.NewFile(ChildWriteFD, "fray-to-parent")
+	if r == nil || w == nil {
+		fmt.Fprintln(os.Stderr, "fray worker: file descriptors 3 and 4 are not open; worker processes are started by a fray backend, not by hand")
+		return ExitNoPipes
+	}
+	if err := childSetup(); err != nil {
+		fmt.Fprintf(os.Stderr, "fray worker: %v\n", err)
+		return ExitNoPipes
+	}
+	s := newServer(r, w)
+	s.installDefault = true
+	s.watchParent = true
+	return s.serve()
+}
+
+// Serve runs the worker loop on r (frames from the parent) and w (frames to the parent)
+// until r ends or the parent sends Shutdown, and returns the process exit code. It answers
+// the Hello, then runs calls concurrently. fray.Init calls it through hook.ServeWorker with
+// fds 3 and 4; tests may call it directly with pipes.
+func Serve(r io.Reader, w io.Writer) int {
+	return newServer(r, w).serve()
+}
+
+// server is the child side of one connection.
+type server struct {
+	rd             *wire.Reader
+	wr             *wire.Writer
+	out            *peer // our nested requests to the parent
+	hello          wire.Hello
+	jc             *client
+	pid            int
+	installDefault bool
+	watchParent    bool
+
+	base   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	sem    chan struct{} // MaxInFlight slots; nil when unbounded
+
+	mu     sync.Mutex
+	calls  map[uint64]*call // parent requests not yet answered
+	actors map[string]*actor
+}
+
+// call is one parent request being served.
+type call struct {
+	ctx       context.Context
+	cancel    context.CancelFunc
+	cancelled bool // the parent sent Cancel
+}
+
+func newServer(r io.Reader, w io.Writer) *server {
+	wr := wire.NewWriter(w, 0)
+	s := &server{rd: wire.NewReader(r, 0), wr: wr, out: newPeer(wr), pid: os.Getpid(),
+		calls: map[uint64]*call{}, actors: map[string]*actor{}}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	s.jc = &client{s: s}
+	return s
+}
+
+func (s *server) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "fray worker %d: %s\n", s.pid, fmt.Sprintf(format, args...))
+}
+
+func (s *server) serve() int {
+	defer s.shutdown()
+	if code, ok := s.handshake(); !ok {
+		return code
+	}
+	if s.installDefault {
+		fray.SetDefaultJobContext(s.jc)
+	}
+	if s.watchParent {
+		if code, ok := s.startParentWatch(); !ok {
+			return code
+		}
+	}
+	for {
+		f, err := s.rd.Read()
+		if err != nil {
+			if err == io.EOF {
+				return ExitOK
+			}
+			if !errors.Is(err, os.ErrClosed) {
+				s.logf("reading from the parent: %v", err)
+			}
+			return ExitProtocol
+		}
+		if done := s.dispatch(f); done {
+			return ExitOK
+		}
+	}
+}
+
+// shutdown cancels every running call and waits (briefly) for their goroutines.
+func (s *server) shutdown() {
+	s.cancel()
+	s.out.fail(fmt.Errorf("%w: the worker is shutting down", fray.ErrClosed))
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownGraceTime):
+		s.logf("calls still running %v after shutdown; exiting anyway", shutdownGraceTime)
+	}
+}
+
+func (s *server) handshake() (int, bool) {
+	f, err := s.rd.Read()
+	if err != nil {
+		if err == io.EOF {
+			return ExitOK, false
+		}
+		s.logf("reading Hello: %v", err)
+		return ExitProtocol, false
+	}
+	if f.Type != wire.TypeHello {
+		s.logf("first frame is %v, want Hello", f.Type)
+		return ExitProtocol, false
+	}
+	if err := f.Decode(&s.hello); err != nil {
+		s.logf("Hello: %v", err)
+		return ExitProtocol, false
+	}
+	h := s.hello
+	mine := fray.RegistryDigest()
+	if h.Version != wire.Version {
+		_ = s.wr.Write(wire.TypeHelloErr, f.ID, &wire.HelloErr{Version: wire.Version, Digest: mine,
+			Message: fmt.Sprintf("fray: worker speaks protocol version %d, the parent %d; driver and worker must be the same fray build", wire.Version, h.Version)})
+		return ExitHandshake, false
+	}
+	if h.Digest != mine {
+		mw, mp := wire.ManifestDiff(h.Manifest, fray.RegistryManifest())
+		e := &wire.RegistryMismatchError{ParentDigest: h.Digest, WorkerDigest: mine, MissingInWorker: mw, MissingInParent: mp}
+		_ = s.wr.Write(wire.TypeHelloErr, f.ID, &wire.HelloErr{Version: wire.Version, Digest: mine,
+			Message: e.Error(), MissingInWorker: mw, MissingInParent: mp})
+		return ExitHandshake, false
+	}
+	if h.MaxFrame > 0 {
+		s.rd.SetMax(h.MaxFrame)
+		s.wr.SetMax(h.MaxFrame)
+	}
+	if h.Options.MaxInFlight > 0 {
+		s.sem = make(chan struct{}, h.Options.MaxInFlight)
+	}
+	if err := s.wr.Write(wire.TypeHelloOK, f.ID, &wire.HelloOK{Version: wire.Version, Digest: mine, PID: s.pid}); err != nil {
+		s.logf("writing HelloOK: %v", err)
+		return ExitProtocol, false
+	}
+	return 0, true
+}
+
+// startParentWatch exits the process when the parent is gone (re-parented child).
+func (s *server) startParentWatch() (int, bool) {
+	ppid := os.Getppid()
+	if pp := s.hello.Options.ParentPID; pp != 0 && pp != ppid {
+		s.logf("parent %d is gone (parent is now %d); exiting", pp, ppid)
+		return ExitParentDied, false
+	}
+	go func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for range t.C {
+			if os.Getppid() != ppid {
+				s.logf("parent %d died; exiting", ppid)
+				os.Exit(ExitParentDied)
+			}
+		}
+	}()
+	return 0, true
+}
+
+// dispatch handles one frame from the parent without blocking on user code. It reports
+// whether the loop should end.
+func (s *server) dispatch(f wire.Frame) bool {
+	switch f.Type {
+	case wire.TypeResult:
+		s.out.deliver(f)
+	case wire.TypeCancel:
+		s.mu.Lock()
+		if c, ok := s.calls[f.ID]; ok {
+			c.cancelled = true
+			c.cancel()
+		}
+		s.mu.Unlock()
+	case wire.TypeShutdown:
+		return true
+	case wire.TypeRun:
+		var m wire.Run
+		if !s.decode(f, &m) {
+			break
+		}
+		c := s.newCall(f.ID, m.Info)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if !s.acquire(c.ctx) {
+				s.answer(f.ID, s.cancelledResult(m.Info))
+				return
+			}
+			defer s.release()
+			s.answer(f.ID, s.runTask(c, &m))
+		}()
+	case wire.TypeCreateActor:
+		var m wire.CreateActor
+		if !s.decode(f, &m) {
+			break
+		}
+		s.createActor(f.ID, &m)
+	case wire.TypeCallActor:
+		var m wire.CallActor
+		if !s.decode(f, &m) {
+			break
+		}
+		s.callActor(f.ID, &m)
+	case wire.TypeReleaseActor:
+		var m wire.ReleaseActor
+		if !s.decode(f, &m) {
+			break
+		}
+		s.releaseActor(m.ActorID)
+	default:
+		if f.ID != 0 && f.Type != wire.TypeHelloOK && f.Type != wire.TypeHelloErr {
+			s.answer(f.ID, errResult(&fray.UnsupportedError{Backend: "worker", Feature: "message " + f.Type.String() + " from the parent",
+				Hint: "driver and worker must be the same fray build"}))
+		}
+	}
+	return false
+}
+
+func (s *server) decode(f wire.Frame, v any) bool {
+	if err := f.Decode(v); err != nil {
+		s.answer(f.ID, errResult(&fray.SerializationError{Type: f.Type.String(), Op: "decode", Cause: err}))
+		return false
+	}
+	return true
+}
+
+func (s *server) acquire(ctx context.Context) bool {
+	if s.sem == nil {
+		return true
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *server) release() {
+	if s.sem != nil {
+		<-s.sem
+	}
+}
+
+// newCall registers a parent request so that Cancel finds it, and builds its context.
+func (s *server) newCall(id uint64, info wire.TaskInfo) *call {
+	ti := info.Fray(s.pid)
+	if ti.JobID == "" {
+		ti.JobID = s.hello.JobID
+	}
+	ctx := context.WithValue(s.base, originKey{}, id)
+	ctx = fray.WithTaskInfo(fray.WithJobContext(ctx, s.jc), ti)
+	ctx, cancel := context.WithCancel(ctx)
+	c := &call{ctx: ctx, cancel: cancel}
+	s.mu.Lock()
+	s.calls[id] = c
+	s.mu.Unlock()
+	return c
+}
+
+// answer sends the Result for a parent request and forgets the call.
+func (s *server) answer(id uint64, res wire.Result) {
+	s.mu.Lock()
+	if c, ok := s.calls[id]; ok {
+		c.cancel()
+		delete(s.calls, id)
+	}
+	s.mu.Unlock()
+	if err := s.wr.Write(wire.TypeResult, id, &res); err != nil {
+		if errors.Is(err, wire.ErrFrameTooLarge) {
+			res = errResult(&fray.SerializationError{Type: "result", Op: "encode", Cause: err})
+			err = s.wr.Write(wire.TypeResult, id, &res)
+		}
+		if err != nil && s.base.Err() == nil {
+			s.logf("answering request %d: %v", id, err)
+		}
+	}
+}
+
+func errResult(err error) wire.Result { return wire.Result{Err: fray.EncodeError(err)} }
+
+func (s *server) cancelledResult(info wire.TaskInfo) wire.Result {
+	return errResult(&fray.CancelledError{TaskID: info.TaskID})
+}
+
+// finish turns what a function returned into a Result.
+func (s *server) finish(c *call, taskID string, v any, err error) wire.Result {
+	if err != nil {
+		s.mu.Lock()
+		cancelled := c.cancelled
+		s.mu.Unlock()
+		if cancelled {
+			return s.cancelledResult(wire.TaskInfo{TaskID: taskID})
+		}
+		return errResult(err)
+	}
+	data, err := fray.Marshal(v)
+	if err != nil {
+		return errResult(err)
+	}
+	return wire.Result{Data: data}
+}
+
+func lookup(name string, kind fray.FunctionKind) (*fray.Function, error) {
+	f, err := fray.LookupFunction(name)
+	if err != nil {
+		return nil, err
+	}
+	if f.Kind != kind {
+		return nil, &fray.UnknownNameError{What: kind.String(), Name: name, Hint: fmt.Sprintf("it is registered as a %s", f.Kind)}
+	}
+	return f, nil
+}
+
+func (s *server) runTask(c *call, m *wire.Run) wire.Result {
+	if c.ctx.Err() != nil {
+		return s.cancelledResult(m.Info)
+	}
+	f, err := lookup(m.Function, fray.KindTask)
+	if err != nil {
+		return errResult(err)
+	}
+	arg, err := f.DecodeArg(fray.Payload{Data: m.Arg})
+	if err != nil {
+		return errResult(err)
+	}
+	v, err := f.Invoke(c.ctx, nil, arg)
+	return s.finish(c, m.Info.TaskID, v, err)
+}
+
+// --- actors --------------------------------------------------------------------------
+
+// actor is one actor's state in this process and its queue of calls. Calls start in
+// arrival order, at most maxConc at once (1 by default: one at a time).
+type actor struct {
+	id, class string
+	maxConc   int
+
+	mu       sync.Mutex
+	queue    []actorJob
+	wake     chan struct{}
+	state    any
+	released bool
+}
+
+type actorJob struct {
+	id  uint64
+	c   *call
+	run func(c *call) wire.Result
+}
+
+func (s *server) createActor(id uint64, m *wire.CreateActor) {
+	s.mu.Lock()
+	if _, dup := s.actors[m.ActorID]; dup || m.ActorID == "" {
+		s.mu.Unlock()
+		s.answer(id, errResult(fmt.Errorf("%w: actor id %q is empty or already in use in worker %d", fray.ErrInvalidArgument, m.ActorID, s.pid)))
+		return
+	}
+	a := &actor{id: m.ActorID, class: m.Class, maxConc: max(m.MaxConcurrency, 1), wake: make(chan struct{}, 1)}
+	s.actors[m.ActorID] = a
+	s.mu.Unlock()
+	info := m.Info
+	info.ActorID = m.ActorID
+	c := s.newCall(id, info)
+	a.enqueue(actorJob{id: id, c: c, run: func(c *call) wire.Result {
+		f, err := lookup(m.Class, fray.KindActorClass)
+		var st any
+		if err == nil {
+			var arg any
+			if arg, err = f.DecodeArg(fray.Payload{Data: m.Arg}); err == nil {
+				st, err = f.Invoke(c.ctx, nil, arg)
+			}
+		}
+		if err != nil {
+			s.dropActor(a, fmt.Sprintf("its constructor failed: %v", err))
+			return errResult(err)
+		}
+		a.mu.Lock()
+		a.state = st
+		a.mu.Unlock()
+		return wire.Result{}
+	}})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.runActor(a)
+	}()
+}
+
+func (s *server) callActor(id uint64, m *wire.CallActor) {
+	s.mu.Lock()
+	a := s.actors[m.ActorID]
+	s.mu.Unlock()
+	if a == nil {
+		s.answer(id, errResult(&fray.ActorDiedError{ActorID: m.ActorID,
+			Reason: fmt.Sprintf("worker process %d holds no actor with this id (never created here, its constructor failed, or it was released)", s.pid)}))
+		return
+	}
+	info := m.Info
+	info.ActorID = m.ActorID
+	c := s.newCall(id, info)
+	a.enqueue(actorJob{id: id, c: c, run: func(c *call) wire.Result {
+		if c.ctx.Err() != nil {
+			return s.cancelledResult(info)
+		}
+		f, err := lookup(m.Method, fray.KindMethod)
+		if err == nil && f.Class != a.class {
+			err = fmt.Errorf("%w: method %s called on an actor of class %s", fray.ErrInvalidArgument, m.Method, a.class)
+		}
+		if err != nil {
+			return errResult(err)
+		}
+		arg, err := f.DecodeArg(fray.Payload{Data: m.Arg})
+		if err != nil {
+			return errResult(err)
+		}
+		a.mu.Lock()
+		st := a.state
+		a.mu.Unlock()
+		if st == nil {
+			return errResult(&fray.ActorDiedError{ActorID: a.id, Reason: "the actor has no state (its constructor failed)"})
+		}
+		v, err := f.Invoke(c.ctx, st, arg)
+		return s.finish(c, info.TaskID, v, err)
+	}})
+}
+
+// releaseActor forgets an actor: new calls fail; queued and running ones finish.
+func (s *server) releaseActor(id string) {
+	s.mu.Lock()
+	a := s.actors[id]
+	delete(s.actors, id)
+	s.mu.Unlock()
+	if a != nil {
+		a.mu.Lock()
+		a.released = true
+		a.mu.Unlock()
+		a.signal()
+	}
+}
+
+// dropActor makes an actor whose constructor failed unreachable and fails its queued calls.
+func (s *server) dropActor(a *actor, reason string) {
+	s.mu.Lock()
+	if s.actors[a.id] == a {
+		delete(s.actors, a.id)
+	}
+	s.mu.Unlock()
+	a.mu.Lock()
+	q := a.queue
+	a.queue = nil
+	a.released = true
+	a.mu.Unlock()
+	for _, j := range q {
+		s.answer(j.id, errResult(&fray.ActorDiedError{ActorID: a.id, Reason: reason}))
+	}
+}
+
+func (a *actor) enqueue(j actorJob) {
+	a.mu.Lock()
+	a.queue = append(a.queue, j)
+	a.mu.Unlock()
+	a.signal()
+}
+
+func (a *actor) signal() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// runActor starts the actor's jobs in arrival order with at most maxConc running. The
+// first job is the constructor, which runs alone.
+func (s *server) runActor(a *actor) {
+	slots := make(chan struct{}, a.maxConc)
+	var running sync.WaitGroup
+	defer running.Wait()
+	first := true
+	for {
+		a.mu.Lock()
+		if len(a.queue) == 0 {
+			released := a.released
+			a.mu.Unlock()
+			if released {
+				return
+			}
+			select {
+			case <-a.wake:
+				continue
+			case <-s.base.Done():
+				return
+			}
+		}
+		j := a.queue[0]
+		a.queue = a.queue[1:]
+		a.mu.Unlock()
+		if first {
+			first = false
+			s.answer(j.id, j.run(j.c))
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-s.base.Done():
+			return
+		}
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			defer func() { <-slots }()
+			if !s.acquire(j.c.ctx) {
+				s.answer(j.id, s.cancelledResult(wire.TaskInfo{}))
+				return
+			}
+			defer s.release()
+			s.answer(j.id, j.run(j.c))
+		}()
+	}
+}
+
+// --- the job context seen by code running in the worker ---------------------------------
+
+type originKey struct{}
+
+func origin(ctx context.Context) wire.Origin {
+	id, _ := ctx.Value(originKey{}).(uint64)
+	return wire.Origin{From: id}
+}
+
+// client is the fray.JobContext inside a worker: every method is a nested request to the
+// parent over the same pipes.
+type client struct{ s *server }
+
+var _ fray.JobContext = (*client)(nil)
+
+func (c *client) JobID() string { return c.s.hello.JobID }
+
+func (c *client) Backend() string {
+	if c.s.hello.Backend != "" {
+		return c.s.hello.Backend
+	}
+	return "worker"
+}
+
+func (c *client) PassesValuesDirectly() bool { return false }
+
+func (c *client) do(ctx context.Context, t wire.Type, body any) (wire.Result, error) {
+	res, err := c.s.out.request(ctx, t, body)
+	if err != nil {
+		return res, err
+	}
+	if res.Err != nil {
+		return res, fray.DecodeError(res.Err)
+	}
+	return res, nil
+}
+
+func (c *client) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.ObjectID, error) {
+	m := &wire.Submit{Origin: origin(ctx), Function: spec.Function, ArgRef: string(spec.ArgRef), Options: wire.FromTaskOptions(spec.Options)}
+	if spec.ArgRef == "" {
+		b, err := spec.Arg.Encoded()
+		if err != nil {
+			return "", err
+		}
+		m.Arg = b
+	}
+	res, err := c.do(ctx, wire.TypeSubmit, m)
+	return fray.ObjectID(res.ObjectID), err
+}
+
+func (c *client) Put(ctx context.Context, value fray.Payload) (fray.ObjectID, error) {
+	b, err := value.Encoded()
+	if err != nil {
+		return "", err
+	}
+	res, err := c.do(ctx, wire.TypePut, &wire.Put{Origin: origin(ctx), Data: b})
+	return fray.ObjectID(res.ObjectID), err
+}
+
+func (c *client) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, error) {
+	res, err := c.do(ctx, wire.TypeGet, &wire.Get{Origin: origin(ctx), IDs: wire.IDs(ids)})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Objects) != len(ids) {
+		return nil, &protocolError{msg: fmt.Sprintf("Get of %d ids answered with %d objects", len(ids), len(res.Objects))}
+	}
+	out := make([]fray.Object, len(ids))
+	for i, o := range res.Objects {
+		if o.Err != nil {
+			out[i].Err = fray.DecodeError(o.Err)
+		} else {
+			out[i].Data = o.Data
+		}
+	}
+	return out, nil
+}
+
+func (c *client) Wait(ctx context.Context, ids []fray.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
+	res, err := c.do(ctx, wire.TypeWait, &wire.Wait{Origin: origin(ctx), IDs: wire.IDs(ids), NumReturns: numReturns, Timeout: wire.TimeoutSeconds(timeout)})
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return make([]bool, len(ids)), nil // the API layer reports ctx's error
+		}
+		return nil, err
+	}
+	if len(res.Ready) != len(ids) {
+		return nil, &protocolError{msg: fmt.Sprintf("Wait of %d ids answered with %d flags", len(ids), len(res.Ready))}
+	}
+	return res.Ready, nil
+}
+
+func (c *client) Cancel(ctx context.Context, id fray.ObjectID, force bool) error {
+	_, err := c.do(ctx, wire.TypeCancelTask, &wire.CancelTask{Origin: origin(ctx), ObjectID: string(id), Force: force})
+	return err
+}
+
+func (c *client) Release(ids []fray.ObjectID) {
+	if len(ids) == 0 {
+		return
+	}
+	_ = c.s.wr.Write(wire.TypeRelease, 0, &wire.Release{IDs: wire.IDs(ids)})
+}
+
+func (c *client) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray.ActorInfo, error) {
+	b, err := spec.Arg.Encoded()
+	if err != nil {
+		return fray.ActorInfo{}, err
+	}
+	res, err := c.do(ctx, wire.TypeCreateActorNested, &wire.CreateActorNested{Origin: origin(ctx), Class: spec.Class, Arg: b, Options: wire.FromActorOptions(spec.Options)})
+	return res.Actor.Fray(), err
+}
+
+func (c *client) GetActor(ctx context.Context, name, namespace string) (fray.ActorInfo, error) {
+	res, err := c.do(ctx, wire.TypeGetActor, &wire.GetActor{Origin: origin(ctx), Name: name, Namespace: namespace})
+	return res.Actor.Fray(), err
+}
+
+func (c *client) CallActor(ctx context.Context, call fray.ActorCall) (fray.ObjectID, error) {
+	m := &wire.CallActorNested{Origin: origin(ctx), ActorID: string(call.Actor), Method: call.Method, ArgRef: string(call.ArgRef)}
+	if call.ArgRef == "" {
+		b, err := call.Arg.Encoded()
+		if err != nil {
+			return "", err
+		}
+		m.Arg = b
+	}
+	res, err := c.do(ctx, wire.TypeCallActorNested, m)
+	return fray.ObjectID(res.ObjectID), err
+}
+
+func (c *client) KillActor(ctx context.Context, id fray.ActorID, noRestart bool) error {
+	_, err := c.do(ctx, wire.TypeKillActor, &wire.KillActor{Origin: origin(ctx), ActorID: string(id), NoRestart: noRestart})
+	return err
+}
+
+// Close refuses: the driver owns the job context.
+func (c *client) Close() error {
+	return &fray.UnsupportedError{Backend: "worker", Feature: "closing the job context from inside a task",
+		Hint: "the driver owns the job context; return from the task instead"}
+}

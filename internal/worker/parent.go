@@ -1,0 +1,574 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/internal/hook"
+	"github.com/fray-go/fray/internal/wire"
+)
+
+// Defaults for StartOptions.
+const (
+	DefaultHandshakeTimeout = 30 * time.Second
+	DefaultCloseGrace       = 5 * time.Second
+)
+
+// StartOptions configure a worker process.
+type StartOptions struct {
+	// Binary is the program to run; default os.Executable() (the driver itself, which
+	// must call fray.Init() first thing in main, or in TestMain for test binaries).
+	Binary string
+	// ExtraArgs are passed to the program.
+	ExtraArgs []string
+	// Env entries (KEY=VALUE) are set over the parent's environment; later entries win.
+	Env []string
+	// Dir is the working directory; default the parent's.
+	Dir string
+	// Stdout and Stderr receive the worker's output (task logs); default the parent's.
+	Stdout, Stderr io.Writer
+	// Host serves the worker's nested calls (tasks submitted from inside a task, Get,
+	// Wait, Put, actors). Nil makes nested calls fail with an *fray.UnsupportedError.
+	Host fray.JobContext
+	// JobID and Namespace are the job the worker serves; JobID defaults to Host's.
+	JobID, Namespace string
+	// Logger receives the parent side's diagnostics; default slog.Default().
+	Logger *slog.Logger
+	// HandshakeTimeout bounds the start; default DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// CloseGrace is how long Close waits for a clean exit before killing; default
+	// DefaultCloseGrace.
+	CloseGrace time.Duration
+	// MaxFrame bounds frames both ways (0: wire.DefaultMaxFrame).
+	MaxFrame int
+	// MaxInFlight bounds how many calls the worker runs at once (0: no bound).
+	MaxInFlight int
+
+	helloHook func(*wire.Hello) // tests: alter the Hello before it is sent
+}
+
+// Process is a running worker process. Its methods are safe for concurrent use; any number
+// of calls may be in flight.
+type Process struct {
+	opts   StartOptions
+	cmd    *exec.Cmd
+	pid    int
+	log    *slog.Logger
+	toW    *os.File // parent → child pipe, our end
+	fromW  *os.File // child → parent pipe, our end
+	rd     *wire.Reader
+	wr     *wire.Writer
+	out    *peer
+	host   fray.JobContext
+	digest string
+
+	hostCtx    context.Context
+	hostCancel context.CancelFunc
+	nestedWG   sync.WaitGroup
+
+	mu     sync.Mutex
+	calls  map[uint64]fray.TaskInfo      // our requests in flight, for nested-call attribution
+	nested map[uint64]context.CancelFunc // child requests being served
+
+	closing atomic.Bool
+	done    chan struct{}
+	err     error // set before done is closed
+	exitMsg string
+	readerD chan struct{}
+}
+
+// Start launches a worker process and completes the handshake. ctx bounds only the start.
+func Start(ctx context.Context, o StartOptions) (*Process, error) {
+	if o.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("fray: worker binary: %w", err)
+		}
+		o.Binary = exe
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.CloseGrace <= 0 {
+		o.CloseGrace = DefaultCloseGrace
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.JobID == "" && o.Host != nil {
+		o.JobID = o.Host.JobID()
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	childR, toW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("fray: worker pipes: %w", err)
+	}
+	fromW, childW, err := os.Pipe()
+	if err != nil {
+		childR.Close()
+		toW.Close()
+		return nil, fmt.Errorf("fray: worker pipes: %w", err)
+	}
+	cmd := exec.Command(o.Binary, o.ExtraArgs...)
+	cmd.Env = append(append(os.Environ(), o.Env...), hook.WorkerEnv+"=1")
+	cmd.Dir = o.Dir
+	cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
+	cmd.ExtraFiles = []*os.File{childR, childW} // fds 3 and 4
+	cmd.SysProcAttr = sysProcAttr()
+	err = cmd.Start()
+	childR.Close()
+	childW.Close()
+	if err != nil {
+		toW.Close()
+		fromW.Close()
+		return nil, fmt.Errorf("fray: starting worker %s: %w", o.Binary, err)
+	}
+	p := &Process{opts: o, cmd: cmd, pid: cmd.Process.Pid, log: o.Logger.With("worker_pid", cmd.Process.Pid),
+		toW: toW, fromW: fromW, host: o.Host,
+		rd: wire.NewReader(fromW, o.MaxFrame), wr: wire.NewWriter(toW, o.MaxFrame),
+		calls: map[uint64]fray.TaskInfo{}, nested: map[uint64]context.CancelFunc{},
+		done: make(chan struct{}), readerD: make(chan struct{})}
+	p.out = newPeer(p.wr)
+	p.hostCtx, p.hostCancel = context.WithCancel(context.Background())
+	go p.readLoop()
+	go p.waitLoop()
+	if err := p.handshake(ctx); err != nil {
+		p.closing.Store(true)
+		p.Kill()
+		<-p.done
+		p.hostCancel()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Process) handshake(ctx context.Context) error {
+	h := &wire.Hello{Version: wire.Version, JobID: p.opts.JobID, Namespace: p.opts.Namespace,
+		Digest: fray.RegistryDigest(), Manifest: fray.RegistryManifest(), MaxFrame: p.opts.MaxFrame,
+		Options: wire.WorkerOptions{ParentPID: os.Getpid(), MaxInFlight: p.opts.MaxInFlight}}
+	if p.host != nil {
+		h.Backend = p.host.Backend()
+	}
+	if p.opts.helloHook != nil {
+		p.opts.helloHook(h)
+	}
+	hint := "does main (or TestMain) call fray.Init()?"
+	exited := func() error {
+		<-p.done
+		return fmt.Errorf("fray: worker %s (pid %d) exited before completing the handshake (%s): %s", p.opts.Binary, p.pid, p.exitMsg, hint)
+	}
+	_, ch, err := p.out.start(wire.TypeHello, h)
+	if err != nil {
+		select {
+		case <-p.done:
+			return exited()
+		case <-time.After(p.opts.HandshakeTimeout):
+			return fmt.Errorf("fray: worker %s (pid %d): sending Hello: %w", p.opts.Binary, p.pid, err)
+		}
+	}
+	timer := time.NewTimer(p.opts.HandshakeTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return exited()
+		}
+		switch r.f.Type {
+		case wire.TypeHelloOK:
+			var ok wire.HelloOK
+			if err := r.f.Decode(&ok); err != nil {
+				return err
+			}
+			p.digest = ok.Digest
+			return nil
+		case wire.TypeHelloErr:
+			var he wire.HelloErr
+			if err := r.f.Decode(&he); err != nil {
+				return err
+			}
+			if len(he.MissingInWorker)+len(he.MissingInParent) > 0 || he.Digest != h.Digest {
+				return &wire.RegistryMismatchError{ParentDigest: h.Digest, WorkerDigest: he.Digest,
+					MissingInWorker: he.MissingInWorker, MissingInParent: he.MissingInParent}
+			}
+			return errors.New(he.Message)
+		}
+		return &protocolError{msg: "answer to Hello of type " + r.f.Type.String()}
+	case <-timer.C:
+		return fmt.Errorf("fray: worker did not complete the handshake: %s (worker %s, pid %d, waited %v)", hint, p.opts.Binary, p.pid, p.opts.HandshakeTimeout)
+	case <-ctx.Done():
+		return fmt.Errorf("fray: starting worker: %w", ctx.Err())
+	}
+}
+
+// readLoop routes frames from the child until its pipe ends.
+func (p *Process) readLoop() {
+	defer close(p.readerD)
+	for {
+		f, err := p.rd.Read()
+		if err != nil {
+			if err != io.EOF && !errors.Is(err, os.ErrClosed) && !p.closing.Load() {
+				p.log.Error("fray: reading from worker; killing it", "err", err)
+				p.Kill()
+			}
+			return
+		}
+		switch {
+		case f.Type == wire.TypeResult || f.Type == wire.TypeHelloOK || f.Type == wire.TypeHelloErr:
+			p.out.deliver(f)
+		case f.Type == wire.TypeCancel:
+			p.mu.Lock()
+			cancel := p.nested[f.ID]
+			p.mu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
+		case f.Type == wire.TypeRelease:
+			var m wire.Release
+			if f.Decode(&m) == nil && p.host != nil {
+				p.host.Release(wire.ObjectIDs(m.IDs))
+			}
+		case f.Type.IsNested():
+			p.serveNested(f)
+		default:
+			if f.ID != 0 {
+				p.answer(f.ID, errResult(&fray.UnsupportedError{Backend: "worker parent", Feature: "message " + f.Type.String() + " from a worker"}))
+			}
+		}
+	}
+}
+
+// waitLoop reaps the process and fails whatever was still waiting on it.
+func (p *Process) waitLoop() {
+	werr := p.cmd.Wait()
+	_ = killGroup(p.pid) // whatever the worker started goes with it
+	p.exitMsg = "exited"
+	if p.cmd.ProcessState != nil {
+		p.exitMsg = p.cmd.ProcessState.String()
+	} else if werr != nil {
+		p.exitMsg = werr.Error()
+	}
+	p.fromW.Close() // unblocks the reader even if a stray process holds the pipe
+	<-p.readerD
+	var callErr error
+	if p.closing.Load() {
+		callErr = fmt.Errorf("%w: worker process %d was closed", fray.ErrClosed, p.pid)
+	} else {
+		p.err = &fray.WorkerDiedError{Task: "(process)", Reason: fmt.Sprintf("worker process %d %s", p.pid, p.exitMsg)}
+		callErr = p.err
+		p.log.Warn("fray: worker process died", "status", p.exitMsg)
+	}
+	p.out.fail(callErr)
+	p.toW.Close()
+	close(p.done)
+}
+
+// PID returns the worker's process id.
+func (p *Process) PID() int { return p.pid }
+
+// Digest returns the worker's registry digest from the handshake.
+func (p *Process) Digest() string { return p.digest }
+
+// Done is closed when the process has exited and every call on it has returned.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Err returns nil while the process runs and after Close; once it exited on its own (crash,
+// kill, OOM killer) it returns a *fray.WorkerDiedError with the exit status or signal.
+func (p *Process) Err() error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+		return nil
+	}
+}
+
+// InFlight reports how many calls to the process await answers.
+func (p *Process) InFlight() int { return p.out.pendingCount() }
+
+// call sends a request and waits for its answer; ctx ending sends Cancel and keeps waiting
+// for the answer (the worker answers promptly when the code honours ctx; Kill otherwise).
+func (p *Process) call(ctx context.Context, t wire.Type, body any, what string, info fray.TaskInfo) (wire.Result, error) {
+	id, ch, err := p.out.start(t, body)
+	if err != nil {
+		return wire.Result{}, p.callErr(err, what)
+	}
+	p.mu.Lock()
+	p.calls[id] = info
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.calls, id)
+		p.mu.Unlock()
+	}()
+	var r reply
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		_ = p.wr.Write(wire.TypeCancel, id, nil)
+		r = <-ch
+	}
+	res, err := decodeResult(r)
+	if err != nil {
+		return res, p.callErr(err, what)
+	}
+	if res.Err != nil {
+		return res, fray.DecodeError(res.Err)
+	}
+	return res, nil
+}
+
+// callErr names the call in a worker-died error.
+func (p *Process) callErr(err error, what string) error {
+	var wd *fray.WorkerDiedError
+	if errors.As(err, &wd) {
+		return &fray.WorkerDiedError{Task: what, Reason: wd.Reason}
+	}
+	if errors.Is(err, fray.ErrClosed) {
+		return err
+	}
+	select {
+	case <-p.done:
+		if p.err != nil {
+			return p.callErr(p.err, what)
+		}
+	default:
+	}
+	return err
+}
+
+// Run runs the registered task fn with arg (fray.Marshal bytes) and returns the result's
+// bytes. A task failure is a *fray.TaskError; the process dying is a *fray.WorkerDiedError.
+func (p *Process) Run(ctx context.Context, fn string, arg []byte, info fray.TaskInfo) ([]byte, error) {
+	res, err := p.call(ctx, wire.TypeRun, &wire.Run{Function: fn, Arg: arg, Info: wire.FromTaskInfo(info)}, fn, info)
+	return res.Data, err
+}
+
+// CreateActor runs the constructor of class with arg and keeps the state in the worker
+// under id. Calls run one at a time in arrival order unless maxConcurrency > 1. A
+// constructor failure is returned and leaves no actor behind.
+func (p *Process) CreateActor(ctx context.Context, class string, arg []byte, id fray.ActorID, maxConcurrency int, info fray.TaskInfo) error {
+	info.ActorID = id
+	_, err := p.call(ctx, wire.TypeCreateActor, &wire.CreateActor{Class: class, Arg: arg, ActorID: string(id),
+		MaxConcurrency: maxConcurrency, Info: wire.FromTaskInfo(info)}, class, info)
+	return err
+}
+
+// CallActor runs method (registered name "<class>.<method>") on actor id.
+func (p *Process) CallActor(ctx context.Context, id fray.ActorID, method string, arg []byte, info fray.TaskInfo) ([]byte, error) {
+	info.ActorID = id
+	res, err := p.call(ctx, wire.TypeCallActor, &wire.CallActor{ActorID: string(id), Method: method, Arg: arg,
+		Info: wire.FromTaskInfo(info)}, method, info)
+	return res.Data, err
+}
+
+// ReleaseActor drops the actor's state in the worker once its queued calls finish.
+func (p *Process) ReleaseActor(id fray.ActorID) error {
+	return p.wr.Write(wire.TypeReleaseActor, 0, &wire.ReleaseActor{ActorID: string(id)})
+}
+
+// Kill SIGKILLs the worker and its process group. Calls in flight fail with a
+// *fray.WorkerDiedError (unless Close was called first).
+func (p *Process) Kill() {
+	if err := killGroup(p.pid); err != nil {
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+// Close shuts the worker down: Shutdown, end of input, then SIGKILL after the grace period.
+// Calls in flight fail with an error matching fray.ErrClosed. It waits for the exit.
+func (p *Process) Close() error {
+	if !p.closing.Swap(true) {
+		_ = p.wr.Write(wire.TypeShutdown, 0, nil)
+		p.toW.Close()
+		t := time.NewTimer(p.opts.CloseGrace)
+		select {
+		case <-p.done:
+		case <-t.C:
+			p.log.Warn("fray: worker did not exit after Shutdown; killing it", "grace", p.opts.CloseGrace)
+			p.Kill()
+		}
+		t.Stop()
+	}
+	<-p.done
+	p.hostCancel()
+	p.nestedWG.Wait()
+	return nil
+}
+
+func (p *Process) answer(id uint64, res wire.Result) {
+	if err := p.wr.Write(wire.TypeResult, id, &res); err != nil {
+		if errors.Is(err, wire.ErrFrameTooLarge) {
+			_ = p.wr.Write(wire.TypeResult, id, &wire.Result{Err: fray.EncodeError(&fray.SerializationError{Type: "result", Op: "encode", Cause: err})})
+		}
+	}
+}
+
+// serveNested runs one nested request from the child against the host.
+func (p *Process) serveNested(f wire.Frame) {
+	ctx, cancel := context.WithCancel(p.hostCtx)
+	p.mu.Lock()
+	p.nested[f.ID] = cancel
+	p.mu.Unlock()
+	p.nestedWG.Add(1)
+	go func() {
+		defer p.nestedWG.Done()
+		defer func() {
+			p.mu.Lock()
+			delete(p.nested, f.ID)
+			p.mu.Unlock()
+			cancel()
+		}()
+		res := p.handleNested(ctx, f)
+		p.answer(f.ID, res)
+	}()
+}
+
+// withOrigin attributes a nested call to the task that made it.
+func (p *Process) withOrigin(ctx context.Context, o wire.Origin) context.Context {
+	if p.host != nil {
+		ctx = fray.WithJobContext(ctx, p.host)
+	}
+	p.mu.Lock()
+	info, ok := p.calls[o.From]
+	p.mu.Unlock()
+	if ok && o.From != 0 {
+		info.PID = p.pid
+		ctx = fray.WithTaskInfo(ctx, info)
+	}
+	return ctx
+}
+
+func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
+	h := p.host
+	if h == nil {
+		return errResult(&fray.UnsupportedError{Backend: "worker parent", Feature: "nested calls from inside a worker (" + f.Type.String() + ")",
+			Hint: "start the worker with StartOptions.Host set"})
+	}
+	bad := func(err error) wire.Result {
+		return errResult(&fray.SerializationError{Type: f.Type.String(), Op: "decode", Cause: err})
+	}
+	switch f.Type {
+	case wire.TypeSubmit:
+		var m wire.Submit
+		if err := f.Decode(&m); err != nil {
+			return bad(err)
+		}
+		id, err := h.SubmitTask(p.withOrigin(ctx, m.Origin), fray.TaskSpec{Function: m.Function, Arg: fray.Payload{Data: m.Arg},
+			ArgRef: fray.ObjectID(m.ArgRef), Options: m.Options.Fray()})
+		return objResult(id, err)
+	case wire.TypePut:
+		var m wire.Put
+		if err := f.Decode(&m); err != nil {
+			return bad(err)
+		}
+		id, err := h.Put(p.withOrigin(ctx, m.Origin), fray.Payload{Data: m.Data})
+		return objResult(id, err)
+	case wire.TypeGet:
+		var m wire.Get
+		if err := f.Decode(&m); err != nil {
+			return bad(err)
+		}
+		objs, err := h.Get(p.withOrigin(ctx, m.Origin), wire.ObjectIDs(m.IDs))
+		if err != nil {
+			return errResult(err)
+		}
+		out := make([]wire.Object, len(objs))
+		for i, o := range objs {
+			if o.Err != nil {
+				out[i].Err = fray.EncodeError(o.Err)
+				continue
+			}
+			b, err := o.Payload.Encoded()
+			if err != nil {
+				out[i].Err = fray.EncodeError(err)
+				continue
+			}
+			out[i].Data = b
+		}
+		return wire.Result{Objects: out}
+	case wire.TypeWait:
+		var m wire.Wait
+		if err := f.Decode(&m); err != nil {
+			return bad(err)
+		}
+		ready, err := h.Wait(p.withOrigin(ctx, m.Origin), wire.ObjectIDs(m.IDs), m.NumReturns, wire.TimeoutDuration(m.Timeout))
+		if err != nil {
+			return errResult(err)
+		}
+		return wire.Result{Ready: ready}
+	case wire.TypeCancelTask:
+		var m wire.CancelTask
+		if err := f.Decode(&m); err != nil {
+			return bad(err)
+		}
+		return emptyResult(h.Cancel(p.withOrigin(ctx, m.Origin), fray.ObjectID(m.ObjectID), m.Force))
+	case wire.TypeCreateActorNested:
+		var m wire.CreateActorNested
+		if err := f.Decode(&m); err != nil {
+			return bad(err)
+		}
+		o, err := m.Options.Fray()
+		if err != nil {
+			return errResult(err)
+		}
+		info, err := h.CreateActor(p.withOrigin(ctx, m.Origin), fray.ActorSpec{Class: m.Class, Arg: fray.Payload{Data: m.Arg}, Options: o})
+		return actorResult(info, err)
+	case wire.TypeGetActor:
+		var m wire.GetActor
+		if err := f.Decode(&m); err != nil {
+			return bad(err)
+		}
+		info, err := h.GetActor(p.withOrigin(ctx, m.Origin), m.Name, m.Namespace)
+		return actorResult(info, err)
+	case wire.TypeCallActorNested:
+		var m wire.CallActorNested
+		if err := f.Decode(&m); err != nil {
+			return bad(err)
+		}
+		id, err := h.CallActor(p.withOrigin(ctx, m.Origin), fray.ActorCall{Actor: fray.ActorID(m.ActorID), Method: m.Method,
+			Arg: fray.Payload{Data: m.Arg}, ArgRef: fray.ObjectID(m.ArgRef)})
+		return objResult(id, err)
+	case wire.TypeKillActor:
+		var m wire.KillActor
+		if err := f.Decode(&m); err != nil {
+			return bad(err)
+		}
+		return emptyResult(h.KillActor(p.withOrigin(ctx, m.Origin), fray.ActorID(m.ActorID), m.NoRestart))
+	}
+	return errResult(&fray.UnsupportedError{Backend: "worker parent", Feature: "message " + f.Type.String()})
+}
+
+func objResult(id fray.ObjectID, err error) wire.Result {
+	if err != nil {
+		return errResult(err)
+	}
+	return wire.Result{ObjectID: string(id)}
+}
+
+func actorResult(info fray.ActorInfo, err error) wire.Result {
+	if err != nil {
+		return errResult(err)
+	}
+	return wire.Result{Actor: wire.FromActorInfo(info)}
+}
+
+func emptyResult(err error) wire.Result {
+	if err != nil {
+		return errResult(err)
+	}
+	return wire.Result{}
+}

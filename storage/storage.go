@@ -80,9 +80,9 @@ type FS struct {
 
 // Attributes describes a stored object.
 type Attributes struct {
-	Key     string
-	Size    int64
-	ModTime time.Time
+	Key     string    // key relative to the bucket root
+	Size    int64     // size in bytes
+	ModTime time.Time // last modification time
 }
 
 // Open opens the bucket addressed by location (see the package comment for
@@ -292,7 +292,10 @@ func (f *FS) Delete(ctx context.Context, key string) error {
 var inFlight = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
 
 // List returns, in lexical order, every key that starts with prefix
-// (recursively; "directories" are not returned as entries).
+// (recursively; "directories" are not returned as entries). For local
+// buckets, in-flight temporary files of concurrent writers (named
+// "<key>.<hex>.tmp") are not listed, so keys of that exact shape should be
+// avoided.
 func (f *FS) List(ctx context.Context, prefix string) ([]Attributes, error) {
 	var out []Attributes
 	it := f.bucket.List(&blob.ListOptions{Prefix: prefix})

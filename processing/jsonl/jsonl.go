@@ -79,7 +79,7 @@ var ErrLineTooLong = errors.New("jsonl: line too long")
 type LineError struct {
 	Name string // input name as given in Options.Name ("" if none)
 	Line int    // 1-based line number
-	Err  error
+	Err  error  // underlying cause (decode, read or ErrLineTooLong)
 }
 
 // Error implements error.

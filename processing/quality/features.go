@@ -16,8 +16,8 @@ const MaxWords = 1 << 16
 
 // Vector is a sparse feature vector with strictly increasing indices.
 type Vector struct {
-	Index []uint32
-	Value []float32
+	Index []uint32  // feature indices, strictly increasing
+	Value []float32 // feature values, parallel to Index
 }
 
 // Words splits text into lowercase word tokens: maximal runs of Unicode

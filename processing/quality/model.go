@@ -19,8 +19,8 @@ import (
 
 // Example is a labeled training or evaluation document.
 type Example struct {
-	Text  string
-	Label bool // true = high quality
+	Text  string // document text
+	Label bool   // true = high quality
 }
 
 // TrainOptions configures Train. Zero fields take the documented defaults.
@@ -164,13 +164,13 @@ func Train(ctx context.Context, examples []Example, opts TrainOptions) (*Model, 
 
 // Metrics summarizes binary classification quality at a threshold.
 type Metrics struct {
-	N                  int
-	TP, FP, TN, FN     int
-	Accuracy           float64
-	Precision, Recall  float64
-	F1                 float64
+	N                  int     // examples evaluated
+	TP, FP, TN, FN     int     // confusion matrix counts
+	Accuracy           float64 // (TP+TN)/N
+	Precision, Recall  float64 // TP/(TP+FP), TP/(TP+FN)
+	F1                 float64 // harmonic mean of precision and recall
 	LogLoss            float64 // mean cross-entropy of the probabilities
-	Threshold          float64
+	Threshold          float64 // decision threshold used
 	PositiveRate       float64 // fraction of examples labeled positive
 	PredictedPositives float64 // fraction predicted positive
 }

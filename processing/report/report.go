@@ -21,14 +21,14 @@ import (
 
 // HistogramOptions configures HistogramPNG. Zero fields take defaults.
 type HistogramOptions struct {
-	Title  string // default "Score distribution"
-	XLabel string // default "score"
-	Bins   int    // default 20
-	Width  vg.Length
-	Height vg.Length // default 6in × 4in
+	Title  string    // default "Score distribution"
+	XLabel string    // default "score"
+	Bins   int       // default 20
+	Width  vg.Length // default 6in
+	Height vg.Length // default 4in
 	// Threshold is drawn as a dashed vertical line when ShowThreshold.
 	Threshold     float64
-	ShowThreshold bool
+	ShowThreshold bool // draw the Threshold line
 	// Min and Max fix the x range and bin edges (e.g. 0 and 1 for
 	// probabilities; out-of-range values go to the edge bins); when both
 	// are zero the data range is used.
@@ -129,7 +129,7 @@ func fixedHist(vals plotter.Values, n int, lo, hi float64) (*plotter.Histogram, 
 
 // Step is one pipeline stage.
 type Step struct {
-	Name     string
+	Name     string        // stage name
 	In, Out  int64         // records consumed and produced
 	Duration time.Duration // wall time
 	Note     string        // free text (e.g. "cl100k_base, 4 workers")
@@ -153,15 +153,15 @@ func (s Step) RecordsPerSecond() float64 {
 
 // Metric is a named summary value shown in the report.
 type Metric struct {
-	Name, Value string
+	Name, Value string // label and preformatted value
 }
 
 // Report is the content of an HTML report.
 type Report struct {
-	Title     string
-	Generated time.Time
-	Steps     []Step
-	Metrics   []Metric
+	Title     string    // page title and heading
+	Generated time.Time // generation time; zero means now
+	Steps     []Step    // pipeline stages, in order
+	Metrics   []Metric  // summary values
 	// HistogramPNG, if set, is embedded as a data URI.
 	HistogramPNG []byte
 	// HistogramHref, if set (and HistogramPNG is not), is linked as the

@@ -106,24 +106,24 @@ func (t *Tokenizer) Decode(ids []uint32) (string, error) {
 
 // Input is a document to encode.
 type Input struct {
-	ID   string `json:"id"`
-	Text string `json:"text"`
+	ID   string `json:"id"`   // document identifier
+	Text string `json:"text"` // text to encode
 }
 
 // Record is an encoded document, also the JSONL shard schema
 // ({"id": ..., "tokens": [...]}).
 type Record struct {
-	ID     string   `json:"id"`
-	Tokens []uint32 `json:"tokens"`
+	ID     string   `json:"id"`     // document identifier
+	Tokens []uint32 `json:"tokens"` // token ids
 }
 
 // Stats aggregates encoding counts. The zero value is ready to use.
 type Stats struct {
-	Docs      int64 `json:"docs"`
-	Tokens    int64 `json:"tokens"`
-	Bytes     int64 `json:"bytes"` // UTF-8 bytes of the encoded text
-	MinTokens int64 `json:"min_tokens"`
-	MaxTokens int64 `json:"max_tokens"`
+	Docs      int64 `json:"docs"`       // documents encoded
+	Tokens    int64 `json:"tokens"`     // total tokens
+	Bytes     int64 `json:"bytes"`      // UTF-8 bytes of the encoded text
+	MinTokens int64 `json:"min_tokens"` // fewest tokens in one document
+	MaxTokens int64 `json:"max_tokens"` // most tokens in one document
 }
 
 // Add records one document of textBytes bytes and tokens tokens.

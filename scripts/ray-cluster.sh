@@ -7,7 +7,8 @@
 #   scripts/ray-cluster.sh address # prints the address of the running cluster
 #
 # Environment: FRAY_VENV (default ./.venv, created by scripts/setup-python.sh),
-# RAY_NUM_CPUS (default 4), RAY_PORT (default: a free port, 6379 preferred).
+# RAY_NUM_CPUS (default 4), RAY_RESOURCES (JSON, default below), RAY_PORT (default: a free
+# port, 6379 preferred).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +40,10 @@ else:
 PY
 }
 
+# head_node marks the head; the rest is what fray's conformance suite (fraytest) expects a
+# cluster to offer: TPU-like custom resources and exactly 2 "fraytest_widget".
+default_resources='{"head_node": 1, "TPU": 4, "TPU-v4-32-head": 1, "fraytest_widget": 2}'
+
 case "${1:-}" in
 start)
 	if [ -f "$addr_file" ] && "$venv/bin/ray" status --address "$(cat "$addr_file")" >/dev/null 2>&1; then
@@ -48,7 +53,7 @@ start)
 	mkdir -p "$(dirname "$addr_file")"
 	port="${RAY_PORT:-$(free_port)}"
 	"$venv/bin/ray" start --head --node-ip-address=127.0.0.1 --port="$port" \
-		--num-cpus="${RAY_NUM_CPUS:-4}" --resources='{"head_node": 1}' \
+		--num-cpus="${RAY_NUM_CPUS:-4}" --resources="${RAY_RESOURCES:-$default_resources}" \
 		--include-dashboard=false --disable-usage-stats >"$root/.cache/ray-start.log" 2>&1 || {
 		cat "$root/.cache/ray-start.log" >&2
 		exit 1

@@ -151,13 +151,11 @@ func (a *actor) construct(t *task) {
 	a.state = acConstructing
 	gen := a.gen
 	ct := a.ctorTask
-	ctx := &taskCtx{t: ct}
+	ctx := &taskCtx{t: ct, attempt: int32(a.restarts)}
 	a.ctorCtx = ctx
-	attempt := a.restarts
 	a.mu.Unlock()
 
-	info := fray.TaskInfo{JobID: ct.job.id, TaskID: string(ct.obj.id), Name: a.info.Class, ActorID: a.info.ID, Attempt: attempt, PID: pid}
-	self, err := ct.invoke(ctx, nil, info)
+	self, err := ct.invoke(ctx, nil)
 
 	a.mu.Lock()
 	var failed []*task
@@ -206,7 +204,7 @@ func (a *actor) spawnLocked() int {
 
 func (a *actor) startDrainers(n int, gen uint64) {
 	for range n {
-		go a.drain(gen)
+		a.c.spawn(work{a: a, gen: gen})
 	}
 }
 
@@ -255,16 +253,14 @@ func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.O
 		return "", errClosed
 	}
 	if call.ArgRef != "" {
-		dep, ok := j.objects[call.ArgRef]
+		dep, ok := j.objectLocked(call.ArgRef)
 		if !ok {
 			j.mu.Unlock()
 			return "", unknownObject(call.ArgRef)
 		}
 		t.dep = dep
 	}
-	id := j.newIDLocked()
-	t.obj.id = id
-	j.objects[id] = &t.obj
+	id := j.newIDLocked(&t.obj)
 	j.mu.Unlock()
 	if a == nil {
 		j.complete(&t.obj, fray.Payload{}, &fray.ActorDiedError{ActorID: string(call.Actor),
@@ -297,7 +293,7 @@ func (a *actor) enqueue(t *task) {
 	gen := a.gen
 	a.mu.Unlock()
 	if start {
-		go a.drain(gen)
+		a.c.spawn(work{a: a, gen: gen})
 	}
 }
 
@@ -375,7 +371,7 @@ func (a *actor) call(t *task, self any) {
 		j.exit()
 		return
 	}
-	res, err = t.invoke(ctx, self, fray.TaskInfo{JobID: j.id, TaskID: string(t.obj.id), Name: t.name, ActorID: a.info.ID, PID: pid})
+	res, err = t.invoke(ctx, self)
 	ctx.cancel()
 	t.arg, t.dep = fray.Payload{}, nil
 	t.state.CompareAndSwap(stRunning, stFinished)
@@ -392,7 +388,7 @@ func (j *JobContext) waitObject(ctx *taskCtx, o *object) bool {
 		return true
 	}
 	w := &waiter{need: 1, ch: make(chan struct{}, 1)}
-	o.waiters = append(o.waiters, w)
+	o.addWaiter(w)
 	j.mu.Unlock()
 	select {
 	case <-w.ch:

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fray-go/fray"
@@ -18,7 +19,9 @@ import (
 //
 //	go test ./backend/local -run '^$' -bench . -count 5
 
-const chunk = 10000 // tasks submitted before getting them all, in throughput benchmarks
+const chunk = 10000
+
+var benchRound atomic.Int64 // tasks submitted before getting them all, in throughput benchmarks
 
 type benchRun struct {
 	n  int
@@ -416,9 +419,9 @@ func benchQueued(b *testing.B, depth int) {
 	refs := make([]fray.Ref[int], 0, depth)
 	b.ReportAllocs()
 	b.ResetTimer()
-	for done, round := 0, 0; done < b.N; round++ {
+	for done := 0; done < b.N; {
 		n := min(depth, b.N-done)
-		name := fmt.Sprintf("%s/%d", b.Name(), round)
+		name := fmt.Sprintf("%s/%d", b.Name(), benchRound.Add(1))
 		g := gates.get(name)
 		blocker, err := Block.Remote(ctx, name, all)
 		if err != nil {

@@ -36,6 +36,7 @@ type Cluster struct {
 	actorSeq    atomic.Uint64
 	tag         string // random prefix of actor ids
 	funcs       map[string]*fray.Function
+	pool        *pool
 	closing     atomic.Bool
 	closeOnce   sync.Once
 }
@@ -65,6 +66,7 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 		names:   map[actorKey]*actor{},
 		tag:     randomHex(4),
 		funcs:   map[string]*fray.Function{},
+		pool:    newPool(),
 	}
 	c.idle.L = &c.mu
 	c.defaultTask = c.classFor(nil, true)
@@ -137,7 +139,7 @@ func (c *Cluster) submit(t *task) {
 	}
 	c.mu.Unlock()
 	if start {
-		go c.worker(t)
+		c.spawn(work{t: t})
 	}
 }
 
@@ -263,7 +265,7 @@ func (c *Cluster) finish(t *task, retry bool) *task {
 	}
 	c.mu.Unlock()
 	for _, x := range extra {
-		go c.worker(x)
+		c.spawn(work{t: x})
 	}
 	return next
 }
@@ -284,7 +286,7 @@ func (c *Cluster) dispatchLocked() {
 	c.workers += len(start)
 	c.mu.Unlock()
 	for _, t := range start {
-		go c.worker(t)
+		c.spawn(work{t: t})
 	}
 }
 
@@ -362,6 +364,7 @@ func (c *Cluster) shutdown(owner *JobContext) {
 			c.idle.Wait()
 		}
 		c.mu.Unlock()
+		c.pool.close()
 	})
 }
 

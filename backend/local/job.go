@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -47,7 +48,7 @@ type JobContext struct {
 
 	mu      sync.Mutex
 	seq     uint64
-	objects map[fray.ObjectID]*object
+	objects map[uint64]*object  // by sequence number (the id's suffix)
 	actors  map[*actor]struct{} // live job-scoped actors this job created
 
 	closed    atomic.Bool
@@ -77,7 +78,7 @@ func New(opts Options) (*JobContext, error) {
 	}
 	j := &JobContext{
 		c: c, owns: owns, id: opts.JobID, ns: opts.Namespace, direct: opts.DirectValues,
-		objects:  map[fray.ObjectID]*object{},
+		objects:  map[uint64]*object{},
 		actors:   map[*actor]struct{}{},
 		closedCh: make(chan struct{}),
 		idleSig:  make(chan struct{}, 1),
@@ -119,13 +120,53 @@ func (j *JobContext) Cluster() *Cluster { return j.c }
 // PassesValuesDirectly reports whether Options.DirectValues was set.
 func (j *JobContext) PassesValuesDirectly() bool { return j.direct }
 
-// newIDLocked returns a fresh object id; j.mu is held.
-func (j *JobContext) newIDLocked() fray.ObjectID {
+// newIDLocked returns a fresh object id, the job's prefix and a hex sequence number, and
+// stores o under it; j.mu is held.
+func (j *JobContext) newIDLocked(o *object) fray.ObjectID {
 	j.seq++
 	var buf [40]byte
 	b := append(buf[:0], j.prefix...)
 	b = strconv.AppendUint(b, j.seq, 16)
-	return fray.ObjectID(b)
+	o.id = fray.ObjectID(b)
+	j.objects[j.seq] = o
+	return o.id
+}
+
+// objectLocked finds an object by id; j.mu is held.
+func (j *JobContext) objectLocked(id fray.ObjectID) (*object, bool) {
+	seq, ok := j.parseID(id)
+	if !ok {
+		return nil, false
+	}
+	o, ok := j.objects[seq]
+	return o, ok
+}
+
+func (j *JobContext) forgetLocked(id fray.ObjectID) {
+	if seq, ok := j.parseID(id); ok {
+		delete(j.objects, seq)
+	}
+}
+
+// parseID returns the sequence number of an id made by this job context.
+func (j *JobContext) parseID(id fray.ObjectID) (uint64, bool) {
+	n := len(j.prefix)
+	if len(id) <= n || len(id) > n+16 || string(id[:n]) != string(j.prefix) {
+		return 0, false
+	}
+	var seq uint64
+	for i := n; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case '0' <= c && c <= '9':
+			seq = seq<<4 | uint64(c-'0')
+		case 'a' <= c && c <= 'f':
+			seq = seq<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return seq, true
 }
 
 func unknownObject(id fray.ObjectID) error {
@@ -192,7 +233,7 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 		return "", fmt.Errorf("local: task %s: argument: %w", spec.Function, err)
 	}
 	t := &task{job: j, fn: fn, class: cl, kind: kindTask, arg: arg, name: o.Name,
-		retryExceptions: o.RetryExceptions, retriesLeft: o.EffectiveMaxRetries()}
+		retryExceptions: o.RetryExceptions, retriesLeft: int32(min(o.EffectiveMaxRetries(), math.MaxInt32))}
 	if t.name == "" {
 		t.name = fn.Name
 	}
@@ -205,19 +246,20 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 	var dep *object
 	if spec.ArgRef != "" {
 		var ok bool
-		if dep, ok = j.objects[spec.ArgRef]; !ok {
+		if dep, ok = j.objectLocked(spec.ArgRef); !ok {
 			j.mu.Unlock()
 			return "", unknownObject(spec.ArgRef)
 		}
 		t.dep = dep
 	}
-	id := j.newIDLocked()
-	t.obj.id = id
-	j.objects[id] = &t.obj
+	id := j.newIDLocked(&t.obj)
 	switch {
 	case dep != nil && !dep.done:
 		t.state.Store(stWaitDep)
-		dep.deps = append(dep.deps, t)
+		if dep.wait == nil {
+			dep.wait = &objWait{}
+		}
+		dep.wait.deps = append(dep.wait.deps, t)
 		j.mu.Unlock()
 		return id, nil
 	case dep != nil && dep.err != nil:
@@ -249,10 +291,9 @@ func (j *JobContext) Put(ctx context.Context, value fray.Payload) (fray.ObjectID
 		j.mu.Unlock()
 		return "", errClosed
 	}
-	o.id = j.newIDLocked()
-	j.objects[o.id] = o
+	id := j.newIDLocked(o)
 	j.mu.Unlock()
-	return o.id, nil
+	return id, nil
 }
 
 // complete makes o ready with a value or an error and wakes whoever waits for it. Only the
@@ -272,18 +313,21 @@ func (j *JobContext) complete(o *object, p fray.Payload, err error) {
 // dependents that can now be scheduled.
 func (j *JobContext) completeLocked(o *object, p fray.Payload, err error, ready []*task) []*task {
 	o.done, o.val, o.err = true, p, err
-	for _, w := range o.waiters {
+	ow := o.wait
+	o.wait = nil
+	if o.released {
+		j.forgetLocked(o.id)
+	}
+	if ow == nil {
+		return ready
+	}
+	for _, w := range ow.waiters {
 		w.need--
 		if w.need == 0 {
 			w.ch <- struct{}{}
 		}
 	}
-	o.waiters = nil
-	deps := o.deps
-	o.deps = nil
-	if o.released {
-		delete(j.objects, o.id)
-	}
+	deps := ow.deps
 	for _, d := range deps {
 		if err != nil {
 			if d.state.CompareAndSwap(stWaitDep, stFinished) {
@@ -312,7 +356,7 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 	var pendingIdx []int
 	j.mu.Lock()
 	for i, id := range ids {
-		o, ok := j.objects[id]
+		o, ok := j.objectLocked(id)
 		if !ok {
 			j.mu.Unlock()
 			return nil, unknownObject(id)
@@ -330,7 +374,7 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 	}
 	w := &waiter{need: len(pending), ch: make(chan struct{}, 1)}
 	for _, o := range pending {
-		o.waiters = append(o.waiters, w)
+		o.addWaiter(w)
 	}
 	j.mu.Unlock()
 	err := j.block(ctx, w, nil)
@@ -349,15 +393,16 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 // unregister removes w from the objects that are still pending; j.mu is held.
 func unregister(w *waiter, objs []*object) {
 	for _, o := range objs {
-		if o.done {
+		if o.done || o.wait == nil {
 			continue
 		}
-		for i, x := range o.waiters {
+		ws := o.wait.waiters
+		for i, x := range ws {
 			if x == w {
-				last := len(o.waiters) - 1
-				o.waiters[i] = o.waiters[last]
-				o.waiters[last] = nil
-				o.waiters = o.waiters[:last]
+				last := len(ws) - 1
+				ws[i] = ws[last]
+				ws[last] = nil
+				o.wait.waiters = ws[:last]
 				break
 			}
 		}
@@ -392,7 +437,7 @@ func (j *JobContext) Wait(ctx context.Context, ids []fray.ObjectID, numReturns i
 	ready := 0
 	j.mu.Lock()
 	for i, id := range ids {
-		o, ok := j.objects[id]
+		o, ok := j.objectLocked(id)
 		if !ok {
 			j.mu.Unlock()
 			return nil, unknownObject(id)
@@ -410,7 +455,7 @@ func (j *JobContext) Wait(ctx context.Context, ids []fray.ObjectID, numReturns i
 	w := &waiter{need: numReturns - ready, ch: make(chan struct{}, 1)}
 	for _, o := range objs {
 		if !o.done {
-			o.waiters = append(o.waiters, w)
+			o.addWaiter(w)
 		}
 	}
 	j.mu.Unlock()
@@ -444,7 +489,7 @@ func (j *JobContext) Cancel(ctx context.Context, id fray.ObjectID, force bool) e
 		return errClosed
 	}
 	j.mu.Lock()
-	o, ok := j.objects[id]
+	o, ok := j.objectLocked(id)
 	if !ok {
 		j.mu.Unlock()
 		return unknownObject(id)
@@ -472,7 +517,11 @@ func (j *JobContext) cancelTask(t *task, err error) {
 			if !t.state.CompareAndSwap(s, stCancelled) {
 				continue
 			}
+			// Complete first: once its context is cancelled the task may return and
+			// complete the object with its own error.
+			j.complete(&t.obj, fray.Payload{}, err)
 			t.cancelCtx()
+			return
 		default:
 			return
 		}
@@ -485,9 +534,9 @@ func (j *JobContext) cancelTask(t *task, err error) {
 func (j *JobContext) Release(ids []fray.ObjectID) {
 	j.mu.Lock()
 	for _, id := range ids {
-		if o, ok := j.objects[id]; ok {
+		if o, ok := j.objectLocked(id); ok {
 			if o.done {
-				delete(j.objects, id)
+				j.forgetLocked(id)
 			} else {
 				o.released = true
 			}

@@ -36,13 +36,25 @@ var pid = os.Getpid()
 // fields are guarded by the job context's mutex.
 type object struct {
 	id       fray.ObjectID
-	done     bool
-	released bool // the caller released it; dropped from the store once done
 	val      fray.Payload
 	err      error
-	waiters  []*waiter // Get and Wait calls blocked on this object
-	deps     []*task   // tasks whose ArgRef is this object, waiting for it
-	task     *task     // the task producing it, nil for Put values
+	task     *task    // the task producing it, nil for Put values
+	wait     *objWait // who waits for it; nil until someone does
+	done     bool
+	released bool // the caller released it; dropped from the store once done
+}
+
+// objWait lists who waits for a pending object.
+type objWait struct {
+	waiters []*waiter // Get and Wait calls blocked on it
+	deps    []*task   // tasks whose ArgRef it is
+}
+
+func (o *object) addWaiter(w *waiter) {
+	if o.wait == nil {
+		o.wait = &objWait{}
+	}
+	o.wait.waiters = append(o.wait.waiters, w)
 }
 
 // waiter is a blocked Get or Wait: ch gets a value once need more objects are done.
@@ -52,34 +64,31 @@ type waiter struct {
 }
 
 // task is one task execution, actor method call or actor creation, together with the object
-// it produces (embedded, to save an allocation).
+// it produces (embedded, to save an allocation). Its fields are laid out to keep it small:
+// submitting a task allocates little more than this struct and its id.
 type task struct {
-	obj             object
-	job             *JobContext // the job that submitted it; results go to its store
-	fn              *fray.Function
-	class           *class // resource class; nil for actor calls
-	kind            taskKind
-	arg             fray.Payload
-	dep             *object // the ArgRef object, if any
-	name            string
-	retryExceptions bool
-	retriesLeft     int // -1: unlimited
-	attempt         int
-	actor           *actor
+	obj    object
+	job    *JobContext // the job that submitted it; results go to its store
+	fn     *fray.Function
+	class  *class // resource class; nil for actor calls
+	actor  *actor
+	dep    *object // the ArgRef object, if any
+	next   *task   // link in a class queue or an actor mailbox
+	arg    fray.Payload
+	resErr error // with hasRes: the error of a finished run, published by completeRun
+	name   string
+	ctx    atomic.Pointer[taskCtx] // the current attempt's context
+	tc     taskCtx                 // the first attempt's context
+
+	heldCPU         int64 // cluster mutex: CPU units held now (0 while lent out)
+	retriesLeft     int32 // -1: unlimited
+	attempt         int32
+	blocked         int32 // cluster mutex: Get/Wait calls of this task now blocked
 	state           atomic.Int32
-	ctx             atomic.Pointer[taskCtx] // the current attempt's context
-	tc              taskCtx                 // the first attempt's context
-	next            *task                   // link in a class queue or an actor mailbox
-
-	// guarded by the cluster's mutex
-	heldCPU int64 // CPU units held now (0 while lent out during a blocking Get)
-	blocked int   // Get/Wait calls of this task now blocked
-	keep    bool  // an actor creation whose resources stay with the actor
-
-	// the outcome of a finished run, published by completeRun
-	hasRes bool
-	resVal fray.Payload
-	resErr error
+	kind            taskKind
+	retryExceptions bool
+	keep            bool // cluster mutex: an actor creation whose resources stay with the actor
+	hasRes          bool // a finished run whose result (in arg and resErr) awaits completeRun
 }
 
 func (t *task) init() {
@@ -111,7 +120,7 @@ func (t *task) run() (retry bool) {
 		return false
 	}
 	ctx := t.ctx.Load()
-	res, err := t.invoke(ctx, nil, fray.TaskInfo{JobID: j.id, TaskID: string(t.obj.id), Name: t.name, Attempt: t.attempt, PID: pid})
+	res, err := t.invoke(ctx, nil)
 	ctx.cancel()
 	if err != nil && t.retryExceptions && t.retriesLeft != 0 {
 		if t.state.CompareAndSwap(stRunning, stQueued) {
@@ -119,14 +128,14 @@ func (t *task) run() (retry bool) {
 				t.retriesLeft--
 			}
 			t.attempt++
-			t.ctx.Store(&taskCtx{t: t})
+			t.ctx.Store(&taskCtx{t: t, attempt: t.attempt})
 			j.exit()
 			return true
 		}
 	}
-	t.arg, t.dep = fray.Payload{}, nil
+	t.dep = nil
 	t.state.CompareAndSwap(stRunning, stFinished)
-	t.resVal, t.resErr = j.encodeResult(t, res, err)
+	t.arg, t.resErr = j.encodeResult(t, res, err)
 	t.hasRes = true // completed by the worker once the resources are back
 	return false
 }
@@ -137,37 +146,82 @@ func (t *task) completeRun() {
 	if !t.hasRes {
 		return
 	}
-	p, err := t.resVal, t.resErr
-	t.hasRes, t.resVal, t.resErr = false, fray.Payload{}, nil
+	p, err := t.arg, t.resErr
+	t.hasRes, t.arg, t.resErr = false, fray.Payload{}, nil
 	t.job.complete(&t.obj, p, err)
 	t.job.exit()
 }
 
-// invoke decodes the argument and calls the function with a context carrying info.
-func (t *task) invoke(ctx context.Context, self any, info fray.TaskInfo) (any, error) {
+// invoke decodes the argument and calls the function with ctx, which carries the task info.
+func (t *task) invoke(ctx *taskCtx, self any) (any, error) {
 	p := t.arg
 	if t.dep != nil {
 		p = t.dep.val
 	}
 	arg, err := t.fn.DecodeArg(p)
 	if err != nil {
-		return nil, &fray.TaskError{Task: t.fn.Name, TaskID: info.TaskID, TypeName: fmt.Sprintf("%T", err),
+		return nil, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", err),
 			Message: "cannot decode the argument: " + err.Error(), Cause: err}
 	}
-	return t.fn.Invoke(fray.WithTaskInfo(ctx, info), self, arg)
+	var c context.Context = ctx
+	if !keysFound {
+		c = fray.WithTaskInfo(ctx, ctx.info())
+	}
+	return t.fn.Invoke(c, self, arg)
 }
 
-// taskCtx is the context.Context of one task attempt: it carries the job context (and, through
-// fray.WithTaskInfo on top, the task info) and is cancelled by Cancel, by Close, and when the
-// attempt returns. It is part of the task so that running a task allocates little.
+// taskCtx is the context.Context of one task attempt: it carries the job context and the task
+// info and is cancelled by Cancel, by Close, and when the attempt returns. The first attempt's
+// is part of the task, so that running a task allocates little.
 type taskCtx struct {
-	t    *task
-	mu   sync.Mutex
-	done chan struct{}
-	err  error
+	t         *task
+	mu        sync.Mutex
+	done      chan struct{}
+	attempt   int32
+	cancelled bool
 }
 
 type taskKey struct{}
+
+// The keys under which package fray stores the job context and the task info in a
+// context.Context, learned at init by watching which keys fray's accessors ask for. With
+// them a task's context answers both itself instead of stacking two context.WithValue
+// layers (and their allocations) on every task.
+var (
+	taskInfoKey, jobContextKey any
+	keysFound                  bool
+)
+
+type keyProbe struct {
+	context.Context
+	keys []any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.keys = append(p.keys, key)
+	return nil
+}
+
+func init() {
+	p := &keyProbe{Context: context.Background()}
+	fray.TaskInfoFrom(p)
+	if len(p.keys) != 1 {
+		return
+	}
+	taskInfoKey = p.keys[0]
+	p.keys = nil
+	_, _ = fray.JobContextFrom(p)
+	if len(p.keys) != 1 {
+		return
+	}
+	jobContextKey = p.keys[0]
+	// Check that the keys are what fray's own constructors use.
+	probe := fray.WithTaskInfo(context.Background(), fray.TaskInfo{TaskID: "probe"})
+	if info, ok := probe.Value(taskInfoKey).(fray.TaskInfo); !ok || info.TaskID != "probe" {
+		return
+	}
+	keysFound = true
+}
 
 // Deadline reports no deadline: tasks have none of their own.
 func (c *taskCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
@@ -177,7 +231,7 @@ func (c *taskCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	if c.done == nil {
 		c.done = make(chan struct{})
-		if c.err != nil {
+		if c.cancelled {
 			close(c.done)
 		}
 	}
@@ -189,25 +243,47 @@ func (c *taskCtx) Done() <-chan struct{} {
 // Err returns context.Canceled once the attempt is cancelled or has returned.
 func (c *taskCtx) Err() error {
 	c.mu.Lock()
-	err := c.err
+	cancelled := c.cancelled
 	c.mu.Unlock()
-	return err
+	if cancelled {
+		return context.Canceled
+	}
+	return nil
 }
 
-// Value returns the job context and other values of the job's base context.
+// Value returns the task info, the job context, and other values of the job's base context.
 func (c *taskCtx) Value(key any) any {
-	if _, ok := key.(taskKey); ok {
+	switch key {
+	case taskInfoKey:
+		if keysFound {
+			return c.info()
+		}
+	case jobContextKey:
+		if keysFound {
+			return fray.JobContext(c.t.job)
+		}
+	case taskKey{}:
 		return c.t
 	}
 	return c.t.job.base.Value(key)
+}
+
+// info is the task info of the attempt.
+func (c *taskCtx) info() fray.TaskInfo {
+	t := c.t
+	info := fray.TaskInfo{JobID: t.job.id, TaskID: string(t.obj.id), Name: t.name, Attempt: int(c.attempt), PID: pid}
+	if t.actor != nil {
+		info.ActorID = t.actor.info.ID
+	}
+	return info
 }
 
 func (c *taskCtx) String() string { return "local.taskContext(" + string(c.t.obj.id) + ")" }
 
 func (c *taskCtx) cancel() {
 	c.mu.Lock()
-	if c.err == nil {
-		c.err = context.Canceled
+	if !c.cancelled {
+		c.cancelled = true
 		if c.done != nil {
 			close(c.done)
 		}

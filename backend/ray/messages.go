@@ -68,3 +68,11 @@ type nodesResult struct {
 	Err   []byte               `cbor:"e,omitempty"`
 	Nodes []map[string]float64 `cbor:"nodes"`
 }
+
+// bridgeGet is wire.Get plus a timeout: with Timeout >= 0 (seconds) the bridge fails the
+// request with a timeout error unless every object is ready by then (used to poll when the
+// caller's deadline has already passed: ready objects are still returned, as in Ray).
+type bridgeGet struct {
+	IDs     []string `cbor:"ids"`
+	Timeout *float64 `cbor:"t,omitempty"`
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -95,6 +96,20 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	return jc, nil
 }
 
+// registered checks that name is a registered function of that kind. Workers run this
+// binary (the handshake checks their registry digest), so what is unknown here is unknown
+// there too: fail at the call site.
+func registered(name string, kind fray.FunctionKind) error {
+	f, err := fray.LookupFunction(name)
+	if err != nil {
+		return err
+	}
+	if f.Kind != kind {
+		return &fray.UnknownNameError{What: kind.String(), Name: name, Hint: "it is registered as a " + f.Kind.String()}
+	}
+	return nil
+}
+
 func randomHex(n int) string {
 	buf := make([]byte, n)
 	_, _ = rand.Read(buf)
@@ -168,6 +183,9 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 	if err := j.check(); err != nil {
 		return "", err
 	}
+	if err := registered(spec.Function, fray.KindTask); err != nil {
+		return "", err
+	}
 	if err := j.feasible(ctx, fray.TaskResources(spec.Options.Resources)); err != nil {
 		return "", fmt.Errorf("fray: task %s: %w", spec.Function, err)
 	}
@@ -208,11 +226,24 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 	if err := j.check(); err != nil {
 		return nil, err
 	}
+	req := bridgeGet{IDs: wire.IDs(ids)}
+	callCtx := ctx
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
+		// The deadline has passed: like Ray's timeout=0, return the objects if they are ready.
+		zero := 0.0
+		req.Timeout = &zero
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		callCtx = c
 	}
-	res, err := j.b.result(ctx, wire.TypeGet, wire.Get{IDs: wire.IDs(ids)})
+	res, err := j.b.result(callCtx, wire.TypeGet, req)
 	if err != nil {
+		if req.Timeout != nil && errors.Is(err, fray.ErrTimeout) {
+			return nil, ctx.Err()
+		}
 		return nil, err
 	}
 	if len(res.Objects) != len(ids) {
@@ -269,6 +300,9 @@ func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray
 	if err := j.check(); err != nil {
 		return fray.ActorInfo{}, err
 	}
+	if err := registered(spec.Class, fray.KindActorClass); err != nil {
+		return fray.ActorInfo{}, err
+	}
 	placement, _ := fray.ActorResources(spec.Options.Resources)
 	if err := j.feasible(ctx, placement); err != nil {
 		return fray.ActorInfo{}, fmt.Errorf("fray: actor %s: %w", spec.Class, err)
@@ -300,6 +334,9 @@ func (j *JobContext) GetActor(ctx context.Context, name, namespace string) (fray
 // CallActor calls a method through the actor's Ray handle (one-way, like SubmitTask).
 func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.ObjectID, error) {
 	if err := j.check(); err != nil {
+		return "", err
+	}
+	if err := registered(call.Method, fray.KindMethod); err != nil {
 		return "", err
 	}
 	oid := j.newOID()

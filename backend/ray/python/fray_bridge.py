@@ -104,7 +104,8 @@ def serve(srv, r, w):
     def blocking(typ, rid, body, ids, entries, ev):
         try:
             if typ == proto.GET:
-                reply(rid, {"os": srv.get(ids, entries, ev)})
+                t = body.get("t")
+                reply(rid, {"os": srv.get(ids, entries, ev, None if t is None else float(t))})
             elif typ == proto.WAIT:
                 reply(rid, {"rd": srv.wait(ids, entries, int(body.get("n") or 1), float(body.get("t", -1)), ev)})
             elif typ == proto.CANCEL_TASK:

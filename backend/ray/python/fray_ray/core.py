@@ -302,13 +302,18 @@ class RayServer:
         """Table entries for ids, failing the request on an unknown id."""
         return [self.lookup(i) for i in ids]
 
-    def get(self, ids, entries, cancelled=None):
-        """Objects for ids: a list of {"d": bytes} or {"e": error bytes}."""
+    def get(self, ids, entries, cancelled=None, timeout=None):
+        """Objects for ids: a list of {"d": bytes} or {"e": error bytes}. With a timeout (in
+        seconds) the objects must be ready by then, else the request fails with a timeout."""
         refs = [e for e in entries if not isinstance(e, Failed)]
         uniq = list({r: None for r in refs})
         tok = self._block(uniq) if uniq else None
         try:
             pending = uniq
+            if timeout is not None and timeout >= 0 and pending:
+                _, pending = ray.wait(pending, num_returns=len(pending), timeout=timeout)
+                if pending:
+                    raise RequestError(error("timeout", "fray: get timed out before the object was ready"))
             while pending:
                 if cancelled is not None and cancelled.is_set():
                     raise RequestError(error("cancelled", "fray: get was cancelled by its caller"))
@@ -369,6 +374,13 @@ class RayServer:
                     break
                 if cancelled is not None and cancelled.is_set():
                     break
+            if pending:
+                # Report every ready object, not just the ones Ray picked: the caller keeps
+                # the first num_returns in input order, as fray.Wait promises.
+                done, _ = ray.wait(pending, num_returns=len(pending), timeout=0, fetch_local=False)
+                for r in done:
+                    for i in idx[r]:
+                        ready[i] = True
         finally:
             self._unblock(tok)
         return ready

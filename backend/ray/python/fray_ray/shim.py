@@ -341,6 +341,14 @@ def _child_for_tasks():
         return _task_child
 
 
+def _attempt():
+    """The retry attempt of the running task (0 first). Ray has no public API for it."""
+    try:
+        return int(ray._private.worker.global_worker.core_worker.get_current_task_attempt_number())
+    except Exception:  # noqa: BLE001 - an internal API; 0 when it moves
+        return 0
+
+
 def _die(reason):
     print("fray: Go worker child died (%s); exiting this Ray worker" % reason, file=sys.stderr, flush=True)
     os._exit(1)
@@ -354,7 +362,7 @@ def fray_task(fn, name, arg, carried):
         s.register(*carried)
     data = s.unpack(arg)
     child = _child_for_tasks()
-    info = {"j": s.job, "t": ray.get_runtime_context().get_task_id() or "", "n": name}
+    info = {"j": s.job, "t": ray.get_runtime_context().get_task_id() or "", "n": name, "at": _attempt()}
     try:
         _, res = child.call(proto.RUN, {"f": fn, "a": data, "ti": info})
     except ChildDied as e:

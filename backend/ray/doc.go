@@ -1,0 +1,104 @@
+// Package ray runs fray tasks and actors on a Ray cluster.
+//
+// Ray has no released Go API, so the backend has three parts:
+//
+//   - The bridge: a Python Ray driver (python/fray_bridge.py, embedded in the Go binary and
+//     written to a cache directory at Connect) that the Go program starts with the Python
+//     that has ray and cbor2 (scripts/setup-python.sh makes ./.venv). Go talks to it over two
+//     inherited pipes (its fds 3 and 4) in internal/wire's framing. The bridge calls
+//     ray.init(address, namespace, runtime_env) and keeps ObjectRefs and ActorHandles in
+//     tables keyed by ids the Go side holds and releases (Release, driven by fray.Ref's
+//     garbage collection). Blocking calls (get, wait, actor lookups) run on a thread pool, so
+//     one slow Get never blocks other calls. It exits when its input pipe closes, which ends
+//     the Ray job: job-scoped actors die with it, as in Ray. Its output (which includes the
+//     output of the job's workers, forwarded by Ray) goes to Options.Logger line by line.
+//
+//   - The worker shim (python/fray_ray/shim.py, shipped to workers as a runtime_env
+//     py_module): a Ray remote function and a Ray actor class that start this binary in fray
+//     worker mode (FRAY_WORKER=1, frames on fds 3 and 4, see internal/wire/PROTOCOL.md) as a
+//     persistent child — one per Ray worker process for tasks, one per actor — forward calls
+//     to it, and serve its nested calls (submit, get, wait, put, actors, named-actor lookup)
+//     through Ray. The child gets PR_SET_PDEATHSIG and watches its parent, and the shim
+//     kills it at exit, so no child outlives its Ray worker. While the Go child waits on a
+//     nested Get, the thread running the Ray task waits on the same refs with ray.wait, so
+//     Ray releases the task's CPU and nested tasks cannot deadlock a full cluster.
+//
+//   - This package: Connect and the JobContext (fray.JobContext) that sends the bridge one
+//     message per operation. Task submissions, actor calls and puts are one-way messages
+//     carrying an object id the Go side chose, so submitting is not a round trip.
+//
+// # What maps to what
+//
+//	TaskOptions.Resources        num_cpus (CPU, default 1), num_gpus (GPU), memory, resources={...} (the rest)
+//	TaskOptions.Name             .options(name=...)
+//	TaskOptions.MaxCalls         max_calls (the Ray worker exits after N calls; its Go child with it)
+//	TaskOptions.MaxRetries       max_retries (nil: 3; -1: unlimited)
+//	TaskOptions.RetryExceptions  retry_exceptions=True
+//	RuntimeEnv                   runtime_env={"pip": PackageRequirements, "env_vars": Env}; the Go child
+//	                             inherits the Ray worker's environment, and the bin directory of the
+//	                             worker's Python (the pip virtualenv) leads its PATH
+//	ActorOptions.Name/Namespace  name=, namespace= (default: the job's namespace)
+//	ActorOptions.GetIfExists     get_if_exists=True (an existing actor is returned; its class is checked)
+//	ActorOptions.Lifetime        lifetime="detached"
+//	ActorOptions.MaxRestarts     max_restarts (the constructor re-runs in a fresh process and Go child)
+//	ActorOptions.MaxConcurrency  max_concurrency (a threaded Ray actor; the Go child runs calls concurrently)
+//	ActorOptions.Resources       as for tasks; none given: Ray's 1 CPU to place and 0 held
+//	Ref.Get / GetAll             ray.get (failed objects give their errors, in input order)
+//	Wait                         ray.wait(fetch_local=False): ready means finished, successfully or not
+//	Put                          ray.put
+//	Cancel                       ray.cancel(force=, recursive=True); a running Go task's ctx is cancelled
+//	ActorHandle.Kill             ray.kill(no_restart=!AllowRestart)
+//	top-level ref arguments      passed to Ray as top-level arguments, so Ray resolves them (and a failed
+//	                             upstream fails the dependent task without running it)
+//
+// # Refs inside values
+//
+// A Ref encodes as [job, id] and an actor handle as [job, id, class, name, namespace]. When
+// a value leaves a process (a task argument, a Put, a task result) the bridge or shim finds
+// the ids of its own objects and actors in the value's bytes and sends the matching
+// ObjectRefs and ActorHandles with it, nested in a tuple, so that Ray serializes them in band
+// with its reference counting (borrowers keep objects alive) and does not resolve them. The
+// receiver files them under the same ids, so a worker that is handed a Ref it did not create
+// can Get it. A Ref sent elsewhere stays pinned until the job ends, as fray documents.
+//
+// # Errors
+//
+// A Go task's error makes the Ray task fail with a Python exception carrying the
+// fray.EncodeError bytes, so Ray's retry_exceptions and dependent-failure propagation apply.
+// Ray's exceptions map to fray's errors: RayTaskError with fray's exception → the original
+// error; WorkerCrashedError (also when the Go child dies: the shim then exits its Ray worker
+// so Ray sees the crash and retries per max_retries) → *fray.WorkerDiedError;
+// RayActorError, ActorDiedError, ActorUnavailableError → *fray.ActorDiedError;
+// TaskCancelledError → *fray.CancelledError; GetTimeoutError → timeout;
+// ObjectLostError, OwnerDiedError → *fray.ObjectLostError; RuntimeEnvSetupError →
+// *fray.RuntimeEnvError. If the bridge itself dies, every call fails with *BridgeError
+// (errors.Is fray.ErrClosed), never a hang.
+//
+// # Infeasible requests
+//
+// Ray keeps a request that no node can satisfy pending forever, with a warning (waiting for
+// an autoscaler). This backend instead checks each task's and actor's resources against the
+// alive nodes' totals at submission (refreshing the node list once before failing) and
+// fails with *fray.InfeasibleError, which is friendlier and matches the local backend. Set
+// Options.AllowInfeasible for Ray's behaviour (autoscaling clusters).
+//
+// # Shipping the binary
+//
+// Workers run the Go binary named by Options.Binary (default: this program). With ShipPath
+// (the default) they get its absolute path, right for a one-machine cluster or a shared
+// file system; with ShipWorkingDir it is copied into a staging directory that becomes the
+// job's runtime_env working_dir, which Ray uploads to every node. At the handshake each Go
+// child compares its registry with the driver's (digest and manifest, passed through the
+// job's runtime env) and refuses to run calls from a different build.
+//
+// # Running it
+//
+//	scripts/setup-python.sh          # ./.venv with ray==2.60.0 and cbor2
+//	scripts/ray-cluster.sh start     # a local cluster; writes .cache/ray-address
+//	export RAY_ADDRESS=$(cat .cache/ray-address)
+//	go test ./backend/ray/
+//	scripts/ray-cluster.sh stop
+//
+// The tests skip when RAY_ADDRESS is unset, unless CI is set, in which case a missing
+// cluster is a failure.
+package ray

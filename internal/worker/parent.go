@@ -271,9 +271,9 @@ func (p *Process) waitLoop() {
 		callErr = p.err
 		p.log.Warn("fray: worker process died", "status", p.exitMsg)
 	}
-	p.out.fail(callErr)
 	p.toW.Close()
-	close(p.done)
+	close(p.done) // before failing the calls, so that a caller seeing a failure sees Done too
+	p.out.fail(callErr)
 }
 
 // PID returns the worker's process id.
@@ -282,7 +282,7 @@ func (p *Process) PID() int { return p.pid }
 // Digest returns the worker's registry digest from the handshake.
 func (p *Process) Digest() string { return p.digest }
 
-// Done is closed when the process has exited and every call on it has returned.
+// Done is closed when the process has exited (before the calls still waiting on it fail).
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Err returns nil while the process runs and after Close; once it exited on its own (crash,
@@ -383,6 +383,11 @@ func (p *Process) ReleaseActor(id fray.ActorID) error {
 // Kill SIGKILLs the worker and its process group. Calls in flight fail with a
 // *fray.WorkerDiedError (unless Close was called first).
 func (p *Process) Kill() {
+	select {
+	case <-p.done:
+		return // reaped: the pid may belong to someone else now
+	default:
+	}
 	if err := killGroup(p.pid); err != nil {
 		_ = p.cmd.Process.Kill()
 	}
@@ -407,6 +412,16 @@ func (p *Process) Close() error {
 	p.hostCancel()
 	p.nestedWG.Wait()
 	return nil
+}
+
+// Abort kills the worker at once, without Shutdown; calls in flight fail with an error
+// matching fray.ErrClosed rather than a worker-died error. It waits for the exit.
+func (p *Process) Abort() {
+	p.closing.Store(true)
+	p.Kill()
+	<-p.done
+	p.hostCancel()
+	p.nestedWG.Wait()
 }
 
 func (p *Process) answer(id uint64, res wire.Result) {

@@ -464,7 +464,7 @@ var flaky = fray.NewTask("fraytest.flaky", func(ctx context.Context, f Flaky) (F
 type Cancellable struct {
 	Rec      Rec
 	StartKey string
-	DoneKey  string // incremented (through a ctx that survives the cancel) once ctx is done
+	DoneKey  string // incremented (through a ctx that survives the cancel) once ctx is done; "" returns at once
 }
 
 var waitForCancel = fray.NewTask("fraytest.waitForCancel", func(ctx context.Context, c Cancellable) (int, error) {
@@ -474,6 +474,9 @@ var waitForCancel = fray.NewTask("fraytest.waitForCancel", func(ctx context.Cont
 		return 0, err
 	}
 	<-ctx.Done()
+	if c.DoneKey == "" {
+		return 0, ctx.Err()
+	}
 	// Report through a ctx that keeps the job context but not the cancellation.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"reflect"
 	"time"
 
@@ -395,6 +396,7 @@ func cancelCases() []testCase {
 	return []testCase{
 		{"QueuedTaskNeverRuns", testCancelQueued},
 		{"RunningTaskCtxCancelled", testCancelRunning},
+		{"CancelWinsOverTheTasksOwnReturn", testCancelResultRace},
 		{"FinishedTaskUnaffected", testCancelFinished},
 	}
 }
@@ -440,6 +442,25 @@ func testCancelRunning(s *env) {
 	// Cancelled tasks are never retried, even with RetryExceptions.
 	if n := s.count(rec, "start"); n != 1 {
 		s.Errorf("the cancelled task started %d times; cancelled tasks must not be retried", n)
+	}
+}
+
+// testCancelResultRace: a task that returns ctx.Err() the moment it is cancelled still
+// reports as cancelled, not as a TaskError: the backend must settle the result as cancelled
+// no later than it cancels the task's ctx. Repeated, since a wrong order loses only a race.
+func testCancelResultRace(s *env) {
+	rec := s.recorder()
+	for i := 0; i < 25; i++ {
+		key := fmt.Sprintf("start%d", i)
+		ref, err := waitForCancel.Remote(s.Ctx, Cancellable{Rec: rec, StartKey: key},
+			fray.TaskOptions{MaxRetries: fray.Retries(3), RetryExceptions: true})
+		s.must(err, "submit")
+		s.await(rec, key, 1)
+		s.must(fray.Cancel(s.Ctx, ref, false), "Cancel")
+		_, err = ref.Get(s.Ctx)
+		if !errors.Is(err, fray.ErrCancelled) {
+			s.Fatalf("round %d: Get of a cancelled task that returned ctx.Err() at once = %v (%T), want fray.ErrCancelled", i, err, err)
+		}
 	}
 }
 

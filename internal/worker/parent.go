@@ -82,6 +82,7 @@ type Process struct {
 	closing atomic.Bool
 	done    chan struct{}
 	err     error // set before done is closed
+	endErr  error // what calls fail with once done is closed
 	exitMsg string
 	readerD chan struct{}
 }
@@ -271,6 +272,7 @@ func (p *Process) waitLoop() {
 		callErr = p.err
 		p.log.Warn("fray: worker process died", "status", p.exitMsg)
 	}
+	p.endErr = callErr
 	p.toW.Close()
 	close(p.done) // before failing the calls, so that a caller seeing a failure sees Done too
 	p.out.fail(callErr)
@@ -342,8 +344,8 @@ func (p *Process) callErr(err error, what string) error {
 	}
 	select {
 	case <-p.done:
-		if p.err != nil {
-			return p.callErr(p.err, what)
+		if p.endErr != nil && err != p.endErr {
+			return p.callErr(p.endErr, what)
 		}
 	default:
 	}

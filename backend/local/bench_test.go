@@ -8,7 +8,9 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/local"
@@ -24,27 +26,51 @@ const chunk = 10000
 var benchRound atomic.Int64 // tasks submitted before getting them all, in throughput benchmarks
 
 type benchRun struct {
-	n  int
-	ns float64
+	n     int
+	ns    float64
+	cpuNs float64
 }
+
+// cpuTime is the CPU time the process has used, user and system: under a loaded machine it
+// says more about the cost of an operation than wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startCPU marks the start of the timed part of a benchmark for report.
+func startCPU(b *testing.B) {
+	cpuStart.Store(b, cpuTime())
+	b.ResetTimer()
+}
+
+var cpuStart sync.Map // *testing.B → time.Duration
 
 var benchResults = struct {
 	sync.Mutex
 	m map[string][]benchRun
 }{m: map[string][]benchRun{}}
 
-// report records the run and adds an ops/s metric.
+// report records the run and adds ops/s and CPU-time metrics.
 func report(b *testing.B) {
 	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 	b.ReportMetric(1e9/ns, "ops/s")
+	var cpuNs float64
+	if v, ok := cpuStart.LoadAndDelete(b); ok {
+		cpuNs = float64(cpuTime()-v.(time.Duration)) / float64(b.N)
+		b.ReportMetric(cpuNs, "cpu-ns/op")
+	}
 	benchResults.Lock()
-	benchResults.m[b.Name()] = append(benchResults.m[b.Name()], benchRun{b.N, ns})
+	benchResults.m[b.Name()] = append(benchResults.m[b.Name()], benchRun{b.N, ns, cpuNs})
 	benchResults.Unlock()
 }
 
-// median is the median ns/op over the runs with at least a quarter of the largest b.N
-// (the calibration runs with tiny b.N are left out).
-func median(runs []benchRun) float64 {
+// median is the median ns/op (cpu false) or CPU ns/op (cpu true) over the runs with at least
+// a quarter of the largest b.N (the calibration runs with tiny b.N are left out).
+func median(runs []benchRun, cpu bool) float64 {
 	maxN := 0
 	for _, r := range runs {
 		maxN = max(maxN, r.n)
@@ -52,7 +78,11 @@ func median(runs []benchRun) float64 {
 	var ns []float64
 	for _, r := range runs {
 		if r.n >= maxN/4 {
-			ns = append(ns, r.ns)
+			if cpu {
+				ns = append(ns, r.cpuNs)
+			} else {
+				ns = append(ns, r.ns)
+			}
 		}
 	}
 	sort.Float64s(ns)
@@ -86,15 +116,15 @@ func printRatios() {
 	sort.Strings(names)
 	fmt.Fprintln(os.Stdout, "medians:")
 	for _, n := range names {
-		ns := median(benchResults.m[n])
-		fmt.Fprintf(os.Stdout, "  %-45s %10.1f ns/op %12.0f ops/s\n", n, ns, 1e9/ns)
+		ns := median(benchResults.m[n], false)
+		fmt.Fprintf(os.Stdout, "  %-45s %10.1f ns/op %12.0f ops/s %10.1f cpu-ns/op\n", n, ns, 1e9/ns, median(benchResults.m[n], true))
 	}
-	fmt.Fprintln(os.Stdout, "ratios (benchmark / baseline, medians):")
+	fmt.Fprintln(os.Stdout, "ratios (benchmark / baseline, medians of wall time and of CPU time):")
 	for _, p := range ratioPairs {
 		a, okA := benchResults.m[p[0]]
 		b, okB := benchResults.m[p[1]]
 		if okA && okB {
-			fmt.Fprintf(os.Stdout, "  %-40s / %-45s = %6.2fx\n", p[0], p[1], median(a)/median(b))
+			fmt.Fprintf(os.Stdout, "  %-40s / %-45s = %6.2fx wall %6.2fx cpu\n", p[0], p[1], median(a, false)/median(b, false), median(a, true)/median(b, true))
 		}
 	}
 }
@@ -149,7 +179,7 @@ func BenchmarkTaskRoundTrip(b *testing.B) {
 		b.Run(m.name, func(b *testing.B) {
 			ctx := benchJob(b, m.direct)
 			b.ReportAllocs()
-			b.ResetTimer()
+			startCPU(b)
 			for i := 0; i < b.N; i++ {
 				r, err := Noop.Remote(ctx, i)
 				if err != nil {
@@ -168,6 +198,7 @@ func BenchmarkTaskRoundTripBaseline(b *testing.B) {
 	for _, m := range baselineModes {
 		b.Run(m.name, func(b *testing.B) {
 			b.ReportAllocs()
+			startCPU(b)
 			for i := 0; i < b.N; i++ {
 				ch := make(chan int, 1)
 				go func(x int) { ch <- work(m.codec, x) }(i)
@@ -186,7 +217,7 @@ func BenchmarkTaskThroughput(b *testing.B) {
 			ctx := benchJob(b, m.direct)
 			refs := make([]fray.Ref[int], 0, chunk)
 			b.ReportAllocs()
-			b.ResetTimer()
+			startCPU(b)
 			for done := 0; done < b.N; {
 				n := min(chunk, b.N-done)
 				refs = refs[:0]
@@ -213,6 +244,7 @@ func BenchmarkTaskThroughputBaseline(b *testing.B) {
 		b.Run(m.name, func(b *testing.B) {
 			chans := make([]chan int, 0, chunk)
 			b.ReportAllocs()
+			startCPU(b)
 			for done := 0; done < b.N; {
 				n := min(chunk, b.N-done)
 				chans = chans[:0]
@@ -242,7 +274,7 @@ func BenchmarkActorCallRoundTrip(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			b.ResetTimer()
+			startCPU(b)
 			for i := 0; i < b.N; i++ {
 				if v, err := Add.Call(ctx, h, 1); err != nil || v != i+1 {
 					b.Fatal(v, err)
@@ -276,6 +308,7 @@ func BenchmarkActorCallRoundTripBaseline(b *testing.B) {
 			wg.Add(1)
 			go server(m.codec, reqs, &wg)
 			b.ReportAllocs()
+			startCPU(b)
 			for i := 0; i < b.N; i++ {
 				reply := make(chan int, 1)
 				reqs <- benchReq{1, reply}
@@ -300,7 +333,7 @@ func BenchmarkActorCallThroughput(b *testing.B) {
 			}
 			refs := make([]fray.Ref[int], 0, chunk)
 			b.ReportAllocs()
-			b.ResetTimer()
+			startCPU(b)
 			for done := 0; done < b.N; {
 				n := min(chunk, b.N-done)
 				refs = refs[:0]
@@ -331,6 +364,7 @@ func BenchmarkActorCallThroughputBaseline(b *testing.B) {
 			go server(m.codec, reqs, &wg)
 			replies := make([]chan int, 0, chunk)
 			b.ReportAllocs()
+			startCPU(b)
 			for done := 0; done < b.N; {
 				n := min(chunk, b.N-done)
 				replies = replies[:0]
@@ -358,7 +392,7 @@ func BenchmarkPutGet(b *testing.B) {
 		b.Run(m.name, func(b *testing.B) {
 			ctx := benchJob(b, m.direct)
 			b.ReportAllocs()
-			b.ResetTimer()
+			startCPU(b)
 			for i := 0; i < b.N; i++ {
 				r, err := fray.Put(ctx, i)
 				if err != nil {
@@ -380,6 +414,7 @@ func BenchmarkPutGetBaseline(b *testing.B) {
 			var mu sync.Mutex
 			store := map[int]any{}
 			b.ReportAllocs()
+			startCPU(b)
 			for i := 0; i < b.N; i++ {
 				var v any = i
 				if m.codec {
@@ -418,7 +453,7 @@ func benchQueued(b *testing.B, depth int) {
 	all := fray.TaskOptions{Resources: fray.Resources{fray.CPU: float64(runtime.NumCPU())}}
 	refs := make([]fray.Ref[int], 0, depth)
 	b.ReportAllocs()
-	b.ResetTimer()
+	startCPU(b)
 	for done := 0; done < b.N; {
 		n := min(depth, b.N-done)
 		name := fmt.Sprintf("%s/%d", b.Name(), benchRound.Add(1))

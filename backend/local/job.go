@@ -48,7 +48,7 @@ type JobContext struct {
 
 	mu      sync.Mutex
 	seq     uint64
-	objects map[uint64]*object  // by sequence number (the id's suffix)
+	objects objTable            // by sequence number (the id's suffix)
 	actors  map[*actor]struct{} // live job-scoped actors this job created
 
 	closed    atomic.Bool
@@ -78,7 +78,7 @@ func New(opts Options) (*JobContext, error) {
 	}
 	j := &JobContext{
 		c: c, owns: owns, id: opts.JobID, ns: opts.Namespace, direct: opts.DirectValues,
-		objects:  map[uint64]*object{},
+		objects:  newObjTable(),
 		actors:   map[*actor]struct{}{},
 		closedCh: make(chan struct{}),
 		idleSig:  make(chan struct{}, 1),
@@ -128,7 +128,7 @@ func (j *JobContext) newIDLocked(o *object) fray.ObjectID {
 	b := append(buf[:0], j.prefix...)
 	b = strconv.AppendUint(b, j.seq, 16)
 	o.id = fray.ObjectID(b)
-	j.objects[j.seq] = o
+	j.objects.put(j.seq, o)
 	return o.id
 }
 
@@ -138,13 +138,12 @@ func (j *JobContext) objectLocked(id fray.ObjectID) (*object, bool) {
 	if !ok {
 		return nil, false
 	}
-	o, ok := j.objects[seq]
-	return o, ok
+	return j.objects.get(seq)
 }
 
 func (j *JobContext) forgetLocked(id fray.ObjectID) {
 	if seq, ok := j.parseID(id); ok {
-		delete(j.objects, seq)
+		j.objects.remove(seq)
 	}
 }
 
@@ -578,11 +577,11 @@ func (j *JobContext) close() {
 	close(j.closedCh)
 	j.mu.Lock()
 	var tasks []*task
-	for _, o := range j.objects {
+	j.objects.each(func(o *object) {
 		if o.task != nil && !o.done {
 			tasks = append(tasks, o.task)
 		}
-	}
+	})
 	actors := make([]*actor, 0, len(j.actors))
 	for a := range j.actors {
 		actors = append(actors, a)
@@ -606,7 +605,7 @@ func (j *JobContext) close() {
 	}
 	j.c.detach(j)
 	j.mu.Lock()
-	j.objects = nil
+	j.objects = newObjTable()
 	j.mu.Unlock()
 }
 
@@ -615,5 +614,5 @@ func (j *JobContext) close() {
 func (j *JobContext) NumObjects() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return len(j.objects)
+	return j.objects.n
 }

@@ -1,0 +1,46 @@
+package local_test
+
+import (
+	"testing"
+
+	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend/local"
+	"github.com/fray-go/fray/fraytest"
+)
+
+// TestConformance runs fray's conformance suite against the local backend in its default
+// (codec) mode: each subtest on a fresh cluster with the suite's resources, peers on the same
+// cluster and namespace. Options.DirectValues is left out on purpose: it skips the codec, so
+// the suite's checks that unencodable values and unregistered error types behave as on a
+// cluster do not hold there (that is the trade DirectValues documents).
+func TestConformance(t *testing.T) {
+	for _, m := range modes[:1] {
+		t.Run(m.name, func(t *testing.T) {
+			fraytest.Run(t, fraytest.Backend{
+				Name: "local",
+				New: func(t *testing.T, o fraytest.Options) fray.JobContext {
+					opts := local.Options{DirectValues: m.direct}
+					if o.PeerOf != nil {
+						of := o.PeerOf.(*local.JobContext)
+						opts.Cluster, opts.Namespace = of.Cluster(), of.Namespace()
+					} else {
+						c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.RequiredResources})
+						if err != nil {
+							t.Fatal(err)
+						}
+						t.Cleanup(func() { _ = c.Close() })
+						opts.Cluster = c
+					}
+					jc, err := local.New(opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { _ = jc.Close() })
+					return jc
+				},
+				// MaxCalls and RuntimeEnv are refused until the process worker pool lands.
+				Caps: fraytest.Capabilities{ProcessTasks: false, InfeasibleFailsFast: true},
+			})
+		})
+	}
+}

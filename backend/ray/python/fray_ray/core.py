@@ -177,6 +177,7 @@ class RayServer:
         self.lock = threading.Lock()
         self.objects = {}  # fray object id -> ObjectRef | Failed
         self.actors = {}  # fray actor id -> (ActorHandle, info dict)
+        self.killed = set()  # actor ids this process killed for good
         self.blocked = {}  # token -> [ObjectRef] that some thread is blocked on
         self.blocked_lock = threading.Lock()
         jt = proto.cbor_text(job)
@@ -265,7 +266,8 @@ class RayServer:
             else:
                 arg = body.get("a") or b""
                 carried = self.carried(arg)
-            ref = shim.fray_task.options(**opts).remote(fn, opts.get("name", fn), arg, carried)
+            remote = shim.task_function(opts.pop("max_calls", 0))
+            ref = remote.options(**opts).remote(fn, opts.get("name", fn), arg, carried)
             self._store(oid, ref)
         except Exception as e:  # noqa: BLE001 - becomes the object's error
             self._store(oid, Failed(_submit_error(e)))
@@ -434,7 +436,10 @@ class RayServer:
             cls = cls_hint
         info = {"id": aid, "c": cls, "n": name, "ns": ns}
         with self.lock:
-            self.actors[aid] = (h, info)
+            # Keep the handle already filed (for an actor this job created, the creator's
+            # handle): Ray ends a job-scoped actor once its creator's handles are all gone.
+            prev = self.actors.get(aid)
+            self.actors[aid] = (prev[0] if prev else h, info)
         return info
 
     def get_actor(self, name, namespace):
@@ -457,6 +462,10 @@ class RayServer:
         oid = oid or self.new_id()
         try:
             h, info = self._actor(body["id"])
+            if body["id"] in self.killed:
+                self._store(oid, Failed(error("actor_died", "fray: actor %s was killed" % body["id"],
+                                              a=body["id"], n=info.get("n", ""), x="killed by ray.kill")))
+                return oid
             if body.get("ar"):
                 arg = self.lookup(body["ar"])
                 if isinstance(arg, Failed):
@@ -473,8 +482,23 @@ class RayServer:
         return oid
 
     def kill_actor(self, aid, no_restart):
-        h, _ = self._actor(aid)
+        """ray.kill. With no_restart, later calls from this process fail at once, and the
+        kill returns once Ray reports the actor dead (bounded), so that calls from others
+        made after Kill returns fail too."""
+        h, info = self._actor(aid)
         ray.kill(h, no_restart=no_restart)
+        if not no_restart:
+            return
+        with self.lock:
+            self.killed.add(aid)
+        import time
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                ray.get(h.fray_class.remote(), timeout=5)
+            except (rex.RayActorError, rex.GetTimeoutError):
+                return
+            time.sleep(0.05)
 
     def nodes(self):
         return [dict(n.get("Resources") or {}) for n in ray.nodes() if n.get("Alive")]

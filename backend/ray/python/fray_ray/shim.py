@@ -160,6 +160,7 @@ class Child:
         self.pending = {}
         self.plock = threading.Lock()
         self.dead = None
+        self.closing = False  # set by kill: the child's end is expected, not a crash
         self.inflight = {}  # child request id -> cancel Event
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="fray-nested")
         threading.Thread(target=self._read, name="fray-child-reader", daemon=True).start()
@@ -218,6 +219,7 @@ class Child:
         return slot.typ, slot.body
 
     def kill(self):
+        self.closing = True
         try:
             self.w.close()
         except Exception:  # noqa: BLE001
@@ -249,7 +251,7 @@ class Child:
             pending, self.pending = self.pending, {}
         for slot in pending.values():
             slot.event.set()
-        if self.is_actor or pending:
+        if not self.closing and (self.is_actor or pending):
             # Make Ray see a worker crash: tasks are retried, actors restarted or dead.
             print("fray: Go worker child died (%s); exiting this Ray worker" % reason, file=sys.stderr, flush=True)
             os._exit(1)
@@ -354,8 +356,7 @@ def _die(reason):
     os._exit(1)
 
 
-@ray.remote
-def fray_task(fn, name, arg, carried):
+def run_task(fn, name, arg, carried):
     """Runs the registered Go task fn on this worker's persistent Go child."""
     s = server()
     if carried:
@@ -370,6 +371,23 @@ def fray_task(fn, name, arg, carried):
     if res.get("e"):
         raise FrayTaskError(res["e"])
     return s.pack(res.get("d") or b"")
+
+
+fray_task = ray.remote(run_task)
+_task_functions = {0: fray_task}
+_task_functions_lock = threading.Lock()
+
+
+def task_function(max_calls):
+    """The Ray remote function for tasks with that max_calls. Ray takes max_calls only in
+    @ray.remote, not in .options(), so each value gets its own remote function."""
+    max_calls = int(max_calls or 0)
+    with _task_functions_lock:
+        f = _task_functions.get(max_calls)
+        if f is None:
+            f = ray.remote(max_calls=max_calls)(run_task)
+            _task_functions[max_calls] = f
+        return f
 
 
 # --- actors ----------------------------------------------------------------------------------

@@ -387,18 +387,20 @@ func (j *JobContext) waitObject(ctx *taskCtx, o *object) bool {
 		j.mu.Unlock()
 		return true
 	}
-	w := &waiter{need: 1, ch: make(chan struct{}, 1)}
+	w := newWaiter(1)
 	o.addWaiter(w)
 	j.mu.Unlock()
+	ok := true
 	select {
 	case <-w.ch:
-		return true
 	case <-ctx.Done():
-		j.mu.Lock()
-		unregister(w, []*object{o})
-		j.mu.Unlock()
-		return false
+		ok = false
 	}
+	j.mu.Lock()
+	unregister(w, []*object{o})
+	freeWaiter(w)
+	j.mu.Unlock()
+	return ok
 }
 
 // KillActor kills an actor: queued and running calls fail with *fray.ActorDiedError (running

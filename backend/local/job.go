@@ -255,10 +255,8 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 	switch {
 	case dep != nil && !dep.done:
 		t.state.Store(stWaitDep)
-		if dep.wait == nil {
-			dep.wait = &objWait{}
-		}
-		dep.wait.deps = append(dep.wait.deps, t)
+		ow := dep.waitList()
+		ow.deps = append(ow.deps, t)
 		j.mu.Unlock()
 		return id, nil
 	case dep != nil && dep.err != nil:
@@ -351,8 +349,9 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 		return nil, errClosed
 	}
 	out := make([]fray.Object, len(ids))
-	var pending []*object
-	var pendingIdx []int
+	var pbuf [4]*object
+	var ibuf [4]int
+	pending, pendingIdx := pbuf[:0], ibuf[:0]
 	j.mu.Lock()
 	for i, id := range ids {
 		o, ok := j.objectLocked(id)
@@ -371,7 +370,7 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 		j.mu.Unlock()
 		return out, nil
 	}
-	w := &waiter{need: len(pending), ch: make(chan struct{}, 1)}
+	w := newWaiter(len(pending))
 	for _, o := range pending {
 		o.addWaiter(w)
 	}
@@ -379,14 +378,33 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 	err := j.block(ctx, w, nil)
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	unregister(w, pending)
+	freeWaiter(w)
 	if err != nil {
-		unregister(w, pending)
 		return nil, err
 	}
 	for k, o := range pending {
 		out[pendingIdx[k]] = fray.Object{Payload: o.val, Err: o.err}
 	}
 	return out, nil
+}
+
+var waiters = sync.Pool{New: func() any { return &waiter{ch: make(chan struct{}, 1)} }}
+
+func newWaiter(need int) *waiter {
+	w := waiters.Get().(*waiter)
+	w.need = need
+	return w
+}
+
+// freeWaiter recycles w once no object refers to it any more (after unregister, with j.mu
+// held, so that no completion can signal it again).
+func freeWaiter(w *waiter) {
+	select {
+	case <-w.ch:
+	default:
+	}
+	waiters.Put(w)
 }
 
 // unregister removes w from the objects that are still pending; j.mu is held.
@@ -451,7 +469,7 @@ func (j *JobContext) Wait(ctx context.Context, ids []fray.ObjectID, numReturns i
 		j.mu.Unlock()
 		return mask, nil
 	}
-	w := &waiter{need: numReturns - ready, ch: make(chan struct{}, 1)}
+	w := newWaiter(numReturns - ready)
 	for _, o := range objs {
 		if !o.done {
 			o.addWaiter(w)
@@ -468,6 +486,7 @@ func (j *JobContext) Wait(ctx context.Context, ids []fray.ObjectID, numReturns i
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	unregister(w, objs)
+	freeWaiter(w)
 	if err != nil && !isCtxErr(ctx, err) {
 		return nil, err
 	}

@@ -48,13 +48,21 @@ type object struct {
 type objWait struct {
 	waiters []*waiter // Get and Wait calls blocked on it
 	deps    []*task   // tasks whose ArgRef it is
+	buf     [1]*waiter
+}
+
+func (o *object) waitList() *objWait {
+	if o.wait == nil {
+		ow := &objWait{}
+		ow.waiters = ow.buf[:0]
+		o.wait = ow
+	}
+	return o.wait
 }
 
 func (o *object) addWaiter(w *waiter) {
-	if o.wait == nil {
-		o.wait = &objWait{}
-	}
-	o.wait.waiters = append(o.wait.waiters, w)
+	ow := o.waitList()
+	ow.waiters = append(ow.waiters, w)
 }
 
 // waiter is a blocked Get or Wait: ch gets a value once need more objects are done.

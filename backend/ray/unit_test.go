@@ -1,0 +1,162 @@
+package ray
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fray-go/fray"
+)
+
+func TestInfeasible(t *testing.T) {
+	nodes := []map[string]float64{
+		{"CPU": 4, "memory": 8 << 30, "head_node": 1},
+		{"CPU": 16, "GPU": 2, "memory": 64 << 30},
+	}
+	cases := []struct {
+		name     string
+		req      fray.Resources
+		resource string // "" = feasible
+	}{
+		{"empty", fray.Resources{}, ""},
+		{"zero amounts", fray.Resources{"CPU": 0, "TPU": 0}, ""},
+		{"fits first", fray.Resources{"CPU": 4, "head_node": 0.0001}, ""},
+		{"fits second", fray.Resources{"CPU": 8, "GPU": 1}, ""},
+		{"fractional", fray.Resources{"head_node": 0.5}, ""},
+		{"too many CPUs", fray.Resources{"CPU": 17}, "CPU"},
+		{"unknown resource", fray.Resources{"TPU": 1}, "TPU"},
+		{"GPU beyond any node", fray.Resources{"GPU": 3}, "GPU"},
+		{"no node has both", fray.Resources{"GPU": 1, "head_node": 1}, "combination {GPU: 1, head_node: 1}"},
+		{"just above capacity", fray.Resources{"head_node": 1.0001}, "head_node"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := infeasible(c.req, nodes)
+			if c.resource == "" {
+				if err != nil {
+					t.Fatalf("want feasible, got %v", err)
+				}
+				return
+			}
+			var ie *fray.InfeasibleError
+			if !errors.As(err, &ie) || !errors.Is(err, fray.ErrInfeasible) || ie.Resource != c.resource {
+				t.Fatalf("want *fray.InfeasibleError for %q, got %v", c.resource, err)
+			}
+		})
+	}
+	if err := infeasible(fray.Resources{"CPU": 1}, nil); err == nil {
+		t.Fatal("no nodes: want infeasible")
+	}
+}
+
+func TestExtractPython(t *testing.T) {
+	cache := t.TempDir()
+	d1, err := extractPython(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := extractPython(cache)
+	if err != nil || d1 != d2 {
+		t.Fatalf("second extraction: %q, %v (first %q)", d2, err, d1)
+	}
+	for _, f := range []string{"fray_bridge.py", "fray_ray/__init__.py", "fray_ray/proto.py", "fray_ray/core.py", "fray_ray/shim.py"} {
+		if _, err := os.Stat(filepath.Join(d1, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestStageBinary(t *testing.T) {
+	cache := t.TempDir()
+	bin := filepath.Join(t.TempDir(), "prog")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir, name, err := stageBinary(cache, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, name))
+	if err != nil || st.Mode()&0o100 == 0 {
+		t.Fatalf("staged binary: %v, %v", st, err)
+	}
+	if d2, _, err := stageBinary(cache, bin); err != nil || d2 != dir {
+		t.Fatalf("restage: %q, %v", d2, err)
+	}
+}
+
+// TestPythonErrorMapping checks, without a cluster, that the errors the bridge and shim
+// build from Ray's exceptions decode to fray's typed errors in Go.
+func TestPythonErrorMapping(t *testing.T) {
+	py := Options{}.python()
+	if err := exec.Command(py, "-c", "import ray, cbor2").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s cannot import ray and cbor2 (run scripts/setup-python.sh): %v", py, err)
+		}
+		t.Skipf("%s cannot import ray and cbor2: run scripts/setup-python.sh", py)
+	}
+	dir, err := extractPython(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, "-m", "fray_ray.selftest")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("selftest: %v", err)
+	}
+	want := map[string]error{
+		"fray_task_error": fray.ErrTaskFailed, "ray_task_error_wrapping_fray": fray.ErrTaskFailed,
+		"ray_task_error_python": fray.ErrTaskFailed, "worker_crashed": fray.ErrWorkerDied,
+		"cancelled": fray.ErrCancelled, "actor_died": fray.ErrActorDied, "actor_unavailable": fray.ErrActorDied,
+		"object_lost": fray.ErrObjectLost, "owner_died": fray.ErrObjectLost, "get_timeout": fray.ErrTimeout,
+		"runtime_env": fray.ErrRuntimeEnv, "oom": fray.ErrWorkerDied, "request_error": fray.ErrInvalidArgument,
+	}
+	seen := 0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		name, hx, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		b, err := hex.DecodeString(hx)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := fray.DecodeError(b)
+		seen++
+		if name == "other" {
+			if errors.Is(got, fray.ErrSerialization) || !strings.Contains(got.Error(), "something else") {
+				t.Errorf("other: %v", got)
+			}
+			continue
+		}
+		if !errors.Is(got, want[name]) {
+			t.Errorf("%s: decoded %T %v, want %v", name, got, got, want[name])
+		}
+	}
+	if seen != len(want)+1 {
+		t.Fatalf("selftest printed %d cases, want %d:\n%s", seen, len(want)+1, out)
+	}
+	var te *fray.TaskError
+	if err := fray.DecodeError(mustHex(t, out, "ray_task_error_wrapping_fray")); !errors.As(err, &te) || te.Message != "fray: task t failed: boom" {
+		t.Errorf("a Go task error must come through Ray unchanged, got %v", err)
+	}
+}
+
+func mustHex(t *testing.T, out []byte, name string) []byte {
+	for _, line := range strings.Split(string(out), "\n") {
+		if n, hx, ok := strings.Cut(line, " "); ok && n == name {
+			b, _ := hex.DecodeString(hx)
+			return b
+		}
+	}
+	t.Fatalf("no %s line", name)
+	return nil
+}

@@ -156,6 +156,12 @@ func (a *actor) construct(t *task) {
 	a.mu.Unlock()
 
 	self, err := ct.invoke(ctx, nil)
+	if t != nil && err == nil && !a.holds {
+		// Placement-only resources go back before the first call can run, so that the node's
+		// accounting is settled by the time a caller sees a result.
+		a.c.releaseShape(t.class.shape)
+		t.keep = true
+	}
 
 	a.mu.Lock()
 	var failed []*task

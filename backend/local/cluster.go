@@ -239,7 +239,7 @@ func (c *Cluster) finish(t *task, retry bool) *task {
 	c.mu.Lock()
 	cl := t.class
 	if t.keep {
-		t.keep = false // an actor keeps its placement resources as its held resources
+		t.keep = false // an actor keeps its placement resources, or returned them already
 	} else {
 		c.ledger.releaseExceptCPU(cl.shape, t.heldCPU)
 	}

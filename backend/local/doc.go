@@ -34,6 +34,29 @@
 // backend gives. Options.DirectValues passes Go values and errors through unchanged, which is
 // faster but hides those problems.
 //
+// # Cancellation, retries and Close
+//
+// Cancel fails the task's object with *fray.CancelledError at once: a queued task never
+// runs, a running one has its context cancelled (force changes nothing: a goroutine cannot
+// be killed), and a cancelled task is never retried. RetryExceptions retries tasks that
+// returned an error or panicked, up to TaskOptions.EffectiveMaxRetries times (-1: without
+// limit); system failures do not happen in-process. A task's context is also cancelled when
+// it returns. Close cancels the job's queued and running tasks and calls, kills its
+// job-scoped actors and returns once all of them have returned, so a task that ignores its
+// context holds Close up.
+//
+// # Actors
+//
+// An actor's constructor runs asynchronously once its placement resources are free; a
+// failing constructor kills the actor, and every call then fails with *fray.ActorDiedError
+// whose Reason carries the constructor's error. The constructor's context stays valid for
+// the actor's life and is cancelled when it dies or restarts. Each method call runs with a
+// context that carries the calling job's job context, so tasks it submits and refs it makes
+// belong to the caller. Named actors are unique per namespace across the whole cluster,
+// including those made by other job contexts, and a dead actor's name is free again.
+// KillActor fails queued and running calls with *fray.ActorDiedError; with restarts allowed
+// and left, the constructor runs again (state lost) and later calls go to the new instance.
+//
 // # What runs in a process
 //
 // Options that need a task or actor to have its own process (TaskOptions.MaxCalls,

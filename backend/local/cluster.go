@@ -36,6 +36,7 @@ type Cluster struct {
 	actorSeq    atomic.Uint64
 	tag         string // random prefix of actor ids
 	funcs       map[string]*fray.Function
+	lastFn      atomic.Pointer[fray.Function]
 	pool        *pool
 	closing     atomic.Bool
 	closeOnce   sync.Once
@@ -96,10 +97,16 @@ func (c *Cluster) Available() fray.Resources {
 // the snapshot taken at NewCluster is complete, and the fallback only serves odd programs
 // that build a cluster during package initialization.
 func (c *Cluster) lookup(name string) (*fray.Function, error) {
-	if f, ok := c.funcs[name]; ok {
+	// Programs tend to submit the same function many times in a row: remember the last one.
+	if f := c.lastFn.Load(); f != nil && f.Name == name {
 		return f, nil
 	}
-	return fray.LookupFunction(name)
+	f, ok := c.funcs[name]
+	if !ok {
+		return fray.LookupFunction(name)
+	}
+	c.lastFn.Store(f)
+	return f, nil
 }
 
 // classFor returns the scheduling class of a request. With task set, a request without a CPU

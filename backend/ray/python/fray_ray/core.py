@@ -17,6 +17,7 @@ import secrets
 import threading
 import traceback
 
+import cbor2
 import ray
 import ray.exceptions as rex
 
@@ -178,6 +179,7 @@ class RayServer:
         self.objects = {}  # fray object id -> ObjectRef | Failed
         self.actors = {}  # fray actor id -> (ActorHandle, info dict)
         self.killed = set()  # actor ids this process killed for good
+        self._remote_cache = {}  # canonical task options -> (remote function with options, name)
         self.blocked = {}  # token -> [ObjectRef] that some thread is blocked on
         self.blocked_lock = threading.Lock()
         jt = proto.cbor_text(job)
@@ -255,8 +257,8 @@ class RayServer:
         from . import shim
         oid = oid or self.new_id()
         try:
-            opts = task_options(body.get("op"))
             fn = body["f"]
+            op = body.get("op")
             if body.get("ar"):
                 arg = self.lookup(body["ar"])
                 if isinstance(arg, Failed):
@@ -266,12 +268,27 @@ class RayServer:
             else:
                 arg = body.get("a") or b""
                 carried = self.carried(arg)
-            remote = shim.task_function(opts.pop("max_calls", 0))
-            ref = remote.options(**opts).remote(fn, opts.get("name", fn), arg, carried)
+            remote, name = self._task_remote(op, fn)
+            ref = remote.remote(fn, name, arg, carried)
             self._store(oid, ref)
         except Exception as e:  # noqa: BLE001 - becomes the object's error
             self._store(oid, Failed(_submit_error(e)))
         return oid
+
+    def _task_remote(self, op, fn):
+        """The Ray remote function with .options() applied for op, cached: building options
+        is a noticeable part of a submission's cost, and most submissions repeat them."""
+        from . import shim
+        key = cbor2.dumps(op, canonical=True) if op else b""
+        hit = self._remote_cache.get(key)
+        if hit is None:
+            opts = task_options(op)
+            remote = shim.task_function(opts.pop("max_calls", 0))
+            hit = (remote.options(**opts), opts.get("name"))
+            if len(self._remote_cache) >= 1024:
+                self._remote_cache.clear()
+            self._remote_cache[key] = hit
+        return hit[0], hit[1] or fn
 
     def put(self, data, oid=None):
         oid = oid or self.new_id()

@@ -196,7 +196,8 @@ func (s *pathStore) WriteFileAtomic(ctx context.Context, p string, data []byte) 
 	return fs.WriteFileAtomic(ctx, loc.key, data)
 }
 
-// Find returns the full paths of every file under dir whose base name is base, sorted.
+// Find returns the paths, relative to dir, of every file under dir whose base name is
+// base, sorted.
 func (s *pathStore) Find(ctx context.Context, dir, base string) ([]string, error) {
 	loc, err := s.locate(dir, true)
 	if err != nil {
@@ -220,7 +221,7 @@ func (s *pathStore) Find(ctx context.Context, dir, base string) ([]string, error
 	var out []string
 	for _, a := range attrs {
 		if path.Base(a.Key) == base {
-			out = append(out, JoinPath(dir, strings.TrimPrefix(a.Key, prefix)))
+			out = append(out, strings.TrimPrefix(a.Key, prefix))
 		}
 	}
 	return out, nil

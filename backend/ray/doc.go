@@ -80,7 +80,9 @@
 // an autoscaler). This backend instead checks each task's and actor's resources against the
 // alive nodes' totals at submission (refreshing the node list once before failing) and
 // fails with *fray.InfeasibleError, which is friendlier and matches the local backend. Set
-// Options.AllowInfeasible for Ray's behaviour (autoscaling clusters).
+// Options.AllowInfeasible for Ray's behaviour (autoscaling clusters). Ray accepts TPU
+// requests of 1, 2, 4 or 8 chips only; other amounts (such as 0.5, which fray's own
+// validation allows) fail at the call site with fray.ErrInvalidResources.
 //
 // # Shipping the binary
 //

@@ -170,6 +170,10 @@ func (a *actor) construct(t *task) {
 	switch {
 	case a.gen != gen || a.state == acDead:
 		ctx.cancel() // killed or restarted meanwhile: this instance is discarded
+		if t != nil && a.holds && a.state != acDead && !t.keep {
+			t.keep = true // restarted: the new instance keeps the placement resources
+			a.holding = true
+		}
 	case err != nil:
 		ctx.cancel()
 		failed = a.dieLocked("the constructor failed: " + err.Error())

@@ -282,3 +282,21 @@ func TestDetachedAcrossJobs(t *testing.T) {
 		t.Fatalf("attaching to a closed cluster: %v", err)
 	}
 }
+
+func TestRestartKeepsHeldResources(t *testing.T) {
+	jc, ctx := newJob(t, local.Options{Resources: fray.Resources{fray.CPU: 2}})
+	h := must[fray.ActorHandle[CounterState]](t)(Counter.Create(ctx, 0, fray.ActorOptions{Resources: fray.Resources{fray.CPU: 1}, MaxRestarts: -1}))
+	for i := range 3 {
+		if got := must[int](t)(Add.Call(ctx, h, 1)); got != 1 {
+			t.Fatalf("restart %d: state %d, want a fresh one", i, got)
+		}
+		if av := jc.Cluster().Available(); av[fray.CPU] != 1 {
+			t.Fatalf("restart %d: available %v, want the actor to hold 1 CPU", i, av)
+		}
+		must[struct{}](t)(struct{}{}, h.Kill(ctx, fray.KillOptions{AllowRestart: true}))
+	}
+	must[struct{}](t)(struct{}{}, h.Kill(ctx))
+	if av := jc.Cluster().Available(); av[fray.CPU] != 2 {
+		t.Fatalf("after the final kill: available %v", av)
+	}
+}

@@ -176,7 +176,10 @@ type plannedShard struct {
 // Run returns the Summary of what happened, also with an error: a *Error (matching
 // ErrShardsFailed) when shards failed, after every other shard was processed; the error of
 // a submission (invalid or unsupported task options), after which nothing more is
-// submitted and the shards in flight are cancelled; or ctx's error, likewise.
+// submitted and the shards in flight are cancelled; or ctx's error, likewise. Cancelled
+// shards publish nothing, but a backend may report a task cancelled before its function has
+// returned (the local backend does), so a cancelled shard's temporary file can outlive Run
+// for a moment.
 func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 	start := time.Now()
 	j := job.impl()

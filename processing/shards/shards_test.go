@@ -142,6 +142,18 @@ func newJob(t *testing.T, cpus float64) context.Context {
 	return fray.WithJobContext(context.Background(), jc)
 }
 
+// closeJob closes the job context in ctx, which waits for every task to return.
+func closeJob(t *testing.T, ctx context.Context) {
+	t.Helper()
+	jc, err := fray.JobContextFrom(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jc.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // writeShard writes recs to path as JSONL, compressed by its extension.
 func writeShard(t *testing.T, path string, recs []Rec) {
 	t.Helper()
@@ -605,7 +617,10 @@ func TestCancelStopsInFlightShards(t *testing.T) {
 	if sum.Done != 0 || sum.Pending+sum.Failed != 4 {
 		t.Fatalf("summary %+v", sum)
 	}
-	// Nothing was published, and no temporary file is left behind.
+	// Nothing was published, and no temporary file is left behind once the cancelled tasks
+	// have returned (the local backend reports a task cancelled at once, before its function
+	// returns; closing the job waits for them).
+	closeJob(t, ctx)
 	if got := files(t, out); len(got) != 0 {
 		t.Fatalf("files after cancel: %v", got)
 	}

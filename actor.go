@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -242,6 +243,7 @@ func (m *Method[S, A, R]) RemoteRef(ctx context.Context, h ActorHandle[S], arg R
 		return Ref[R]{}, err
 	}
 	id, err := jc.CallActor(ctx, ActorCall{Actor: h.info.ID, Method: m.fn.Name, ArgRef: arg.c.id})
+	runtime.KeepAlive(arg) // the object must not be released before the backend pinned it
 	if err != nil {
 		return Ref[R]{}, err
 	}

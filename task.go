@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime"
 )
 
 // Task is a registered task function taking A and returning R. Declare it once, in a
@@ -70,6 +71,7 @@ func (t *Task[A, R]) RemoteRef(ctx context.Context, arg Ref[A], opts ...TaskOpti
 		return Ref[R]{}, err
 	}
 	id, err := jc.SubmitTask(ctx, TaskSpec{Function: t.fn.Name, ArgRef: arg.c.id, Options: o})
+	runtime.KeepAlive(arg) // the object must not be released before the backend pinned it
 	if err != nil {
 		return Ref[R]{}, err
 	}

@@ -22,6 +22,10 @@ import (
 // The canonical tree uses: nil, bool, int64, uint64, float64, string, json.Number (from
 // json.Marshaler output), []any and map[string]any.
 
+// rawCanonical is a subtree that is already canonical JSON (a dependency's version string):
+// it is copied as is, so nested versions are encoded once, not once per dependent.
+type rawCanonical string
+
 // canonicalJSON encodes a canonical tree.
 func canonicalJSON(v any) ([]byte, error) {
 	var b bytes.Buffer
@@ -48,6 +52,8 @@ func encodeCanonical(b *bytes.Buffer, v any) error {
 	case float64:
 		b.WriteString(pyFloatRepr(x))
 	case json.Number:
+		b.WriteString(string(x))
+	case rawCanonical:
 		b.WriteString(string(x))
 	case string:
 		writePyString(b, x)

@@ -42,7 +42,7 @@ type ExperimentRecord struct {
 	GitCommit   string           `json:"git_commit,omitempty"`
 	CreatedDate string           `json:"created_date"`
 	Hash        string           `json:"hash"`
-	Steps       []StepInfoRecord `json:"steps"`
+	Steps       []StepInfoRecord `json:"steps,omitempty"` // written as one line per step
 }
 
 func (r *run) infoRecord(n *node) StepInfoRecord {
@@ -64,17 +64,29 @@ func (r *run) infoRecord(n *node) StepInfoRecord {
 	return rec
 }
 
+// encodeInfo renders an info record as one line of JSON. The version, which embeds the
+// versions of all dependencies and dominates the size, is spliced in as the canonical bytes
+// it already is instead of being re-encoded.
+func encodeInfo(rec StepInfoRecord) []byte {
+	v := rec.Version
+	rec.Version = nil
+	b, _ := json.Marshal(rec) // cannot fail: RawMessage config is valid JSON
+	b = b[:len(b)-1]          // drop "}"
+	b = append(b, `,"version":`...)
+	b = append(b, v...)
+	return append(b, '}')
+}
+
 // writeInfos writes every run-set step's .executor_info and the experiment record, and
 // returns the record's path.
 func (r *run) writeInfos(ctx context.Context) (string, error) {
-	recs := make([]StepInfoRecord, len(r.nodes))
+	infos := make([][]byte, len(r.nodes))
 	for i, n := range r.nodes {
-		recs[i] = r.infoRecord(n)
+		infos[i] = encodeInfo(r.infoRecord(n))
 	}
 	errs := parallel(ctx, len(r.nodes), 16, func(i int) error {
-		b, _ := json.MarshalIndent(recs[i], "", "  ")
 		p := JoinPath(r.nodes[i].output, InfoFileName)
-		if err := r.store.WriteFileAtomic(ctx, p, append(b, '\n')); err != nil {
+		if err := r.store.WriteFileAtomic(ctx, p, append(infos[i], '\n')); err != nil {
 			return fmt.Errorf("executor: writing %s: %w", p, err)
 		}
 		return nil
@@ -82,25 +94,35 @@ func (r *run) writeInfos(ctx context.Context) (string, error) {
 	if len(errs) > 0 {
 		return "", errors.Join(errs...)
 	}
-	versions := make([]any, len(r.nodes))
-	for i, n := range r.nodes {
-		versions[i] = n.versionStr
+	h := md5.New()
+	for _, n := range r.nodes {
+		h.Write([]byte(n.hash))
+		h.Write([]byte(n.versionStr))
 	}
-	vb, _ := canonicalJSON(versions)
-	sum := md5.Sum(vb)
-	hash := hex.EncodeToString(sum[:])[:6]
+	hash := hex.EncodeToString(h.Sum(nil))[:6]
 	exp := ExperimentRecord{Name: r.opts.ExperimentName, Description: r.opts.Description, Prefix: r.opts.Prefix,
 		User: currentUser(), GitCommit: r.opts.GitCommit, CreatedDate: r.opts.Now().UTC().Format(time.RFC3339),
-		Hash: hash, Steps: recs}
+		Hash: hash}
 	if exp.GitCommit == "" {
 		exp.GitCommit = gitCommit(ctx)
 	}
-	b, err := json.MarshalIndent(exp, "", "  ")
+	b, err := json.Marshal(exp)
 	if err != nil {
 		return "", fmt.Errorf("executor: encoding the experiment record: %w", err)
 	}
+	// Splice the step records in as "steps": [...], one per line.
+	b = b[:len(b)-1]
+	b = append(b, `,"steps":[`...)
+	for i, info := range infos {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '\n')
+		b = append(b, info...)
+	}
+	b = append(b, "\n]}\n"...)
 	p := JoinPath(r.opts.InfoBasePath, r.opts.ExperimentName+"-"+hash+".json")
-	if err := r.store.WriteFileAtomic(ctx, p, append(b, '\n')); err != nil {
+	if err := r.store.WriteFileAtomic(ctx, p, b); err != nil {
 		return "", fmt.Errorf("executor: writing %s: %w", p, err)
 	}
 	return p, nil

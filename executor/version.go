@@ -32,7 +32,7 @@ type node struct {
 	step       *Step
 	name       string
 	fnName     string
-	version    map[string]any // canonical tree
+	version    map[string]any // canonical tree (dependencies as rawCanonical)
 	versionStr string         // canonical JSON of version
 	hash       string         // first 6 hex digits of md5(versionStr)
 	output     string
@@ -104,13 +104,13 @@ func (p *planner) add(step *Step) (*node, error) {
 			return nil, err
 		}
 		if d.blocking {
-			depVersions = append(depVersions, dn.version)
+			depVersions = append(depVersions, rawCanonical(dn.versionStr))
 			if !seenDep[dn] {
 				seenDep[dn] = true
 				n.deps = append(n.deps, dn)
 			}
 		} else {
-			pseudoVersions = append(pseudoVersions, dn.version)
+			pseudoVersions = append(pseudoVersions, rawCanonical(dn.versionStr))
 			n.pseudo = append(n.pseudo, dn)
 		}
 	}

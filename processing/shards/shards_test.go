@@ -463,9 +463,13 @@ func TestOutputCollision(t *testing.T) {
 	}
 }
 
+var memRuns atomic.Int64
+
 func TestMemBuckets(t *testing.T) {
 	ctx := newJob(t, 2)
-	fs, release, err := shards.OpenBucket(ctx, "mem://shards-test")
+	// mem:// buckets live as long as the process: a fresh name per run of the test.
+	bucket := fmt.Sprintf("mem://shards-test-%d", memRuns.Add(1))
+	fs, release, err := shards.OpenBucket(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,11 +485,11 @@ func TestMemBuckets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sum, err := shards.Run(ctx, ByteCount, shards.Spec{Input: "mem://shards-test/in/*.jsonl*", Output: "mem://shards-test/out/copy"})
+	sum, err := shards.Run(ctx, ByteCount, shards.Spec{Input: bucket + "/in/*.jsonl*", Output: bucket + "/out/copy"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Done != 2 || sum.Shards[1].Output != "mem://shards-test/out/copy/p1.jsonl.zst" {
+	if sum.Done != 2 || sum.Shards[1].Output != bucket+"/out/copy/p1.jsonl.zst" {
 		t.Fatalf("summary %+v", sum)
 	}
 	stats, err := shards.Extras[ByteStats](sum)
@@ -502,7 +506,7 @@ func TestMemBuckets(t *testing.T) {
 		t.Fatalf("copied shard %+v, %v", got, err)
 	}
 	// Skipped shards still report their results, from the markers.
-	sum, err = shards.Run(ctx, ByteCount, shards.Spec{Input: "mem://shards-test/in/*.jsonl*", Output: "mem://shards-test/out/copy"})
+	sum, err = shards.Run(ctx, ByteCount, shards.Spec{Input: bucket + "/in/*.jsonl*", Output: bucket + "/out/copy"})
 	if err != nil || sum.Skipped != 2 {
 		t.Fatalf("rerun %+v, %v", sum, err)
 	}

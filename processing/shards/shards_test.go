@@ -678,3 +678,45 @@ func TestWriter(t *testing.T) {
 		}
 	}
 }
+
+func TestGlobAndRead(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeShard(t, filepath.Join(dir, "a.jsonl.gz"), recs(1, 2))
+	writeShard(t, filepath.Join(dir, "b.jsonl.zst"), recs(3))
+	writeShard(t, filepath.Join(dir, "c.txt"), recs(4))
+	paths, err := shards.Glob(ctx, dir+"/*.jsonl*")
+	if err != nil || !slices.Equal(paths, []string{filepath.Join(dir, "a.jsonl.gz"), filepath.Join(dir, "b.jsonl.zst")}) {
+		t.Fatalf("Glob: %v, %v", paths, err)
+	}
+	var ids []int
+	for _, p := range paths {
+		for r, err := range shards.Read[Rec](ctx, p) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, r.ID)
+		}
+	}
+	if !slices.Equal(ids, []int{1, 2, 3}) {
+		t.Fatalf("read ids %v", ids)
+	}
+	for _, err := range shards.Read[Rec](ctx, filepath.Join(dir, "missing.jsonl")) {
+		if err == nil {
+			t.Fatal("reading a missing file gave no error")
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad.jsonl"), []byte("{\"id\": 1}\nnot json\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var last error
+	for _, err := range shards.Read[Rec](ctx, filepath.Join(dir, "bad.jsonl")) {
+		n++
+		last = err
+	}
+	var le *jsonl.LineError
+	if n != 2 || !errors.As(last, &le) || le.Line != 2 {
+		t.Fatalf("bad line: %d items, last error %v", n, last)
+	}
+}

@@ -692,10 +692,6 @@ func (r *run) runStep(ctx context.Context, n *node) (State, error) {
 		r.log.Info("previous run of the step was interrupted; treating it as cancelled", "step", n.name, "previous_owner", evs[len(evs)-1].TaskID)
 	}
 	taskName := shortName(n.fnName) + ":" + n.name
-	evs, err = r.status.append(ctx, n.output, evs, StatusWaiting, "submitting task "+taskName, r.owner)
-	if err != nil {
-		return StateFailed, err
-	}
 	rep.Start = r.opts.Now()
 	r.notify(n, StateRunning, "")
 	ref, err := r.submit(ctx, n, taskName)

@@ -159,7 +159,7 @@ func TestKillAndResume(t *testing.T) {
 	for _, e := range readEvents(t, out["kill/b"]) {
 		hist = append(hist, string(e.Status))
 	}
-	if got := strings.Join(hist, " "); got != "WAITING RUNNING WAITING RUNNING SUCCESS" {
+	if got := strings.Join(hist, " "); got != "RUNNING RUNNING SUCCESS" {
 		t.Errorf("kill/b history %s", got)
 	}
 }

@@ -251,7 +251,7 @@ func testForceRunFailed(t *testing.T, h *harness) {
 	for _, e := range h.events(rep.Steps[0].OutputPath) {
 		sts = append(sts, e.Status)
 	}
-	want := "[WAITING RUNNING FAILED WAITING RUNNING SUCCESS]"
+	want := "[RUNNING FAILED RUNNING SUCCESS]"
 	if fmt.Sprint(sts) != want {
 		t.Errorf("status history %v, want %s", sts, want)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/executor"
@@ -54,6 +56,7 @@ var memStep = executor.NewStepFn("executor_test.mem", func(ctx context.Context, 
 // TestInMemoryPrefix runs a chain with a mem:// prefix: status files, info records and the
 // steps' own data all live in the process's in-memory bucket.
 func TestInMemoryPrefix(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	jc, err := local.New(local.Options{Resources: fray.Resources{"CPU": 4, "head_node": 1}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,141 @@
+// Package executor runs versioned, resumable pipeline steps on fray: the Marin executor
+// (marin/execution/executor.py) in Go, written only against the fray API, so a pipeline
+// runs unchanged on the local backend and on Ray (the seed's patterns 2, 7 and 8).
+//
+// # Declaring steps
+//
+// A step function is a fray task registered at package level, typed by its config:
+//
+//	type TokenizeConfig struct {
+//		Input  executor.Path           // a marker until the executor resolves it
+//		Output executor.Path
+//		Vocab  executor.Value[string]  // versioned: part of the output path's hash
+//		Shards int                     // unversioned: changing it reruns nothing
+//	}
+//
+//	var Tokenize = executor.NewStepFn("marin.tokenize", func(ctx context.Context, c TokenizeConfig) error {
+//		data, err := executor.ReadFile(ctx, c.Input.Join("docs.jsonl"))
+//		...
+//		return executor.WriteFile(ctx, c.Output.Join("tokens.bin"), out)
+//	})
+//
+// A step is a name, a function and a config (NewStep checks the config type at compile
+// time), plus optional Description, Resources, RuntimeEnv and an OutputPath override:
+//
+//	raw := executor.NewStep("documents/fineweb", Download, DownloadConfig{Out: executor.ThisOutputPath()})
+//	tok := executor.NewStep("tokenized/fineweb", Tokenize, TokenizeConfig{
+//		Input:  executor.OutputPathOf(raw),
+//		Output: executor.ThisOutputPath(),
+//		Vocab:  executor.Versioned("gpt2"),
+//	})
+//	tok.Resources = fray.Resources{"CPU": 8}
+//
+// and a program runs them with executor.Run (a job context in ctx), or with the command
+// line in package executor/cli: cli.Main(tok) gives Marin's executor_main flags.
+//
+// # Markers in typed configs
+//
+// Marin puts marker objects where config values go; Go configs are typed, so markers are
+// two field types that hold either a marker or a concrete value:
+//
+//   - Path holds a path. OutputPathOf(step, sub...) is another step's output directory
+//     (a dependency; .NonBlocking() makes it a pseudo-dependency that is versioned but not
+//     run or waited on), InputPath(name) is a hard-coded input at prefix/name,
+//     ThisOutputPath(sub...) is the step's own output directory, LiteralPath(s) is a
+//     plain, unversioned path.
+//   - Value[T] holds a value; Versioned(v) makes it part of the version. Plain fields, and
+//     Unversioned(v), do not affect the version.
+//
+// The step function receives a copy of its config in which every Path marker is replaced
+// by its concrete path (Path.String, Path.Join); the original config is never modified.
+// Both types marshal — to JSON for the .executor_info record, and with fray's codec for the
+// task argument — as their bare concrete value, so a resolved config reads and travels like
+// a struct of strings and numbers. A marker that was not resolved refuses to marshal.
+//
+// Markers may sit in struct fields, slices, arrays, maps with string keys, pointers and
+// interface values (an `any` field holding a Path works). Versioned of a Value or of a
+// Path marker (anywhere inside the value) is an error, as is a marker in an unexported
+// field or in a map with non-string keys.
+//
+// # Versions and output paths
+//
+// The executor walks each config (struct fields by their JSON name, "a.b"; slice items
+// "a.[i]"; map values "a.k", keys in sorted order) and builds Marin's version:
+//
+//	{"name": step name, "config": {key: versioned value | "DEP[i]" | "DEP[i]/sub" | input name},
+//	 "dependencies": [version of each blocking dependency],
+//	 "pseudo_dependencies": [...]}            // only when there are any
+//
+// Dependency indices i count blocking and non-blocking references together, in walk
+// order. The version is encoded exactly as Python's json.dumps(version, sort_keys=True)
+// (ASCII escapes, ", " and ": " separators, Python float repr), hashed with md5, and the
+// first 6 hex digits give the output path prefix/name-<hash>. The hash therefore does not
+// depend on the machine, the Go version, map order or the prefix, and equals Marin's for
+// the same version. The function name is not part of the version; ThisOutputPath's
+// sub-path is not either (as in Marin). Steps with equal versions are one step: they run
+// once and share an output path.
+//
+// # Files
+//
+//   - <output>/.executor_status: JSON lines {"date","status","message","task_id"}, statuses
+//     RUNNING, SUCCESS, FAILED (message: the error), DEP_FAILED, and WAITING as Marin writes
+//     it. task_id is the owner id of the executor that wrote the line. Object stores cannot
+//     append, so each event rewrites the whole file atomically (write elsewhere, then
+//     publish). A file that does not parse is a *StatusFileError naming the file and the
+//     line, and is never overwritten.
+//   - <output>/.executor_info: one JSON object: name, fn_name, resolved config,
+//     description, override_output_path, version, hash, dependencies (output paths),
+//     pseudo_dependencies, output_path, resources, runtime_env.
+//   - <InfoBasePath>/<experiment>-<hash>.json (default <prefix>/experiments): name,
+//     description, prefix, user, git_commit, created_date, hash, and "steps": every
+//     step's info record, one per line.
+//
+// Paths are local paths or bucket URLs (file://, mem://, s3://, gs://, azblob://) handled
+// by package storage; a URL's query string (bucket options) stays at the end when paths
+// are joined. mem:// buckets are shared by everything in one process under the same URL.
+//
+// # Running
+//
+// Run plans every step, picks the run set (the given steps and their blocking
+// dependencies; with RunOnly, the steps whose names match one of the regular expressions
+// plus their dependencies that are not already successful; a pattern that matches nothing
+// is a warning), writes the info records and then starts every step whose dependencies in
+// the run set are done, up to MaxConcurrent at once. For each step it first takes
+// ownership (below), then reads the status file: no status, or RUNNING/WAITING left by an
+// owner that is gone, runs the step; FAILED or DEP_FAILED is refused with a
+// *FailedPreviouslyError unless ForceRunFailed; SUCCESS is skipped and recorded as
+// "Step was already successful". A failed step is recorded FAILED with its error, its
+// dependents are recorded DEP_FAILED and not launched, other branches go on, and Run
+// returns a *RunError naming the failed steps. DryRun stops after the info records and
+// reports, per step, whether it would run, skip, wait for another executor or be refused.
+//
+// Each step runs as a fray task named "<fn short name>:<step name>" with the step's
+// Resources and RuntimeEnv. The prefix reaches it in its ctx (Prefix, StepInfoFrom) and,
+// where the backend supports per-task environment variables, as FRAY_PREFIX in its
+// RuntimeEnv.Env (Options.PrefixEnv: by default the executor tries, and if the backend
+// answers fray.ErrUnsupported at submission — the in-process local backend does — it logs
+// that once and submits without it; the CLI also exports FRAY_PREFIX to the local process
+// and to Ray's job environment).
+//
+// # Ownership: StatusActor and owner liveness
+//
+// The StatusActor is one detached, named actor per cluster, created exactly as the seed
+// creates Marin's: name "status_actor", GetIfExists, fray.Detached, namespace "marin",
+// resources {"CPU": 0, "head_node": 0.0001}. It maps output path → owner id, with GetOwner,
+// CompareAndSetOwner and List. An executor holds a step's ownership from before it reads
+// the status file until it has written the final status, then releases it (CAS back to
+// ""). Another executor that finds a live owner polls (PollInterval, Marin's 5 s) and
+// afterwards sees SUCCESS and skips; only one of any number of concurrent executors can win
+// the compare-and-set, so a step never runs twice at once.
+//
+// The owner id names something whose liveness any executor can check on any backend: each
+// Run creates a job-scoped, named owner actor ("fray-executor-<random>", namespace "marin")
+// and uses its name as the owner id. Alive means the actor can be looked up and answers a
+// ping (a ping that times out counts as alive, so a slow owner is never robbed). Job-scoped
+// actors die with their job — when Run ends (it kills its owner actor), when the job
+// context closes, and on Ray when the driver process dies, SIGKILL included — so a dead
+// owner's locks are taken over, and its RUNNING status is treated as cancelled. No clocks,
+// leases or renewal are involved. On the local backend the cluster lives in the executor's
+// process: a killed executor takes the StatusActor with it, and the restarted one starts
+// with an empty lock table and relies on the status file alone.
+package executor

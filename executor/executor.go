@@ -666,7 +666,10 @@ func (r *run) acquire(ctx context.Context, n *node) error {
 // runStep decides whether n must run (Marin's should_run), runs it, and records the outcome.
 func (r *run) runStep(ctx context.Context, n *node) (State, error) {
 	if err := r.acquire(ctx, n); err != nil {
-		return StateNotRun, err
+		if ctx.Err() != nil {
+			return StateNotRun, err
+		}
+		return StateFailed, err // e.g. the StatusActor is unreachable
 	}
 	defer r.release(ctx, n)
 	rep := r.reports[n]

@@ -55,6 +55,11 @@ type Spec struct {
 	Progress io.Writer
 	// Redo processes every shard, including complete ones.
 	Redo bool
+	// Direct calls the shard function in this goroutine, one shard after another, instead of
+	// submitting fray tasks (Options and MaxInFlight are ignored and no job context is
+	// needed). Outputs, markers and skipping are the same. It is the baseline for measuring
+	// what fray adds, and a way to debug a shard function.
+	Direct bool
 }
 
 // Summary is the outcome of a Run.
@@ -200,8 +205,10 @@ func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 	if err := spec.Options.Validate(); err != nil {
 		return sum, fmt.Errorf("shards: %s: %w", spec.Name, err)
 	}
-	if _, err := fray.JobContextFrom(ctx); err != nil {
-		return sum, err
+	if !spec.Direct {
+		if _, err := fray.JobContextFrom(ctx); err != nil {
+			return sum, err
+		}
 	}
 	in, err := parseInput(spec.Input)
 	if err != nil {
@@ -292,6 +299,67 @@ func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 		_ = bar.RenderBlank()
 	}
 
+	// record files the outcome of shard i.
+	var failed []FailedShard
+	record := func(i int, res ShardResult, err error) {
+		if err != nil {
+			sum.Failed++
+			sum.Shards[i].State = StateFailed
+			sum.Shards[i].Err = err.Error()
+			failed = append(failed, FailedShard{Name: shards[i].name, Input: sum.Shards[i].Input, Output: sum.Shards[i].Output, Err: err})
+		} else {
+			res.State = StateDone
+			sum.Shards[i] = res
+			sum.Done++
+			sum.RecordsIn += res.RecordsIn
+			sum.RecordsOut += res.RecordsOut
+			sum.DoneRecordsIn += res.RecordsIn
+		}
+		if bar != nil {
+			bar.Describe(describe(spec.Name, sum, time.Since(start)))
+			_ = bar.Add(1)
+		}
+	}
+	arg := func(i int) TaskArg[struct{}] {
+		s := shards[i]
+		return TaskArg[struct{}]{Name: s.name, Input: in.loc.Bucket, InputKey: s.inKey,
+			Output: out.Bucket, OutputKey: s.outKey, MarkerKey: s.markerKey, Fingerprint: fp}
+	}
+	var runErr error
+	if spec.Direct {
+		for _, i := range todo {
+			if runErr = ctx.Err(); runErr != nil {
+				break
+			}
+			res, err := j.direct(ctx, arg(i))
+			if err != nil && ctx.Err() != nil {
+				runErr = ctx.Err()
+				break
+			}
+			record(i, res, err)
+		}
+	} else {
+		runErr = submitAll(ctx, j, spec, shards, todo, arg, record)
+	}
+	sum.Pending = sum.Total - sum.Skipped - sum.Done - sum.Failed
+	if bar != nil && runErr != nil {
+		_ = bar.Exit()
+		fmt.Fprintln(spec.Progress)
+	}
+	if runErr != nil {
+		return finish(runErr)
+	}
+	if len(failed) > 0 {
+		return finish(&Error{Name: spec.Name, Total: sum.Total, Failed: failed})
+	}
+	return finish(nil)
+}
+
+// submitAll runs the shards todo as fray tasks, at most Spec.MaxInFlight at a time, calling
+// record for each as it finishes. It returns a submission error or ctx's error, after
+// cancelling the tasks in flight.
+func submitAll(ctx context.Context, j jobImpl, spec Spec, shards []plannedShard, todo []int,
+	arg func(int) TaskArg[struct{}], record func(int, ShardResult, error)) error {
 	maxInFlight := spec.MaxInFlight
 	if maxInFlight <= 0 {
 		maxInFlight = DefaultMaxInFlight
@@ -299,7 +367,6 @@ func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 	var (
 		inflight []fray.Ref[ShardResult]
 		index    = map[fray.ObjectID]int{}
-		failed   []FailedShard
 		runErr   error
 		next     int
 	)
@@ -328,8 +395,7 @@ func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 			if opts.Name == "" {
 				opts.Name = j.name + ":" + s.name
 			}
-			ref, err := j.submit(ctx, TaskArg[struct{}]{Name: s.name, Input: in.loc.Bucket, InputKey: s.inKey,
-				Output: out.Bucket, OutputKey: s.outKey, MarkerKey: s.markerKey, Fingerprint: fp}, opts)
+			ref, err := j.submit(ctx, arg(i), opts)
 			if err != nil {
 				runErr = fmt.Errorf("shards: %s: submit shard %s: %w", spec.Name, s.name, err)
 				break
@@ -358,40 +424,13 @@ func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 			i := index[r.ID()]
 			delete(index, r.ID())
 			res, err := r.Get(ctx)
-			if err != nil {
-				if runErr != nil && (errors.Is(err, fray.ErrCancelled) || ctx.Err() != nil) {
-					continue // stopped by us, counted as pending
-				}
-				sum.Failed++
-				sum.Shards[i].State = StateFailed
-				sum.Shards[i].Err = err.Error()
-				failed = append(failed, FailedShard{Name: shards[i].name, Input: sum.Shards[i].Input, Output: sum.Shards[i].Output, Err: err})
-			} else {
-				res.State = StateDone
-				sum.Shards[i] = res
-				sum.Done++
-				sum.RecordsIn += res.RecordsIn
-				sum.RecordsOut += res.RecordsOut
-				sum.DoneRecordsIn += res.RecordsIn
+			if err != nil && ctx.Err() != nil {
+				continue // interrupted: counted as pending
 			}
-			if bar != nil {
-				bar.Describe(describe(spec.Name, sum, time.Since(start)))
-				_ = bar.Add(1)
-			}
+			record(i, res, err)
 		}
 	}
-	sum.Pending = sum.Total - sum.Skipped - sum.Done - sum.Failed
-	if bar != nil && runErr != nil {
-		_ = bar.Exit()
-		fmt.Fprintln(spec.Progress)
-	}
-	if runErr != nil {
-		return finish(runErr)
-	}
-	if len(failed) > 0 {
-		return finish(&Error{Name: spec.Name, Total: sum.Total, Failed: failed})
-	}
-	return finish(nil)
+	return runErr
 }
 
 // describe is the progress bar's description: records so far and their rate.

@@ -257,6 +257,7 @@ type jobImpl struct {
 	params     []byte // the bound parameters in fray's codec, for the fingerprint
 	paramsErr  error
 	submit     func(ctx context.Context, a TaskArg[struct{}], opts fray.TaskOptions) (fray.Ref[ShardResult], error)
+	direct     func(ctx context.Context, a TaskArg[struct{}]) (ShardResult, error) // Spec.Direct
 }
 
 // fingerprint identifies the function and its parameters in success markers.
@@ -268,13 +269,23 @@ func (j jobImpl) fingerprint() string {
 	return j.name + "@" + hex.EncodeToString(h.Sum(nil)[:12])
 }
 
-func bind[P any](task *fray.Task[TaskArg[P], ShardResult], defaultExt string, p P) jobImpl {
+func bind[P, R any](task *fray.Task[TaskArg[P], ShardResult], defaultExt string, p P, body func(context.Context, *Shard, P) (R, error)) jobImpl {
 	b, err := fray.Marshal(p)
+	withParams := func(a TaskArg[struct{}]) TaskArg[P] {
+		return TaskArg[P]{Name: a.Name, Input: a.Input, InputKey: a.InputKey, Output: a.Output,
+			OutputKey: a.OutputKey, MarkerKey: a.MarkerKey, Fingerprint: a.Fingerprint, Params: p}
+	}
 	return jobImpl{name: task.Name(), defaultExt: defaultExt, params: b, paramsErr: err,
 		submit: func(ctx context.Context, a TaskArg[struct{}], opts fray.TaskOptions) (fray.Ref[ShardResult], error) {
-			return task.Remote(ctx, TaskArg[P]{Name: a.Name, Input: a.Input, InputKey: a.InputKey,
-				Output: a.Output, OutputKey: a.OutputKey, MarkerKey: a.MarkerKey,
-				Fingerprint: a.Fingerprint, Params: p}, opts)
+			return task.Remote(ctx, withParams(a), opts)
+		},
+		direct: func(ctx context.Context, a TaskArg[struct{}]) (res ShardResult, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("shard %s panicked: %v", a.Name, r)
+				}
+			}()
+			return execShard(ctx, withParams(a), body)
 		}}
 }
 
@@ -333,12 +344,12 @@ func (m *Mapper[P, In, Out]) Name() string { return m.task.Name() }
 
 // With binds the parameters the setup function receives.
 func (m *Mapper[P, In, Out]) With(p P) Job {
-	return boundJob{name: m.task.Name(), j: bind(m.task, ".jsonl", p)}
+	return boundJob{name: m.task.Name(), j: bind(m.task, ".jsonl", p, m.process)}
 }
 
 func (m *Mapper[P, In, Out]) impl() jobImpl {
 	var zero P
-	return bind(m.task, ".jsonl", zero)
+	return bind(m.task, ".jsonl", zero, m.process)
 }
 
 // process is the body of the mapper's shard task.
@@ -403,12 +414,12 @@ func (f *ShardFunc[P, R]) Name() string { return f.task.Name() }
 
 // With binds the parameters fn receives.
 func (f *ShardFunc[P, R]) With(p P) Job {
-	return boundJob{name: f.task.Name(), j: bind(f.task, "", p)}
+	return boundJob{name: f.task.Name(), j: bind(f.task, "", p, f.fn)}
 }
 
 func (f *ShardFunc[P, R]) impl() jobImpl {
 	var zero P
-	return bind(f.task, "", zero)
+	return bind(f.task, "", zero, f.fn)
 }
 
 // Extras decodes the results (R of a ShardFunc) of the shards that are complete after a

@@ -720,3 +720,28 @@ func TestGlobAndRead(t *testing.T) {
 		t.Fatalf("bad line: %d items, last error %v", n, last)
 	}
 }
+
+func TestDirectNeedsNoJobContext(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
+	threeShards(t, in)
+	writeShard(t, filepath.Join(in, "d.jsonl"), []Rec{{ID: 30, Text: "panic"}})
+	sum, err := shards.Run(ctx, Upper, shards.Spec{Input: in + "/*.jsonl*", Output: out, Direct: true})
+	var se *shards.Error
+	if !errors.As(err, &se) || !slices.Equal(se.FailedNames(), []string{"d.jsonl"}) || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("error %v", err)
+	}
+	if sum.Done != 3 || sum.RecordsOut != 8 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if got := readShard(t, filepath.Join(out, "c.jsonl.zst")); len(got) != 3 || got[0].Text != "DOC 20" {
+		t.Fatalf("c.jsonl.zst: %+v", got)
+	}
+	// The markers are the same as a task's: a task run skips what the direct run did.
+	tctx := newJob(t, 2)
+	sum, err = shards.Run(tctx, Upper, shards.Spec{Input: in + "/*.jsonl.*", Output: out})
+	if err != nil || sum.Skipped != 2 {
+		t.Fatalf("task run after direct run: %+v, %v", sum, err)
+	}
+}

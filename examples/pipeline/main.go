@@ -1,0 +1,141 @@
+// Command pipeline is fray's flagship example: a data-processing pipeline on real text that
+// every machine has offline (the Go distribution's documentation and sources, and the
+// system's manual pages), run by the fray executor as six versioned steps:
+//
+//	ingest → tokenize (BPE token shards and statistics)
+//	       → train-quality (classifier on heuristic labels, held-out accuracy)
+//	       → classify (one fray task per shard, MaxCalls 1, {"CPU": 1}) → filter → report (HTML)
+//
+// Run it end to end on the in-process backend:
+//
+//	go run ./examples/pipeline                        # writes under ./fray-out
+//	go run ./examples/pipeline --threshold 0.7        # reruns only filter and report
+//	go run ./examples/pipeline --max-docs 5000        # more data (a new ingest, so everything reruns)
+//	go run ./examples/pipeline --backend ray --ray-address auto
+//	go run ./examples/pipeline status                 # step status under the prefix
+//
+// The executor's flags (--dry-run, --run-only, --force-run-failed, --max-concurrent,
+// --namespace, ...) come from executor/cli. At the end the command prints where the report
+// is.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/examples/pipeline/steps"
+	"github.com/fray-go/fray/executor"
+	"github.com/fray-go/fray/executor/cli"
+	"github.com/fray-go/fray/processing/tokenize"
+)
+
+// DefaultPrefix is where outputs go when neither --prefix nor FRAY_PREFIX is given.
+const DefaultPrefix = "fray-out"
+
+func main() {
+	fray.Init()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := NewCommand().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		os.Exit(1)
+	}
+}
+
+// NewCommand is the executor's command for the pipeline's steps, with the pipeline's own
+// flags added. The steps are configured from the flags once they are parsed.
+func NewCommand() *cobra.Command {
+	cfg := steps.DefaultConfig()
+	p := steps.New(cfg)
+	cmd := cli.NewCommand(p.Steps()...)
+	cmd.Use = "pipeline"
+	cmd.Short = "fray's flagship pipeline: ingest, tokenize, train, classify, filter, report"
+	fl := cmd.Flags()
+	fl.IntVar(&cfg.MaxDocs, "max-docs", cfg.MaxDocs, "documents to ingest, spread over the corpus sources (0: all, slow)")
+	fl.IntVar(&cfg.DocsPerShard, "docs-per-shard", cfg.DocsPerShard, "documents per JSONL shard")
+	fl.IntVar(&cfg.MaxTextBytes, "max-text-bytes", cfg.MaxTextBytes, "truncate longer documents")
+	fl.StringVar(&cfg.Encoding, "encoding", cfg.Encoding, "BPE encoding: "+tokenize.Cl100kBase+" or "+tokenize.O200kBase)
+	fl.Float64Var(&cfg.Threshold, "threshold", cfg.Threshold, "minimum quality score a document needs to be kept")
+	fl.Float64Var(&cfg.TestFraction, "test-fraction", cfg.TestFraction, "fraction of documents held out to evaluate the classifier")
+	fl.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "classifier training epochs")
+	fl.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the split and of training")
+	fl.IntVar(&cfg.InferenceMaxCalls, "inference-max-calls", cfg.InferenceMaxCalls, "MaxCalls of the inference shard tasks (1: a fresh worker process per shard; 0: reuse)")
+	fl.Float64Var(&cfg.ShardCPUs, "shard-cpus", cfg.ShardCPUs, "CPUs requested by each tokenize and inference shard task")
+	fl.BoolVar(&cfg.Progress, "progress", isTerminal(os.Stderr), "draw progress bars for the sharded steps (default: when stderr is a terminal)")
+	if f := fl.Lookup("prefix"); f != nil {
+		f.Usage = "where step outputs go: a local path or bucket URL (default $" + executor.PrefixEnv + ", else ./" + DefaultPrefix + ")"
+	}
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		prefix, err := choosePrefix(cmd)
+		if err != nil {
+			return err
+		}
+		if err := cmd.Flags().Set("prefix", prefix); err != nil {
+			return err
+		}
+		p.Configure(cfg)
+		return nil
+	}
+	for _, sub := range cmd.Commands() {
+		if sub.Name() == "status" {
+			sub.PreRunE = func(sub *cobra.Command, _ []string) error {
+				prefix, err := choosePrefix(sub)
+				if err == nil {
+					err = sub.Flags().Set("prefix", prefix)
+				}
+				return err
+			}
+		}
+	}
+	run := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := run(cmd, args); err != nil {
+			return err
+		}
+		if dry, _ := cmd.Flags().GetBool("dry-run"); dry {
+			return nil
+		}
+		prefix, _ := cmd.Flags().GetString("prefix")
+		path, err := p.ReportPath(prefix)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "\nreport: %s\n", path)
+		return nil
+	}
+	return cmd
+}
+
+// choosePrefix resolves the prefix: --prefix, else FRAY_PREFIX, else ./fray-out. A local
+// path is made absolute, so that worker processes and Ray workers running in other
+// directories write to the same place.
+func choosePrefix(cmd *cobra.Command) (string, error) {
+	prefix, _ := cmd.Flags().GetString("prefix")
+	if prefix == "" {
+		prefix = os.Getenv(executor.PrefixEnv)
+	}
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if i := strings.Index(prefix, "://"); i > 0 && !strings.HasPrefix(prefix, "file://") {
+		return prefix, nil
+	}
+	abs, err := filepath.Abs(strings.TrimPrefix(prefix, "file://"))
+	if err != nil {
+		return "", fmt.Errorf("prefix %q: %w", prefix, err)
+	}
+	return abs, nil
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

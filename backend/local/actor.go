@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/internal/procpool"
 )
 
 // Actor states.
@@ -27,6 +28,7 @@ type actor struct {
 	ctorTask *task       // the creation: placement, then the constructor; reused on restarts
 	holds    bool        // the actor holds its placement resources for life
 	maxConc  int
+	pr       *procTask // non-nil: the actor lives in a worker process (env; GPU ids on ctorTask)
 
 	mu           sync.Mutex
 	gone         sync.Cond // signalled when goroutines drops to 0
@@ -58,13 +60,20 @@ func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray
 		return fray.ActorInfo{}, &fray.UnknownNameError{What: "actor class", Name: spec.Class, Hint: "it is registered as a " + fn.Kind.String() + ", not an actor class"}
 	}
 	o := &spec.Options
-	if feature, hint, ok := needsProcess(0, o.RuntimeEnv); ok {
-		return fray.ActorInfo{}, j.routeToProcess("actor "+spec.Class, feature, hint)
-	}
 	placement, held := fray.ActorResources(o.Resources)
 	cl := j.c.classFor(placement, false)
 	if cl.shape.infeasible != nil {
 		return fray.ActorInfo{}, cl.shape.infeasible
+	}
+	var pr *procTask
+	if !o.RuntimeEnv.IsZero() || cl.shape.gpu > 0 || j.isolation == IsolateProcess || j.c.hasEnv.Load() {
+		if err := o.RuntimeEnv.Validate(); err != nil {
+			return fray.ActorInfo{}, err
+		}
+		pr = j.processSpec(0, o.RuntimeEnv, cl.shape.gpu > 0, parentEnv(ctx))
+		if pr != nil {
+			pr.maxCalls = 0 // an actor's process lives as long as the actor
+		}
 	}
 	arg, err := j.payload(spec.Arg)
 	if err != nil {
@@ -75,7 +84,7 @@ func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray
 		ns = j.ns
 	}
 	c := j.c
-	a := &actor{c: c, holds: len(held) > 0, maxConc: o.EffectiveMaxConcurrency(), restartsLeft: o.MaxRestarts}
+	a := &actor{c: c, holds: len(held) > 0, maxConc: o.EffectiveMaxConcurrency(), restartsLeft: o.MaxRestarts, pr: pr}
 	a.gone.L = &a.mu
 	a.info = fray.ActorInfo{ID: fray.ActorID(c.tag + "-actor-" + strconv.FormatUint(c.actorSeq.Add(1), 16)),
 		Class: spec.Class, Name: o.Name, Namespace: ns}
@@ -83,6 +92,9 @@ func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray
 		a.owner = j
 	}
 	t := &task{job: j, fn: fn, class: cl, kind: kindCtor, arg: arg, name: spec.Class, actor: a}
+	if pr != nil {
+		t.pr = &procTask{env: pr.env} // holds the actor's GPU ids once placed
+	}
 	t.init()
 	t.obj.id = fray.ObjectID(string(a.info.ID) + ".init")
 	t.state.Store(stQueued)
@@ -155,11 +167,17 @@ func (a *actor) construct(t *task) {
 	a.ctorCtx = ctx
 	a.mu.Unlock()
 
-	self, err := ct.invoke(ctx, nil)
+	var self any
+	var err error
+	if a.pr != nil {
+		self, err = a.startProcess(ctx, gen)
+	} else {
+		self, err = ct.invoke(ctx, nil)
+	}
 	if t != nil && err == nil && !a.holds {
 		// Placement-only resources go back before the first call can run, so that the node's
 		// accounting is settled by the time a caller sees a result.
-		a.c.releaseShape(t.class.shape)
+		a.c.releaseTask(t)
 		t.keep = true
 	}
 
@@ -170,6 +188,7 @@ func (a *actor) construct(t *task) {
 	switch {
 	case a.gen != gen || a.state == acDead:
 		ctx.cancel() // killed or restarted meanwhile: this instance is discarded
+		a.stopProcessLocked(self)
 		if t != nil && a.holds && a.state != acDead && !t.keep {
 			t.keep = true // restarted: the new instance keeps the placement resources
 			a.holding = true
@@ -381,11 +400,16 @@ func (a *actor) call(t *task, self any) {
 		j.exit()
 		return
 	}
-	res, err = t.invoke(ctx, self)
+	var p fray.Payload
+	if pa, ok := self.(*procpool.Actor); ok && a.pr != nil {
+		p, err = a.callProcess(ctx, t, pa)
+	} else {
+		res, err = t.invoke(ctx, self)
+		p, err = j.encodeResult(t, res, err)
+	}
 	ctx.cancel()
 	t.arg, t.dep = fray.Payload{}, nil
 	t.state.CompareAndSwap(stRunning, stFinished)
-	p, err := j.encodeResult(t, res, err)
 	j.complete(&t.obj, p, err)
 	j.exit()
 }
@@ -446,6 +470,7 @@ func (a *actor) kill(noRestart bool, reason string) {
 	a.head, a.tail = nil, nil
 	failed = append(failed, a.inflight...) // cancelTask below also cancels their contexts
 	a.inflight = nil
+	a.stopProcessLocked(a.self)
 	restart := !noRestart && a.restartsLeft != 0
 	var died bool
 	if restart {
@@ -495,6 +520,7 @@ func (a *actor) dieLocked(reason string) []*task {
 	}
 	failed = append(failed, a.inflight...)
 	a.inflight = nil
+	a.stopProcessLocked(a.self)
 	a.state = acDead
 	a.reason = reason
 	a.gen++
@@ -524,7 +550,7 @@ func (a *actor) afterDeath(failed []*task) {
 	a.holding = false
 	a.mu.Unlock()
 	if holding {
-		a.c.releaseShape(a.ctorTask.class.shape)
+		a.c.releaseTask(a.ctorTask)
 	}
 	c := a.c
 	c.mu.Lock()

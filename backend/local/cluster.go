@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/internal/procpool"
 )
 
 // ClusterOptions configure a Cluster.
@@ -14,6 +15,9 @@ type ClusterOptions struct {
 	// machine's physical memory in bytes, GPU = 0. Custom resources such as
 	// {"head_node": 1} are added here.
 	Resources fray.Resources
+	// Workers configure the worker processes that run tasks and actors needing a process
+	// of their own (see "What runs in a process" in the package doc).
+	Workers WorkerOptions
 }
 
 // Cluster is one in-process node: its resource ledger, its scheduler, its actors and its
@@ -38,6 +42,10 @@ type Cluster struct {
 	funcs       map[string]*fray.Function
 	lastFn      atomic.Pointer[fray.Function]
 	pool        *pool
+	gpus        *procpool.GPUSet // concrete GPU ids for the ledger's GPU amounts
+	workerOpts  WorkerOptions
+	procs       procs       // worker processes of detached actors
+	hasEnv      atomic.Bool // some task or actor has a runtime env its nested tasks inherit
 	closing     atomic.Bool
 	closeOnce   sync.Once
 }
@@ -69,6 +77,8 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 		funcs:   map[string]*fray.Function{},
 		pool:    newPool(),
 	}
+	c.workerOpts = opts.Workers
+	c.gpus = newGPUSet(c.ledger.snapshot(c.ledger.total))
 	c.idle.L = &c.mu
 	c.defaultTask = c.classFor(nil, true)
 	for _, name := range fray.RegisteredNames() {
@@ -152,9 +162,7 @@ func (c *Cluster) submit(t *task) {
 
 func (c *Cluster) enqueueLocked(t *task) (start bool) {
 	cl := t.class
-	if cl.n == 0 && c.ledger.fits(cl.shape) {
-		c.ledger.acquire(cl.shape)
-		t.heldCPU = cl.shape.cpu
+	if cl.n == 0 && c.admitLocked(t, cl) {
 		return true
 	}
 	t.next = nil
@@ -190,15 +198,13 @@ func (c *Cluster) pickLocked() *task {
 				progress = true
 				continue
 			}
-			if c.ledger.fits(cl.shape) {
-				t := c.popLocked(cl)
+			if t := cl.head; c.admitLocked(t, cl) {
+				c.popLocked(cl)
 				if cl.head == nil {
 					c.removeReadyLocked(c.rr)
 				} else {
 					c.rr++
 				}
-				c.ledger.acquire(cl.shape)
-				t.heldCPU = cl.shape.cpu
 				return t
 			}
 			c.rr++
@@ -249,6 +255,7 @@ func (c *Cluster) finish(t *task, retry bool) *task {
 		t.keep = false // an actor keeps its placement resources, or returned them already
 	} else {
 		c.ledger.releaseExceptCPU(cl.shape, t.heldCPU)
+		c.releaseGPUsLocked(t)
 	}
 	t.heldCPU = 0
 	if retry && !c.closed {
@@ -277,10 +284,12 @@ func (c *Cluster) finish(t *task, retry bool) *task {
 	return next
 }
 
-// releaseShape returns resources held outside a task (an actor's held resources).
-func (c *Cluster) releaseShape(s *shape) {
+// releaseTask returns resources held outside a running task (an actor's placement or held
+// resources, taken by its creation task t), GPU ids included.
+func (c *Cluster) releaseTask(t *task) {
 	c.mu.Lock()
-	c.ledger.release(s)
+	c.ledger.release(t.class.shape)
+	c.releaseGPUsLocked(t)
 	c.dispatchLocked()
 }
 
@@ -371,6 +380,7 @@ func (c *Cluster) shutdown(owner *JobContext) {
 			c.idle.Wait()
 		}
 		c.mu.Unlock()
+		c.procs.close()
 		c.pool.close()
 	})
 }
@@ -383,6 +393,29 @@ func (c *Cluster) attach(j *JobContext) error {
 	}
 	c.jobs[j] = struct{}{}
 	return nil
+}
+
+// jobByID returns the attached job context with that id, or nil.
+func (c *Cluster) jobByID(id string) *JobContext {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for j := range c.jobs {
+		if j.id == id {
+			return j
+		}
+	}
+	return nil
+}
+
+// jobList returns the attached job contexts.
+func (c *Cluster) jobList() []*JobContext {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*JobContext, 0, len(c.jobs))
+	for j := range c.jobs {
+		out = append(out, j)
+	}
+	return out
 }
 
 func (c *Cluster) detach(j *JobContext) {

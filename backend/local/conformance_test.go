@@ -38,9 +38,42 @@ func TestConformance(t *testing.T) {
 					t.Cleanup(func() { _ = jc.Close() })
 					return jc
 				},
-				// MaxCalls and RuntimeEnv are refused until the process worker pool lands.
-				Caps: fraytest.Capabilities{ProcessTasks: false, InfeasibleFailsFast: true},
+				// MaxCalls, runtime envs and GPU tasks run in worker processes.
+				Caps: fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
 			})
 		})
 	}
+}
+
+// TestConformanceProcess runs the suite with every task and actor in a worker process
+// (Options.Isolation = IsolateProcess): the same behaviour must hold when nothing but what
+// travels through fray is shared between the driver and its tasks.
+func TestConformanceProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts many worker processes")
+	}
+	fraytest.Run(t, fraytest.Backend{
+		Name: "local-process",
+		New: func(t *testing.T, o fraytest.Options) fray.JobContext {
+			opts := local.Options{Isolation: local.IsolateProcess}
+			if o.PeerOf != nil {
+				of := o.PeerOf.(*local.JobContext)
+				opts.Cluster, opts.Namespace = of.Cluster(), of.Namespace()
+			} else {
+				c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.RequiredResources})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = c.Close() })
+				opts.Cluster = c
+			}
+			jc, err := local.New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = jc.Close() })
+			return jc
+		},
+		Caps: fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+	})
 }

@@ -33,6 +33,13 @@ type Options struct {
 	// Cluster to attach to, shared with other job contexts (see NewCluster). Nil makes a
 	// private cluster that closes with this job context.
 	Cluster *Cluster
+	// Isolation: IsolateNone (default) runs only the tasks and actors whose options need a
+	// process in worker processes; IsolateProcess runs all of this job's tasks and actors
+	// there (see "What runs in a process" in the package doc).
+	Isolation Isolation
+	// Workers configure the worker processes of a private cluster (with Cluster set, they
+	// belong to that cluster: ClusterOptions.Workers).
+	Workers WorkerOptions
 }
 
 // JobContext is a job running on an in-process Cluster: it implements fray.JobContext. It is
@@ -43,7 +50,10 @@ type JobContext struct {
 	id     string
 	ns     string
 	direct bool
-	base   context.Context // carries the job context; tasks' contexts delegate values to it
+	// isolation is Options.Isolation.
+	isolation Isolation
+	procs     procs // worker processes of this job's tasks and job-scoped actors
+	base      context.Context // carries the job context; tasks' contexts delegate values to it
 	prefix []byte          // object id prefix, unique per job context
 
 	mu      sync.Mutex
@@ -68,16 +78,21 @@ func New(opts Options) (*JobContext, error) {
 	owns := false
 	if c == nil {
 		var err error
-		c, err = NewCluster(ClusterOptions{Resources: opts.Resources})
+		c, err = NewCluster(ClusterOptions{Resources: opts.Resources, Workers: opts.Workers})
 		if err != nil {
 			return nil, err
 		}
 		owns = true
 	} else if len(opts.Resources) > 0 {
 		return nil, fmt.Errorf("local: %w: Options.Resources is set together with Options.Cluster; resources belong to the cluster (ClusterOptions.Resources)", fray.ErrInvalidArgument)
+	} else if opts.Workers != (WorkerOptions{}) {
+		return nil, fmt.Errorf("local: %w: Options.Workers is set together with Options.Cluster; worker processes belong to the cluster (ClusterOptions.Workers)", fray.ErrInvalidArgument)
+	}
+	if opts.Isolation != IsolateNone && opts.Isolation != IsolateProcess {
+		return nil, fmt.Errorf("local: %w: unknown Options.Isolation %d", fray.ErrInvalidArgument, int(opts.Isolation))
 	}
 	j := &JobContext{
-		c: c, owns: owns, id: opts.JobID, ns: opts.Namespace, direct: opts.DirectValues,
+		c: c, owns: owns, id: opts.JobID, ns: opts.Namespace, direct: opts.DirectValues, isolation: opts.Isolation,
 		objects:  newObjTable(),
 		actors:   map[*actor]struct{}{},
 		closedCh: make(chan struct{}),
@@ -220,18 +235,25 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 		return "", &fray.UnknownNameError{What: "task", Name: spec.Function, Hint: "it is registered as an " + fn.Kind.String() + ", not a task"}
 	}
 	o := &spec.Options
-	if feature, hint, ok := needsProcess(o.MaxCalls, o.RuntimeEnv); ok {
-		return "", j.routeToProcess("task "+spec.Function, feature, hint)
-	}
 	cl := j.c.classFor(o.Resources, true)
 	if cl.shape.infeasible != nil {
 		return "", cl.shape.infeasible
+	}
+	if o.MaxCalls < 0 {
+		return "", fmt.Errorf("local: task %s: %w: MaxCalls must be >= 0 (0 means unlimited), got %d", spec.Function, fray.ErrInvalidArgument, o.MaxCalls)
+	}
+	var pr *procTask
+	if o.MaxCalls > 0 || !o.RuntimeEnv.IsZero() || cl.shape.gpu > 0 || j.isolation == IsolateProcess || j.c.hasEnv.Load() {
+		if err := o.RuntimeEnv.Validate(); err != nil {
+			return "", err
+		}
+		pr = j.processSpec(o.MaxCalls, o.RuntimeEnv, cl.shape.gpu > 0, parentEnv(ctx))
 	}
 	arg, err := j.payload(spec.Arg)
 	if err != nil {
 		return "", fmt.Errorf("local: task %s: argument: %w", spec.Function, err)
 	}
-	t := &task{job: j, fn: fn, class: cl, kind: kindTask, arg: arg, name: o.Name,
+	t := &task{job: j, fn: fn, class: cl, kind: kindTask, arg: arg, name: o.Name, pr: pr,
 		retryExceptions: o.RetryExceptions, retriesLeft: int32(min(o.EffectiveMaxRetries(), math.MaxInt32))}
 	if t.name == "" {
 		t.name = fn.Name
@@ -500,8 +522,9 @@ func isCtxErr(ctx context.Context, err error) bool { return ctx.Err() != nil && 
 
 // Cancel cancels the task producing id: queued, it never runs; running, its context is
 // cancelled. Either way its object fails with *fray.CancelledError at once and the task is not
-// retried. force changes nothing in-process: a goroutine cannot be killed. Cancelling a
-// finished task or a Put object does nothing.
+// retried. With force, a task running in a worker process has its process killed; force
+// changes nothing for in-process tasks: a goroutine cannot be killed. Cancelling a finished
+// task or a Put object does nothing.
 func (j *JobContext) Cancel(ctx context.Context, id fray.ObjectID, force bool) error {
 	if j.closed.Load() {
 		return errClosed
@@ -518,7 +541,15 @@ func (j *JobContext) Cancel(ctx context.Context, id fray.ObjectID, force bool) e
 	if t == nil || done {
 		return nil
 	}
+	if force && t.pr != nil {
+		t.pr.force.Store(true)
+	}
 	j.cancelTask(t, &fray.CancelledError{TaskID: string(id)})
+	if force && t.pr != nil {
+		if p := t.pr.proc.Load(); p != nil {
+			p.Kill() // the attempt fails with a worker-died error, ignored: the task is cancelled
+		}
+	}
 	return nil
 }
 
@@ -608,7 +639,15 @@ func (j *JobContext) close() {
 	j.actors = nil
 	j.mu.Unlock()
 	for _, t := range tasks {
+		if t.pr != nil {
+			t.pr.force.Store(true)
+		}
 		j.cancelTask(t, &fray.CancelledError{TaskID: string(t.obj.id)})
+		if t.pr != nil {
+			if p := t.pr.proc.Load(); p != nil {
+				p.Kill() // nothing of a closed job keeps running
+			}
+		}
 	}
 	for _, a := range actors {
 		a.kill(true, "its job context was closed")
@@ -619,6 +658,7 @@ func (j *JobContext) close() {
 	for j.active.Load() > 0 {
 		<-j.idleSig
 	}
+	j.procs.close()
 	if j.owns {
 		j.c.shutdown(j)
 	}

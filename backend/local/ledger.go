@@ -49,6 +49,7 @@ type demand struct {
 type shape struct {
 	demands    []demand
 	cpu        int64          // the CPU part, in units
+	gpu        int64          // the GPU part, in units
 	resources  fray.Resources // the request as given (after defaults), for messages
 	infeasible *fray.InfeasibleError
 }
@@ -81,6 +82,9 @@ func (l *ledger) shapeOf(r fray.Resources) *shape {
 		s.demands = append(s.demands, demand{i, u})
 		if i == l.cpu {
 			s.cpu = u
+		}
+		if name == fray.GPU {
+			s.gpu = u
 		}
 	}
 	sort.Slice(s.demands, func(a, b int) bool { return s.demands[a].idx < s.demands[b].idx })

@@ -13,6 +13,9 @@ import (
 
 func TestMain(m *testing.M) {
 	fray.Init()
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(runHelper())
+	}
 	code := m.Run()
 	printRatios()
 	if code == 0 {

@@ -1,29 +1,474 @@
 package local
 
-import "github.com/fray-go/fray"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
 
-// This file is the seam where work that needs a process of its own leaves the in-process
-// backend. Today routeToProcess refuses it; the process worker pool will take these cases
-// (running the same binary in worker mode) without changes elsewhere in the package.
+	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/internal/procpool"
+	"github.com/fray-go/fray/internal/worker"
+)
 
-// needsProcess reports whether a task or actor with these options needs its own worker
-// process, naming the option that asks for it and what to do instead. maxCalls is 0 for
-// actors. The in-process backend never touches its own environment (no os.Setenv): a
-// per-task environment can only be given to a child process.
-func needsProcess(maxCalls int, env fray.RuntimeEnv) (feature, hint string, needs bool) {
-	switch {
-	case maxCalls > 0:
-		return "TaskOptions.MaxCalls", "MaxCalls recycles the worker process after that many calls, and the in-process local backend runs tasks as goroutines of this process; leave MaxCalls at 0 for local runs, or use the ray backend", true
-	case len(env.PackageRequirements) > 0:
-		return "RuntimeEnv.PackageRequirements", "installing packages needs a separate process with its own virtualenv, and the in-process local backend runs tasks as goroutines of this process; install the packages in the driver's environment for local runs, or use the ray backend", true
-	case len(env.Env) > 0:
-		return "RuntimeEnv.Env", "environment variables are per process, and the in-process local backend runs tasks as goroutines of this process (it never changes its own environment); pass the values as task arguments, set them before starting the program, or use the ray backend", true
+// This file is where work that needs a process of its own leaves the in-process backend:
+// the scheduler admits it exactly like in-process work (one resource ledger), and the
+// goroutine that would have run the function instead hands the call to a worker process of
+// internal/procpool (the same binary in worker mode) and waits for the answer.
+
+// Isolation says which tasks and actors of a job context run in worker processes.
+type Isolation int
+
+const (
+	// IsolateNone (the default) runs a task or actor in a worker process only when its
+	// options need one: TaskOptions.MaxCalls > 0, a RuntimeEnv (Env or
+	// PackageRequirements, its own or inherited from a parent task), or a GPU amount. All
+	// other work runs as goroutines of the driver.
+	IsolateNone Isolation = iota
+	// IsolateProcess runs every task and actor of the job context in a worker process,
+	// for crash isolation (a task that crashes or is killed takes only its worker down)
+	// and to check that a program behaves as it would on a cluster, where nothing is
+	// shared between tasks but what travels through fray.
+	IsolateProcess
+)
+
+func (i Isolation) String() string {
+	switch i {
+	case IsolateNone:
+		return "IsolateNone"
+	case IsolateProcess:
+		return "IsolateProcess"
 	}
-	return "", "", false
+	return fmt.Sprintf("Isolation(%d)", int(i))
 }
 
-// routeToProcess handles a task or actor that needs a process of its own. what names it
-// ("task examples.square", "actor examples.Counter") for the error.
-func (j *JobContext) routeToProcess(what, feature, hint string) error {
-	return &fray.UnsupportedError{Backend: "local", Feature: feature, Hint: what + ": " + hint}
+// WorkerOptions configure a cluster's worker processes.
+type WorkerOptions struct {
+	// IdleTimeout: an idle worker process exits after this long; default one minute.
+	IdleTimeout time.Duration
+	// VenvDir caches the virtualenvs built for RuntimeEnv.PackageRequirements, one per
+	// requirement set (keyed by its hash); default <user cache dir>/fray/venvs.
+	VenvDir string
+	// Python builds virtualenvs; default "python3".
+	Python string
+	// Binary is the worker program; default the running executable, whose main (or
+	// TestMain) must call fray.Init() first.
+	Binary string
+}
+
+// procTask is what a task running in a worker process needs beyond an in-process one.
+type procTask struct {
+	env      fray.RuntimeEnv // its own merged with its parent's
+	maxCalls int
+	grant    procpool.GPUGrant // cluster mutex: the GPU ids it holds while admitted
+	granted  bool
+	proc     atomic.Pointer[worker.Process] // the process running it now
+	force    atomic.Bool                    // force-cancelled: kill the process
+}
+
+// gpuMaxCalls is the MaxCalls a GPU task gets when it sets none, as in Ray.
+const gpuMaxCalls = 1
+
+// processSpec decides whether a task needs a worker process and with what: env is the
+// task's runtime env merged over its parent's. It returns nil for in-process work.
+func (j *JobContext) processSpec(maxCalls int, env fray.RuntimeEnv, gpu bool, parent fray.RuntimeEnv) *procTask {
+	if !parent.IsZero() {
+		env = parent.Merge(env)
+	}
+	if maxCalls == 0 && gpu {
+		maxCalls = gpuMaxCalls
+	}
+	if !env.IsZero() {
+		j.c.hasEnv.Store(true)
+	}
+	if maxCalls > 0 || !env.IsZero() || gpu || j.isolation == IsolateProcess {
+		return &procTask{env: env, maxCalls: maxCalls}
+	}
+	return nil
+}
+
+// parentEnv is the runtime env of the task or actor whose nested call ctx is (zero for the
+// driver and for in-process work).
+func parentEnv(ctx context.Context) fray.RuntimeEnv {
+	t, _ := ctx.Value(taskKey{}).(*task)
+	if t == nil {
+		return fray.RuntimeEnv{}
+	}
+	if t.pr != nil {
+		return t.pr.env
+	}
+	if a := t.actor; a != nil && a.pr != nil {
+		return a.pr.env
+	}
+	return fray.RuntimeEnv{}
+}
+
+// procs holds a job context's or a cluster's worker pool, made on first use.
+type procs struct {
+	mu     sync.Mutex
+	pool   *procpool.Pool
+	closed bool
+}
+
+func (ps *procs) get(c *Cluster, def *JobContext) (*procpool.Pool, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return nil, errClosed
+	}
+	if ps.pool == nil {
+		w := c.workerOpts
+		o := procpool.Options{Host: &router{c: c, def: def}, IdleTimeout: w.IdleTimeout, CacheDir: w.VenvDir,
+			Python: w.Python, Binary: w.Binary}
+		if def != nil {
+			o.JobID, o.Namespace = def.id, def.ns
+		} else {
+			o.JobID = "cluster-" + c.tag
+		}
+		ps.pool = procpool.New(o)
+	}
+	return ps.pool, nil
+}
+
+// close kills every worker process of the pool and waits for them to exit.
+func (ps *procs) close() {
+	ps.mu.Lock()
+	ps.closed = true
+	p := ps.pool
+	ps.mu.Unlock()
+	if p != nil {
+		_ = p.Close()
+	}
+}
+
+// runProcess runs a task attempt in a worker process of the job's pool. The task's
+// resources (and GPU ids) are held by the caller.
+func (t *task) runProcess(ctx *taskCtx) (fray.Payload, error) {
+	j := t.job
+	pool, err := j.procs.get(j.c, j)
+	if err != nil {
+		return fray.Payload{}, err
+	}
+	p := t.arg
+	if t.dep != nil {
+		p = t.dep.val
+	}
+	arg, err := p.Encoded()
+	if err != nil {
+		return fray.Payload{}, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", err),
+			Message: "cannot encode the argument: " + err.Error(), Cause: err}
+	}
+	var gpus []int
+	if t.pr.granted {
+		gpus = t.pr.grant.IDs
+	} else if j.c.gpus.Len() > 0 {
+		gpus = []int{} // the node's GPUs are for the tasks that hold them
+	}
+	l, err := pool.Acquire(ctx, t.pr.env, gpus, t.pr.maxCalls)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fray.Payload{}, &fray.CancelledError{TaskID: string(t.obj.id)}
+		}
+		return fray.Payload{}, err
+	}
+	defer l.Release()
+	t.pr.proc.Store(l.Process())
+	defer t.pr.proc.Store(nil)
+	if t.pr.force.Load() {
+		l.Process().Kill()
+	}
+	info := ctx.info()
+	info.PID = l.Process().PID()
+	b, err := l.Run(ctx, t.fn.Name, arg, info)
+	if err != nil {
+		var wd *fray.WorkerDiedError
+		if errors.As(err, &wd) {
+			err = &fray.WorkerDiedError{Task: t.name + " (" + string(t.obj.id) + ")", Reason: wd.Reason}
+		}
+		return fray.Payload{}, err
+	}
+	return fray.Payload{Data: b}, nil
+}
+
+// retryable reports whether a failed attempt may run again: system failures (the worker
+// died) always count against MaxRetries, application errors only with RetryExceptions.
+// A runtime environment that cannot be built, a closed job and a cancelled task are final.
+func (t *task) retryable(err error) bool {
+	if t.retriesLeft == 0 {
+		return false
+	}
+	if errors.Is(err, fray.ErrWorkerDied) {
+		return true
+	}
+	if !t.retryExceptions {
+		return false
+	}
+	return !errors.Is(err, fray.ErrRuntimeEnv) && !errors.Is(err, fray.ErrClosed) && !errors.Is(err, fray.ErrCancelled)
+}
+
+// --- GPU ids ---------------------------------------------------------------------------
+
+// admitLocked takes cl's resources for t if they fit, with concrete GPU ids for a GPU
+// amount; c.mu is held.
+func (c *Cluster) admitLocked(t *task, cl *class) bool {
+	if !c.ledger.fits(cl.shape) {
+		return false
+	}
+	if cl.shape.gpu > 0 && t.pr != nil {
+		g, err := c.gpus.Assign(fray.FromUnits(cl.shape.gpu))
+		if err != nil {
+			return false // the free GPU capacity is fragmented: wait for a release
+		}
+		t.pr.grant, t.pr.granted = g, true
+	}
+	c.ledger.acquire(cl.shape)
+	t.heldCPU = cl.shape.cpu
+	return true
+}
+
+// releaseGPUsLocked gives t's GPU ids back; c.mu is held.
+func (c *Cluster) releaseGPUsLocked(t *task) {
+	if t.pr != nil && t.pr.granted {
+		c.gpus.Release(t.pr.grant)
+		t.pr.grant, t.pr.granted = procpool.GPUGrant{}, false
+	}
+}
+
+func newGPUSet(total fray.Resources) *procpool.GPUSet {
+	return procpool.NewGPUSet(int(math.Ceil(total[fray.GPU])))
+}
+
+// --- the host of nested calls ------------------------------------------------------------
+
+// router is the fray.JobContext that serves nested calls from worker processes: each call
+// goes to the job context named by the calling task's info (the job that submitted the task
+// or made the actor call), with that task in its context, so nested work goes through the
+// same scheduler, lends the caller's CPU while it blocks and inherits its runtime env.
+type router struct {
+	c   *Cluster
+	def *JobContext // the pool's job; nil for the cluster's pool of detached actors
+}
+
+var _ fray.JobContext = (*router)(nil)
+
+// route finds the job and the calling task of a nested call.
+func (r *router) route(ctx context.Context) (*JobContext, context.Context, error) {
+	j := r.def
+	info, ok := fray.TaskInfoFrom(ctx)
+	if ok && info.JobID != "" && (j == nil || info.JobID != j.id) {
+		j = r.c.jobByID(info.JobID)
+	}
+	if j == nil {
+		return nil, ctx, fmt.Errorf("local: %w: the job context of this worker's caller is closed", fray.ErrClosed)
+	}
+	ctx = fray.WithJobContext(ctx, j)
+	if ok && info.TaskID != "" {
+		j.mu.Lock()
+		o, found := j.objectLocked(fray.ObjectID(info.TaskID))
+		var t *task
+		if found {
+			t = o.task
+		}
+		j.mu.Unlock()
+		if t != nil {
+			ctx = context.WithValue(ctx, taskKey{}, t)
+		}
+	}
+	return j, ctx, nil
+}
+
+func (r *router) JobID() string {
+	if r.def != nil {
+		return r.def.id
+	}
+	return "cluster-" + r.c.tag
+}
+
+func (r *router) Backend() string            { return "local" }
+func (r *router) PassesValuesDirectly() bool { return false }
+
+func (r *router) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.ObjectID, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return "", err
+	}
+	return j.SubmitTask(ctx, spec)
+}
+
+func (r *router) Put(ctx context.Context, v fray.Payload) (fray.ObjectID, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return "", err
+	}
+	return j.Put(ctx, v)
+}
+
+func (r *router) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return j.Get(ctx, ids)
+}
+
+func (r *router) Wait(ctx context.Context, ids []fray.ObjectID, n int, timeout time.Duration) ([]bool, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return j.Wait(ctx, ids, n, timeout)
+}
+
+func (r *router) Cancel(ctx context.Context, id fray.ObjectID, force bool) error {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return err
+	}
+	return j.Cancel(ctx, id, force)
+}
+
+// Release has no caller context: every job context forgets the ids it made.
+func (r *router) Release(ids []fray.ObjectID) {
+	for _, j := range r.c.jobList() {
+		j.Release(ids)
+	}
+}
+
+func (r *router) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray.ActorInfo, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return fray.ActorInfo{}, err
+	}
+	return j.CreateActor(ctx, spec)
+}
+
+func (r *router) GetActor(ctx context.Context, name, namespace string) (fray.ActorInfo, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return fray.ActorInfo{}, err
+	}
+	return j.GetActor(ctx, name, namespace)
+}
+
+func (r *router) CallActor(ctx context.Context, call fray.ActorCall) (fray.ObjectID, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return "", err
+	}
+	return j.CallActor(ctx, call)
+}
+
+func (r *router) KillActor(ctx context.Context, id fray.ActorID, noRestart bool) error {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return err
+	}
+	return j.KillActor(ctx, id, noRestart)
+}
+
+// Close refuses: the driver owns its job contexts.
+func (r *router) Close() error {
+	return &fray.UnsupportedError{Backend: "local", Feature: "closing the job context from a worker process",
+		Hint: "the driver owns the job context; return from the task instead"}
+}
+
+// --- actors in worker processes ----------------------------------------------------------
+
+// startProcess starts the actor's worker process and runs its constructor there; the
+// returned *procpool.Actor is the actor's state as far as the scheduler is concerned.
+// Detached actors live in the cluster's pool, job-scoped ones in their job's.
+func (a *actor) startProcess(ctx *taskCtx, gen uint64) (any, error) {
+	ct := a.ctorTask
+	var pool *procpool.Pool
+	var err error
+	if a.owner != nil {
+		pool, err = a.owner.procs.get(a.c, a.owner)
+	} else {
+		pool, err = a.c.procs.get(a.c, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	arg, err := ct.arg.Encoded()
+	if err != nil {
+		return nil, err
+	}
+	var gpus []int
+	if ct.pr.granted {
+		gpus = ct.pr.grant.IDs
+	} else if a.c.gpus.Len() > 0 {
+		gpus = []int{}
+	}
+	pa, err := pool.StartActor(ctx, procpool.ActorSpec{Class: a.info.Class, Arg: arg, ID: a.info.ID,
+		MaxConcurrency: a.maxConc, Info: ctx.info(), Env: a.pr.env, GPUIDs: gpus,
+		OnDeath: func(err error) { a.processDied(gen, err) }})
+	if err != nil {
+		return nil, err
+	}
+	return pa, nil
+}
+
+// processDied handles the death of the process of generation gen that nobody asked for
+// (a crash, the OOM killer, a SIGKILL from outside): the actor restarts if it may, else dies.
+func (a *actor) processDied(gen uint64, err error) {
+	a.mu.Lock()
+	stale := a.gen != gen || a.state == acDead
+	a.mu.Unlock()
+	if stale {
+		return // killed or restarted on purpose: handled already
+	}
+	reason := err.Error()
+	var wd *fray.WorkerDiedError
+	if errors.As(err, &wd) {
+		reason = wd.Reason
+	}
+	a.kill(false, "its worker process died ("+reason+")")
+}
+
+// stopProcessLocked kills the process of an actor instance being discarded, and counts the
+// wait for its exit among the actor's goroutines so that Close waits for it; a.mu is held.
+func (a *actor) stopProcessLocked(self any) {
+	pa, ok := self.(*procpool.Actor)
+	if !ok {
+		return
+	}
+	a.goroutines++
+	go func() {
+		pa.Kill()
+		<-pa.Done()
+		a.mu.Lock()
+		a.goroutineDone()
+		a.mu.Unlock()
+	}()
+}
+
+// callProcess runs a method call in the actor's process. The process dying under the call
+// fails it with *fray.ActorDiedError, as every call to a dead actor does.
+func (a *actor) callProcess(ctx *taskCtx, t *task, pa *procpool.Actor) (fray.Payload, error) {
+	p := t.arg
+	if t.dep != nil {
+		p = t.dep.val
+	}
+	arg, err := p.Encoded()
+	if err != nil {
+		return fray.Payload{}, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", err),
+			Message: "cannot encode the argument: " + err.Error(), Cause: err}
+	}
+	info := ctx.info()
+	info.PID = pa.PID()
+	b, err := pa.Call(ctx, t.fn.Name, arg, info)
+	if err != nil {
+		var wd *fray.WorkerDiedError
+		if errors.As(err, &wd) {
+			return fray.Payload{}, a.diedError("its worker process died (" + wd.Reason + ")")
+		}
+		if errors.Is(err, fray.ErrClosed) {
+			return fray.Payload{}, a.diedError("its worker process was stopped")
+		}
+		return fray.Payload{}, err
+	}
+	return fray.Payload{Data: b}, nil
 }

@@ -87,6 +87,7 @@ type task struct {
 	name   string
 	ctx    atomic.Pointer[taskCtx] // the current attempt's context
 	tc     taskCtx                 // the first attempt's context
+	pr     *procTask               // non-nil: the task runs in a worker process
 
 	heldCPU         int64 // cluster mutex: CPU units held now (0 while lent out)
 	retriesLeft     int32 // -1: unlimited
@@ -128,9 +129,16 @@ func (t *task) run() (retry bool) {
 		return false
 	}
 	ctx := t.ctx.Load()
-	res, err := t.invoke(ctx, nil)
+	var res any
+	var err error
+	var pres fray.Payload
+	if t.pr != nil {
+		pres, err = t.runProcess(ctx)
+	} else {
+		res, err = t.invoke(ctx, nil)
+	}
 	ctx.cancel()
-	if err != nil && t.retryExceptions && t.retriesLeft != 0 {
+	if err != nil && t.retryable(err) {
 		if t.state.CompareAndSwap(stRunning, stQueued) {
 			if t.retriesLeft > 0 {
 				t.retriesLeft--
@@ -143,7 +151,11 @@ func (t *task) run() (retry bool) {
 	}
 	t.dep = nil
 	t.state.CompareAndSwap(stRunning, stFinished)
-	t.arg, t.resErr = j.encodeResult(t, res, err)
+	if t.pr != nil {
+		t.arg, t.resErr = pres, err // decoded from the worker's answer already
+	} else {
+		t.arg, t.resErr = j.encodeResult(t, res, err)
+	}
 	t.hasRes = true // completed by the worker once the resources are back
 	return false
 }

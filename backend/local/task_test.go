@@ -262,7 +262,7 @@ func TestWait(t *testing.T) {
 	}
 }
 
-func TestInfeasibleAndUnsupported(t *testing.T) {
+func TestInfeasible(t *testing.T) {
 	jc, ctx := newJob(t, local.Options{Resources: fray.Resources{fray.CPU: 2, "head_node": 1}})
 	infeasible := []struct {
 		res      fray.Resources
@@ -293,26 +293,9 @@ func TestInfeasibleAndUnsupported(t *testing.T) {
 		}
 	}
 
-	unsupported := []struct {
-		opts    fray.TaskOptions
-		feature string
-	}{
-		{fray.TaskOptions{MaxCalls: 1}, "TaskOptions.MaxCalls"},
-		{fray.TaskOptions{RuntimeEnv: fray.RuntimeEnv{PackageRequirements: []string{"numpy"}}}, "RuntimeEnv.PackageRequirements"},
-		{fray.TaskOptions{RuntimeEnv: fray.RuntimeEnv{Env: map[string]string{"A": "1"}}}, "RuntimeEnv.Env"},
-	}
-	for _, c := range unsupported {
-		_, err := Square.Remote(ctx, 1, c.opts)
-		var ue *fray.UnsupportedError
-		if !errors.As(err, &ue) || ue.Backend != "local" || ue.Feature != c.feature || ue.Hint == "" {
-			t.Errorf("%+v: %v, want unsupported %s", c.opts, err, c.feature)
-		}
-		if c.opts.MaxCalls == 0 {
-			_, err = Counter.Create(ctx, 0, fray.ActorOptions{RuntimeEnv: c.opts.RuntimeEnv})
-			if !errors.Is(err, fray.ErrUnsupported) {
-				t.Errorf("actor with %+v: %v, want unsupported", c.opts.RuntimeEnv, err)
-			}
-		}
+	// A runtime env goes to a worker process; the driver's environment stays as it was.
+	if v, err := Square.Call(ctx, 3, fray.TaskOptions{RuntimeEnv: fray.RuntimeEnv{Env: map[string]string{"A": "1"}}}); err != nil || v != 9 {
+		t.Errorf("task with a runtime env: %d, %v", v, err)
 	}
 	if _, ok := os.LookupEnv("A"); ok {
 		t.Error("the backend changed the process environment")

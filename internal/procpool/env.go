@@ -289,6 +289,13 @@ func (g *GPUSet) Assign(amount float64) (GPUGrant, error) {
 	return GPUGrant{IDs: ids, PerGPU: whole}, nil
 }
 
+// Len returns how many GPUs the set manages.
+func (g *GPUSet) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.free)
+}
+
 // Release gives a grant back.
 func (g *GPUSet) Release(gr GPUGrant) {
 	g.mu.Lock()

@@ -315,7 +315,13 @@ func (s *server) newCall(id uint64, info wire.TaskInfo) *call {
 		ti.JobID = s.hello.JobID
 	}
 	ctx := context.WithValue(s.base, originKey{}, id)
-	ctx = fray.WithTaskInfo(fray.WithJobContext(ctx, s.jc), ti)
+	var jc fray.JobContext = s.jc
+	if ti.JobID != s.hello.JobID {
+		// A call on behalf of another job of the parent (an actor called by several jobs, a
+		// pool shared by a cluster): the task sees that job's id.
+		jc = &client{s: s, jobID: ti.JobID}
+	}
+	ctx = fray.WithTaskInfo(fray.WithJobContext(ctx, jc), ti)
 	ctx, cancel := context.WithCancel(ctx)
 	c := &call{ctx: ctx, cancel: cancel}
 	s.mu.Lock()
@@ -596,11 +602,19 @@ func origin(ctx context.Context) wire.Origin {
 
 // client is the fray.JobContext inside a worker: every method is a nested request to the
 // parent over the same pipes.
-type client struct{ s *server }
+type client struct {
+	s     *server
+	jobID string // the job a call runs for, when not the Hello's
+}
 
 var _ fray.JobContext = (*client)(nil)
 
-func (c *client) JobID() string { return c.s.hello.JobID }
+func (c *client) JobID() string {
+	if c.jobID != "" {
+		return c.jobID
+	}
+	return c.s.hello.JobID
+}
 
 func (c *client) Backend() string {
 	if c.s.hello.Backend != "" {

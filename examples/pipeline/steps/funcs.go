@@ -433,7 +433,7 @@ func Report(ctx context.Context, c ReportConfig) error {
 	if err := readJSON(ctx, c.Train.Join(MetricsFile), &met); err != nil {
 		return err
 	}
-	scored, err := readAll[scoreOnly](ctx, c.Classify.Join(ScoredDir, shardGlob))
+	scored, err := readAll[ScoreRecord](ctx, c.Classify.Join(ScoredDir, shardGlob))
 	if err != nil {
 		return err
 	}
@@ -464,15 +464,15 @@ func Report(ctx context.Context, c ReportConfig) error {
 		Duration: time.Since(start), Finished: time.Now().UTC()})
 }
 
-// scoreOnly is the part of a Scored record the report reads.
-type scoreOnly struct {
+// ScoreRecord is the part of a Scored record the report reads.
+type ScoreRecord struct {
 	Source    string  `json:"source"`
 	Score     float64 `json:"score"`
 	Heuristic bool    `json:"heuristic"`
 }
 
 // BuildReport assembles the report's steps and metrics (everything but the histogram).
-func BuildReport(sums []StepSummary, tok TokenStats, met TrainMetrics, scored []scoreOnly, threshold float64) *report.Report {
+func BuildReport(sums []StepSummary, tok TokenStats, met TrainMetrics, scored []ScoreRecord, threshold float64) *report.Report {
 	r := &report.Report{Title: "fray flagship pipeline"}
 	for _, s := range sums {
 		r.Steps = append(r.Steps, report.Step{Name: s.Step, In: s.In, Out: s.Out, Duration: s.Duration, Note: s.Note})

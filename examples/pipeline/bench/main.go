@@ -1,0 +1,219 @@
+// Command bench measures the records per second of the flagship pipeline's tokenize and
+// inference steps, and what fray adds to them, printing `name value unit` lines.
+//
+//	go run ./examples/pipeline/bench [-docs 1200] [-runs 3]
+//
+// For each step it times, over the same ingested shards:
+//
+//   - plain: the step's record function (TokenizeDoc, ScoreDoc) in a plain loop over the
+//     documents in memory: no files, no tasks, one goroutine;
+//   - direct: the step's shard function over the shard files, one after another in this
+//     goroutine (shards.Spec.Direct): files, no tasks;
+//   - fray_1w and fray_2w: the same shard function as fray tasks on the local backend with
+//     1 and 2 CPUs ({"CPU": 1} per task); inference with MaxCalls 1, as the pipeline runs
+//     it, so every shard gets a fresh worker process (and loads the model again), and also
+//     with MaxCalls 0 (in-process).
+//
+// and prints the median of -runs runs of each, then the ratios: scaling (fray_2w / fray_1w)
+// and overhead (fray_1w / plain and fray_1w / direct; 1.0 means fray costs nothing).
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend/local"
+	"github.com/fray-go/fray/examples/pipeline/steps"
+	"github.com/fray-go/fray/executor"
+	"github.com/fray-go/fray/processing/corpus"
+	"github.com/fray-go/fray/processing/shards"
+	"github.com/fray-go/fray/processing/tokenize"
+)
+
+func main() {
+	fray.Init()
+	docs := flag.Int("docs", 1200, "documents to ingest")
+	perShard := flag.Int("docs-per-shard", 100, "documents per shard")
+	runs := flag.Int("runs", 3, "runs of each measurement (the median is printed)")
+	flag.Parse()
+	if err := run(*docs, *perShard, *runs); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// measurement is one timed way of processing every document; it returns the records
+// processed.
+type measurement struct {
+	name string
+	fn   func(ctx context.Context, out string) (int64, error)
+}
+
+func run(nDocs, perShard, runs int) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "fray-pipeline-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := steps.DefaultConfig()
+	if err := steps.Ingest(ctx, steps.IngestConfig{
+		Output: executor.LiteralPath(dir), MaxDocs: executor.Versioned(nDocs),
+		DocsPerShard: executor.Versioned(perShard), MaxTextBytes: executor.Versioned(cfg.MaxTextBytes),
+		Sources: executor.Versioned(corpus.AllSources),
+	}); err != nil {
+		return err
+	}
+	glob := filepath.Join(dir, steps.DocsDir, "*.jsonl.zst")
+	paths, err := shards.Glob(ctx, glob)
+	if err != nil {
+		return err
+	}
+	var docs []steps.Doc
+	for _, p := range paths {
+		for d, err := range shards.Read[steps.Doc](ctx, p) {
+			if err != nil {
+				return err
+			}
+			docs = append(docs, d)
+		}
+	}
+	model, _, err := steps.TrainModel(ctx, docs, cfg.TestFraction, cfg.Epochs, cfg.Seed)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := model.Save(&buf); err != nil {
+		return err
+	}
+	modelPath := filepath.Join(dir, "model.bin")
+	if err := os.WriteFile(modelPath, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	tk, err := tokenize.New(cfg.Encoding)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("# %d documents in %d shards, %d bytes of text; %d runs each, medians\n", len(docs), len(paths), textBytes(docs), runs)
+
+	tokenizeJob := steps.TokenizeShard.With(cfg.Encoding)
+	tokSpec := func(out string) shards.Spec {
+		return shards.Spec{Input: glob, Output: out, OutputExt: ".tok", Compression: shards.Plain}
+	}
+	classifyJob := steps.Classify.With(steps.ClassifyParams{ModelPath: modelPath})
+	clsSpec := func(out string) shards.Spec { return shards.Spec{Input: glob, Output: out} }
+
+	groups := []struct {
+		name string
+		ms   []measurement
+	}{
+		{"tokenize", []measurement{
+			{"plain", func(ctx context.Context, _ string) (int64, error) {
+				for _, d := range docs {
+					if _, err := steps.TokenizeDoc(tk, d); err != nil {
+						return 0, err
+					}
+				}
+				return int64(len(docs)), nil
+			}},
+			{"direct", direct(tokenizeJob, tokSpec)},
+			{"fray_1w", onFray(1, tokenizeJob, tokSpec, 0)},
+			{"fray_2w", onFray(2, tokenizeJob, tokSpec, 0)},
+		}},
+		{"inference", []measurement{
+			{"plain", func(ctx context.Context, _ string) (int64, error) {
+				var sink float64
+				for _, d := range docs {
+					sink += steps.ScoreDoc(model, d).Score
+				}
+				_ = sink
+				return int64(len(docs)), nil
+			}},
+			{"direct", direct(classifyJob, clsSpec)},
+			{"fray_1w", onFray(1, classifyJob, clsSpec, 1)},
+			{"fray_2w", onFray(2, classifyJob, clsSpec, 1)},
+			{"fray_1w_inproc", onFray(1, classifyJob, clsSpec, 0)},
+			{"fray_2w_inproc", onFray(2, classifyJob, clsSpec, 0)},
+		}},
+	}
+	for _, g := range groups {
+		rates := map[string]float64{}
+		for _, m := range g.ms {
+			var rs []float64
+			for i := range runs {
+				out := filepath.Join(dir, "out", fmt.Sprintf("%s-%s-%d", g.name, m.name, i))
+				start := time.Now()
+				n, err := m.fn(ctx, out)
+				if err != nil {
+					return fmt.Errorf("%s/%s: %w", g.name, m.name, err)
+				}
+				rs = append(rs, float64(n)/time.Since(start).Seconds())
+			}
+			rates[m.name] = median(rs)
+			fmt.Printf("%s/%s %.0f records/s\n", g.name, m.name, rates[m.name])
+		}
+		fmt.Printf("%s/scaling_2w_vs_1w %.2f ratio\n", g.name, rates["fray_2w"]/rates["fray_1w"])
+		fmt.Printf("%s/fray_1w_vs_plain %.2f ratio\n", g.name, rates["fray_1w"]/rates["plain"])
+		fmt.Printf("%s/fray_1w_vs_direct %.2f ratio\n", g.name, rates["fray_1w"]/rates["direct"])
+		if r, ok := rates["fray_1w_inproc"]; ok {
+			fmt.Printf("%s/scaling_2w_vs_1w_inproc %.2f ratio\n", g.name, rates["fray_2w_inproc"]/r)
+			fmt.Printf("%s/fray_1w_inproc_vs_direct %.2f ratio\n", g.name, r/rates["direct"])
+		}
+	}
+	return nil
+}
+
+// direct runs the shard job in this goroutine, without fray.
+func direct(job shards.Job, spec func(string) shards.Spec) func(context.Context, string) (int64, error) {
+	return func(ctx context.Context, out string) (int64, error) {
+		s := spec(out)
+		s.Direct = true
+		sum, err := shards.Run(ctx, job, s)
+		if err != nil {
+			return 0, err
+		}
+		return sum.RecordsIn, nil
+	}
+}
+
+// onFray runs the shard job as fray tasks on a fresh local backend with cpus CPUs.
+func onFray(cpus float64, job shards.Job, spec func(string) shards.Spec, maxCalls int) func(context.Context, string) (int64, error) {
+	return func(ctx context.Context, out string) (int64, error) {
+		jc, err := local.New(local.Options{Resources: fray.Resources{"CPU": cpus}})
+		if err != nil {
+			return 0, err
+		}
+		defer jc.Close()
+		s := spec(out)
+		s.Options = fray.TaskOptions{MaxCalls: maxCalls, Resources: fray.Resources{"CPU": 1}}
+		sum, err := shards.Run(fray.WithJobContext(ctx, jc), job, s)
+		if err != nil {
+			return 0, err
+		}
+		return sum.RecordsIn, nil
+	}
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func textBytes(docs []steps.Doc) int {
+	n := 0
+	for _, d := range docs {
+		n += len(d.Text)
+	}
+	return n
+}

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fray-go/fray"
@@ -84,7 +83,9 @@ func startBridge(python, dir string, maxFrame int, log *slog.Logger) (*bridge, e
 	cmd.ExtraFiles = []*os.File{toPyR, fromPyW}
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.Env = append(os.Environ(), "RAY_USAGE_STATS_ENABLED=0", "PYTHONUNBUFFERED=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
+	growPipe(toPyW)
+	growPipe(fromPyW)
 	if err := cmd.Start(); err != nil {
 		closeAll(toPyR, toPyW, fromPyR, fromPyW, outR, outW)
 		return nil, fmt.Errorf("fray/ray: starting the bridge with %s: %w (install Ray with scripts/setup-python.sh, or set Options.Python or FRAY_PYTHON)", python, err)

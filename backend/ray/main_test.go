@@ -264,3 +264,19 @@ func TestNestedAndRefsInValues(t *testing.T) {
 		t.Fatalf("sumrefs(put of refs) = %d, %v", v, err)
 	}
 }
+
+// TestShipWorkingDir runs tasks and an actor with the binary shipped through the job's
+// runtime_env working_dir (the multi-node mode) instead of by path.
+func TestShipWorkingDir(t *testing.T) {
+	_, ctx := connect(t, ray.Options{Ship: ray.ShipWorkingDir, CacheDir: t.TempDir()})
+	if v, err := Square.Call(ctx, 7); err != nil || v != 49 {
+		t.Fatalf("square(7) = %d, %v", v, err)
+	}
+	h, err := CounterActor.Create(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := CounterAdd.Call(ctx, h, 2); err != nil || v != 3 {
+		t.Fatalf("Add = %d, %v", v, err)
+	}
+}

@@ -47,6 +47,17 @@ def main():
     r.max = mx
     w.max = mx
     w.write(proto.B_READY, rid, ready)
+    prof = os.environ.get("FRAY_BRIDGE_PROFILE")
+    if prof:  # a cProfile of the reading thread, written when the session ends
+        import cProfile
+        p = cProfile.Profile()
+        p.enable()
+        try:
+            serve(srv, r, w, exit_at_end=False)
+        finally:
+            p.disable()
+            p.dump_stats(prof)
+        os._exit(0)
     serve(srv, r, w)
     return 0
 
@@ -89,7 +100,7 @@ def connect(h):
     return srv, ready
 
 
-def serve(srv, r, w):
+def serve(srv, r, w, exit_at_end=True):
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="fray-bridge")
     inflight = {}
 
@@ -146,6 +157,9 @@ def serve(srv, r, w):
             elif typ in (proto.GET, proto.WAIT):
                 ids = body.get("ids") or []
                 entries = srv.resolve(ids)
+                if typ == proto.GET and srv.ready_now(entries):
+                    reply(rid, {"os": srv.get(ids, entries)})
+                    continue
                 ev = threading.Event()
                 inflight[rid] = ev
                 pool.submit(blocking, typ, rid, body, ids, entries, ev)
@@ -162,7 +176,8 @@ def serve(srv, r, w):
     try:
         ray.shutdown()
     finally:
-        os._exit(0)
+        if exit_at_end:
+            os._exit(0)
 
 
 if __name__ == "__main__":

@@ -126,6 +126,8 @@ class Child:
         r1, w1 = os.pipe()  # parent -> child (child's fd 3)
         r2, w2 = os.pipe()  # child -> parent (child's fd 4)
         r1, w1, r2, w2 = (_high_fd(x) for x in (r1, w1, r2, w2))
+        proto.grow_pipe(w1)
+        proto.grow_pipe(w2)
         env = dict(os.environ)
         env["FRAY_WORKER"] = "1"
         env.pop(CONFIG_ENV, None)
@@ -299,6 +301,9 @@ class Child:
                 if typ in (proto.GET, proto.WAIT):
                     ids = body.get("ids") or []
                     entries = s.resolve(ids)
+                    if typ == proto.GET and s.ready_now(entries):
+                        self._reply(rid, {"os": s.get(ids, entries)})
+                        return
                     self.inflight[rid] = ev
                 else:
                     ids = entries = None

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -278,5 +280,21 @@ func TestShipWorkingDir(t *testing.T) {
 	}
 	if v, err := CounterAdd.Call(ctx, h, 2); err != nil || v != 3 {
 		t.Fatalf("Add = %d, %v", v, err)
+	}
+}
+
+// TestRegistryMismatch gives the workers another program (the benchmark, whose registry
+// differs): the Go child refuses the handshake and the task fails saying why.
+func TestRegistryMismatch(t *testing.T) {
+	clusterAddress(t)
+	other := filepath.Join(t.TempDir(), "other")
+	build := exec.Command("go", "build", "-o", other, "./bench")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building another program: %v\n%s", err, out)
+	}
+	_, ctx := connect(t, ray.Options{Binary: other})
+	_, err := Square.Call(ctx, 3, fray.TaskOptions{MaxRetries: fray.Retries(0)})
+	if !errors.Is(err, fray.ErrTaskFailed) || !strings.Contains(err.Error(), "registry") {
+		t.Fatalf("want a task error about the registry mismatch, got %v", err)
 	}
 }

@@ -14,8 +14,11 @@
 //     it, so every shard gets a fresh worker process (and loads the model again), and also
 //     with MaxCalls 0 (in-process).
 //
-// and prints the median of -runs runs of each, then the ratios: scaling (fray_2w / fray_1w)
-// and overhead (fray_1w / plain and fray_1w / direct; 1.0 means fray costs nothing).
+// and prints the median of -runs runs of each (records per second of wall time, and CPU
+// microseconds per record of this process and its exited worker processes), then the
+// ratios: scaling (fray_2w / fray_1w) and overhead (fray_1w / plain and fray_1w / direct in
+// records/s, where 1.0 means fray costs nothing; and in CPU per record, where 1.0 means the
+// same). On a busy machine the wall-time figures are noisy; CPU per record much less so.
 package main
 
 import (
@@ -27,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/fray-go/fray"
@@ -144,27 +148,39 @@ func run(nDocs, perShard, runs int) error {
 		}},
 	}
 	for _, g := range groups {
-		rates := map[string]float64{}
-		for _, m := range g.ms {
-			var rs []float64
-			for i := range runs {
+		// The runs are interleaved (run 1 of every measurement, then run 2, ...) so that
+		// changes in the machine's load hit every measurement alike.
+		wall := make([][]float64, len(g.ms))
+		cpu := make([][]float64, len(g.ms))
+		for i := range runs {
+			for k, m := range g.ms {
 				out := filepath.Join(dir, "out", fmt.Sprintf("%s-%s-%d", g.name, m.name, i))
+				c0 := cpuTime()
 				start := time.Now()
 				n, err := m.fn(ctx, out)
 				if err != nil {
 					return fmt.Errorf("%s/%s: %w", g.name, m.name, err)
 				}
-				rs = append(rs, float64(n)/time.Since(start).Seconds())
+				wall[k] = append(wall[k], float64(n)/time.Since(start).Seconds())
+				cpu[k] = append(cpu[k], float64((cpuTime()-c0).Microseconds())/float64(n))
 			}
-			rates[m.name] = median(rs)
+		}
+		rates, cpus := map[string]float64{}, map[string]float64{}
+		for k, m := range g.ms {
+			rates[m.name], cpus[m.name] = median(wall[k]), median(cpu[k])
 			fmt.Printf("%s/%s %.0f records/s\n", g.name, m.name, rates[m.name])
+		}
+		for _, m := range g.ms {
+			fmt.Printf("%s/%s_cpu %.0f us/record\n", g.name, m.name, cpus[m.name])
 		}
 		fmt.Printf("%s/scaling_2w_vs_1w %.2f ratio\n", g.name, rates["fray_2w"]/rates["fray_1w"])
 		fmt.Printf("%s/fray_1w_vs_plain %.2f ratio\n", g.name, rates["fray_1w"]/rates["plain"])
 		fmt.Printf("%s/fray_1w_vs_direct %.2f ratio\n", g.name, rates["fray_1w"]/rates["direct"])
+		fmt.Printf("%s/cpu_fray_1w_vs_direct %.2f ratio\n", g.name, cpus["fray_1w"]/cpus["direct"])
 		if r, ok := rates["fray_1w_inproc"]; ok {
 			fmt.Printf("%s/scaling_2w_vs_1w_inproc %.2f ratio\n", g.name, rates["fray_2w_inproc"]/r)
 			fmt.Printf("%s/fray_1w_inproc_vs_direct %.2f ratio\n", g.name, r/rates["direct"])
+			fmt.Printf("%s/cpu_fray_1w_inproc_vs_direct %.2f ratio\n", g.name, cpus["fray_1w_inproc"]/cpus["direct"])
 		}
 	}
 	return nil
@@ -199,6 +215,16 @@ func onFray(cpus float64, job shards.Job, spec func(string) shards.Spec, maxCall
 		}
 		return sum.RecordsIn, nil
 	}
+}
+
+// cpuTime is the user and system CPU time of this process and its waited-for children
+// (the worker processes of MaxCalls tasks, once they exited).
+func cpuTime() time.Duration {
+	var self, kids syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
 }
 
 func median(xs []float64) float64 {

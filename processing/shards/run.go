@@ -134,6 +134,7 @@ type Error struct {
 	Failed []FailedShard
 }
 
+// Error names the failed shards (the first ten) with their errors.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "shards: %s: %d of %d shards failed (the other shards' outputs are kept; fix the cause and run again: complete shards are skipped):", e.Name, len(e.Failed), e.Total)

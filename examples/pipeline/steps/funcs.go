@@ -148,6 +148,7 @@ var TokenizeFn = executor.NewStepFn("pipeline.tokenize", Tokenize)
 // the merged token statistics.
 func Tokenize(ctx context.Context, c TokenizeConfig) error {
 	start := time.Now()
+	pw := progress(c.Progress)
 	sum, err := shards.Run(ctx, TokenizeShard.With(c.Encoding.Get()), shards.Spec{
 		Name:        "tokenize",
 		Input:       c.Docs.Join(DocsDir, shardGlob),
@@ -155,8 +156,9 @@ func Tokenize(ctx context.Context, c TokenizeConfig) error {
 		OutputExt:   ".tok",
 		Compression: shards.Plain,
 		Options:     shardOptions(c.CPUs, 0),
-		Progress:    progress(c.Progress),
+		Progress:    pw,
 	})
+	logSummary(pw, sum)
 	if err != nil {
 		return err
 	}
@@ -339,13 +341,15 @@ var ClassifyFn = executor.NewStepFn("pipeline.classify", ClassifyStep)
 // TaskOptions{MaxCalls: c.MaxCalls, Resources: {"CPU": c.CPUs}}.
 func ClassifyStep(ctx context.Context, c ClassifyConfig) error {
 	start := time.Now()
+	pw := progress(c.Progress)
 	sum, err := shards.Run(ctx, Classify.With(ClassifyParams{ModelPath: c.Model.String()}), shards.Spec{
 		Name:     "classify",
 		Input:    c.Docs.Join(DocsDir, shardGlob),
 		Output:   c.Output.Join(ScoredDir),
 		Options:  shardOptions(c.CPUs, c.MaxCalls),
-		Progress: progress(c.Progress),
+		Progress: pw,
 	})
+	logSummary(pw, sum)
 	if err != nil {
 		return err
 	}
@@ -382,13 +386,15 @@ var FilterFn = executor.NewStepFn("pipeline.filter", Filter)
 func Filter(ctx context.Context, c FilterConfig) error {
 	start := time.Now()
 	t := c.Threshold.Get()
+	pw := progress(c.Progress)
 	sum, err := shards.Run(ctx, Keep.With(t), shards.Spec{
 		Name:     "filter",
 		Input:    c.Scored.Join(ScoredDir, shardGlob),
 		Output:   c.Output.Join(KeptDir),
 		Options:  shardOptions(1, 0),
-		Progress: progress(c.Progress),
+		Progress: pw,
 	})
+	logSummary(pw, sum)
 	if err != nil {
 		return err
 	}

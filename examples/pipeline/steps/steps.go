@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/executor"
 	"github.com/fray-go/fray/processing/corpus"
+	"github.com/fray-go/fray/processing/shards"
 	"github.com/fray-go/fray/processing/tokenize"
 )
 
@@ -245,12 +247,23 @@ func readJSON(ctx context.Context, path string, v any) error {
 	return nil
 }
 
-// progress returns where sharded steps draw progress bars: standard error when enabled.
+// progress returns where sharded steps draw progress bars: standard error when enabled and
+// it is a terminal in the process running the step (on Ray workers it is a log file, where
+// a bar redrawn with carriage returns would be one endless line).
 func progress(enabled bool) io.Writer {
 	if enabled {
-		return os.Stderr
+		if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return os.Stderr
+		}
 	}
 	return nil
+}
+
+// logSummary logs a sharded run's summary line when no progress bar printed it.
+func logSummary(w io.Writer, sum *shards.Summary) {
+	if w == nil && sum != nil && sum.Total > 0 {
+		slog.Info(sum.String())
+	}
 }
 
 // shardOptions are the task options of the pipeline's shard tasks (the seed's pattern 1:

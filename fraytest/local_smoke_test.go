@@ -34,9 +34,10 @@ func TestLocalConformance(t *testing.T) {
 			t.Cleanup(func() { jc.Close() })
 			return jc
 		},
-		// The local backend refuses MaxCalls and RuntimeEnv until its worker pool lands;
-		// set ProcessTasks then.
-		Caps: fraytest.Capabilities{ProcessTasks: false, InfeasibleFailsFast: true},
+		// MaxCalls, runtime envs and GPU tasks run in worker processes (the test binary in
+		// worker mode; TestMain calls fray.Init). backend/local's TestConformanceProcess runs
+		// the suite with every task and actor in a worker process.
+		Caps: fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
 	})
 	// Every subtest's job contexts and clusters are closed by now: nothing may be left running.
 	goleak.VerifyNone(t)

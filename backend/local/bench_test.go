@@ -101,6 +101,11 @@ var ratioPairs = [][2]string{
 	{"BenchmarkPutGet/codec", "BenchmarkPutGetBaseline/codec"},
 	{"BenchmarkPutGet/direct", "BenchmarkPutGetBaseline/plain"},
 	{"BenchmarkSchedulingQueued100k", "BenchmarkSchedulingQueued1k"},
+	{"BenchmarkProcessTaskRoundTrip/process", "BenchmarkProcessTaskRoundTrip/inprocess"},
+	{"BenchmarkProcessTaskRoundTrip/fresh", "BenchmarkProcessTaskRoundTrip/inprocess"},
+	{"BenchmarkProcessTaskRoundTrip/fresh", "BenchmarkProcessTaskRoundTrip/process"},
+	{"BenchmarkProcessTaskThroughput/process", "BenchmarkProcessTaskThroughput/inprocess"},
+	{"BenchmarkProcessActorCall/process", "BenchmarkProcessActorCall/inprocess"},
 }
 
 func printRatios() {

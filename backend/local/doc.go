@@ -1,5 +1,7 @@
 // Package local is fray's embedded backend: tasks, actors and objects run inside the calling
-// process, with exact resource accounting on one logical node.
+// process, with exact resource accounting on one logical node, and work that needs a process
+// of its own runs in worker processes that are the same binary (see "What runs in a
+// process").
 //
 //	jc, err := local.New(local.Options{Resources: fray.Resources{"CPU": 4, "head_node": 1}})
 //	if err != nil { ... }
@@ -37,13 +39,15 @@
 // # Cancellation, retries and Close
 //
 // Cancel fails the task's object with *fray.CancelledError at once: a queued task never
-// runs, a running one has its context cancelled (force changes nothing: a goroutine cannot
-// be killed), and a cancelled task is never retried. RetryExceptions retries tasks that
-// returned an error or panicked, up to TaskOptions.EffectiveMaxRetries times (-1: without
-// limit); system failures do not happen in-process. A task's context is also cancelled when
-// it returns. Close cancels the job's queued and running tasks and calls, kills its
-// job-scoped actors and returns once all of them have returned, so a task that ignores its
-// context holds Close up.
+// runs, a running one has its context cancelled, and a cancelled task is never retried.
+// With force, a task running in a worker process has its process killed; an in-process
+// task cannot be killed (force changes nothing for a goroutine). Tasks are retried up to
+// TaskOptions.EffectiveMaxRetries times (-1: without limit) after a system failure (their
+// worker process died), and also after returning an error or panicking with
+// RetryExceptions. A task's context is also cancelled when it returns. Close cancels the
+// job's queued and running tasks and calls, kills its job-scoped actors and its worker
+// processes and returns once all of them have returned, so an in-process task that ignores
+// its context holds Close up.
 //
 // # Actors
 //
@@ -59,7 +63,43 @@
 //
 // # What runs in a process
 //
-// Options that need a task or actor to have its own process (TaskOptions.MaxCalls,
-// RuntimeEnv.PackageRequirements, RuntimeEnv.Env) are refused with *fray.UnsupportedError by
-// routeToProcess; the process worker pool will take those cases.
+// A task runs in a worker process when TaskOptions.MaxCalls > 0, when it has a runtime env
+// (RuntimeEnv.Env or RuntimeEnv.PackageRequirements, its own or inherited), when it asks
+// for a GPU, or when its job context was made with Options.Isolation = IsolateProcess; an
+// actor when it has a runtime env, holds a GPU or its job isolates. Everything else runs as
+// goroutines of the driver. Worker processes are the running executable started in worker
+// mode, so main (or TestMain) must call fray.Init() first thing.
+//
+// Process work is scheduled like the rest, against the same ledger: once its resources are
+// free, the goroutine that would have run it hands the call to a worker process
+// (internal/procpool) and waits for the answer. Idle task workers are kept per key (runtime
+// env, GPU ids, MaxCalls) and reused; one exits after WorkerOptions.IdleTimeout idle, and
+// after MaxCalls calls (successful or not), so the next call gets a fresh one. GPU tasks
+// without MaxCalls get 1, as in Ray. Each actor in a process has a process of its own.
+//
+// A task holding GPUs gets CUDA_VISIBLE_DEVICES naming exactly the GPU ids it holds: whole
+// amounts take whole free GPUs, fractions share one (Ray's rule); the node's GPU count is
+// ClusterOptions.Resources["GPU"]. On a node with GPUs, process work holding none gets an
+// empty CUDA_VISIBLE_DEVICES. RuntimeEnv.Env is set in the worker's environment over the
+// driver's (never in the driver's own); a nested task, and a task submitted by an actor
+// method, run with their parent's runtime env merged under their own (the child's
+// variables win, requirements add up), as Ray merges env_vars. PackageRequirements are
+// installed with python3 -m venv and pip into a virtualenv cached under
+// WorkerOptions.VenvDir by a hash of the sorted requirements; its bin directory leads PATH.
+// A failed build fails the task with *fray.RuntimeEnvError (not retried), or kills the
+// actor with the error as the reason.
+//
+// Nested calls from a worker process (tasks, Get, Wait, Put, actors) come back over its
+// pipes to the job context of the call that made them, through the same scheduler, and a
+// task blocked in Get or Wait lends its CPU as in-process tasks do.
+//
+// Crash isolation: a worker process that exits, crashes or is killed never takes the driver
+// down. A task whose worker died is retried in a fresh process up to EffectiveMaxRetries
+// times and then fails with *fray.WorkerDiedError. When an actor's process dies, the call in
+// flight and every call until a restart fail with *fray.ActorDiedError; with MaxRestarts
+// left the constructor runs again in a fresh process (state lost), else the actor is dead.
+// KillActor kills the process. Task workers and job-scoped actors belong to their job
+// context and detached actors to the cluster; closing either kills its processes and waits
+// for them, and worker processes exit on their own when the driver dies (their pipes reach
+// end of file).
 package local

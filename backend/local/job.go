@@ -52,9 +52,9 @@ type JobContext struct {
 	direct bool
 	// isolation is Options.Isolation.
 	isolation Isolation
-	procs     procs // worker processes of this job's tasks and job-scoped actors
+	procs     procs           // worker processes of this job's tasks and job-scoped actors
 	base      context.Context // carries the job context; tasks' contexts delegate values to it
-	prefix []byte          // object id prefix, unique per job context
+	prefix    []byte          // object id prefix, unique per job context
 
 	mu      sync.Mutex
 	seq     uint64

@@ -306,10 +306,12 @@ func TestInfeasible(t *testing.T) {
 }
 
 func TestResourceAccounting(t *testing.T) {
-	jc, ctx := newJob(t, local.Options{Resources: fray.Resources{fray.CPU: 1, fray.GPU: 1}})
-	// The only GPU is taken and a second GPU task waits for it; CPU tasks still run.
+	// A unit resource other than GPU ("TPU"): GPU tasks run in worker processes (MaxCalls 1
+	// by default), and Block's gates live in this process. process_test.go covers GPUs.
+	jc, ctx := newJob(t, local.Options{Resources: fray.Resources{fray.CPU: 1, fray.TPU: 1}})
+	// The only TPU is taken and a second TPU task waits for it; CPU tasks still run.
 	g1 := gates.get(gn(t, "/gpu1"))
-	gpu := fray.TaskOptions{Resources: fray.Resources{fray.GPU: 1, fray.CPU: 0}}
+	gpu := fray.TaskOptions{Resources: fray.Resources{fray.TPU: 1, fray.CPU: 0}}
 	r1 := must[fray.Ref[string]](t)(Block.Remote(ctx, gn(t, "/gpu1"), gpu))
 	<-g1.start
 	r2 := must[fray.Ref[string]](t)(Block.Remote(ctx, gn(t, "/gpu2"), gpu))
@@ -318,12 +320,12 @@ func TestResourceAccounting(t *testing.T) {
 			t.Fatal(got)
 		}
 	}
-	if av := jc.Cluster().Available(); av[fray.GPU] != 0 || av[fray.CPU] != 1 {
-		t.Fatalf("available while a GPU task runs: %v", av)
+	if av := jc.Cluster().Available(); av[fray.TPU] != 0 || av[fray.CPU] != 1 {
+		t.Fatalf("available while a TPU task runs: %v", av)
 	}
 	select {
 	case <-gates.get(gn(t, "/gpu2")).start:
-		t.Fatal("second GPU task started while the GPU was taken")
+		t.Fatal("second TPU task started while the TPU was taken")
 	default:
 	}
 	close(g1.open)
@@ -348,7 +350,7 @@ func TestResourceAccounting(t *testing.T) {
 	}
 	must[[]string](t)(fray.GetAll(ctx, refs))
 	want := jc.Cluster().Resources()
-	if av := jc.Cluster().Available(); av[fray.CPU] != want[fray.CPU] || av[fray.GPU] != want[fray.GPU] {
+	if av := jc.Cluster().Available(); av[fray.CPU] != want[fray.CPU] || av[fray.TPU] != want[fray.TPU] {
 		t.Fatalf("resources not all returned: %v of %v", av, want)
 	}
 }

@@ -437,8 +437,7 @@ func (a *actor) stopProcessLocked(self any) {
 	}
 	a.goroutines++
 	go func() {
-		pa.Kill()
-		<-pa.Done()
+		pa.Abort() // SIGKILL, no death report: the scheduler handles this death itself
 		a.mu.Lock()
 		a.goroutineDone()
 		a.mu.Unlock()

@@ -409,6 +409,10 @@ func (a *Actor) Close() error {
 	return err
 }
 
+// Abort SIGKILLs the actor's process without calling OnDeath (the scheduler killed it on
+// purpose) and waits for it to exit.
+func (a *Actor) Abort() { a.abort() }
+
 func (a *Actor) abort() {
 	a.p.Abort()
 	<-a.done

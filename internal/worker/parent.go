@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/fray-go/fray"
@@ -341,6 +342,16 @@ func (p *Process) callErr(err error, what string) error {
 	}
 	if errors.Is(err, fray.ErrClosed) {
 		return err
+	}
+	if errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed) {
+		// The request could not be written because the worker is gone or going: wait (a
+		// bounded time) for its exit so that the caller gets the worker-died error.
+		t := time.NewTimer(p.opts.CloseGrace)
+		select {
+		case <-p.done:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	select {
 	case <-p.done:

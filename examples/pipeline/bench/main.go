@@ -45,7 +45,7 @@ import (
 func main() {
 	fray.Init()
 	docs := flag.Int("docs", 1200, "documents to ingest")
-	perShard := flag.Int("docs-per-shard", 100, "documents per shard")
+	perShard := flag.Int("docs-per-shard", 50, "documents per shard (small shards balance two workers better: the documents differ a lot in size)")
 	runs := flag.Int("runs", 3, "runs of each measurement (the median is printed)")
 	flag.Parse()
 	if err := run(*docs, *perShard, *runs); err != nil {

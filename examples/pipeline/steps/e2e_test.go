@@ -163,7 +163,21 @@ func TestPipelineRay(t *testing.T) {
 		t.Fatalf("ray.Connect: %v", err)
 	}
 	defer jc.Close()
+	ctx = fray.WithJobContext(ctx, jc)
+	// The executor's StatusActor is detached, so it outlives this job. Kill it afterwards if
+	// this test created it (and leave one that was there before, which others may be using).
+	if _, err := executor.StatusActorClass.Lookup(ctx, executor.StatusActorName, executor.StatusActorNamespace); err != nil {
+		defer func() {
+			h, err := executor.StatusActorClass.Lookup(ctx, executor.StatusActorName, executor.StatusActorNamespace)
+			if err == nil {
+				err = h.Kill(ctx)
+			}
+			if err != nil {
+				t.Logf("StatusActor left on the cluster: %v", err)
+			}
+		}()
+	}
 	// The prefix must be visible to the Ray workers: on a one-machine cluster a local
 	// directory is.
-	checkPipeline(t, fray.WithJobContext(ctx, jc), t.TempDir())
+	checkPipeline(t, ctx, t.TempDir())
 }

@@ -312,7 +312,9 @@ func TestPackageRequirementsFailure(t *testing.T) {
 		t.Skip("python3 not found")
 	}
 	_, ctx := newJob(t, local.Options{Workers: local.WorkerOptions{VenvDir: t.TempDir()}})
-	ctx = testCtx(t, ctx)
+	// Each attempt builds a virtualenv (failed builds are not cached), which takes seconds.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
 	// Not a requirement pip can parse: the build fails without touching a package index.
 	bad := fray.TaskOptions{RuntimeEnv: fray.RuntimeEnv{PackageRequirements: []string{"this is not ++ a requirement"}}}
 	_, err := PView.Call(ctx, nil, bad)

@@ -33,6 +33,10 @@ const unitsPerResource = 10000
 // because each unit is a physical device handed to one task.
 var unitInstanceResources = map[string]bool{GPU: true, TPU: true, "neuron_cores": true}
 
+// tpuChipCounts are the TPU amounts Ray accepts in one request (its TPU_VALID_CHIP_OPTIONS):
+// a task gets whole chips of one host, in the host's power-of-two slices.
+var tpuChipCounts = map[float64]bool{1: true, 2: true, 4: true, 8: true}
+
 // rayisms maps names people bring over from Ray's keyword arguments to fray's keys.
 var rayisms = map[string]string{
 	"num_cpus": CPU, "num_gpus": GPU, "cpu": CPU, "cpus": CPU, "gpu": GPU, "gpus": GPU,
@@ -55,7 +59,8 @@ func (e *ResourceError) Error() string {
 func (e *ResourceError) Is(target error) bool { return target == ErrInvalidResources }
 
 // Validate checks a resource request the way Ray does: no negative, NaN or infinite amounts,
-// no nonzero amount below 0.0001, whole amounts above 1 for device resources (GPU, TPU),
+// no nonzero amount below 0.0001, whole amounts above 1 for device resources (GPU), TPU
+// amounts of 1, 2, 4 or 8,
 // a non-empty name, and none of Ray's keyword spellings (num_cpus → "CPU").
 func (r Resources) Validate() error {
 	for _, name := range r.sortedNames() {
@@ -80,6 +85,9 @@ func (r Resources) Validate() error {
 		}
 		if unitInstanceResources[name] && v > 1 && v != math.Trunc(v) {
 			return &ResourceError{Resource: name, Amount: v, Reason: "amounts above 1 must be whole numbers for device resources"}
+		}
+		if name == TPU && v != 0 && !tpuChipCounts[v] {
+			return &ResourceError{Resource: name, Amount: v, Reason: "TPU requests must be 1, 2, 4 or 8 chips, as in Ray (no fractions of a TPU)"}
 		}
 	}
 	return nil

@@ -21,6 +21,8 @@ func TestResourcesValidate(t *testing.T) {
 		{"fractional gpu below one", Resources{"GPU": 0.5}, ""},
 		{"whole gpus", Resources{"GPU": 4}, ""},
 		{"tpu", Resources{"TPU": 4, "TPU-v4-32-head": 1}, ""},
+		{"eight tpus", Resources{"TPU": 8}, ""},
+		{"zero tpus", Resources{"TPU": 0}, ""},
 		{"memory bytes", Resources{"memory": 8 << 30}, ""},
 		{"num_cpus", Resources{"num_cpus": 1}, `use "CPU"`},
 		{"num_gpus", Resources{"num_gpus": 1}, `use "GPU"`},
@@ -31,6 +33,8 @@ func TestResourcesValidate(t *testing.T) {
 		{"below precision", Resources{"head_node": 0.00001}, "0.0001"},
 		{"fractional gpu above one", Resources{"GPU": 1.5}, "whole"},
 		{"fractional tpu above one", Resources{"TPU": 2.5}, "whole"},
+		{"fractional tpu", Resources{"TPU": 0.5}, "1, 2, 4 or 8"},
+		{"three tpus", Resources{"TPU": 3}, "1, 2, 4 or 8"},
 		{"empty name", Resources{"": 1}, "empty"},
 	}
 	for _, c := range cases {

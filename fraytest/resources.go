@@ -44,6 +44,8 @@ func testResInvalid(s *env) {
 		{"below 0.0001", fray.Resources{fray.HeadNode: 0.00005}},
 		{"fractional GPU above 1", fray.Resources{fray.GPU: 1.5}},
 		{"fractional TPU above 1", fray.Resources{fray.TPU: 2.5}},
+		{"fractional TPU", fray.Resources{fray.TPU: 0.5}},
+		{"TPU not 1, 2, 4 or 8", fray.Resources{fray.TPU: 3}},
 		{"empty name", fray.Resources{"": 1}},
 	}
 	for _, c := range cases {
@@ -64,7 +66,6 @@ func testResValid(s *env) {
 		{fray.CPU: 0.5},
 		{fray.CPU: 0},
 		{fray.TPU: 2},
-		{fray.TPU: 0.5},
 		{widget: 1},
 		{fray.Memory: 1 << 20},
 		{"TPU-v4-32-head": 1, fray.CPU: 1},

@@ -80,9 +80,9 @@
 // an autoscaler). This backend instead checks each task's and actor's resources against the
 // alive nodes' totals at submission (refreshing the node list once before failing) and
 // fails with *fray.InfeasibleError, which is friendlier and matches the local backend. Set
-// Options.AllowInfeasible for Ray's behaviour (autoscaling clusters). Ray accepts TPU
-// requests of 1, 2, 4 or 8 chips only; other amounts (such as 0.5, which fray's own
-// validation allows) fail at the call site with fray.ErrInvalidResources.
+// Options.AllowInfeasible for Ray's behaviour (autoscaling clusters). Ray's rule that TPU
+// requests are 1, 2, 4 or 8 chips is part of fray's own validation (fray.Resources.Validate),
+// so such requests fail at the call site on every backend.
 //
 // # Shipping the binary
 //

@@ -49,16 +49,3 @@ func infeasible(req fray.Resources, nodes []map[string]float64) error {
 	}
 	return &fray.InfeasibleError{Resource: "combination " + fray.Resources(req).String(), Requested: req[k], Capacity: best}
 }
-
-// rayTPUChips are the TPU amounts Ray accepts in a request (Ray's TPU_VALID_CHIP_OPTIONS).
-var rayTPUChips = map[float64]bool{1: true, 2: true, 4: true, 8: true}
-
-// rayRules rejects, at the call site, requests that fray's validation allows but Ray's
-// option validation refuses (so the error comes from Remote, not later from Get).
-func rayRules(req fray.Resources) error {
-	if v, ok := req[fray.TPU]; ok && v != 0 && !rayTPUChips[v] {
-		return &fray.ResourceError{Resource: fray.TPU, Amount: v,
-			Reason: "Ray accepts TPU requests of 1, 2, 4 or 8 chips only (fractions of a TPU are not supported on the ray backend)"}
-	}
-	return nil
-}

@@ -58,6 +58,7 @@ func runHelper(mode string) int {
 // startHelper runs the test binary as another driver and waits for its "ready" line.
 func startHelper(t *testing.T, mode, ns, name string) *exec.Cmd {
 	t.Helper()
+	clusterAddress(t) // skip (or, under CI, fail) before starting a driver without a cluster
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode, "FRAY_RAY_TEST_NS="+ns, "FRAY_RAY_TEST_NAME="+name)
 	cmd.Stderr = os.Stderr

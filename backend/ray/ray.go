@@ -151,9 +151,6 @@ func (j *JobContext) check() error {
 // feasible fails fast for requests no alive node can ever satisfy (unless
 // Options.AllowInfeasible), refreshing the node list once before failing.
 func (j *JobContext) feasible(ctx context.Context, req fray.Resources) error {
-	if err := rayRules(req); err != nil {
-		return err
-	}
 	if j.opts.AllowInfeasible {
 		return nil
 	}

@@ -55,21 +55,6 @@ func TestInfeasible(t *testing.T) {
 	}
 }
 
-func TestRayRules(t *testing.T) {
-	for _, c := range []struct {
-		req fray.Resources
-		ok  bool
-	}{
-		{fray.Resources{"TPU": 1}, true}, {fray.Resources{"TPU": 4}, true}, {fray.Resources{"TPU": 0}, true},
-		{fray.Resources{"CPU": 0.5}, true}, {fray.Resources{"TPU": 0.5}, false}, {fray.Resources{"TPU": 3}, false},
-	} {
-		err := rayRules(c.req)
-		if (err == nil) != c.ok || (err != nil && !errors.Is(err, fray.ErrInvalidResources)) {
-			t.Errorf("rayRules(%v) = %v, want ok=%v", c.req, err, c.ok)
-		}
-	}
-}
-
 func TestExtractPython(t *testing.T) {
 	cache := t.TempDir()
 	d1, err := extractPython(cache)

@@ -112,10 +112,12 @@
 // Each step runs as a fray task named "<fn short name>:<step name>" with the step's
 // Resources and RuntimeEnv. The prefix reaches it in its ctx (Prefix, StepInfoFrom) and,
 // where the backend supports per-task environment variables, as FRAY_PREFIX in its
-// RuntimeEnv.Env (Options.PrefixEnv: by default the executor tries, and if the backend
-// answers fray.ErrUnsupported at submission — the in-process local backend does — it logs
-// that once and submits without it; the CLI also exports FRAY_PREFIX to the local process
-// and to Ray's job environment).
+// RuntimeEnv.Env (Options.PrefixEnv: by default the executor tries, and if a backend
+// answers fray.ErrUnsupported at submission it logs that once and submits without it; the
+// CLI also exports FRAY_PREFIX to the local process and to Ray's job environment). On the
+// local backend a task with an environment runs in a worker process, so each step is
+// isolated in its own process there, as on Ray; a mem:// prefix, which lives in one
+// process, keeps steps in-process instead.
 //
 // # Ownership: StatusActor and owner liveness
 //

@@ -21,10 +21,13 @@ import (
 type PrefixEnvMode int
 
 const (
-	// PrefixEnvAuto (the default) sets FRAY_PREFIX in each step's RuntimeEnv.Env; if the
-	// backend rejects per-task environment variables with an fray.ErrUnsupported error at
-	// submission, the executor logs that once and submits without it from then on. Steps
-	// always get the prefix through their ctx (executor.Prefix).
+	// PrefixEnvAuto (the default) sets FRAY_PREFIX in each step's RuntimeEnv.Env, except
+	// for a mem:// prefix (an in-memory bucket that a step in another process could not
+	// see); if the backend rejects per-task environment variables with an
+	// fray.ErrUnsupported error at submission, the executor logs that once and submits
+	// without it from then on. Steps always get the prefix through their ctx
+	// (executor.Prefix). On the local backend a step with an environment runs in a worker
+	// process.
 	PrefixEnvAuto PrefixEnvMode = iota
 	// PrefixEnvAlways sets FRAY_PREFIX and fails the step when the backend cannot.
 	PrefixEnvAlways
@@ -743,7 +746,9 @@ func (r *run) submit(ctx context.Context, n *node, taskName string) (fray.Ref[Ta
 	case PrefixEnvAlways:
 		return n.step.Fn.submit(ctx, info, n.config, withEnv)
 	}
-	if r.noPrefixEnv.Load() {
+	// An in-memory prefix exists only in this process: a step moved into a worker process by
+	// its environment could not see it, so Auto leaves the environment alone for mem://.
+	if r.noPrefixEnv.Load() || strings.HasPrefix(r.opts.Prefix, "mem://") {
 		return n.step.Fn.submit(ctx, info, n.config, base)
 	}
 	ref, err := n.step.Fn.submit(ctx, info, n.config, withEnv)

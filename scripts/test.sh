@@ -30,11 +30,20 @@ go vet ./...
 
 # Core packages run under the race detector; the rest (Ray backend, data processing,
 # examples) run without it because their cost is in real processes and Python.
+# Both groups always run, so one failure does not hide another; the exit status is theirs.
+status=0
 core=(. ./backend/local/... ./fraytest/... ./internal/... ./executor/...)
 echo "== go test -race (core packages)"
-go test -race -count=1 -timeout 25m "${core[@]}"
+go test -race -count=1 -timeout 25m "${core[@]}" || status=1
 
 echo "== go test (everything else, Ray backend included)"
 others=$(go list ./... | grep -v -E '^github.com/fray-go/fray($|/backend/local|/fraytest|/internal|/executor)')
 # shellcheck disable=SC2086
-go test -count=1 -timeout 40m $others
+go test -count=1 -timeout 45m $others || status=1
+
+if [ "$status" -ne 0 ]; then
+	echo "== FAILED (see above)"
+else
+	echo "== all tests passed"
+fi
+exit "$status"

@@ -52,7 +52,7 @@
 //				t.Cleanup(func() { jc.Close() })
 //				return jc
 //			},
-//			Caps: fraytest.Capabilities{ProcessTasks: false, InfeasibleFailsFast: true},
+//			Caps: fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
 //		})
 //	}
 //

@@ -223,9 +223,13 @@ func (p *Pool) release(pr *proc) {
 		p.mu.Unlock()
 		return
 	}
-	if p.closed || (pr.maxCalls > 0 && pr.calls >= pr.maxCalls) {
+	if p.closed { // Close saw this process busy and has aborted it
 		p.mu.Unlock()
-		p.retire(pr)
+		return
+	}
+	if pr.maxCalls > 0 && pr.calls >= pr.maxCalls {
+		p.retireLocked(pr)
+		p.mu.Unlock()
 		return
 	}
 	pr.timer = time.AfterFunc(p.o.IdleTimeout, func() { p.reap(pr) })
@@ -233,8 +237,9 @@ func (p *Pool) release(pr *proc) {
 	p.mu.Unlock()
 }
 
-// retire closes a worker in the background (Close waits for the process).
-func (p *Pool) retire(pr *proc) {
+// retireLocked closes a worker in the background (Close waits for the process). The caller
+// holds p.mu and the pool is not closed, so the Add happens before Close's Wait.
+func (p *Pool) retireLocked(pr *proc) {
 	p.retired.Add(1)
 	go func() {
 		defer p.retired.Done()
@@ -252,8 +257,8 @@ func (p *Pool) reap(pr *proc) {
 			if len(p.idle[pr.key]) == 0 {
 				delete(p.idle, pr.key)
 			}
+			p.retireLocked(pr)
 			p.mu.Unlock()
-			p.retire(pr)
 			return
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/ray"
+	"github.com/fray-go/fray/internal/raytest"
 )
 
 // helperEnv re-executes the test binary as a separate driver process (see helper_test.go).
@@ -28,19 +29,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// clusterAddress returns RAY_ADDRESS; without it the test is skipped, unless CI is set, in
-// which case a missing cluster is a failure (CI starts one with scripts/ray-cluster.sh).
-func clusterAddress(t testing.TB) string {
-	t.Helper()
-	addr := os.Getenv("RAY_ADDRESS")
-	if addr == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("RAY_ADDRESS is not set but CI is: start a cluster with scripts/ray-cluster.sh start and export RAY_ADDRESS")
-		}
-		t.Skip("RAY_ADDRESS not set: start a cluster with scripts/ray-cluster.sh start")
-	}
-	return addr
-}
+// clusterAddress returns the test cluster's address (see internal/raytest for the gating).
+func clusterAddress(t testing.TB) string { return raytest.Address(t) }
 
 // testLogger sends the bridge's output to the test log when -v is set, else discards it.
 func testLogger(t testing.TB) *slog.Logger {

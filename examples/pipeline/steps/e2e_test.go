@@ -14,6 +14,7 @@ import (
 	"github.com/fray-go/fray/backend/ray"
 	"github.com/fray-go/fray/examples/pipeline/steps"
 	"github.com/fray-go/fray/executor"
+	"github.com/fray-go/fray/internal/raytest"
 )
 
 // smallConfig is the pipeline at test size: 80 documents in shards of 20.
@@ -140,19 +141,8 @@ func TestPipelineLocal(t *testing.T) {
 	checkPipeline(t, ctx, t.TempDir())
 }
 
-// rayAddress gates the Ray test as the Ray backend's tests are gated: RAY_ADDRESS set → run;
-// CI set without RAY_ADDRESS → fail; otherwise skip.
-func rayAddress(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("RAY_ADDRESS")
-	if addr == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("RAY_ADDRESS is not set but CI is: start a cluster with scripts/ray-cluster.sh start and export RAY_ADDRESS")
-		}
-		t.Skip("RAY_ADDRESS not set: start a cluster with scripts/ray-cluster.sh start")
-	}
-	return addr
-}
+// rayAddress gates the Ray test like every Ray test (internal/raytest).
+func rayAddress(t *testing.T) string { return raytest.Address(t) }
 
 func TestPipelineRay(t *testing.T) {
 	addr := rayAddress(t)

@@ -460,16 +460,7 @@ func (a *actor) kill(noRestart bool, reason string) {
 		a.mu.Unlock()
 		return
 	}
-	var failed []*task
-	for t := a.head; t != nil; {
-		next := t.next
-		t.next = nil
-		failed = append(failed, t)
-		t = next
-	}
-	a.head, a.tail = nil, nil
-	failed = append(failed, a.inflight...) // cancelTask below also cancels their contexts
-	a.inflight = nil
+	failed := a.takeCallsLocked() // cancelTask below also cancels the running ones' contexts
 	a.stopProcessLocked(a.self)
 	restart := !noRestart && a.restartsLeft != 0
 	var died bool
@@ -505,21 +496,28 @@ func (a *actor) kill(noRestart bool, reason string) {
 	}
 }
 
-// dieLocked marks the actor dead and returns the calls to fail.
-func (a *actor) dieLocked(reason string) []*task {
-	var failed []*task
+// takeCallsLocked empties the mailbox and the running set and returns their calls, queued
+// ones first.
+func (a *actor) takeCallsLocked() []*task {
+	var calls []*task
 	for t := a.head; t != nil; {
 		next := t.next
 		t.next = nil
-		failed = append(failed, t)
+		calls = append(calls, t)
 		t = next
 	}
 	a.head, a.tail = nil, nil
+	calls = append(calls, a.inflight...)
+	a.inflight = nil
+	return calls
+}
+
+// dieLocked marks the actor dead and returns the calls to fail.
+func (a *actor) dieLocked(reason string) []*task {
 	for _, t := range a.inflight {
 		t.cancelCtx()
 	}
-	failed = append(failed, a.inflight...)
-	a.inflight = nil
+	failed := a.takeCallsLocked()
 	a.stopProcessLocked(a.self)
 	a.state = acDead
 	a.reason = reason

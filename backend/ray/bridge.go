@@ -42,8 +42,8 @@ type bridge struct {
 	cmd    *exec.Cmd
 	toPy   *os.File // our write end (bridge's fd 3)
 	fromPy *os.File // our read end (bridge's fd 4)
-	w      *wire.Writer
-	r      *wire.Reader
+	w      *frameWriter
+	r      *frameReader
 	out    *os.File // our read end of the bridge's stdout and stderr
 	log    *slog.Logger
 
@@ -92,7 +92,7 @@ func startBridge(python, dir string, maxFrame int, log *slog.Logger) (*bridge, e
 	}
 	closeAll(toPyR, fromPyW, outW)
 	b := &bridge{cmd: cmd, toPy: toPyW, fromPy: fromPyR, out: outR, log: log,
-		w: wire.NewWriter(toPyW, maxFrame), r: wire.NewReader(fromPyR, maxFrame),
+		w: newFrameWriter(toPyW, maxFrame), r: newFrameReader(fromPyR, maxFrame),
 		pending: map[uint64]chan wire.Frame{}, done: make(chan struct{}), exited: make(chan struct{}),
 		logsDone: make(chan struct{})}
 	b.logs.Add(1)
@@ -158,7 +158,7 @@ func (b *bridge) lastLines() []string {
 // read dispatches answers to their waiting callers.
 func (b *bridge) read() {
 	for {
-		f, err := b.r.Read()
+		f, err := b.r.read()
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrClosed) {
 				// the process is ending; the waiter goroutine reports how
@@ -200,7 +200,20 @@ func (b *bridge) send(t wire.Type, id uint64, body any) error {
 	if err := b.failed(); err != nil {
 		return err
 	}
-	if err := b.w.Write(t, id, body); err != nil {
+	return b.sent(b.w.write(t, id, body))
+}
+
+// sendParts writes a one-way frame whose CBOR body is head followed by data (see putHead).
+func (b *bridge) sendParts(t wire.Type, id uint64, head, data []byte) error {
+	if err := b.failed(); err != nil {
+		return err
+	}
+	return b.sent(b.w.writeParts(t, id, head, data))
+}
+
+// sent turns a write error into the error a caller gets.
+func (b *bridge) sent(err error) error {
+	if err != nil {
 		if errors.Is(err, wire.ErrFrameTooLarge) {
 			return &fray.SerializationError{Type: "value", Op: "encode", Cause: err}
 		}

@@ -43,17 +43,23 @@ type bridgeReady struct {
 	RayJob    string               `cbor:"ray_job"`
 }
 
+// In the one-way messages below, Plain reports that the value's bytes do not contain the
+// job id (so it holds none of the job's refs or actor handles): the bridge then skips
+// scanning it for them, which for a large value costs more than the rest of a Put (Go's
+// search is vectorised; Python's is not). Absent, the bridge scans.
 type bridgeSubmit struct {
 	OID      string           `cbor:"oid"`
 	Function string           `cbor:"f"`
 	Arg      []byte           `cbor:"a,omitempty"`
 	ArgRef   string           `cbor:"ar,omitempty"`
 	Options  wire.TaskOptions `cbor:"op"`
+	Plain    bool             `cbor:"pl,omitempty"`
 }
 
 type bridgePut struct {
-	OID  string `cbor:"oid"`
-	Data []byte `cbor:"d"`
+	OID   string `cbor:"oid"`
+	Data  []byte `cbor:"d"`
+	Plain bool   `cbor:"pl,omitempty"`
 }
 
 type bridgeCall struct {
@@ -62,6 +68,7 @@ type bridgeCall struct {
 	Method  string `cbor:"m"`
 	Arg     []byte `cbor:"a,omitempty"`
 	ArgRef  string `cbor:"ar,omitempty"`
+	Plain   bool   `cbor:"pl,omitempty"`
 }
 
 type nodesResult struct {

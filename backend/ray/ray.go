@@ -1,6 +1,7 @@
 package ray
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -24,6 +25,7 @@ type JobContext struct {
 	ready  bridgeReady
 	opts   Options
 	prefix string
+	marker []byte // the CBOR text of the job id, found in every encoded Ref or actor handle of the job
 	seq    atomic.Uint64
 
 	nodesMu sync.Mutex
@@ -93,8 +95,16 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 		return nil, err
 	}
 	jc := &JobContext{b: b, ready: ready, opts: opts, prefix: randomHex(4), nodes: ready.Nodes}
+	if jc.marker, err = wire.EncodeBody(ready.Job); err != nil {
+		b.close(5 * time.Second)
+		return nil, err
+	}
 	return jc, nil
 }
+
+// plain reports whether data holds none of the job's refs and actor handles (it does not
+// contain the job id), so the bridge need not scan it.
+func (j *JobContext) plain(data []byte) bool { return !bytes.Contains(data, j.marker) }
 
 // registered checks that name is a registered function of that kind. Workers run this
 // binary (the handshake checks their registry digest), so what is unknown here is unknown
@@ -197,7 +207,7 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 		if err != nil {
 			return "", err
 		}
-		msg.Arg = data
+		msg.Arg, msg.Plain = data, j.plain(data)
 	}
 	if err := j.b.send(typeSubmit, 0, msg); err != nil {
 		return "", err
@@ -215,7 +225,8 @@ func (j *JobContext) Put(ctx context.Context, value fray.Payload) (fray.ObjectID
 		return "", err
 	}
 	oid := j.newOID()
-	if err := j.b.send(typePut, 0, bridgePut{OID: oid, Data: data}); err != nil {
+	// bridgePut, encoded by hand so that the value is written from its own buffer.
+	if err := j.b.sendParts(typePut, 0, putHead(oid, j.plain(data), len(data)), data); err != nil {
 		return "", err
 	}
 	return fray.ObjectID(oid), nil
@@ -239,7 +250,7 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 		defer cancel()
 		callCtx = c
 	}
-	res, err := j.b.result(callCtx, wire.TypeGet, req)
+	res, err := j.getResult(callCtx, req)
 	if err != nil {
 		if req.Timeout != nil && errors.Is(err, fray.ErrTimeout) {
 			return nil, ctx.Err()
@@ -258,6 +269,26 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 		}
 	}
 	return out, nil
+}
+
+// getResult sends a Get and decodes its answer, without copying the values out of the
+// frame when the answer has the usual form.
+func (j *JobContext) getResult(ctx context.Context, req bridgeGet) (wire.Result, error) {
+	f, err := j.b.call(ctx, wire.TypeGet, req)
+	if err != nil {
+		return wire.Result{}, err
+	}
+	if objs, ok := fastObjects(f.Body); ok {
+		return wire.Result{Objects: objs}, nil
+	}
+	var res wire.Result
+	if err := f.Decode(&res); err != nil {
+		return wire.Result{}, err
+	}
+	if res.Err != nil {
+		return res, fray.DecodeError(res.Err)
+	}
+	return res, nil
 }
 
 // Wait is ray.wait (fetch_local=False): an object is ready once computed, or failed.
@@ -346,7 +377,7 @@ func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.O
 		if err != nil {
 			return "", err
 		}
-		msg.Arg = data
+		msg.Arg, msg.Plain = data, j.plain(data)
 	}
 	if err := j.b.send(typeCall, 0, msg); err != nil {
 		return "", err

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,14 +66,44 @@ func main() {
 	address := flag.String("address", os.Getenv("RAY_ADDRESS"), "Ray cluster address")
 	reps := flag.Int("reps", 3, "repetitions (medians are reported)")
 	python := flag.String("python", "", "Python with ray (default: as ray.Options)")
+	only := flag.String("only", "spin,noop,actor,put_get", "workloads to run (comma-separated: spin, noop, actor, put_get)")
+	sides := flag.String("sides", "direct,fray,local", "what to run them on (comma-separated: direct, fray, local); ratios need direct and fray")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (the fray side) to this file")
 	flag.Parse()
-	if err := run(*address, *reps, *python); err != nil {
+	selected = set(*only)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*address, *reps, *python, set(*sides)); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(address string, reps int, python string) error {
+// selected holds the workloads -only picked.
+var selected map[string]bool
+
+func set(list string) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			m[s] = true
+		}
+	}
+	return m
+}
+
+func run(address string, reps int, python string, sides map[string]bool) error {
 	if address == "" {
 		return fmt.Errorf("no Ray cluster: pass -address or set RAY_ADDRESS (scripts/ray-cluster.sh start)")
 	}
@@ -92,11 +123,17 @@ func run(address string, reps int, python string) error {
 		py = pythonPath()
 	}
 	var out bytes.Buffer
-	cmd := exec.Command(py, script, address, strconv.Itoa(reps))
-	cmd.Stdout = io.MultiWriter(os.Stdout, &out)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("python direct benchmark: %w", err)
+	if sides["direct"] {
+		var only []string
+		for k := range selected {
+			only = append(only, k)
+		}
+		cmd := exec.Command(py, script, address, strconv.Itoa(reps), strings.Join(only, ","))
+		cmd.Stdout = io.MultiWriter(os.Stdout, &out)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("python direct benchmark: %w", err)
+		}
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		f := strings.Fields(line)
@@ -107,25 +144,29 @@ func run(address string, reps int, python string) error {
 	}
 	// fray on Ray.
 	ctx := context.Background()
-	jc, err := ray.Connect(ctx, ray.Options{Address: address, Python: python, Quiet: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		return err
-	}
-	if err := workloads(fray.WithJobContext(ctx, jc), "fray", reps, true, results); err != nil {
+	if sides["fray"] {
+		jc, err := ray.Connect(ctx, ray.Options{Address: address, Python: python, Quiet: true,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			return err
+		}
+		if err := workloads(fray.WithJobContext(ctx, jc), "fray", reps, true, results); err != nil {
+			jc.Close()
+			return err
+		}
 		jc.Close()
-		return err
 	}
-	jc.Close()
 	// The local backend, same process.
-	lj, err := local.New(local.Options{Resources: fray.Resources{"CPU": 4}})
-	if err != nil {
-		return err
+	if sides["local"] {
+		lj, err := local.New(local.Options{Resources: fray.Resources{"CPU": 4}})
+		if err != nil {
+			return err
+		}
+		if err := workloads(fray.WithJobContext(ctx, lj), "local", reps, false, results); err != nil {
+			return err
+		}
+		lj.Close()
 	}
-	if err := workloads(fray.WithJobContext(ctx, lj), "local", reps, false, results); err != nil {
-		return err
-	}
-	lj.Close()
 
 	fmt.Println()
 	ratio := func(name, a, b, target string) {
@@ -161,27 +202,29 @@ func workloads(ctx context.Context, prefix string, reps int, full bool, results 
 	m := map[string][]float64{}
 	payload := bytes.Repeat([]byte("x"), putSize)
 	for i := 0; i < reps; i++ {
-		if full {
+		if full && selected["spin"] {
 			t := time.Now()
 			if err := gather(ctx, spin, spinTasks); err != nil {
 				return err
 			}
 			m["spin_wall"] = append(m["spin_wall"], time.Since(t).Seconds())
 		}
-		t := time.Now()
-		if err := gather(ctx, noop, noopTasks); err != nil {
-			return err
+		if selected["noop"] {
+			t := time.Now()
+			if err := gather(ctx, noop, noopTasks); err != nil {
+				return err
+			}
+			m["noop_tput"] = append(m["noop_tput"], noopTasks/time.Since(t).Seconds())
 		}
-		m["noop_tput"] = append(m["noop_tput"], noopTasks/time.Since(t).Seconds())
-
-		t = time.Now()
-		if err := calls(ctx, h, actorCalls); err != nil {
-			return err
+		if selected["actor"] {
+			t := time.Now()
+			if err := calls(ctx, h, actorCalls); err != nil {
+				return err
+			}
+			m["actor_tput"] = append(m["actor_tput"], actorCalls/time.Since(t).Seconds())
 		}
-		m["actor_tput"] = append(m["actor_tput"], actorCalls/time.Since(t).Seconds())
-
-		if full {
-			t = time.Now()
+		if full && selected["put_get"] {
+			t := time.Now()
 			for j := 0; j < putObjects; j++ {
 				r, err := fray.Put(ctx, payload)
 				if err != nil {

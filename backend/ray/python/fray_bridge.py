@@ -143,11 +143,11 @@ def serve(srv, r, w, exit_at_end=True):
             break
         try:
             if typ == proto.B_SUBMIT:
-                srv.submit(body, oid=body["oid"])
+                srv.submit(body, oid=body["oid"], scan=not body.get("pl"))
             elif typ == proto.B_PUT:
-                srv.put(body.get("d") or b"", oid=body["oid"])
+                srv.put(body.get("d") or b"", oid=body["oid"], scan=not body.get("pl"))
             elif typ == proto.B_CALL:
-                srv.call_actor(body, oid=body["oid"])
+                srv.call_actor(body, oid=body["oid"], scan=not body.get("pl"))
             elif typ == proto.RELEASE:
                 srv.release(body.get("ids"))
             elif typ == proto.CANCEL:

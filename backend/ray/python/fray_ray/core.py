@@ -179,6 +179,7 @@ class RayServer:
         self.objects = {}  # fray object id -> ObjectRef | Failed
         self.actors = {}  # fray actor id -> (ActorHandle, info dict)
         self.killed = set()  # actor ids this process killed for good
+        self.local = set()  # ObjectRefs this process made with ray.put: always ready
         self._remote_cache = {}  # canonical task options -> (remote function with options, name)
         self.blocked = {}  # token -> [ObjectRef] that some thread is blocked on
         self.blocked_lock = threading.Lock()
@@ -253,8 +254,9 @@ class RayServer:
 
     # operations
 
-    def submit(self, body, oid=None):
-        from . import shim
+    def submit(self, body, oid=None, scan=True):
+        """Submits a task. scan=False: the sender checked that the argument holds none of
+        the job's refs (it does not contain the job id), so it is not searched for them."""
         oid = oid or self.new_id()
         try:
             fn = body["f"]
@@ -267,7 +269,7 @@ class RayServer:
                 carried = None
             else:
                 arg = body.get("a") or b""
-                carried = self.carried(arg)
+                carried = self.carried(arg) if scan else None
             remote, name = self._task_remote(op, fn)
             ref = remote.remote(fn, name, arg, carried)
             self._store(oid, ref)
@@ -290,15 +292,20 @@ class RayServer:
             self._remote_cache[key] = hit
         return hit[0], hit[1] or fn
 
-    def put(self, data, oid=None):
+    def put(self, data, oid=None, scan=True):
         oid = oid or self.new_id()
-        self._store(oid, ray.put(self.pack(data)))
+        ref = ray.put(self.pack(data) if scan else data)
+        with self.lock:
+            self.objects[oid] = ref
+            self.local.add(ref)
         return oid
 
     def release(self, ids):
         with self.lock:
             for i in ids or ():
-                self.objects.pop(i, None)
+                v = self.objects.pop(i, None)
+                if v is not None and not isinstance(v, Failed):
+                    self.local.discard(v)
 
     def _block(self, refs):
         tok = object()
@@ -328,7 +335,8 @@ class RayServer:
         uniq = list({r: None for r in refs})
         tok = self._block(uniq) if uniq else None
         try:
-            pending = uniq
+            local = self.local
+            pending = [r for r in uniq if r not in local]  # put here: ready, no need to ask
             if timeout is not None and timeout >= 0 and pending:
                 _, pending = ray.wait(pending, num_returns=len(pending), timeout=timeout)
                 if pending:
@@ -364,8 +372,10 @@ class RayServer:
 
     def ready_now(self, entries):
         """Whether every entry is failed or already local, so a get cannot block: such Gets
-        are answered on the reading thread, without a hand-off to the pool."""
-        refs = list({e: None for e in entries if not isinstance(e, Failed)})
+        are answered on the reading thread, without a hand-off to the pool. Objects this
+        process put are ready without asking Ray (ray.wait costs more than a small get)."""
+        local = self.local
+        refs = list({e: None for e in entries if not isinstance(e, Failed) and e not in local})
         if not refs:
             return True
         if len(refs) > 64:
@@ -486,7 +496,7 @@ class RayServer:
             raise invalid("fray: unknown actor id %r in job %s" % (aid, self.job))
         return v
 
-    def call_actor(self, body, oid=None):
+    def call_actor(self, body, oid=None, scan=True):
         oid = oid or self.new_id()
         try:
             h, info = self._actor(body["id"])
@@ -502,7 +512,7 @@ class RayServer:
                 carried = None
             else:
                 arg = body.get("a") or b""
-                carried = self.carried(arg)
+                carried = self.carried(arg) if scan else None
             ref = h.call.remote(body["m"], arg, carried)
             self._store(oid, ref)
         except Exception as e:  # noqa: BLE001

@@ -45,6 +45,47 @@ B_NODES = 0x45  # request: alive nodes' total resources; answered by B_READY-lik
 _HDR = struct.Struct(">IBQ")
 
 
+def _head(major, n):
+    """A CBOR head (definite length)."""
+    m = major << 5
+    if n < 24:
+        return bytes((m | n,))
+    if n <= 0xFF:
+        return bytes((m | 24, n))
+    if n <= 0xFFFF:
+        return bytes((m | 25,)) + n.to_bytes(2, "big")
+    if n <= 0xFFFFFFFF:
+        return bytes((m | 26,)) + n.to_bytes(4, "big")
+    return bytes((m | 27,)) + n.to_bytes(8, "big")
+
+
+_OS_KEY = b"\xa1\x62os"  # {"os": ...
+_D_KEY = b"\xa1\x61d"  # {"d": ...
+
+
+def _objects_parts(objs):
+    """The CBOR of {"os": objs} as a list of parts in which large values are their own
+    buffers (not copied), or None when objs is not a list of {"d": bytes} or {"e": bytes}."""
+    parts = [_OS_KEY + _head(4, len(objs))]
+    small = []
+    for o in objs:
+        if type(o) is not dict or len(o) != 1:
+            return None
+        k, v = next(iter(o.items()))
+        if k not in ("d", "e") or type(v) is not bytes:
+            return None
+        h = (b"\xa1\x61" + k.encode()) + _head(2, len(v))
+        if len(v) < 65536:
+            parts[-1] += h + v
+        else:
+            parts[-1] += h
+            parts.append(v)
+            parts.append(b"")
+    if not parts[-1]:
+        parts.pop()
+    return parts
+
+
 class Closed(Exception):
     """The peer closed the stream."""
 
@@ -99,20 +140,35 @@ class FrameWriter:
         self.closed = False
 
     def write(self, typ, rid, body):
-        b = cbor2.dumps(body if body is not None else {})
-        n = 9 + len(b)
+        if type(body) is dict and len(body) == 1 and type(body.get("os")) is list:
+            parts = _objects_parts(body["os"])
+            if parts is not None:
+                self.write_parts(typ, rid, parts)
+                return
+        self.write_parts(typ, rid, [cbor2.dumps(body if body is not None else {})])
+
+    def write_parts(self, typ, rid, parts):
+        """Writes one frame whose CBOR body is the concatenation of parts (bytes-like)."""
+        n = 9 + sum(len(p) for p in parts)
         if n > self.max:
             raise ValueError("frame of %d bytes exceeds the %d-byte limit" % (n, self.max))
-        hdr = _HDR.pack(n, typ, rid)
+        bufs = [_HDR.pack(n, typ, rid)] + list(parts)
+        total = n + 4
         with self.lock:
             if self.closed:
                 raise Closed()
             try:
-                k = os.writev(self.fd, (hdr, b))  # no copy of a large body into one buffer
-                if k < len(hdr) + len(b):
-                    mv = memoryview(hdr + b)[k:] if k < len(hdr) else memoryview(b)[k - len(hdr):]
-                    while mv:
-                        mv = mv[os.write(self.fd, mv):]
+                k = os.writev(self.fd, bufs)  # no copy of large values into one buffer
+                if k < total:
+                    # finish the rest, skipping what writev wrote
+                    for b in bufs:
+                        if k >= len(b):
+                            k -= len(b)
+                            continue
+                        mv = memoryview(b)[k:]
+                        k = 0
+                        while mv:
+                            mv = mv[os.write(self.fd, mv):]
             except OSError:
                 self.closed = True
                 raise Closed()

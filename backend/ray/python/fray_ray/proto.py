@@ -153,6 +153,8 @@ class FrameWriter:
         if n > self.max:
             raise ValueError("frame of %d bytes exceeds the %d-byte limit" % (n, self.max))
         bufs = [_HDR.pack(n, typ, rid)] + list(parts)
+        if len(bufs) > 512:  # writev takes at most IOV_MAX (1024) buffers
+            bufs = [b"".join(bufs)]
         total = n + 4
         with self.lock:
             if self.closed:

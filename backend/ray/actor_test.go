@@ -35,6 +35,19 @@ var (
 		c.N += d
 		return c.N, nil
 	})
+	// SleepSignalled tells the counter it started, then sleeps until its ctx is cancelled (or
+	// the duration passes): a test can cancel it knowing it is really running.
+	SleepSignalled = fray.NewTask("raytest.sleepSignalled", func(ctx context.Context, a SleepArgs) (int, error) {
+		if _, err := CounterAdd.Call(ctx, a.Started, 1); err != nil {
+			return 0, err
+		}
+		select {
+		case <-time.After(a.D):
+			return 1, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	})
 	CounterPID = fray.NewMethod(CounterActor, "PID", func(c *Counter, ctx context.Context, _ int) (int, error) {
 		return os.Getpid(), nil
 	})
@@ -267,16 +280,33 @@ func TestTaskOptions(t *testing.T) {
 	}
 }
 
+// SleepArgs are SleepSignalled's arguments.
+type SleepArgs struct {
+	Started fray.ActorHandle[Counter]
+	D       time.Duration
+}
+
 func TestCancel(t *testing.T) {
-	_, ctx := connect(t, ray.Options{})
-	r, err := Sleep.Remote(ctx, 10*time.Minute)
+	_, ctx := connect(t, ray.Options{Namespace: "raytest-cancel-" + fmt.Sprint(time.Now().UnixNano())})
+	started, err := CounterActor.Create(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// wait until it runs, then cancel: the Go task's ctx is cancelled
-	ready, _, err := fray.WaitRefs(ctx, []fray.Ref[int]{r}, 1, 2*time.Second)
-	if err != nil || len(ready) != 0 {
-		t.Fatalf("sleeping task ready early: %v", err)
+	r, err := SleepSignalled.Remote(ctx, SleepArgs{Started: started, D: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the Go task is really running (it has signalled), then cancel: the Go
+	// task's ctx is cancelled. Cancelling earlier races the Ray worker's start-up.
+	for {
+		n, err := CounterAdd.Call(ctx, started, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if err := fray.Cancel(ctx, r, false); err != nil {
 		t.Fatal(err)

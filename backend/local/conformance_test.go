@@ -14,35 +14,9 @@ import (
 // the suite's checks that unencodable values and unregistered error types behave as on a
 // cluster do not hold there (that is the trade DirectValues documents).
 func TestConformance(t *testing.T) {
-	for _, m := range modes[:1] {
-		t.Run(m.name, func(t *testing.T) {
-			fraytest.Run(t, fraytest.Backend{
-				Name: "local",
-				New: func(t *testing.T, o fraytest.Options) fray.JobContext {
-					opts := local.Options{DirectValues: m.direct}
-					if o.PeerOf != nil {
-						of := o.PeerOf.(*local.JobContext)
-						opts.Cluster, opts.Namespace = of.Cluster(), of.Namespace()
-					} else {
-						c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.RequiredResources})
-						if err != nil {
-							t.Fatal(err)
-						}
-						t.Cleanup(func() { _ = c.Close() })
-						opts.Cluster = c
-					}
-					jc, err := local.New(opts)
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { _ = jc.Close() })
-					return jc
-				},
-				// MaxCalls, runtime envs and GPU tasks run in worker processes.
-				Caps: fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
-			})
-		})
-	}
+	t.Run(modes[0].name, func(t *testing.T) {
+		fraytest.Run(t, suiteBackend("local", local.Options{DirectValues: modes[0].direct}))
+	})
 }
 
 // TestConformanceProcess runs the suite with every task and actor in a worker process
@@ -52,10 +26,17 @@ func TestConformanceProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts many worker processes")
 	}
-	fraytest.Run(t, fraytest.Backend{
-		Name: "local-process",
+	fraytest.Run(t, suiteBackend("local-process", local.Options{Isolation: local.IsolateProcess}))
+}
+
+// suiteBackend describes the local backend with base options to the suite: a fresh cluster
+// with the suite's resources per subtest, and peers on the same cluster and namespace.
+// MaxCalls, runtime envs and GPU tasks run in worker processes, so ProcessTasks holds.
+func suiteBackend(name string, base local.Options) fraytest.Backend {
+	return fraytest.Backend{
+		Name: name,
 		New: func(t *testing.T, o fraytest.Options) fray.JobContext {
-			opts := local.Options{Isolation: local.IsolateProcess}
+			opts := base
 			if o.PeerOf != nil {
 				of := o.PeerOf.(*local.JobContext)
 				opts.Cluster, opts.Namespace = of.Cluster(), of.Namespace()
@@ -75,5 +56,5 @@ func TestConformanceProcess(t *testing.T) {
 			return jc
 		},
 		Caps: fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
-	})
+	}
 }

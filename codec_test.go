@@ -1,6 +1,7 @@
 package fray
 
 import (
+	"bytes"
 	"errors"
 	"math/big"
 	"strings"
@@ -157,5 +158,75 @@ func FuzzUnmarshal(f *testing.F) {
 		_ = Unmarshal(b, &v)
 		var a any
 		_ = Unmarshal(b, &a)
+	})
+}
+
+// The []byte fast paths must agree with the general encoder and decoder byte for byte.
+func TestByteSliceFastPaths(t *testing.T) {
+	for _, n := range []int{0, 1, 23, 24, 255, 256, 65535, 65536, 1 << 20} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i * 7)
+		}
+		got, err := Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := encMode.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("len %d: fast encoding %x... differs from the general one %x...", n, got[:min(12, len(got))], want[:min(12, len(want))])
+		}
+		v, ok := aliasBytes[[]byte](got)
+		if !ok || !bytes.Equal(v, b) {
+			t.Fatalf("len %d: aliasBytes = %v, %v", n, len(v), ok)
+		}
+		if n > 0 && &v[0] != &got[len(got)-n] {
+			t.Fatalf("len %d: aliasBytes copied", n)
+		}
+		if cap(v) != len(v) {
+			t.Fatalf("len %d: an aliased slice must not be able to append into the buffer", n)
+		}
+	}
+	// What the fast decoder declines, the general decoder handles.
+	for name, data := range map[string][]byte{
+		"null":              {0xf6},
+		"text":              {0x63, 'a', 'b', 'c'},
+		"indefinite":        {0x5f, 0x41, 'a', 0xff},
+		"trailing":          {0x41, 'a', 0x00},
+		"truncated":         {0x59, 0x01},
+		"empty":             {},
+		"short of its head": {0x5a, 0, 0, 0, 9, 'a'},
+	} {
+		if _, ok := aliasBytes[[]byte](data); ok {
+			t.Errorf("%s: aliasBytes accepted %x", name, data)
+		}
+	}
+	if _, ok := aliasBytes[string]([]byte{0x41, 'a'}); ok {
+		t.Error("aliasBytes applies to []byte only")
+	}
+	if got, _ := Marshal([]byte(nil)); !bytes.Equal(got, []byte{0xf6}) {
+		t.Errorf("nil []byte encodes as %x, want null (f6) as before", got)
+	}
+}
+
+func FuzzAliasBytes(f *testing.F) {
+	f.Add([]byte{0x43, 1, 2, 3})
+	f.Add([]byte{0x58, 2, 1, 2})
+	f.Add([]byte{0x5f, 0x41, 'a', 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, ok := aliasBytes[[]byte](data)
+		if !ok {
+			return
+		}
+		want, err := decodeAs[[]byte](data)
+		if err != nil {
+			t.Fatalf("aliasBytes accepted %x, which the decoder rejects: %v", data, err)
+		}
+		if !bytes.Equal(v, want) {
+			t.Fatalf("aliasBytes(%x) = %x, decoder says %x", data, v, want)
+		}
 	})
 }

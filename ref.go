@@ -198,6 +198,11 @@ func Get[T any](ctx context.Context, ref Ref[T]) (T, error) { return ref.Get(ctx
 
 func payloadAs[T any](p Payload) (T, error) {
 	if p.Data != nil {
+		if p.Owned {
+			if v, ok := aliasBytes[T](p.Data); ok {
+				return v, nil
+			}
+		}
 		return decodeAs[T](p.Data)
 	}
 	if p.Value == nil {
@@ -245,6 +250,13 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 func makePayload[T any](jc JobContext, v T) (Payload, error) {
 	if jc.PassesValuesDirectly() {
 		return Payload{Value: v}, nil
+	}
+	if b, ok := any(v).([]byte); ok && b != nil {
+		// Left to the backend to encode (Payload.Encoded) as it sends or stores the value,
+		// which for a large value saves a copy: the Ray backend writes the CBOR head and
+		// the bytes straight into shared memory. Backends encode before the call returns,
+		// so the caller may reuse the slice afterwards.
+		return Payload{Value: b}, nil
 	}
 	b, err := Marshal(v)
 	if err != nil {

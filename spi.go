@@ -19,10 +19,16 @@ type ActorID string
 
 // Payload is a value crossing the API/backend seam. Data holds the codec encoding; when a
 // backend passes values directly (local backend, direct mode) Data is nil and Value holds
-// the Go value itself.
+// the Go value itself. Other backends may also get a []byte as Value with Data nil (the
+// API leaves encoding such a value to the backend, to save a copy): they call Encoded, or
+// write the byte string's encoding themselves, before the call returns.
 type Payload struct {
 	Data  []byte
 	Value any
+	// Owned reports that Data is the receiver's alone (a buffer the backend made for this
+	// answer and keeps no other reference to), so decoding may return slices of it instead
+	// of copying: a []byte value then costs no copy at all.
+	Owned bool
 }
 
 // Encoded returns the payload's codec bytes, encoding Value if needed.
@@ -81,7 +87,8 @@ type JobContext interface {
 	Backend() string
 	// PassesValuesDirectly reports whether the backend accepts Payload.Value without
 	// encoding (the local backend in direct mode). When false the API encodes every value
-	// before handing it over, so serialization errors surface at the call site.
+	// before handing it over, so serialization errors surface at the call site (a []byte,
+	// which cannot fail to encode, is left to the backend: see Payload).
 	PassesValuesDirectly() bool
 
 	SubmitTask(ctx context.Context, spec TaskSpec) (ObjectID, error)

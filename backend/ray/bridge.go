@@ -39,16 +39,18 @@ func (e *BridgeError) Is(target error) bool { return target == fray.ErrClosed }
 
 // bridge is the running bridge process and the client side of its pipes.
 type bridge struct {
-	cmd    *exec.Cmd
-	toPy   *os.File // our write end (bridge's fd 3)
-	fromPy *os.File // our read end (bridge's fd 4)
-	w      *frameWriter
-	r      *frameReader
-	out    *os.File // our read end of the bridge's stdout and stderr
-	log    *slog.Logger
+	cmd        *exec.Cmd
+	toPy       *os.File // our write end (bridge's fd 3)
+	fromPy     *os.File // our read end (bridge's fd 4)
+	w          *frameWriter
+	r          *frameReader
+	out        *os.File // our read end of the bridge's stdout and stderr
+	log        *slog.Logger
+	shm        *sharedMemory // nil: values cross through the pipes only
+	readerDone chan struct{} // closed when read returns (then shm may be unmapped)
 
 	mu       sync.Mutex
-	pending  map[uint64]chan wire.Frame
+	pending  map[uint64]chan answer
 	nextID   uint64
 	err      error         // set once the bridge is gone
 	done     chan struct{} // closed when err is set
@@ -62,8 +64,9 @@ type bridge struct {
 
 const tailLines = 20
 
-// startBridge runs the bridge under python with the pipes on fds 3 and 4.
-func startBridge(python, dir string, maxFrame int, log *slog.Logger) (*bridge, error) {
+// startBridge runs the bridge under python with the pipes on fds 3 and 4 and, when
+// shmRing > 0 and the platform allows, the shared memory for large values on fd 5.
+func startBridge(python, dir string, maxFrame, shmRing int, log *slog.Logger) (*bridge, error) {
 	toPyR, toPyW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -81,6 +84,16 @@ func startBridge(python, dir string, maxFrame int, log *slog.Logger) (*bridge, e
 	}
 	cmd := exec.Command(python, "-u", filepath.Join(dir, "fray_bridge.py"))
 	cmd.ExtraFiles = []*os.File{toPyR, fromPyW}
+	var shm *sharedMemory
+	if shmRing > 0 {
+		var shmFile *os.File
+		if shm, shmFile, err = newSharedMemory(shmRing); err != nil {
+			log.Debug("values cross through the pipes", "reason", err)
+		} else {
+			defer shmFile.Close() // the bridge has its own copy once started; the mapping stays
+			cmd.ExtraFiles = append(cmd.ExtraFiles, shmFile)
+		}
+	}
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.Env = append(os.Environ(), "RAY_USAGE_STATS_ENABLED=0", "PYTHONUNBUFFERED=1")
 	dieWithParent(cmd)
@@ -88,13 +101,19 @@ func startBridge(python, dir string, maxFrame int, log *slog.Logger) (*bridge, e
 	growPipe(fromPyW)
 	if err := cmd.Start(); err != nil {
 		closeAll(toPyR, toPyW, fromPyR, fromPyW, outR, outW)
+		if shm != nil {
+			_ = shm.unmap()
+		}
 		return nil, fmt.Errorf("fray/ray: starting the bridge with %s: %w (install Ray with scripts/setup-python.sh, or set Options.Python or FRAY_PYTHON)", python, err)
 	}
 	closeAll(toPyR, fromPyW, outW)
-	b := &bridge{cmd: cmd, toPy: toPyW, fromPy: fromPyR, out: outR, log: log,
+	b := &bridge{cmd: cmd, toPy: toPyW, fromPy: fromPyR, out: outR, log: log, shm: shm,
 		w: newFrameWriter(toPyW, maxFrame), r: newFrameReader(fromPyR, maxFrame),
-		pending: map[uint64]chan wire.Frame{}, done: make(chan struct{}), exited: make(chan struct{}),
-		logsDone: make(chan struct{})}
+		pending: map[uint64]chan answer{}, done: make(chan struct{}), exited: make(chan struct{}),
+		logsDone: make(chan struct{}), readerDone: make(chan struct{})}
+	if shm != nil {
+		b.r.shm = shm.fromPy // Go consumes this ring from the start; it produces once the bridge has mapped it
+	}
 	b.logs.Add(1)
 	go b.forward(outR)
 	go func() { b.logs.Wait(); close(b.logsDone) }()
@@ -157,6 +176,7 @@ func (b *bridge) lastLines() []string {
 
 // read dispatches answers to their waiting callers.
 func (b *bridge) read() {
+	defer close(b.readerDone)
 	for {
 		f, err := b.r.read()
 		if err != nil {
@@ -203,12 +223,12 @@ func (b *bridge) send(t wire.Type, id uint64, body any) error {
 	return b.sent(b.w.write(t, id, body))
 }
 
-// sendParts writes a one-way frame whose CBOR body is head followed by data (see putHead).
-func (b *bridge) sendParts(t wire.Type, id uint64, head, data []byte) error {
+// sendPut writes a one-way bridgePut (frameWriter.writePut).
+func (b *bridge) sendPut(oid string, plain bool, enc, data []byte) error {
 	if err := b.failed(); err != nil {
 		return err
 	}
-	return b.sent(b.w.writeParts(t, id, head, data))
+	return b.sent(b.w.writePut(oid, plain, enc, data))
 }
 
 // sent turns a write error into the error a caller gets.
@@ -227,13 +247,13 @@ func (b *bridge) sent(err error) error {
 
 // call sends a request and waits for its answer. When ctx ends first it sends Cancel for
 // the request (the bridge abandons a blocking Get or Wait) and returns ctx's error.
-func (b *bridge) call(ctx context.Context, t wire.Type, body any) (wire.Frame, error) {
-	ch := make(chan wire.Frame, 1)
+func (b *bridge) call(ctx context.Context, t wire.Type, body any) (answer, error) {
+	ch := make(chan answer, 1)
 	b.mu.Lock()
 	if b.err != nil {
 		err := b.err
 		b.mu.Unlock()
-		return wire.Frame{}, err
+		return answer{}, err
 	}
 	b.nextID++
 	id := b.nextID
@@ -243,7 +263,7 @@ func (b *bridge) call(ctx context.Context, t wire.Type, body any) (wire.Frame, e
 		b.mu.Lock()
 		delete(b.pending, id)
 		b.mu.Unlock()
-		return wire.Frame{}, err
+		return answer{}, err
 	}
 	select {
 	case f := <-ch:
@@ -254,13 +274,13 @@ func (b *bridge) call(ctx context.Context, t wire.Type, body any) (wire.Frame, e
 			return f, nil
 		default:
 		}
-		return wire.Frame{}, b.failed()
+		return answer{}, b.failed()
 	case <-ctx.Done():
 		b.mu.Lock()
 		delete(b.pending, id)
 		b.mu.Unlock()
 		_ = b.send(wire.TypeCancel, id, nil)
-		return wire.Frame{}, ctx.Err()
+		return answer{}, ctx.Err()
 	}
 }
 
@@ -304,4 +324,16 @@ func (b *bridge) close(grace time.Duration) {
 	_ = b.out.Close()
 	<-b.logsDone
 	b.fail("closed")
+	<-b.readerDone // fromPy is closed, so the reader has returned and no longer touches shm
+	if b.shm != nil {
+		b.w.disableShared()
+		_ = b.shm.unmap()
+	}
+}
+
+// enableShared lets Puts use the to-bridge ring, once the bridge has said it mapped it.
+func (b *bridge) enableShared() {
+	if b.shm != nil {
+		b.w.enableShared(b.shm.toPy)
+	}
 }

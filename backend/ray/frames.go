@@ -30,10 +30,23 @@ type frameWriter struct {
 	max int
 	buf []byte
 	err error // sticky
+	shm *ring // the to-bridge ring, once the bridge has mapped it
 }
 
 func newFrameWriter(f *os.File, max int) *frameWriter {
 	return &frameWriter{f: f, max: max}
+}
+
+func (w *frameWriter) enableShared(r *ring) {
+	w.mu.Lock()
+	w.shm = r
+	w.mu.Unlock()
+}
+
+func (w *frameWriter) disableShared() {
+	w.mu.Lock()
+	w.shm = nil
+	w.mu.Unlock()
 }
 
 // write encodes body with internal/wire's encoder and writes one frame.
@@ -45,11 +58,39 @@ func (w *frameWriter) write(t wire.Type, id uint64, body any) error {
 	return w.writeParts(t, id, b, nil)
 }
 
-// writeParts writes one frame whose body is head followed by data.
-func (w *frameWriter) writeParts(t wire.Type, id uint64, head, data []byte) error {
-	n := uint64(9 + len(head) + len(data))
+// writePut writes a one-way bridgePut whose value's encoding is enc followed by data
+// (enc may be a CBOR head and data the raw bytes, or enc empty and data the whole
+// encoding): through shared memory when there is room in the ring (the frame then names
+// the region), otherwise through the pipe.
+func (w *frameWriter) writePut(oid string, plain bool, enc, data []byte) error {
+	n := len(enc) + len(data)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.shm != nil && w.err == nil && n >= shmThreshold {
+		if pos, ok := w.shm.alloc(n); ok {
+			region, err := w.shm.region(pos, uint64(n))
+			if err != nil {
+				return err
+			}
+			copy(region[copy(region, enc):], data)
+			return w.writeLocked(typePut, 0, putSharedHead(oid, plain, pos, n), nil)
+		}
+	}
+	if len(enc) == 0 {
+		return w.writeLocked(typePut, 0, putHead(oid, plain, n), data)
+	}
+	return w.writeLocked(typePut, 0, append(putHead(oid, plain, n), enc...), data)
+}
+
+// writeParts writes one frame whose body is head followed by data.
+func (w *frameWriter) writeParts(t wire.Type, id uint64, head, data []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writeLocked(t, id, head, data)
+}
+
+func (w *frameWriter) writeLocked(t wire.Type, id uint64, head, data []byte) error {
+	n := uint64(9 + len(head) + len(data))
 	if w.err != nil {
 		return w.err
 	}
@@ -82,6 +123,7 @@ func (w *frameWriter) writeParts(t wire.Type, id uint64, head, data []byte) erro
 type frameReader struct {
 	r   *bufio.Reader
 	max int
+	shm *ring // the from-bridge ring: typeResultShared frames name regions in it
 }
 
 func newFrameReader(r io.Reader, max int) *frameReader {
@@ -91,21 +133,28 @@ func newFrameReader(r io.Reader, max int) *frameReader {
 // readAhead bounds how much the reader allocates for a frame before its bytes arrive.
 const readAhead = 16 << 20
 
+// answer is a frame from the bridge; for a Get answer that carried values in shared
+// memory, objects holds them already resolved (and the frame's body is not a Result).
+type answer struct {
+	wire.Frame
+	objects []wire.Object
+}
+
 // read returns the next frame; io.EOF at a clean end of stream.
-func (r *frameReader) read() (wire.Frame, error) {
+func (r *frameReader) read() (answer, error) {
 	var hdr [frameHeaderLen]byte
 	if _, err := io.ReadFull(r.r, hdr[:4]); err != nil {
-		return wire.Frame{}, err
+		return answer{}, err
 	}
 	n := int(binary.BigEndian.Uint32(hdr[:4]))
 	if n > r.max {
-		return wire.Frame{}, fmt.Errorf("%w: the bridge sent a frame of %d bytes, over the %d-byte limit", wire.ErrFrameTooLarge, n, r.max)
+		return answer{}, fmt.Errorf("%w: the bridge sent a frame of %d bytes, over the %d-byte limit", wire.ErrFrameTooLarge, n, r.max)
 	}
 	if n < 9 {
-		return wire.Frame{}, fmt.Errorf("%w: frame length %d is shorter than its 9-byte header", wire.ErrMalformed, n)
+		return answer{}, fmt.Errorf("%w: frame length %d is shorter than its 9-byte header", wire.ErrMalformed, n)
 	}
 	if _, err := io.ReadFull(r.r, hdr[4:]); err != nil {
-		return wire.Frame{}, eofUnexpected(err)
+		return answer{}, eofUnexpected(err)
 	}
 	f := wire.Frame{Type: wire.Type(hdr[4]), ID: binary.BigEndian.Uint64(hdr[5:])}
 	size := n - 9
@@ -120,18 +169,97 @@ func (r *frameReader) read() (wire.Frame, error) {
 		m, err := io.ReadFull(r.r, body[len(body):len(body)+want])
 		body = body[:len(body)+m]
 		if err != nil {
-			return wire.Frame{}, eofUnexpected(err)
+			return answer{}, eofUnexpected(err)
 		}
 	}
 	f.Body = body
-	return f, nil
+	if f.Type == typeResultShared {
+		if r.shm == nil {
+			return answer{}, fmt.Errorf("%w: the bridge sent values in shared memory this session does not have", wire.ErrMalformed)
+		}
+		objs, err := r.resolveShared(body)
+		if err != nil {
+			return answer{}, err
+		}
+		f.Type = wire.TypeResult
+		return answer{Frame: f, objects: objs}, nil
+	}
+	return answer{Frame: f}, nil
 }
 
-func eofUnexpected(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
+// resolveShared decodes a typeResultShared body, {"os": [...]} whose entries are
+// {"d": bytes}, {"e": bytes} or {"s": [pos, n]} (a value in the from-bridge ring), copies
+// each shared value out into a buffer of its own, and releases the regions. Regions are
+// consumed in the order the bridge allocated them, which is frame order.
+func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
+	bad := func(what string) error {
+		return fmt.Errorf("%w: shared-memory result: %s", wire.ErrMalformed, what)
 	}
-	return err
+	mj, n, i, ok := readHead(body, 0)
+	if !ok || mj != 5 || n != 1 {
+		return nil, bad("not a one-entry map")
+	}
+	if mj, n, i, ok = readHead(body, i); !ok || mj != 3 || n != 2 || i+2 > len(body) || string(body[i:i+2]) != "os" {
+		return nil, bad("no \"os\" key")
+	}
+	i += 2
+	mj, count, i, ok := readHead(body, i)
+	if !ok || mj != 4 || count > uint64(len(body)) {
+		return nil, bad("\"os\" is not an array")
+	}
+	objs := make([]wire.Object, count)
+	var end uint64
+	for k := range objs {
+		if mj, n, i, ok = readHead(body, i); !ok || mj != 5 || n != 1 {
+			return nil, bad("an object is not a one-entry map")
+		}
+		if mj, n, i, ok = readHead(body, i); !ok || mj != 3 || n != 1 || i >= len(body) {
+			return nil, bad("an object's key is not one letter")
+		}
+		key := body[i]
+		i++
+		switch key {
+		case 'd', 'e':
+			var size uint64
+			if mj, size, i, ok = readHead(body, i); !ok || mj != 2 || size > uint64(len(body)-i) {
+				return nil, bad("an object's value is not a byte string")
+			}
+			v := body[i : i+int(size) : i+int(size)]
+			i += int(size)
+			if key == 'd' {
+				objs[k].Data = v
+			} else if len(v) > 0 {
+				objs[k].Err = v
+			}
+		case 's':
+			var pos, size uint64
+			if mj, n, i, ok = readHead(body, i); !ok || mj != 4 || n != 2 {
+				return nil, bad("a region is not [pos, n]")
+			}
+			if mj, pos, i, ok = readHead(body, i); !ok || mj != 0 {
+				return nil, bad("a region's position is not an unsigned integer")
+			}
+			if mj, size, i, ok = readHead(body, i); !ok || mj != 0 {
+				return nil, bad("a region's size is not an unsigned integer")
+			}
+			region, err := r.shm.region(pos, size)
+			if err != nil {
+				return nil, bad(err.Error())
+			}
+			// append, not make+copy: the new buffer is not zeroed first
+			objs[k].Data = append([]byte(nil), region...)
+			end = pos + size
+		default:
+			return nil, bad(fmt.Sprintf("unknown object key %q", key))
+		}
+	}
+	if i != len(body) {
+		return nil, bad("trailing bytes")
+	}
+	if end != 0 {
+		r.shm.release(end)
+	}
+	return objs, nil
 }
 
 // CBOR helpers (RFC 8949 heads, definite lengths only).
@@ -171,6 +299,28 @@ func putHead(oid string, plain bool, dataLen int) []byte {
 	h = appendText(h, oid)
 	h = appendText(h, "d")
 	return appendHead(h, 2, uint64(dataLen))
+}
+
+// byteStringHead is the CBOR head of a byte string of n bytes.
+func byteStringHead(n int) []byte { return appendHead(make([]byte, 0, 9), 2, uint64(n)) }
+
+// putSharedHead is the CBOR body of a bridgePut whose value lies in the to-bridge ring at
+// stream position pos: {"oid": oid, ["pl": true,] "sh": [pos, n]}.
+func putSharedHead(oid string, plain bool, pos uint64, n int) []byte {
+	h := make([]byte, 0, 48+len(oid))
+	if plain {
+		h = append(h, 0xa3)
+		h = appendText(h, "pl")
+		h = append(h, 0xf5)
+	} else {
+		h = append(h, 0xa2)
+	}
+	h = appendText(h, "oid")
+	h = appendText(h, oid)
+	h = appendText(h, "sh")
+	h = appendHead(h, 4, 2)
+	h = appendHead(h, 0, pos)
+	return appendHead(h, 0, uint64(n))
 }
 
 // readHead decodes the CBOR head at b[i:]: its major type, argument and the index after it.
@@ -247,4 +397,11 @@ func fastObjects(body []byte) (objs []wire.Object, ok bool) {
 		return nil, false
 	}
 	return objs, true
+}
+
+func eofUnexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }

@@ -15,6 +15,10 @@ const (
 	typePut    wire.Type = 0x43 // one-way: bridgePut
 	typeCall   wire.Type = 0x44 // one-way: bridgeCall
 	typeNodes  wire.Type = 0x45 // request: alive nodes' resources; answered by Result-like nodesResult
+	// typeResultShared (bridge -> Go) is a Result whose objects may be {"s": [pos, n]}: a
+	// value in the from-bridge shared-memory ring (shm.go). The reader turns it into a
+	// plain Result before anyone else sees it.
+	typeResultShared wire.Type = 0x46
 )
 
 // bridgeHello opens the bridge session.
@@ -31,6 +35,7 @@ type bridgeHello struct {
 	MaxFrame    int               `cbor:"mx,omitempty"`
 	LogToDriver bool              `cbor:"log_to_driver"`
 	Verbose     bool              `cbor:"verbose,omitempty"`
+	SharedRing  int               `cbor:"shm,omitempty"` // size of each shared-memory ring on fd 5; 0: none
 }
 
 // bridgeReady answers bridgeHello.
@@ -41,6 +46,7 @@ type bridgeReady struct {
 	Ray       string               `cbor:"ray"`
 	PID       int                  `cbor:"pid"`
 	RayJob    string               `cbor:"ray_job"`
+	Shared    bool                 `cbor:"shm"` // the bridge mapped the shared memory
 }
 
 // In the one-way messages below, Plain reports that the value's bytes do not contain the
@@ -57,9 +63,10 @@ type bridgeSubmit struct {
 }
 
 type bridgePut struct {
-	OID   string `cbor:"oid"`
-	Data  []byte `cbor:"d"`
-	Plain bool   `cbor:"pl,omitempty"`
+	OID    string   `cbor:"oid"`
+	Data   []byte   `cbor:"d,omitempty"`
+	Shared []uint64 `cbor:"sh,omitempty"`
+	Plain  bool     `cbor:"pl,omitempty"`
 }
 
 type bridgeCall struct {

@@ -66,6 +66,11 @@ type Options struct {
 	// MaxFrame bounds one frame between Go and the bridge and between the shim and its Go
 	// child. 0 means room for the largest value the codec allows (fray.MaxValueSize).
 	MaxFrame int
+	// SharedMemory is the size in bytes of each of the two rings of shared memory (an
+	// anonymous memfd the bridge inherits; Linux only) through which values of 64 KiB and
+	// more cross between this process and the bridge, instead of the pipes. 0 means 16 MiB;
+	// negative turns it off. A value that does not fit at the moment uses the pipe.
+	SharedMemory int
 }
 
 func (o Options) address() string {

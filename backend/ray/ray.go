@@ -75,9 +75,16 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	} else {
 		hello.Binary = bin
 	}
-	b, err := startBridge(opts.python(), dir, maxFrame, opts.logger())
+	ring := opts.SharedMemory
+	if ring == 0 {
+		ring = defaultShmRing
+	}
+	b, err := startBridge(opts.python(), dir, maxFrame, max(ring, 0), opts.logger())
 	if err != nil {
 		return nil, err
+	}
+	if b.shm != nil {
+		hello.SharedRing = ring
 	}
 	f, err := b.call(ctx, typeHello, hello)
 	if err == nil && f.Type != typeReady {
@@ -93,6 +100,9 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	if err != nil {
 		b.close(5 * time.Second)
 		return nil, err
+	}
+	if ready.Shared {
+		b.enableShared()
 	}
 	jc := &JobContext{b: b, ready: ready, opts: opts, prefix: randomHex(4), nodes: ready.Nodes}
 	if jc.marker, err = wire.EncodeBody(ready.Job); err != nil {
@@ -143,6 +153,10 @@ func (j *JobContext) RayJobID() string { return j.ready.RayJob }
 
 // RayVersion is the version of Ray the bridge runs.
 func (j *JobContext) RayVersion() string { return j.ready.Ray }
+
+// SharedMemory reports whether large values cross between this process and the bridge
+// through shared memory (Options.SharedMemory) rather than the pipes.
+func (j *JobContext) SharedMemory() bool { return j.ready.Shared }
 
 // BridgePID is the process id of the bridge (the job's Ray driver).
 func (j *JobContext) BridgePID() int { return j.ready.PID }
@@ -220,13 +234,27 @@ func (j *JobContext) Put(ctx context.Context, value fray.Payload) (fray.ObjectID
 	if err := j.check(); err != nil {
 		return "", err
 	}
+	oid := j.newOID()
+	if raw, ok := value.Value.([]byte); ok && value.Data == nil {
+		// A []byte the API left for us to encode: its CBOR head and the bytes go straight
+		// into shared memory (or the pipe), with no encoded copy in between. Opaque bytes
+		// hold no refs, so the bridge need not scan them.
+		if len(raw) > fray.MaxValueSize-9 {
+			return "", &fray.SerializationError{Type: "[]uint8", Op: "encode",
+				Cause: fmt.Errorf("encoded size exceeds the %d-byte limit; write large data to storage and pass its path", fray.MaxValueSize)}
+		}
+		if err := j.b.sendPut(oid, true, byteStringHead(len(raw)), raw); err != nil {
+			return "", err
+		}
+		return fray.ObjectID(oid), nil
+	}
 	data, err := value.Encoded()
 	if err != nil {
 		return "", err
 	}
-	oid := j.newOID()
-	// bridgePut, encoded by hand so that the value is written from its own buffer.
-	if err := j.b.sendParts(typePut, 0, putHead(oid, j.plain(data), len(data)), data); err != nil {
+	// bridgePut, encoded by hand so that the value is written from its own buffer (or
+	// copied once into shared memory).
+	if err := j.b.sendPut(oid, j.plain(data), nil, data); err != nil {
 		return "", err
 	}
 	return fray.ObjectID(oid), nil
@@ -265,7 +293,9 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 		if o.Err != nil {
 			out[i].Err = fray.DecodeError(o.Err)
 		} else {
-			out[i].Data = o.Data
+			// Each value is a slice of this answer's own buffer (or a copy out of shared
+			// memory): decoding may keep it.
+			out[i].Data, out[i].Owned = o.Data, true
 		}
 	}
 	return out, nil
@@ -277,6 +307,9 @@ func (j *JobContext) getResult(ctx context.Context, req bridgeGet) (wire.Result,
 	f, err := j.b.call(ctx, wire.TypeGet, req)
 	if err != nil {
 		return wire.Result{}, err
+	}
+	if f.objects != nil {
+		return wire.Result{Objects: f.objects}, nil
 	}
 	if objs, ok := fastObjects(f.Body); ok {
 		return wire.Result{Objects: objs}, nil

@@ -46,6 +46,14 @@ def main():
     mx = int(hello.get("mx") or proto.DEFAULT_MAX_FRAME)
     r.max = mx
     w.max = mx
+    arena = None
+    if hello.get("shm"):
+        try:
+            arena = proto.Arena(5, int(hello["shm"]))
+        except Exception as e:  # noqa: BLE001 - values then cross through the pipes
+            log("shared memory unavailable (%s); values cross through the pipes" % e)
+    w.arena = arena
+    ready["shm"] = arena is not None
     w.write(proto.B_READY, rid, ready)
     prof = os.environ.get("FRAY_BRIDGE_PROFILE")
     if prof:  # a cProfile of the reading thread, written when the session ends
@@ -53,12 +61,12 @@ def main():
         p = cProfile.Profile()
         p.enable()
         try:
-            serve(srv, r, w, exit_at_end=False)
+            serve(srv, r, w, arena, exit_at_end=False)
         finally:
             p.disable()
             p.dump_stats(prof)
         os._exit(0)
-    serve(srv, r, w)
+    serve(srv, r, w, arena)
     return 0
 
 
@@ -100,7 +108,7 @@ def connect(h):
     return srv, ready
 
 
-def serve(srv, r, w, exit_at_end=True):
+def serve(srv, r, w, arena, exit_at_end=True):
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="fray-bridge")
     inflight = {}
 
@@ -145,7 +153,19 @@ def serve(srv, r, w, exit_at_end=True):
             if typ == proto.B_SUBMIT:
                 srv.submit(body, oid=body["oid"], scan=not body.get("pl"))
             elif typ == proto.B_PUT:
-                srv.put(body.get("d") or b"", oid=body["oid"], scan=not body.get("pl"))
+                sh = body.get("sh")
+                if sh is None:
+                    srv.put(body.get("d") or b"", oid=body["oid"], scan=not body.get("pl"))
+                elif arena is None or type(sh) is not list or len(sh) != 2:
+                    raise ValueError("fray-bridge: a put names shared memory the bridge does not have")
+                else:
+                    pos, n = sh
+                    view = arena.take_in(pos, n)
+                    try:
+                        srv.put(view, oid=body["oid"], scan=not body.get("pl"))
+                    finally:
+                        del view
+                        arena.release_in(pos + n)
             elif typ == proto.B_CALL:
                 srv.call_actor(body, oid=body["oid"], scan=not body.get("pl"))
             elif typ == proto.RELEASE:

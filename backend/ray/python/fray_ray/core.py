@@ -13,6 +13,7 @@ ids, so any process that is handed a value can Get the refs inside it.
 """
 import itertools
 import os
+import pickle
 import secrets
 import threading
 import traceback
@@ -220,11 +221,22 @@ class RayServer:
 
     def unpack(self, value):
         """Files refs and handles carried with a stored value and returns its bytes."""
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            return bytes(value)
-        data, refs, actors = value
-        self.register(refs, actors)
-        return data
+        if type(value) is bytes:
+            return value
+        if type(value) is tuple:
+            data, refs, actors = value
+            self.register(refs, actors)
+            return data if type(data) is bytes else bytes(memoryview(data))
+        # a value stored from shared memory comes back as a buffer over the object store
+        return bytes(memoryview(value))
+
+    def unpack_view(self, value):
+        """Like unpack, but a value Ray hands back as a buffer over the object store stays
+        a (byte-format) memoryview over it, not a copy: for answers the writer copies once."""
+        if type(value) is bytes or type(value) is tuple:
+            return self.unpack(value)
+        mv = memoryview(value)
+        return mv if mv.format == "B" and mv.ndim == 1 else mv.cast("B")
 
     def register(self, refs, actors):
         with self.lock:
@@ -293,8 +305,20 @@ class RayServer:
         return hit[0], hit[1] or fn
 
     def put(self, data, oid=None, scan=True):
+        """ray.put of data (bytes, or a memoryview over shared memory: stored from the view
+        as an out-of-band buffer, so Ray copies it into the object store once and the view
+        can be reused as soon as this returns)."""
         oid = oid or self.new_id()
-        ref = ray.put(self.pack(data) if scan else data)
+        if type(data) is not bytes:
+            if scan:
+                data = bytes(data)
+            else:
+                data = pickle.PickleBuffer(data)
+        try:
+            ref = ray.put(self.pack(data) if scan else data)
+        except Exception as e:  # noqa: BLE001 - becomes the object's error, as for submit
+            self._store(oid, Failed(_submit_error(e)))
+            return oid
         with self.lock:
             self.objects[oid] = ref
             self.local.add(ref)
@@ -367,7 +391,7 @@ class RayServer:
             if k == "e":
                 out.append({"e": v})
             else:
-                out.append({"d": self.unpack(v)})
+                out.append({"d": self.unpack_view(v)})
         return out
 
     def ready_now(self, entries):

@@ -41,6 +41,7 @@ B_SUBMIT = 0x42  # one-way submit with a driver-chosen object id
 B_PUT = 0x43  # one-way put with a driver-chosen object id
 B_CALL = 0x44  # one-way actor call with a driver-chosen object id
 B_NODES = 0x45  # request: alive nodes' total resources; answered by B_READY-like RESULT
+B_RESULT_SHARED = 0x46  # bridge -> Go: a RESULT whose {"s": [pos, n]} objects lie in shared memory
 
 _HDR = struct.Struct(">IBQ")
 
@@ -63,27 +64,95 @@ _OS_KEY = b"\xa1\x62os"  # {"os": ...
 _D_KEY = b"\xa1\x61d"  # {"d": ...
 
 
-def _objects_parts(objs):
+def _objects_parts(objs, arena=None):
     """The CBOR of {"os": objs} as a list of parts in which large values are their own
-    buffers (not copied), or None when objs is not a list of {"d": bytes} or {"e": bytes}."""
+    buffers (not copied), or None when objs is not a list of {"d": buffer} or {"e": bytes}.
+    With an arena (the caller holds the writer's lock), values of SHARED_MIN bytes or more
+    are copied into its outgoing ring and encoded as {"s": [pos, n]}; the second result
+    then says so (the frame must be sent as B_RESULT_SHARED)."""
     parts = [_OS_KEY + _head(4, len(objs))]
-    small = []
+    shared = False
     for o in objs:
         if type(o) is not dict or len(o) != 1:
-            return None
+            return None, False
         k, v = next(iter(o.items()))
-        if k not in ("d", "e") or type(v) is not bytes:
-            return None
-        h = (b"\xa1\x61" + k.encode()) + _head(2, len(v))
-        if len(v) < 65536:
-            parts[-1] += h + v
+        if k not in ("d", "e"):
+            return None, False
+        if type(v) is not bytes:
+            if k != "d" or type(v) is not memoryview:
+                return None, False
+        n = len(v) if type(v) is bytes else v.nbytes
+        if arena is not None and k == "d" and n >= SHARED_MIN:
+            pos = arena.put_out(v, n)
+            if pos is not None:
+                parts[-1] += b"\xa1\x61s\x82" + _head(0, pos) + _head(0, n)
+                shared = True
+                continue
+        h = (b"\xa1\x61" + k.encode()) + _head(2, n)
+        if n < 65536:
+            parts[-1] += h + (v if type(v) is bytes else v.tobytes())
         else:
             parts[-1] += h
             parts.append(v)
             parts.append(b"")
     if not parts[-1]:
         parts.pop()
-    return parts
+    return parts, shared
+
+
+# --- shared memory with the Go driver (backend/ray/shm.go has the layout) ------------------
+
+SHARED_MIN = 64 << 10
+_SHM_HEADER = 4096
+
+
+class Arena:
+    """The bridge's side of the shared memory the Go driver creates (a memfd on fd 5): it
+    consumes the to-bridge ring (Put values) and produces into the from-bridge ring (Get
+    answers). Each ring's consumer publishes how far it has consumed in the header; a
+    producer never writes past that plus the ring's size."""
+
+    def __init__(self, fd, ring_size):
+        import ctypes
+        import mmap
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+        self.mm = mmap.mmap(fd, _SHM_HEADER + 2 * ring_size, flags=flags)
+        self.size = ring_size
+        self._in_freed = ctypes.c_uint64.from_buffer(self.mm, 0)
+        self._out_freed = ctypes.c_uint64.from_buffer(self.mm, 64)
+        view = memoryview(self.mm)
+        self._in = view[_SHM_HEADER:_SHM_HEADER + ring_size]
+        self._out = view[_SHM_HEADER + ring_size:_SHM_HEADER + 2 * ring_size]
+        self._out_head = 0
+
+    def take_in(self, pos, n):
+        """The view of a value Go put at stream position pos; release_in(pos + n) after use."""
+        if type(pos) is not int or type(n) is not int or pos < 0 or n < 0:
+            raise ValueError("malformed shared-memory region %r, %r" % (pos, n))
+        off = pos % self.size
+        if n > self.size or off + n > self.size:
+            raise ValueError("shared-memory region [%d, +%d) is outside the %d-byte ring" % (pos, n, self.size))
+        return self._in[off:off + n]
+
+    def release_in(self, end):
+        self._in_freed.value = end
+
+    def put_out(self, v, n):
+        """Copies v into the from-bridge ring; its stream position, or None when it does not
+        fit now (the value then goes through the pipe). Callers hold the writer's lock."""
+        size = self.size
+        if n > size:
+            return None
+        pos = (self._out_head + 63) & ~63
+        off = pos % size
+        if off + n > size:
+            pos += size - off
+            off = 0
+        if pos + n - self._out_freed.value > size:
+            return None
+        self._out[off:off + n] = v
+        self._out_head = pos + n
+        return pos
 
 
 class Closed(Exception):
@@ -131,49 +200,58 @@ class FrameReader:
 
 
 class FrameWriter:
-    """Writes whole frames to a file descriptor; safe for concurrent use."""
+    """Writes whole frames to a file descriptor; safe for concurrent use. With an arena,
+    large values in Get answers go through shared memory."""
 
     def __init__(self, fd, max_frame=DEFAULT_MAX_FRAME):
         self.fd = fd
         self.max = max_frame
         self.lock = threading.Lock()
         self.closed = False
+        self.arena = None
 
     def write(self, typ, rid, body):
         if type(body) is dict and len(body) == 1 and type(body.get("os")) is list:
-            parts = _objects_parts(body["os"])
-            if parts is not None:
-                self.write_parts(typ, rid, parts)
-                return
+            with self.lock:
+                parts, shared = _objects_parts(body["os"], self.arena if typ == RESULT else None)
+                if parts is not None:
+                    self._write_locked(B_RESULT_SHARED if shared else typ, rid, parts)
+                    return
+            body = {"os": [{k: (v.tobytes() if type(v) is memoryview else v) for k, v in o.items()}
+                           if type(o) is dict else o for o in body["os"]]}
         self.write_parts(typ, rid, [cbor2.dumps(body if body is not None else {})])
 
     def write_parts(self, typ, rid, parts):
         """Writes one frame whose CBOR body is the concatenation of parts (bytes-like)."""
-        n = 9 + sum(len(p) for p in parts)
+        with self.lock:
+            self._write_locked(typ, rid, parts)
+
+    def _write_locked(self, typ, rid, parts):
+        n = 9 + sum(len(p) if type(p) is bytes else memoryview(p).nbytes for p in parts)
         if n > self.max:
             raise ValueError("frame of %d bytes exceeds the %d-byte limit" % (n, self.max))
         bufs = [_HDR.pack(n, typ, rid)] + list(parts)
         if len(bufs) > 512:  # writev takes at most IOV_MAX (1024) buffers
             bufs = [b"".join(bufs)]
         total = n + 4
-        with self.lock:
-            if self.closed:
-                raise Closed()
-            try:
-                k = os.writev(self.fd, bufs)  # no copy of large values into one buffer
-                if k < total:
-                    # finish the rest, skipping what writev wrote
-                    for b in bufs:
-                        if k >= len(b):
-                            k -= len(b)
-                            continue
-                        mv = memoryview(b)[k:]
-                        k = 0
-                        while mv:
-                            mv = mv[os.write(self.fd, mv):]
-            except OSError:
-                self.closed = True
-                raise Closed()
+        if self.closed:
+            raise Closed()
+        try:
+            k = os.writev(self.fd, bufs)  # no copy of large values into one buffer
+            if k < total:
+                # finish the rest, skipping what writev wrote
+                for b in bufs:
+                    blen = len(b) if type(b) is bytes else memoryview(b).nbytes
+                    if k >= blen:
+                        k -= blen
+                        continue
+                    mv = memoryview(b).cast("B")[k:]
+                    k = 0
+                    while mv:
+                        mv = mv[os.write(self.fd, mv):]
+        except OSError:
+            self.closed = True
+            raise Closed()
 
     def close(self):
         with self.lock:

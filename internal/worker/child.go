@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fray-go/fray"
@@ -94,6 +95,9 @@ type server struct {
 	mu     sync.Mutex
 	calls  map[uint64]*call // parent requests not yet answered
 	actors map[string]*actor
+
+	exit    chan int    // the read loop's end: the exit code
+	reading atomic.Bool // a goroutine holds the reader's role (see readLoop)
 }
 
 // call is one parent request being served.
@@ -129,20 +133,58 @@ func (s *server) serve() int {
 			return code
 		}
 	}
+	s.exit = make(chan int, 1)
+	s.reading.Store(true)
+	go s.readLoop() // not on this goroutine: it may end up running a call that waits for shutdown
+	return <-s.exit
+}
+
+// inlineReadDelay is how long a call runs on the goroutine that read it before another
+// goroutine takes over reading (to see Cancel, further calls and the parent's end).
+const inlineReadDelay = 500 * time.Microsecond
+
+// readLoop reads and dispatches frames while this goroutine holds the reader's role. A
+// call that can start at once (a task, or a call on an idle actor) runs right here, with
+// no hand-off to another goroutine (which wakes another thread: on a busy machine that
+// costs more than a short call). Meanwhile nobody reads, until the call makes a nested
+// request (which needs its answer read) or has run for inlineReadDelay: then another
+// goroutine takes the role. The goroutine that reaches the end of the stream sends the
+// exit code.
+func (s *server) readLoop() {
 	for {
 		f, err := s.rd.Read()
 		if err != nil {
+			code := ExitProtocol
 			if err == io.EOF {
-				return ExitOK
-			}
-			if !errors.Is(err, os.ErrClosed) {
+				code = ExitOK
+			} else if !errors.Is(err, os.ErrClosed) {
 				s.logf("reading from the parent: %v", err)
 			}
-			return ExitProtocol
+			s.exit <- code
+			return
 		}
-		if done := s.dispatch(f); done {
-			return ExitOK
+		run, done := s.dispatch(f)
+		if done {
+			s.exit <- ExitOK
+			return
 		}
+		if run == nil {
+			continue
+		}
+		s.reading.Store(false)
+		t := time.AfterFunc(inlineReadDelay, s.ensureReader)
+		run()
+		t.Stop()
+		if !s.reading.CompareAndSwap(false, true) {
+			return // another goroutine reads now
+		}
+	}
+}
+
+// ensureReader makes sure some goroutine reads from the parent.
+func (s *server) ensureReader() {
+	if s.reading.CompareAndSwap(false, true) {
+		go s.readLoop()
 	}
 }
 
@@ -224,9 +266,9 @@ func (s *server) startParentWatch() (int, bool) {
 	return 0, true
 }
 
-// dispatch handles one frame from the parent without blocking on user code. It reports
-// whether the loop should end.
-func (s *server) dispatch(f wire.Frame) bool {
+// dispatch handles one frame from the parent without blocking on user code. It returns
+// the call to run now, if any (the read loop runs it), and whether the loop should end.
+func (s *server) dispatch(f wire.Frame) (run func(), done bool) {
 	switch f.Type {
 	case wire.TypeResult:
 		s.out.deliver(f)
@@ -238,7 +280,7 @@ func (s *server) dispatch(f wire.Frame) bool {
 		}
 		s.mu.Unlock()
 	case wire.TypeShutdown:
-		return true
+		return nil, true
 	case wire.TypeRun:
 		var m wire.Run
 		if !s.decode(f, &m) {
@@ -246,7 +288,7 @@ func (s *server) dispatch(f wire.Frame) bool {
 		}
 		c := s.newCall(f.ID, m.Info)
 		s.wg.Add(1)
-		go func() {
+		return func() {
 			defer s.wg.Done()
 			if !s.acquire(c.ctx) {
 				s.answer(f.ID, s.cancelledResult(m.Info))
@@ -254,7 +296,7 @@ func (s *server) dispatch(f wire.Frame) bool {
 			}
 			defer s.release()
 			s.answer(f.ID, s.runTask(c, &m))
-		}()
+		}, false
 	case wire.TypeCreateActor:
 		var m wire.CreateActor
 		if !s.decode(f, &m) {
@@ -266,7 +308,7 @@ func (s *server) dispatch(f wire.Frame) bool {
 		if !s.decode(f, &m) {
 			break
 		}
-		s.callActor(f.ID, &m)
+		return s.callActor(f.ID, &m), false
 	case wire.TypeReleaseActor:
 		var m wire.ReleaseActor
 		if !s.decode(f, &m) {
@@ -279,7 +321,7 @@ func (s *server) dispatch(f wire.Frame) bool {
 				Hint: "driver and worker must be the same fray build"}))
 		}
 	}
-	return false
+	return nil, false
 }
 
 func (s *server) decode(f wire.Frame, v any) bool {
@@ -403,16 +445,17 @@ func (s *server) runTask(c *call, m *wire.Run) wire.Result {
 // --- actors --------------------------------------------------------------------------
 
 // actor is one actor's state in this process and its queue of calls. Calls start in
-// arrival order, at most maxConc at once (1 by default: one at a time).
+// arrival order, at most maxConc at once (1 by default: one at a time); the constructor
+// runs first and alone.
 type actor struct {
 	id, class string
 	maxConc   int
 
-	mu       sync.Mutex
-	queue    []actorJob
-	wake     chan struct{}
-	state    any
-	released bool
+	mu          sync.Mutex
+	queue       []actorJob
+	running     int  // calls (or the constructor) started and not finished
+	constructed bool // the constructor has returned
+	state       any
 }
 
 type actorJob struct {
@@ -428,13 +471,16 @@ func (s *server) createActor(id uint64, m *wire.CreateActor) {
 		s.answer(id, errResult(fmt.Errorf("%w: actor id %q is empty or already in use in worker %d", fray.ErrInvalidArgument, m.ActorID, s.pid)))
 		return
 	}
-	a := &actor{id: m.ActorID, class: m.Class, maxConc: max(m.MaxConcurrency, 1), wake: make(chan struct{}, 1)}
+	// running counts the constructor: no call starts until it has returned
+	a := &actor{id: m.ActorID, class: m.Class, maxConc: max(m.MaxConcurrency, 1), running: 1}
 	s.actors[m.ActorID] = a
 	s.mu.Unlock()
 	info := m.Info
 	info.ActorID = m.ActorID
 	c := s.newCall(id, info)
-	a.enqueue(actorJob{id: id, c: c, run: func(c *call) wire.Result {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
 		f, err := lookup(m.Class, fray.KindActorClass)
 		var st any
 		if err == nil {
@@ -445,33 +491,35 @@ func (s *server) createActor(id uint64, m *wire.CreateActor) {
 		}
 		if err != nil {
 			s.dropActor(a, fmt.Sprintf("its constructor failed: %v", err))
-			return errResult(err)
+			s.answer(id, errResult(err))
+		} else {
+			a.mu.Lock()
+			a.state = st
+			a.mu.Unlock()
+			s.answer(id, wire.Result{})
 		}
 		a.mu.Lock()
-		a.state = st
+		a.constructed = true
 		a.mu.Unlock()
-		return wire.Result{}
-	}})
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.runActor(a)
+		s.jobDone(a)
 	}()
 }
 
-func (s *server) callActor(id uint64, m *wire.CallActor) {
+// callActor queues a method call, or returns it to run at once when the actor can start
+// it now (nothing queued, a free slot).
+func (s *server) callActor(id uint64, m *wire.CallActor) func() {
 	s.mu.Lock()
 	a := s.actors[m.ActorID]
 	s.mu.Unlock()
 	if a == nil {
 		s.answer(id, errResult(&fray.ActorDiedError{ActorID: m.ActorID,
 			Reason: fmt.Sprintf("worker process %d holds no actor with this id (never created here, its constructor failed, or it was released)", s.pid)}))
-		return
+		return nil
 	}
 	info := m.Info
 	info.ActorID = m.ActorID
 	c := s.newCall(id, info)
-	a.enqueue(actorJob{id: id, c: c, run: func(c *call) wire.Result {
+	j := actorJob{id: id, c: c, run: func(c *call) wire.Result {
 		if c.ctx.Err() != nil {
 			return s.cancelledResult(info)
 		}
@@ -494,21 +542,57 @@ func (s *server) callActor(id uint64, m *wire.CallActor) {
 		}
 		v, err := f.Invoke(c.ctx, st, arg)
 		return s.finish(c, info.TaskID, v, err)
-	}})
+	}}
+	s.wg.Add(1)
+	a.mu.Lock()
+	if a.constructed && len(a.queue) == 0 && a.running < a.maxConc {
+		a.running++
+		a.mu.Unlock()
+		return func() { s.runJob(a, j) }
+	}
+	a.queue = append(a.queue, j)
+	a.mu.Unlock()
+	s.startQueued(a)
+	return nil
+}
+
+// runJob runs one started call of a, then lets queued calls start.
+func (s *server) runJob(a *actor, j actorJob) {
+	defer s.wg.Done()
+	defer s.jobDone(a)
+	if !s.acquire(j.c.ctx) {
+		s.answer(j.id, s.cancelledResult(wire.TaskInfo{}))
+		return
+	}
+	defer s.release()
+	s.answer(j.id, j.run(j.c))
+}
+
+// jobDone frees the slot of a finished call (or of the constructor) and starts queued calls.
+func (s *server) jobDone(a *actor) {
+	a.mu.Lock()
+	a.running--
+	a.mu.Unlock()
+	s.startQueued(a)
+}
+
+// startQueued starts queued calls, in order, while the actor has free slots.
+func (s *server) startQueued(a *actor) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for a.constructed && len(a.queue) > 0 && a.running < a.maxConc {
+		j := a.queue[0]
+		a.queue = a.queue[1:]
+		a.running++
+		go s.runJob(a, j)
+	}
 }
 
 // releaseActor forgets an actor: new calls fail; queued and running ones finish.
 func (s *server) releaseActor(id string) {
 	s.mu.Lock()
-	a := s.actors[id]
 	delete(s.actors, id)
 	s.mu.Unlock()
-	if a != nil {
-		a.mu.Lock()
-		a.released = true
-		a.mu.Unlock()
-		a.signal()
-	}
 }
 
 // dropActor makes an actor whose constructor failed unreachable and fails its queued calls.
@@ -521,73 +605,10 @@ func (s *server) dropActor(a *actor, reason string) {
 	a.mu.Lock()
 	q := a.queue
 	a.queue = nil
-	a.released = true
 	a.mu.Unlock()
 	for _, j := range q {
 		s.answer(j.id, errResult(&fray.ActorDiedError{ActorID: a.id, Reason: reason}))
-	}
-}
-
-func (a *actor) enqueue(j actorJob) {
-	a.mu.Lock()
-	a.queue = append(a.queue, j)
-	a.mu.Unlock()
-	a.signal()
-}
-
-func (a *actor) signal() {
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
-}
-
-// runActor starts the actor's jobs in arrival order with at most maxConc running. The
-// first job is the constructor, which runs alone.
-func (s *server) runActor(a *actor) {
-	slots := make(chan struct{}, a.maxConc)
-	var running sync.WaitGroup
-	defer running.Wait()
-	first := true
-	for {
-		a.mu.Lock()
-		if len(a.queue) == 0 {
-			released := a.released
-			a.mu.Unlock()
-			if released {
-				return
-			}
-			select {
-			case <-a.wake:
-				continue
-			case <-s.base.Done():
-				return
-			}
-		}
-		j := a.queue[0]
-		a.queue = a.queue[1:]
-		a.mu.Unlock()
-		if first {
-			first = false
-			s.answer(j.id, j.run(j.c))
-			continue
-		}
-		select {
-		case slots <- struct{}{}:
-		case <-s.base.Done():
-			return
-		}
-		running.Add(1)
-		go func() {
-			defer running.Done()
-			defer func() { <-slots }()
-			if !s.acquire(j.c.ctx) {
-				s.answer(j.id, s.cancelledResult(wire.TaskInfo{}))
-				return
-			}
-			defer s.release()
-			s.answer(j.id, j.run(j.c))
-		}()
+		s.wg.Done()
 	}
 }
 
@@ -626,6 +647,7 @@ func (c *client) Backend() string {
 func (c *client) PassesValuesDirectly() bool { return false }
 
 func (c *client) do(ctx context.Context, t wire.Type, body any) (wire.Result, error) {
+	c.s.ensureReader() // a call running on the reading goroutine needs its answer read
 	res, err := c.s.out.request(ctx, t, body)
 	if err != nil {
 		return res, err

@@ -1,7 +1,10 @@
-"""Ray-direct side of fray's Ray benchmark: the same workloads as bench.go, in Python with
-Ray's own API. Prints `name value unit` lines.
-Usage: python bench_direct.py ADDRESS REPS [WORKLOADS] (comma-separated; default: all)"""
-import statistics
+"""Ray-direct side of fray's Ray benchmark: the same workloads as main.go, in Python with
+Ray's own API. It runs as a server so that the Go side can interleave repetitions of the
+two sides (machine noise then hits both alike): each line on stdin names a workload (or
+"warmup"), and the answer is one line, `name value unit`.
+
+Usage: python bench_direct.py ADDRESS"""
+import os
 import sys
 import time
 
@@ -13,6 +16,7 @@ NOOP_TASKS = 2000
 ACTOR_CALLS = 2000
 PUT_OBJECTS = 100
 PUT_SIZE = 1 << 20
+WARM_WORKERS = 4  # the CPUs of the cluster scripts/ray-cluster.sh starts
 
 
 @ray.remote
@@ -20,7 +24,7 @@ def spin(_):
     t = time.perf_counter()
     while time.perf_counter() - t < SPIN_SECONDS:
         pass
-    return 0
+    return os.getpid()
 
 
 @ray.remote
@@ -39,43 +43,47 @@ class Counter:
 
 
 def main():
-    address, reps = sys.argv[1], int(sys.argv[2])
-    only = set((sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else "spin,noop,actor,put_get").split(","))
-    ray.init(address=address, logging_level="ERROR", log_to_driver=False)
-    # warm-up: start the workers and the actor
-    ray.get([noop.remote(i) for i in range(200)])
-    ray.get([spin.remote(i) for i in range(8)])
+    ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
     c = Counter.remote()
-    ray.get([c.add.remote(1) for _ in range(100)])
-    res = {"spin_wall": [], "noop_tput": [], "actor_tput": [], "put_get_tput": []}
     payload = b"x" * PUT_SIZE
-    for _ in range(reps):
-        if "spin" in only:
+
+    def run(name):
+        if name == "warmup":
+            # Start (or restart: Ray stops idle workers of one job when another needs
+            # room) the job's workers, until WARM_WORKERS have run a task, and the actor.
+            seen, deadline = set(), time.monotonic() + 60
+            while len(seen) < WARM_WORKERS and time.monotonic() < deadline:
+                seen.update(ray.get([spin.remote(i) for i in range(2 * WARM_WORKERS)]))
+            ray.get([noop.remote(i) for i in range(200)])
+            ray.get([c.add.remote(1) for _ in range(100)])
+            return len(seen), "workers"
+        if name == "spin":
             t = time.perf_counter()
             ray.get([spin.remote(i) for i in range(SPIN_TASKS)])
-            res["spin_wall"].append(time.perf_counter() - t)
-
-        if "noop" in only:
+            return time.perf_counter() - t, "s"
+        if name == "noop":
             t = time.perf_counter()
             ray.get([noop.remote(i) for i in range(NOOP_TASKS)])
-            res["noop_tput"].append(NOOP_TASKS / (time.perf_counter() - t))
-
-        if "actor" in only:
+            return NOOP_TASKS / (time.perf_counter() - t), "tasks/s"
+        if name == "actor":
             t = time.perf_counter()
             ray.get([c.add.remote(1) for _ in range(ACTOR_CALLS)])
-            res["actor_tput"].append(ACTOR_CALLS / (time.perf_counter() - t))
-
-        if "put_get" in only:
+            return ACTOR_CALLS / (time.perf_counter() - t), "calls/s"
+        if name == "put_get":
             t = time.perf_counter()
             for _ in range(PUT_OBJECTS):
                 v = ray.get(ray.put(payload))
                 assert len(v) == PUT_SIZE
-            res["put_get_tput"].append(PUT_OBJECTS / (time.perf_counter() - t))
-    units = {"spin_wall": "s", "noop_tput": "tasks/s", "actor_tput": "calls/s", "put_get_tput": "ops/s"}
-    for k, v in res.items():
-        if not v:
+            return PUT_OBJECTS / (time.perf_counter() - t), "ops/s"
+        raise ValueError("unknown workload %r" % name)
+
+    print("ready", flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        if not name:
             continue
-        print("direct_%s %.4f %s" % (k, statistics.median(v), units[k]), flush=True)
+        value, unit = run(name)
+        print("%s %.6f %s" % (name, value, unit), flush=True)
     ray.shutdown()
 
 

@@ -2,14 +2,18 @@
 // in one invocation, and the local backend on the same workloads: (a) 200 tasks that each
 // busy-wait 10 ms (wall time), (b) 2,000 no-op tasks submitted then gathered (throughput),
 // (c) 2,000 calls on one actor (throughput), (d) put then get of 1 MiB objects (throughput).
-// Each is repeated -reps times; medians are printed as `name value unit` lines, then ratios.
+// Each is repeated -reps times, the sides taking turns (so that machine noise hits them
+// alike): in each repetition every side warms up (Ray may have stopped a job's idle
+// workers while the other job ran) and then runs each workload once. Medians are printed
+// as `name value unit` lines, then ratios.
 //
-//	go run ./backend/ray/bench -address 127.0.0.1:6379 -reps 3
+//	go run ./backend/ray/bench -address 127.0.0.1:6379 -reps 5
 //
 // or scripts/bench-ray.sh, which starts a cluster if none is running.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	_ "embed"
@@ -41,6 +45,9 @@ const (
 	actorCalls = 2000
 	putObjects = 100
 	putSize    = 1 << 20
+	// warmWorkers is how many workers must have run a task before a side is measured:
+	// the CPUs of the cluster scripts/ray-cluster.sh starts.
+	warmWorkers = 4
 )
 
 var (
@@ -48,7 +55,7 @@ var (
 		t := time.Now()
 		for time.Since(t) < spinTime {
 		}
-		return 0, nil
+		return os.Getpid(), nil
 	})
 	noop    = fray.NewTask("bench.noop", func(ctx context.Context, x int) (int, error) { return x, nil })
 	counter = fray.NewActor("bench.Counter", func(ctx context.Context, _ int) (*Counter, error) { return &Counter{}, nil })
@@ -61,16 +68,23 @@ var (
 // Counter is the benchmark actor's state.
 type Counter struct{ N int }
 
+// workloads in the order they run; units of their figures.
+var (
+	order = []string{"spin", "noop", "actor", "put_get"}
+	units = map[string]string{"spin": "s", "noop": "tasks/s", "actor": "calls/s", "put_get": "ops/s"}
+	// what each figure is called in the output
+	figure = map[string]string{"spin": "spin_wall", "noop": "noop_tput", "actor": "actor_tput", "put_get": "put_get_tput"}
+)
+
 func main() {
 	fray.Init()
 	address := flag.String("address", os.Getenv("RAY_ADDRESS"), "Ray cluster address")
-	reps := flag.Int("reps", 3, "repetitions (medians are reported)")
+	reps := flag.Int("reps", 5, "repetitions (medians are reported)")
 	python := flag.String("python", "", "Python with ray (default: as ray.Options)")
 	only := flag.String("only", "spin,noop,actor,put_get", "workloads to run (comma-separated: spin, noop, actor, put_get)")
 	sides := flag.String("sides", "direct,fray,local", "what to run them on (comma-separated: direct, fray, local); ratios need direct and fray")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (the fray side) to this file")
 	flag.Parse()
-	selected = set(*only)
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -83,15 +97,12 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*address, *reps, *python, set(*sides)); err != nil {
+	if err := run(*address, *reps, *python, set(*only), set(*sides)); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
-
-// selected holds the workloads -only picked.
-var selected map[string]bool
 
 func set(list string) map[string]bool {
 	m := map[string]bool{}
@@ -103,74 +114,84 @@ func set(list string) map[string]bool {
 	return m
 }
 
-func run(address string, reps int, python string, sides map[string]bool) error {
+// side runs one repetition of a workload and returns its figure.
+type side func(workload string) (float64, error)
+
+func run(address string, reps int, python string, only, sides map[string]bool) error {
 	if address == "" {
 		return fmt.Errorf("no Ray cluster: pass -address or set RAY_ADDRESS (scripts/ray-cluster.sh start)")
 	}
-	results := map[string]float64{}
-	// Ray directly, from Python.
-	dir, err := os.MkdirTemp("", "fray-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	script := filepath.Join(dir, "bench_direct.py")
-	if err := os.WriteFile(script, directPy, 0o644); err != nil {
-		return err
-	}
-	py := python
-	if py == "" {
-		py = pythonPath()
-	}
-	var out bytes.Buffer
-	if sides["direct"] {
-		var only []string
-		for k := range selected {
-			only = append(only, k)
-		}
-		cmd := exec.Command(py, script, address, strconv.Itoa(reps), strings.Join(only, ","))
-		cmd.Stdout = io.MultiWriter(os.Stdout, &out)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("python direct benchmark: %w", err)
-		}
-	}
-	for _, line := range strings.Split(out.String(), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			results[f[0]] = v
-		}
-	}
-	// fray on Ray.
 	ctx := context.Background()
+	runners := map[string]side{}
+	if sides["direct"] {
+		d, stop, err := startDirect(address, python)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		runners["direct"] = d
+	}
 	if sides["fray"] {
 		jc, err := ray.Connect(ctx, ray.Options{Address: address, Python: python, Quiet: true,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			return err
 		}
-		if err := workloads(fray.WithJobContext(ctx, jc), "fray", reps, true, results); err != nil {
-			jc.Close()
+		defer jc.Close()
+		f, err := goSide(fray.WithJobContext(ctx, jc), true)
+		if err != nil {
 			return err
 		}
-		jc.Close()
+		runners["fray"] = f
 	}
-	// The local backend, same process.
 	if sides["local"] {
 		lj, err := local.New(local.Options{Resources: fray.Resources{"CPU": 4}})
 		if err != nil {
 			return err
 		}
-		if err := workloads(fray.WithJobContext(ctx, lj), "local", reps, false, results); err != nil {
+		defer lj.Close()
+		l, err := goSide(fray.WithJobContext(ctx, lj), false)
+		if err != nil {
 			return err
 		}
-		lj.Close()
+		runners["local"] = l
 	}
-
+	samples := map[string][]float64{} // "<side>_<figure>" -> one value per repetition
+	for i := 0; i < reps; i++ {
+		for _, name := range []string{"direct", "fray", "local"} {
+			r := runners[name]
+			if r == nil {
+				continue
+			}
+			if _, err := r("warmup"); err != nil {
+				return fmt.Errorf("%s warm-up: %w", name, err)
+			}
+			for _, w := range order {
+				if !only[w] || (name == "local" && (w == "spin" || w == "put_get")) {
+					continue // the local backend runs (b) and (c) only
+				}
+				v, err := r(w)
+				if err != nil {
+					return fmt.Errorf("%s %s: %w", name, w, err)
+				}
+				k := name + "_" + figure[w]
+				samples[k] = append(samples[k], v)
+			}
+		}
+	}
+	results := map[string]float64{}
+	for _, name := range []string{"direct", "fray", "local"} {
+		for _, w := range order {
+			k := name + "_" + figure[w]
+			if v, ok := samples[k]; ok {
+				results[k] = median(v)
+				fmt.Printf("%s %.4f %s\n", k, results[k], units[w])
+			}
+		}
+	}
 	fmt.Println()
 	ratio := func(name, a, b, target string) {
-		if results[b] == 0 {
+		if results[b] == 0 || results[a] == 0 {
 			return
 		}
 		fmt.Printf("%s %.3f ratio (%s)\n", name, results[a]/results[b], target)
@@ -184,84 +205,137 @@ func run(address string, reps int, python string, sides map[string]bool) error {
 	return nil
 }
 
-func workloads(ctx context.Context, prefix string, reps int, full bool, results map[string]float64) error {
+// startDirect starts bench_direct.py as a server on the cluster and returns the side that
+// asks it for one repetition at a time.
+func startDirect(address, python string) (side, func(), error) {
+	dir, err := os.MkdirTemp("", "fray-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	script := filepath.Join(dir, "bench_direct.py")
+	if err := os.WriteFile(script, directPy, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	if python == "" {
+		python = pythonPath()
+	}
+	cmd := exec.Command(python, script, address)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, fmt.Errorf("python direct benchmark: %w", err)
+	}
+	out := bufio.NewScanner(outPipe)
+	stop := func() {
+		in.Close()
+		_ = cmd.Wait()
+		os.RemoveAll(dir)
+	}
+	if !out.Scan() || out.Text() != "ready" {
+		stop()
+		return nil, nil, fmt.Errorf("python direct benchmark did not start (%v)", out.Err())
+	}
+	return func(w string) (float64, error) {
+		if _, err := fmt.Fprintln(in, w); err != nil {
+			return 0, err
+		}
+		if !out.Scan() {
+			return 0, fmt.Errorf("python direct benchmark ended (%v)", out.Err())
+		}
+		f := strings.Fields(out.Text())
+		if len(f) != 3 || f[0] != w {
+			return 0, fmt.Errorf("python direct benchmark answered %q", out.Text())
+		}
+		return strconv.ParseFloat(f[1], 64)
+	}, stop, nil
+}
+
+// goSide warms the workloads up on a job context and returns the side that runs them there.
+func goSide(ctx context.Context, full bool) (side, error) {
 	h, err := counter.Create(ctx, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// warm-up, as in the Python side
-	if err := gather(ctx, noop, 200); err != nil {
-		return err
-	}
-	if err := gather(ctx, spin, 8); err != nil {
-		return err
-	}
-	if err := calls(ctx, h, 100); err != nil {
-		return err
-	}
-	m := map[string][]float64{}
 	payload := bytes.Repeat([]byte("x"), putSize)
-	for i := 0; i < reps; i++ {
-		if full && selected["spin"] {
-			t := time.Now()
+	return func(w string) (float64, error) {
+		t := time.Now()
+		switch w {
+		case "warmup": // as in the Python side
+			seen := map[int]bool{}
+			for deadline := time.Now().Add(time.Minute); full && len(seen) < warmWorkers && time.Now().Before(deadline); {
+				pids, err := gatherValues(ctx, spin, 2*warmWorkers)
+				if err != nil {
+					return 0, err
+				}
+				for _, p := range pids {
+					seen[p] = true
+				}
+			}
+			if err := gather(ctx, noop, 200); err != nil {
+				return 0, err
+			}
+			return float64(len(seen)), calls(ctx, h, 100)
+		case "spin":
 			if err := gather(ctx, spin, spinTasks); err != nil {
-				return err
+				return 0, err
 			}
-			m["spin_wall"] = append(m["spin_wall"], time.Since(t).Seconds())
-		}
-		if selected["noop"] {
-			t := time.Now()
+			return time.Since(t).Seconds(), nil
+		case "noop":
 			if err := gather(ctx, noop, noopTasks); err != nil {
-				return err
+				return 0, err
 			}
-			m["noop_tput"] = append(m["noop_tput"], noopTasks/time.Since(t).Seconds())
-		}
-		if selected["actor"] {
-			t := time.Now()
+			return noopTasks / time.Since(t).Seconds(), nil
+		case "actor":
 			if err := calls(ctx, h, actorCalls); err != nil {
-				return err
+				return 0, err
 			}
-			m["actor_tput"] = append(m["actor_tput"], actorCalls/time.Since(t).Seconds())
-		}
-		if full && selected["put_get"] {
-			t := time.Now()
+			return actorCalls / time.Since(t).Seconds(), nil
+		case "put_get":
 			for j := 0; j < putObjects; j++ {
 				r, err := fray.Put(ctx, payload)
 				if err != nil {
-					return err
+					return 0, err
 				}
 				v, err := r.Get(ctx)
 				if err != nil {
-					return err
+					return 0, err
 				}
 				if len(v) != putSize {
-					return fmt.Errorf("put/get returned %d bytes", len(v))
+					return 0, fmt.Errorf("put/get returned %d bytes", len(v))
 				}
 			}
-			m["put_get_tput"] = append(m["put_get_tput"], putObjects/time.Since(t).Seconds())
+			return putObjects / time.Since(t).Seconds(), nil
 		}
-	}
-	units := map[string]string{"spin_wall": "s", "noop_tput": "tasks/s", "actor_tput": "calls/s", "put_get_tput": "ops/s"}
-	for _, k := range []string{"spin_wall", "noop_tput", "actor_tput", "put_get_tput"} {
-		if v, ok := m[k]; ok {
-			results[prefix+"_"+k] = median(v)
-			fmt.Printf("%s_%s %.4f %s\n", prefix, k, median(v), units[k])
-		}
-	}
-	return nil
+		return 0, fmt.Errorf("unknown workload %q", w)
+	}, nil
 }
 
 func gather(ctx context.Context, t *fray.Task[int, int], n int) error {
+	_, err := gatherValues(ctx, t, n)
+	return err
+}
+
+func gatherValues(ctx context.Context, t *fray.Task[int, int], n int) ([]int, error) {
 	refs := make([]fray.Ref[int], n)
 	for i := range refs {
 		r, err := t.Remote(ctx, i)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		refs[i] = r
 	}
-	_, err := fray.GetAll(ctx, refs)
-	return err
+	return fray.GetAll(ctx, refs)
 }
 
 func calls(ctx context.Context, h fray.ActorHandle[Counter], n int) error {

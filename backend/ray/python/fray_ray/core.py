@@ -341,6 +341,9 @@ class RayServer:
         with self.blocked_lock:
             self.blocked.pop(tok, None)
 
+    def has_blocked(self):
+        return bool(self.blocked)
+
     def blocked_refs(self):
         with self.blocked_lock:
             out = []

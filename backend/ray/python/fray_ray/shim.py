@@ -7,6 +7,8 @@ A Go task error makes the Ray task fail with FrayTaskError (so retry_exceptions 
 dependent-failure propagation work). The Go child dying makes the Ray worker exit, so Ray
 sees a worker crash: tasks are retried per max_retries, actors restarted per max_restarts.
 """
+import _signal
+import _thread
 import atexit
 import concurrent.futures
 import ctypes
@@ -15,11 +17,14 @@ import itertools
 import json
 import os
 import queue
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 
+import cbor2
 import ray
 
 from . import core, proto
@@ -105,13 +110,74 @@ class ChildDied(Exception):
     pass
 
 
-class _Slot:
-    __slots__ = ("event", "typ", "body")
+class _Interrupts:
+    """Ray cancels a running task by interrupting the main thread as SIGINT would
+    (_thread.interrupt_main). While a call waits in the main thread, that must not raise
+    KeyboardInterrupt at an arbitrary point, which could tear a frame half read from the
+    child: fray's SIGINT handler (installed once, from the main thread) records it instead,
+    and the call passes it on to the Go call as Cancel. Outside calls the handler defers to
+    the one it replaced."""
 
     def __init__(self):
-        self.event = threading.Event()
+        self.waiting = 0  # calls waiting in the main thread
+        self.tripped = False
+        self.previous = None
+        self.installed = False
+
+    def install(self):
+        if self.installed or threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            self.previous = _signal.signal(signal.SIGINT, self._handler)
+            self.installed = True
+        except (ValueError, OSError):
+            pass
+
+    def _handler(self, signum, frame):
+        if self.waiting:
+            self.tripped = True
+            return
+        prev = self.previous
+        if callable(prev):
+            return prev(signum, frame)
+        if prev == signal.SIG_IGN:
+            return None
+        raise KeyboardInterrupt()
+
+    def take(self):
+        """True once per interrupt that arrived while a main-thread call waited."""
+        if self.tripped:
+            self.tripped = False
+            return True
+        return False
+
+
+_interrupts = _Interrupts()
+
+
+class _Slot:
+    """A call's answer. done is a lock held until the answer (or the child's death) is in."""
+
+    __slots__ = ("done", "typ", "body")
+
+    def __init__(self):
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
         self.typ = None
         self.body = None
+
+    def is_set(self):
+        return not self.done.locked()
+
+    def wait(self, timeout):
+        if self.done.acquire(timeout=timeout):
+            self.done.release()
+
+    def set(self):
+        try:
+            self.done.release()
+        except RuntimeError:  # already set
+            pass
 
 
 class Child:
@@ -157,7 +223,15 @@ class Child:
             os.close(w2)
         atexit.register(self.kill)
         self.w = proto.FrameWriter(w1, self.max_frame)
-        self.r = proto.FrameReader(r2, self.max_frame)
+        self.rfd = r2
+        self.rbuf = bytearray()  # bytes read from the child, not yet a whole frame
+        # Reading from the child: whoever holds rlock reads and dispatches every frame (the
+        # answers to all calls, and the child's nested requests). A call reads for itself
+        # while nobody else does (see call), which saves a thread hand-off per call; the
+        # helper thread reads while calls wait without a reader, and while the child is idle.
+        self.rlock = threading.Lock()
+        self.help = threading.Event()  # asks the helper thread to read
+        self.last_active = 0.0  # monotonic time the last call ended (under plock)
         self.ids = itertools.count(1)
         self.pending = {}
         self.plock = threading.Lock()
@@ -165,7 +239,7 @@ class Child:
         self.closing = False  # set by kill: the child's end is expected, not a crash
         self.inflight = {}  # child request id -> cancel Event
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="fray-nested")
-        threading.Thread(target=self._read, name="fray-child-reader", daemon=True).start()
+        threading.Thread(target=self._helper, name="fray-child-reader", daemon=True).start()
         hello = {"v": proto.VERSION, "j": c["job"], "ns": server().namespace, "dg": c["digest"],
                  "mf": c["manifest"], "mx": self.max_frame, "be": "ray", "o": {"pp": os.getpid()}}
         typ, body = self.call(proto.HELLO, hello)
@@ -193,32 +267,69 @@ class Child:
         return rid, slot
 
     def call(self, typ, body):
-        """Sends a request and waits for its answer. While it waits, the calling thread (the
-        one running the Ray task) shadow-waits on the refs that nested Gets are blocked on, so
-        Ray releases this task's CPU while the Go child waits on other tasks."""
+        """Sends a request and waits for its answer, reading from the child itself while no
+        other thread does. While a nested Get or Wait of the child blocks on Ray, the calling
+        thread (the one running the Ray task) shadow-waits on those refs instead, so Ray
+        releases this task's CPU while the Go child waits on other tasks, and the helper
+        thread reads meanwhile. A cancel (Ray interrupts the main thread) is passed to the Go
+        call as Cancel; the call still waits for its answer, then raises KeyboardInterrupt."""
         rid, slot = self.request(typ, body)
         s = server()
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            _interrupts.install()
+            _interrupts.waiting += 1
         cancelled = False
-        while not slot.event.is_set():
-            try:
-                refs = s.blocked_refs()
-                if refs:
-                    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0.2, fetch_local=False)
-                    if len(ready) == len(refs):
-                        slot.event.wait(0.005)
-                else:
-                    slot.event.wait(0.2)
-            except KeyboardInterrupt:  # ray.cancel: cancel the Go call's ctx, keep waiting for it
-                cancelled = True
+        try:
+            while not slot.is_set():
                 try:
-                    self.w.write(proto.CANCEL, rid, None)
-                except proto.Closed:
-                    pass
+                    if main and _interrupts.take():
+                        cancelled = True
+                        self._send_cancel(rid)
+                    self._wait_step(s, slot, main)
+                except KeyboardInterrupt:  # not the main thread, or before the handler was in
+                    cancelled = True
+                    self._send_cancel(rid)
+        finally:
+            if main:
+                _interrupts.waiting -= 1
+                if _interrupts.take():
+                    cancelled = True
         if slot.typ is None:
             raise ChildDied(self.dead)
         if cancelled:
             raise KeyboardInterrupt()
         return slot.typ, slot.body
+
+    def _wait_step(self, s, slot, main):
+        if s.has_blocked():
+            refs = s.blocked_refs()
+            if refs:
+                self.help.set()
+                ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0.2, fetch_local=False)
+                if len(ready) == len(refs):
+                    slot.wait(0.005)
+                return
+        if not self.rlock.acquire(blocking=False):
+            slot.wait(0.2)  # another thread reads, and answers us
+            return
+        try:
+            while not slot.is_set() and not s.has_blocked():
+                self._pump(0.2)
+                if main and _interrupts.tripped:
+                    return
+        finally:
+            self.rlock.release()
+            with self.plock:
+                others = bool(self.pending)
+            if others:
+                self.help.set()  # calls of other threads still wait: the helper reads for them
+
+    def _send_cancel(self, rid):
+        try:
+            self.w.write(proto.CANCEL, rid, None)
+        except proto.Closed:
+            pass
 
     def kill(self):
         self.closing = True
@@ -232,27 +343,118 @@ class Child:
         except Exception:  # noqa: BLE001
             pass
 
-    # the reader: answers and nested requests
+    # reading: answers and nested requests
 
-    def _read(self):
+    def _pump(self, timeout):
+        """Reads what the child sent (waiting up to timeout for something) and dispatches
+        every whole frame. The caller holds rlock. At the end of the stream or on a broken
+        frame the child is declared dead (and this Ray worker may exit)."""
         try:
-            while True:
-                typ, rid, body = self.r.read()
-                if typ in (proto.RESULT, proto.HELLO_OK, proto.HELLO_ERR):
-                    with self.plock:
-                        slot = self.pending.pop(rid, None)
-                    if slot is not None:
-                        slot.typ, slot.body = typ, body
-                        slot.event.set()
-                else:
-                    self._serve(typ, rid, body)
+            if not self._dispatch_buffered():
+                r, _, _ = select.select([self.rfd], [], [], timeout)
+                if not r:
+                    return
+                self._fill()
+                self._dispatch_buffered()
         except Exception as e:  # noqa: BLE001 - EOF or a broken stream: the child is gone
-            reason = self._exit_reason(e)
+            self._on_dead(e)
+
+    def _fill(self):
+        """One read of what is available (a large frame is read whole into its own buffer)."""
+        buf = self.rbuf
+        if len(buf) >= 4:
+            need = 4 + int.from_bytes(buf[:4], "big") - len(buf)
+            if need > 1 << 20:
+                self._check_len(int.from_bytes(buf[:4], "big"))
+                whole = bytearray(len(buf) + need)
+                whole[:len(buf)] = buf
+                mv = memoryview(whole)
+                have = len(buf)
+                while have < len(whole):
+                    k = os.readv(self.rfd, [mv[have:]])
+                    if k == 0:
+                        raise proto.Closed()
+                    have += k
+                self.rbuf = whole
+                return
+        data = os.read(self.rfd, 1 << 20)
+        if not data:
+            raise proto.Closed()
+        buf += data
+
+    def _check_len(self, n):
+        if n > self.max_frame:
+            raise ValueError("frame of %d bytes exceeds the %d-byte limit" % (n, self.max_frame))
+        if n < 9:
+            raise ValueError("frame length %d is shorter than 9" % n)
+
+    def _dispatch_buffered(self):
+        """Dispatches every whole frame in the buffer; reports whether there was one."""
+        buf = self.rbuf
+        any_frame = False
+        while len(buf) >= 13:
+            n = int.from_bytes(buf[:4], "big")
+            self._check_len(n)
+            if len(buf) < 4 + n:
+                break
+            typ = buf[4]
+            rid = int.from_bytes(buf[5:13], "big")
+            body = cbor2.loads(bytes(buf[13:4 + n])) if n > 9 else {}
+            del buf[:4 + n]
+            any_frame = True
+            self._dispatch(typ, rid, body)
+        return any_frame
+
+    def _dispatch(self, typ, rid, body):
+        if typ in (proto.RESULT, proto.HELLO_OK, proto.HELLO_ERR):
+            with self.plock:
+                slot = self.pending.pop(rid, None)
+                if not self.pending:
+                    self.last_active = time.monotonic()
+            if slot is not None:
+                slot.typ, slot.body = typ, body
+                slot.set()
+        else:
+            self._serve(typ, rid, body)
+
+    def _helper(self):
+        """Reads for calls that wait with no reader (the others' reader finished, or the
+        reading call is shadow-waiting), and, once the child has been idle a while, for
+        requests the child makes between calls (a background goroutine) and to notice its
+        death. It does not watch the pipe while calls run, so it costs them nothing."""
+        while self.dead is None:
+            asked = self.help.wait(0.05)
+            self.help.clear()
+            with self.plock:
+                busy = bool(self.pending)
+                idle_for = time.monotonic() - self.last_active
+            if not asked and (busy or idle_for < 0.05):
+                continue
+            if not busy:
+                # idle: look at the pipe without taking the reader's place
+                r, _, _ = select.select([self.rfd], [], [], 0.05)
+                if not r and not self.rbuf:
+                    continue
+            if not self.rlock.acquire(blocking=False):
+                continue  # a call reads
+            try:
+                while self.dead is None:
+                    self._pump(0.05)
+                    with self.plock:
+                        if not self.pending:
+                            break
+            finally:
+                self.rlock.release()
+
+    def _on_dead(self, e):
+        reason = self._exit_reason(e)
         with self.plock:
+            if self.dead is not None:
+                return
             self.dead = reason
             pending, self.pending = self.pending, {}
         for slot in pending.values():
-            slot.event.set()
+            slot.set()
         if not self.closing and (self.is_actor or pending):
             # Make Ray see a worker crash: tasks are retried, actors restarted or dead.
             print("fray: Go worker child died (%s); exiting this Ray worker" % reason, file=sys.stderr, flush=True)
@@ -305,16 +507,19 @@ class Child:
                         self._reply(rid, {"os": s.get(ids, entries)})
                         return
                     self.inflight[rid] = ev
+                    # Blocked from now on, so a call reading in the task's thread turns to
+                    # shadow-waiting at once (see call).
+                    tok = s._block([e for e in entries if not isinstance(e, core.Failed)])
                 else:
-                    ids = entries = None
-                self.pool.submit(self._serve_blocking, typ, rid, body, ids, entries, ev)
+                    ids = entries = tok = None
+                self.pool.submit(self._serve_blocking, typ, rid, body, ids, entries, ev, tok)
             else:
                 self._reply(rid, {"e": error("invalid_argument", "fray: the shim does not serve message type 0x%02x" % typ)})
         except Exception as e:  # noqa: BLE001
             if typ != proto.RELEASE:
                 self._reply(rid, {"e": core.map_exception(e)})
 
-    def _serve_blocking(self, typ, rid, body, ids, entries, ev):
+    def _serve_blocking(self, typ, rid, body, ids, entries, ev, tok=None):
         s = server()
         try:
             if typ == proto.GET:
@@ -332,6 +537,8 @@ class Child:
             self._reply(rid, {"e": core.map_exception(e)})
         finally:
             self.inflight.pop(rid, None)
+            if tok is not None:
+                s._unblock(tok)
 
 
 # --- tasks -----------------------------------------------------------------------------------

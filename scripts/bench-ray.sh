@@ -4,7 +4,7 @@
 # `name value unit` lines and ratios. Starts a cluster (and stops it afterwards) when
 # RAY_ADDRESS is unset.
 #
-#   scripts/bench-ray.sh [-reps N]
+#   scripts/bench-ray.sh [-reps N] [-only spin,noop,actor,put_get] [-sides direct,fray,local]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

@@ -12,13 +12,20 @@
 //     one slow Get never blocks other calls. It exits when its input pipe closes, which ends
 //     the Ray job: job-scoped actors die with it, as in Ray. Its output (which includes the
 //     output of the job's workers, forwarded by Ray) goes to Options.Logger line by line.
+//     Values of 64 KiB and more cross between Go and the bridge through shared memory (an
+//     anonymous memfd the bridge inherits as fd 5, two rings; see shm.go and
+//     Options.SharedMemory) rather than the pipes: Put values are stored with ray.put
+//     straight from it, and Get answers are copied into it once from Ray's object store.
 //
 //   - The worker shim (python/fray_ray/shim.py, shipped to workers as a runtime_env
 //     py_module): a Ray remote function and a Ray actor class that start this binary in fray
 //     worker mode (FRAY_WORKER=1, frames on fds 3 and 4, see internal/wire/PROTOCOL.md) as a
 //     persistent child — one per Ray worker process for tasks, one per actor — forward calls
 //     to it, and serve its nested calls (submit, get, wait, put, actors, named-actor lookup)
-//     through Ray. The child gets PR_SET_PDEATHSIG and watches its parent, and the shim
+//     through Ray. The thread running a call reads the child's answer itself (a helper
+//     thread reads only while calls wait without a reader, or the child is idle), and the Go
+//     child runs a call on the goroutine that read it: each hand-off between threads costs a
+//     wake-up, which on a busy machine costs more than a short call. The child gets PR_SET_PDEATHSIG and watches its parent, and the shim
 //     kills it at exit, so no child outlives its Ray worker. While the Go child waits on a
 //     nested Get, the thread running the Ray task waits on the same refs with ray.wait, so
 //     Ray releases the task's CPU and nested tasks cannot deadlock a full cluster.

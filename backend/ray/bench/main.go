@@ -242,22 +242,28 @@ func startDirect(address, python string) (side, func(), error) {
 		_ = cmd.Wait()
 		os.RemoveAll(dir)
 	}
-	if !out.Scan() || out.Text() != "ready" {
-		stop()
-		return nil, nil, fmt.Errorf("python direct benchmark did not start (%v)", out.Err())
+	for {
+		if !out.Scan() {
+			stop()
+			return nil, nil, fmt.Errorf("python direct benchmark did not start (%v)", out.Err())
+		}
+		if out.Text() == "ready" {
+			break
+		}
+		fmt.Fprintln(os.Stderr, out.Text())
 	}
 	return func(w string) (float64, error) {
 		if _, err := fmt.Fprintln(in, w); err != nil {
 			return 0, err
 		}
-		if !out.Scan() {
-			return 0, fmt.Errorf("python direct benchmark ended (%v)", out.Err())
+		for out.Scan() {
+			f := strings.Fields(out.Text())
+			if len(f) == 3 && f[0] == w {
+				return strconv.ParseFloat(f[1], 64)
+			}
+			fmt.Fprintln(os.Stderr, out.Text()) // Ray's own messages (its raylet warns on stdout)
 		}
-		f := strings.Fields(out.Text())
-		if len(f) != 3 || f[0] != w {
-			return 0, fmt.Errorf("python direct benchmark answered %q", out.Text())
-		}
-		return strconv.ParseFloat(f[1], 64)
+		return 0, fmt.Errorf("python direct benchmark ended (%v)", out.Err())
 	}, stop, nil
 }
 

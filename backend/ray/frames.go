@@ -287,17 +287,7 @@ func appendText(dst []byte, s string) []byte {
 // putHead is the CBOR body of a bridgePut up to the value's bytes, which follow it: the
 // map's last entry is "d" and its byte-string head.
 func putHead(oid string, plain bool, dataLen int) []byte {
-	h := make([]byte, 0, 32+len(oid))
-	if plain {
-		h = append(h, 0xa3)
-		h = appendText(h, "pl")
-		h = append(h, 0xf5)
-	} else {
-		h = append(h, 0xa2)
-	}
-	h = appendText(h, "oid")
-	h = appendText(h, oid)
-	h = appendText(h, "d")
+	h := appendText(putPrefix(oid, plain), "d")
 	return appendHead(h, 2, uint64(dataLen))
 }
 
@@ -307,6 +297,14 @@ func byteStringHead(n int) []byte { return appendHead(make([]byte, 0, 9), 2, uin
 // putSharedHead is the CBOR body of a bridgePut whose value lies in the to-bridge ring at
 // stream position pos: {"oid": oid, ["pl": true,] "sh": [pos, n]}.
 func putSharedHead(oid string, plain bool, pos uint64, n int) []byte {
+	h := appendHead(appendText(putPrefix(oid, plain), "sh"), 4, 2)
+	h = appendHead(h, 0, pos)
+	return appendHead(h, 0, uint64(n))
+}
+
+// putPrefix starts a bridgePut body: the head of a map of three entries (two unless plain),
+// ["pl": true,] "oid": oid; the caller appends the last entry.
+func putPrefix(oid string, plain bool) []byte {
 	h := make([]byte, 0, 48+len(oid))
 	if plain {
 		h = append(h, 0xa3)
@@ -316,11 +314,7 @@ func putSharedHead(oid string, plain bool, pos uint64, n int) []byte {
 		h = append(h, 0xa2)
 	}
 	h = appendText(h, "oid")
-	h = appendText(h, oid)
-	h = appendText(h, "sh")
-	h = appendHead(h, 4, 2)
-	h = appendHead(h, 0, pos)
-	return appendHead(h, 0, uint64(n))
+	return appendText(h, oid)
 }
 
 // readHead decodes the CBOR head at b[i:]: its major type, argument and the index after it.

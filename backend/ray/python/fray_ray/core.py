@@ -368,15 +368,27 @@ class RayServer:
                 _, pending = ray.wait(pending, num_returns=len(pending), timeout=timeout)
                 if pending:
                     raise RequestError(error("timeout", "fray: get timed out before the object was ready"))
-            while pending:
-                if cancelled is not None and cancelled.is_set():
-                    raise RequestError(error("cancelled", "fray: get was cancelled by its caller"))
-                _, pending = ray.wait(pending, num_returns=len(pending), timeout=1.0)
             values = {}
             try:
-                got = ray.get(uniq) if uniq else []
+                # One ray.get that returns as soon as everything is there (a ray.wait first
+                # and a ray.get after costs a Ray call more on every blocking Get), in
+                # chunks so that a cancel is seen.
+                got = None
+                while got is None:
+                    if cancelled is not None and cancelled.is_set():
+                        raise RequestError(error("cancelled", "fray: get was cancelled by its caller"))
+                    try:
+                        got = ray.get(uniq, timeout=1.0) if pending else ray.get(uniq)
+                    except rex.GetTimeoutError:
+                        pass
                 values = {r: ("d", v) for r, v in zip(uniq, got)}
-            except Exception:  # noqa: BLE001 - fall back to one at a time for per-object errors
+            except RequestError:
+                raise
+            except Exception:  # noqa: BLE001 - some object failed: one at a time, once all are done
+                while pending:
+                    if cancelled is not None and cancelled.is_set():
+                        raise RequestError(error("cancelled", "fray: get was cancelled by its caller"))
+                    _, pending = ray.wait(pending, num_returns=len(pending), timeout=1.0)
                 for r in uniq:
                     try:
                         values[r] = ("d", ray.get(r))

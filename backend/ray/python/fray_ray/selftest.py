@@ -26,7 +26,23 @@ def cases():
     ]
 
 
+def check_calls():
+    """core.pack_call and unpack_call round-trip, and malformed heads are refused (raises)."""
+    for fn, name, data in [("a.b", "a.b", b"xyz"), ("a.b", "task name \u00e9", b""), ("f", "f", None),
+                           ("long." * 100, "n", b"\x00" * 70000)]:
+        got = core.unpack_call(core.pack_call(fn, name, data))
+        if got != (fn, name, data):
+            raise AssertionError("pack_call round trip: %r != %r" % (got[:2], (fn, name)))
+    for bad in [b"", b"\x02" + b"\x00" * 8, b"\x01\x00\x00\x00\x64ab\x00\x00\x00\x00", b"\x01\x00\x00\x00\x01\xff\x00\x00\x00\x00", "text"]:
+        try:
+            core.unpack_call(bad)
+        except ValueError:
+            continue
+        raise AssertionError("unpack_call accepted %r" % (bad,))
+
+
 def main():
+    check_calls()
     for name, exc in cases():
         print(name, core.map_exception(exc, "obj-1").hex())
 

@@ -568,12 +568,15 @@ def _die(reason):
     os._exit(1)
 
 
-def run_task(fn, name, arg, carried):
-    """Runs the registered Go task fn on this worker's persistent Go child."""
+def run_task(call, arg=None, carried=None):
+    """Runs a registered Go task on this worker's persistent Go child. call is
+    core.pack_call's bytes (with the argument in it, or the argument is arg)."""
     s = server()
     if carried:
         s.register(*carried)
-    data = s.unpack(arg)
+    fn, name, data = core.unpack_call(call)
+    if data is None:
+        data = s.unpack(arg)
     child = _child_for_tasks()
     info = {"j": s.job, "t": ray.get_runtime_context().get_task_id() or "", "n": name, "at": _attempt()}
     try:
@@ -636,11 +639,14 @@ class FrayActor:
     def fray_pid(self):
         return self.child.pid
 
-    def call(self, method, arg, carried):
+    def call(self, call, arg=None, carried=None):
+        """Runs a method call on the Go child: call is core.pack_call's bytes."""
         s = server()
         if carried:
             s.register(*carried)
-        data = s.unpack(arg)
+        method, _, data = core.unpack_call(call)
+        if data is None:
+            data = s.unpack(arg)
         info = {"j": s.job, "t": ray.get_runtime_context().get_task_id() or "", "n": method, "ac": self.aid}
         try:
             _, res = self.child.call(proto.CALL_ACTOR, {"id": self.aid, "m": method, "a": data, "ti": info})

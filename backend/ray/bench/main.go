@@ -3,7 +3,7 @@
 // busy-wait 10 ms (wall time), (b) 2,000 no-op tasks submitted then gathered (throughput),
 // (c) 2,000 calls on one actor (throughput), (d) put then get of 1 MiB objects (throughput).
 // Each is repeated -reps times, the sides taking turns (so that machine noise hits them
-// alike): in each repetition every side warms up (Ray may have stopped a job's idle
+// alike; every other repetition in the reverse order): in each repetition every side warms up (Ray may have stopped a job's idle
 // workers while the other job ran) and then runs each workload once. Medians are printed
 // as `name value unit` lines, then ratios.
 //
@@ -158,7 +158,13 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 	}
 	samples := map[string][]float64{} // "<side>_<figure>" -> one value per repetition
 	for i := 0; i < reps; i++ {
-		for _, name := range []string{"direct", "fray", "local"} {
+		// Odd repetitions reverse the order, so that neither Ray side always runs right
+		// after the other's heaviest workloads (Ray is still freeing their objects).
+		turns := []string{"direct", "fray", "local"}
+		if i%2 == 1 {
+			turns = []string{"local", "fray", "direct"}
+		}
+		for _, name := range turns {
 			r := runners[name]
 			if r == nil {
 				continue

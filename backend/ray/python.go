@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"time"
 )
 
 // pythonFS is the bridge (python/fray_bridge.py) and the fray_ray package it runs and ships
@@ -41,9 +43,13 @@ func pythonDigest() string {
 // the directory holding fray_bridge.py.
 func extractPython(cache string) (string, error) {
 	dir := filepath.Join(cache, "ray-python-"+pythonDigest())
-	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
+	mark := filepath.Join(dir, ".complete")
+	if _, err := os.Stat(mark); err == nil {
+		now := time.Now()
+		_ = os.Chtimes(mark, now, now) // last used: pruneStale keeps it
 		return dir, nil
 	}
+	defer pruneStale(cache, dir)
 	tmp, err := os.MkdirTemp(cache, ".ray-python-*")
 	if err != nil {
 		if err := os.MkdirAll(cache, 0o755); err != nil {
@@ -83,6 +89,38 @@ func extractPython(cache string) (string, error) {
 		return "", fmt.Errorf("fray/ray: %w", err)
 	}
 	return dir, nil
+}
+
+// staleAfter is how long an extracted copy of another build's Python files stays unused
+// before a newer build's first Connect removes it (each build of fray writes its own).
+const staleAfter = 14 * 24 * time.Hour
+
+// pruneStale removes, under cache, other builds' extracted Python directories unused for
+// staleAfter (their .complete file records the last use), and leftovers of interrupted
+// extractions older than a day. Best effort: what cannot be removed stays.
+func pruneStale(cache, keep string) {
+	entries, err := os.ReadDir(cache)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, e := range entries {
+		p := filepath.Join(cache, e.Name())
+		if !e.IsDir() || p == keep {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(e.Name(), "ray-python-"):
+			st, err := os.Stat(filepath.Join(p, ".complete"))
+			if err == nil && now.Sub(st.ModTime()) > staleAfter {
+				_ = os.RemoveAll(p)
+			}
+		case strings.HasPrefix(e.Name(), ".ray-python-"):
+			if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > 24*time.Hour {
+				_ = os.RemoveAll(p)
+			}
+		}
+	}
 }
 
 // stageBinary copies bin into a staging directory under cache for ShipWorkingDir and

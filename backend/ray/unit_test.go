@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fray-go/fray"
 )
@@ -69,6 +70,56 @@ func TestExtractPython(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(d1, f)); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// Other builds' copies are removed once unused for staleAfter; recent ones, the current
+// one and what is not ours stay.
+func TestExtractPythonPrunesStaleCopies(t *testing.T) {
+	cache := t.TempDir()
+	old := time.Now().Add(-staleAfter - time.Hour)
+	mk := func(name string, complete bool, mtime time.Time) string {
+		p := filepath.Join(cache, name)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		target := p
+		if complete {
+			target = filepath.Join(p, ".complete")
+			if err := os.WriteFile(target, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(target, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := mk("ray-python-0000000000000001", true, old)
+	recent := mk("ray-python-0000000000000002", true, time.Now().Add(-time.Hour))
+	leftover := mk(".ray-python-123", false, time.Now().Add(-48*time.Hour))
+	fresh := mk(".ray-python-456", false, time.Now())
+	unrelated := mk("something-else", true, old)
+	dir, err := extractPython(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{stale: false, leftover: false, recent: true, fresh: true, unrelated: true, dir: true} {
+		_, err := os.Stat(p)
+		if got := err == nil; got != want {
+			t.Errorf("%s exists = %v, want %v", filepath.Base(p), got, want)
+		}
+	}
+	// using a copy keeps it: its .complete is touched
+	mark := filepath.Join(dir, ".complete")
+	if err := os.Chtimes(mark, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := extractPython(cache); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(mark); err != nil || time.Since(st.ModTime()) > time.Minute {
+		t.Fatalf("using the current copy did not record the use: %v %v", st.ModTime(), err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/internal/worker"
 )
 
 // Options configure a job context.
@@ -541,14 +542,17 @@ func (j *JobContext) Cancel(ctx context.Context, id fray.ObjectID, force bool) e
 	if t == nil || done {
 		return nil
 	}
+	// The process is read before cancelTask: cancelling the task's context ends the attempt,
+	// which then forgets its process, and the kill would be lost. A run that starts after
+	// this read sees force and kills its process itself.
+	var proc *worker.Process
 	if force && t.pr != nil {
 		t.pr.force.Store(true)
+		proc = t.pr.proc.Load()
 	}
 	j.cancelTask(t, &fray.CancelledError{TaskID: string(id)})
-	if force && t.pr != nil {
-		if p := t.pr.proc.Load(); p != nil {
-			p.Kill() // the attempt fails with a worker-died error, ignored: the task is cancelled
-		}
+	if proc != nil {
+		proc.Kill() // the attempt fails with a worker-died error, ignored: the task is cancelled
 	}
 	return nil
 }
@@ -639,14 +643,14 @@ func (j *JobContext) close() {
 	j.actors = nil
 	j.mu.Unlock()
 	for _, t := range tasks {
+		var proc *worker.Process // read before cancelTask, as in Cancel
 		if t.pr != nil {
 			t.pr.force.Store(true)
+			proc = t.pr.proc.Load()
 		}
 		j.cancelTask(t, &fray.CancelledError{TaskID: string(t.obj.id)})
-		if t.pr != nil {
-			if p := t.pr.proc.Load(); p != nil {
-				p.Kill() // nothing of a closed job keeps running
-			}
+		if proc != nil {
+			proc.Kill() // nothing of a closed job keeps running
 		}
 	}
 	for _, a := range actors {

@@ -290,6 +290,11 @@ func (b *bridge) result(ctx context.Context, t wire.Type, body any) (wire.Result
 	if err != nil {
 		return wire.Result{}, err
 	}
+	return decodeResult(f)
+}
+
+// decodeResult decodes an answer's Result, turning Result{e} into the error it carries.
+func decodeResult(f answer) (wire.Result, error) {
 	var res wire.Result
 	if err := f.Decode(&res); err != nil {
 		return wire.Result{}, err

@@ -314,14 +314,7 @@ func (j *JobContext) getResult(ctx context.Context, req bridgeGet) (wire.Result,
 	if objs, ok := fastObjects(f.Body); ok {
 		return wire.Result{Objects: objs}, nil
 	}
-	var res wire.Result
-	if err := f.Decode(&res); err != nil {
-		return wire.Result{}, err
-	}
-	if res.Err != nil {
-		return res, fray.DecodeError(res.Err)
-	}
-	return res, nil
+	return decodeResult(f)
 }
 
 // Wait is ray.wait (fetch_local=False): an object is ready once computed, or failed.

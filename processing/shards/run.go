@@ -131,7 +131,7 @@ type FailedShard struct {
 type Error struct {
 	Name   string
 	Total  int
-	Failed []FailedShard
+	Failed []FailedShard // in input order
 }
 
 // Error names the failed shards (the first ten) with their errors.
@@ -301,13 +301,13 @@ func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 	}
 
 	// record files the outcome of shard i.
-	var failed []FailedShard
+	failedErr := map[int]error{}
 	record := func(i int, res ShardResult, err error) {
 		if err != nil {
 			sum.Failed++
 			sum.Shards[i].State = StateFailed
 			sum.Shards[i].Err = err.Error()
-			failed = append(failed, FailedShard{Name: shards[i].name, Input: sum.Shards[i].Input, Output: sum.Shards[i].Output, Err: err})
+			failedErr[i] = err
 		} else {
 			res.State = StateDone
 			sum.Shards[i] = res
@@ -350,7 +350,14 @@ func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 	if runErr != nil {
 		return finish(runErr)
 	}
-	if len(failed) > 0 {
+	if len(failedErr) > 0 {
+		// in input order, whatever order the shards finished in
+		var failed []FailedShard
+		for i := range shards {
+			if err, ok := failedErr[i]; ok {
+				failed = append(failed, FailedShard{Name: shards[i].name, Input: sum.Shards[i].Input, Output: sum.Shards[i].Output, Err: err})
+			}
+		}
 		return finish(&Error{Name: spec.Name, Total: sum.Total, Failed: failed})
 	}
 	return finish(nil)

@@ -305,13 +305,19 @@ func (p *Process) InFlight() int { return p.out.pendingCount() }
 // call sends a request and waits for its answer; ctx ending sends Cancel and keeps waiting
 // for the answer (the worker answers promptly when the code honours ctx; Kill otherwise).
 func (p *Process) call(ctx context.Context, t wire.Type, body any, what string, info fray.TaskInfo) (wire.Result, error) {
-	id, ch, err := p.out.start(t, body)
+	// The call is registered before its frame goes out: the worker may send nested requests
+	// naming it before the write returns.
+	id, ch, err := p.out.startWith(t, body, func(id uint64) {
+		p.mu.Lock()
+		p.calls[id] = info
+		p.mu.Unlock()
+	})
 	if err != nil {
+		p.mu.Lock()
+		delete(p.calls, id)
+		p.mu.Unlock()
 		return wire.Result{}, p.callErr(err, what)
 	}
-	p.mu.Lock()
-	p.calls[id] = info
-	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
 		delete(p.calls, id)

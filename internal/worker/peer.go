@@ -30,6 +30,12 @@ func newPeer(w *wire.Writer) *peer {
 
 // start sends a request and returns its id and the channel its answer arrives on.
 func (p *peer) start(t wire.Type, body any) (uint64, chan reply, error) {
+	return p.startWith(t, body, nil)
+}
+
+// startWith is start, calling before(id) before the request is written: the other side
+// may act on it (send nested requests naming it) before the write returns.
+func (p *peer) startWith(t wire.Type, body any, before func(id uint64)) (uint64, chan reply, error) {
 	b, err := wire.EncodeBody(body)
 	if err != nil {
 		return 0, nil, err
@@ -45,6 +51,9 @@ func (p *peer) start(t wire.Type, body any) (uint64, chan reply, error) {
 	id := p.next
 	p.pending[id] = ch
 	p.mu.Unlock()
+	if before != nil {
+		before(id)
+	}
 	if err := p.w.WriteRaw(t, id, b); err != nil {
 		p.forget(id)
 		return 0, nil, err

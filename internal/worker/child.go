@@ -98,6 +98,12 @@ type server struct {
 
 	exit    chan int    // the read loop's end: the exit code
 	reading atomic.Bool // a goroutine holds the reader's role (see readLoop)
+	// Goroutines whose call ended while another goroutine read wait here to take the
+	// reader's role again (ensureReader): a new goroutine would grow its stack again on
+	// its first frame, which costs tens of µs per call that ran past inlineReadDelay.
+	idle   chan struct{}
+	parked atomic.Int32
+	done   chan struct{} // closed by shutdown: parked goroutines end
 }
 
 // call is one parent request being served.
@@ -110,7 +116,7 @@ type call struct {
 func newServer(r io.Reader, w io.Writer) *server {
 	wr := wire.NewWriter(w, 0)
 	s := &server{rd: wire.NewReader(r, 0), wr: wr, out: newPeer(wr), pid: os.Getpid(),
-		calls: map[uint64]*call{}, actors: map[string]*actor{}}
+		calls: map[uint64]*call{}, actors: map[string]*actor{}, idle: make(chan struct{}), done: make(chan struct{})}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.jc = &client{s: s}
 	return s
@@ -175,22 +181,45 @@ func (s *server) readLoop() {
 		t := time.AfterFunc(inlineReadDelay, s.ensureReader)
 		run()
 		t.Stop()
-		if !s.reading.CompareAndSwap(false, true) {
+		if !s.reading.CompareAndSwap(false, true) && !s.park() {
 			return // another goroutine reads now
 		}
 	}
 }
 
-// ensureReader makes sure some goroutine reads from the parent.
+// maxParkedReaders bounds the goroutines waiting in park.
+const maxParkedReaders = 4
+
+// park waits until ensureReader hands this goroutine the reader's role (true), or the
+// server shuts down or enough goroutines wait already (false).
+func (s *server) park() bool {
+	defer s.parked.Add(-1)
+	if s.parked.Add(1) > maxParkedReaders {
+		return false
+	}
+	select {
+	case <-s.idle:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+// ensureReader makes sure some goroutine reads from the parent: a parked one if any.
 func (s *server) ensureReader() {
 	if s.reading.CompareAndSwap(false, true) {
-		go s.readLoop()
+		select {
+		case s.idle <- struct{}{}:
+		default:
+			go s.readLoop()
+		}
 	}
 }
 
 // shutdown cancels every running call and waits (briefly) for their goroutines.
 func (s *server) shutdown() {
 	s.cancel()
+	close(s.done)
 	s.out.fail(fmt.Errorf("%w: the worker is shutting down", fray.ErrClosed))
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

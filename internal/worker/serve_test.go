@@ -1,8 +1,11 @@
 package worker
 
 import (
+	"errors"
 	"io"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/internal/wire"
@@ -67,6 +70,59 @@ func TestServeActorCallsInArrivalOrder(t *testing.T) {
 		if len(seen) != i+1 || seen[i] != i {
 			t.Fatalf("call %d saw %v: calls ran out of order", i, seen)
 		}
+	}
+	in.Close()
+	if c := <-code; c != ExitOK {
+		t.Fatalf("exit code %d", c)
+	}
+}
+
+// Calls that run past inlineReadDelay hand the reader's role on; one after another, the
+// goroutines they leave wait to read again (park) instead of piling up, and a Cancel sent
+// during such a call still reaches it.
+func TestServeLongCallsReuseReaders(t *testing.T) {
+	w, r, in, code := servePipes(t)
+	arg := func(v any) []byte { b, _ := fray.Marshal(v); return b }
+	before := runtime.NumGoroutine()
+	const n = 40
+	most := 0
+	for i := range n {
+		d := 3 * inlineReadDelay
+		if err := w.Write(wire.TypeRun, uint64(10+i), &wire.Run{Function: "wtest.sleep", Arg: arg(d)}); err != nil {
+			t.Fatal(err)
+		}
+		f, err := r.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res wire.Result
+		if err := f.Decode(&res); err != nil || res.Err != nil || f.ID != uint64(10+i) {
+			t.Fatalf("call %d: id %d %v %v", i, f.ID, err, fray.DecodeError(res.Err))
+		}
+		most = max(most, runtime.NumGoroutine())
+	}
+	if grown := most - before; grown > maxParkedReaders+4 {
+		t.Fatalf("%d sequential long calls left %d more goroutines (at most %d parked readers expected)", n, grown, maxParkedReaders)
+	}
+	// a long call is still cancellable: some goroutine reads while it runs
+	if err := w.Write(wire.TypeRun, 99, &wire.Run{Function: "wtest.sleep", Arg: arg(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * inlineReadDelay)
+	if err := w.Write(wire.TypeCancel, 99, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res wire.Result
+	if err := f.Decode(&res); err != nil || f.ID != 99 {
+		t.Fatalf("id %d %v", f.ID, err)
+	}
+	var ce *fray.CancelledError
+	if !errors.As(fray.DecodeError(res.Err), &ce) {
+		t.Fatalf("cancelled long call answered %v, want a CancelledError", fray.DecodeError(res.Err))
 	}
 	in.Close()
 	if c := <-code; c != ExitOK {

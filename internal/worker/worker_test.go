@@ -43,6 +43,14 @@ var (
 		<-ctx.Done()
 		return 0, ctx.Err()
 	})
+	_ = fray.NewTask("wtest.sleep", func(ctx context.Context, d time.Duration) (time.Duration, error) {
+		select {
+		case <-time.After(d):
+			return d, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	})
 	_ = fray.NewTask("wtest.nested", func(ctx context.Context, x int) (int, error) {
 		y, err := square.Call(ctx, x)
 		if err != nil {

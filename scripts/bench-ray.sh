@@ -2,7 +2,10 @@
 # bench-ray.sh compares fray on Ray with Ray used directly from Python (and the local
 # backend) on one Ray cluster in one invocation; see backend/ray/bench. Prints
 # `name value unit` lines and ratios. Starts a cluster (and stops it afterwards) when
-# RAY_ADDRESS is unset.
+# RAY_ADDRESS is unset: one with as many CPUs as the machine has cores (Ray's own default),
+# not the test cluster's 4 (scripts/ray-cluster.sh), which on a 2-core machine runs 4 busy
+# workers on 2 cores and measures the kernel's wake-up latency more than Ray or fray. Set
+# RAY_NUM_CPUS to choose.
 #
 #   scripts/bench-ray.sh [-reps N] [-only spin,noop,actor,put_get] [-sides direct,fray,local]
 set -euo pipefail
@@ -11,7 +14,7 @@ cd "$root"
 scripts/setup-python.sh >/dev/null
 started=""
 if [ -z "${RAY_ADDRESS:-}" ]; then
-	eval "export $(scripts/ray-cluster.sh start)"
+	eval "export $(RAY_NUM_CPUS="${RAY_NUM_CPUS:-$(nproc)}" scripts/ray-cluster.sh start)"
 	started=1
 fi
 trap '[ -n "$started" ] && scripts/ray-cluster.sh stop >/dev/null' EXIT

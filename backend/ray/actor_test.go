@@ -239,7 +239,12 @@ func TestWorkerKilledMidTask(t *testing.T) {
 }
 
 func TestTaskOptions(t *testing.T) {
-	_, ctx := connect(t, ray.Options{Env: map[string]string{"FRAY_JOB_VAR": "job"}})
+	jc, ctx := connect(t, ray.Options{Env: map[string]string{"FRAY_JOB_VAR": "job"}})
+	// the cluster's totals, as ray.cluster_resources() has them (scripts/ray-cluster.sh)
+	total, err := jc.ClusterResources(ctx)
+	if err != nil || total["head_node"] != 1 || total["CPU"] < 1 {
+		t.Fatalf("ClusterResources: %v, %v", total, err)
+	}
 	// MaxCalls: every call gets a fresh Ray worker process, hence a fresh Go child
 	seen := map[int]bool{}
 	for i := 0; i < 3; i++ {
@@ -264,7 +269,7 @@ func TestTaskOptions(t *testing.T) {
 	if v, err := Square.Call(ctx, 3, fray.TaskOptions{Resources: fray.Resources{"head_node": 0.001, "CPU": 0.5}}); err != nil || v != 9 {
 		t.Fatalf("head_node task: %d, %v", v, err)
 	}
-	_, err := Square.Remote(ctx, 3, fray.TaskOptions{Resources: fray.Resources{"GPU": 1}})
+	_, err = Square.Remote(ctx, 3, fray.TaskOptions{Resources: fray.Resources{"GPU": 1}})
 	var ie *fray.InfeasibleError
 	if !errors.As(err, &ie) || ie.Resource != "GPU" {
 		t.Fatalf("GPU on a CPU-only cluster: want *fray.InfeasibleError, got %v", err)

@@ -184,21 +184,49 @@ func (j *JobContext) feasible(ctx context.Context, req fray.Resources) error {
 	if infeasible(req, nodes) == nil {
 		return nil
 	}
-	f, err := j.b.call(ctx, typeNodes, nil)
+	nodes, err := j.refreshNodes(ctx)
 	if err != nil {
 		return err
 	}
+	return infeasible(req, nodes)
+}
+
+// refreshNodes asks Ray for the alive nodes' resources (ray.nodes()) and remembers them.
+func (j *JobContext) refreshNodes(ctx context.Context) ([]map[string]float64, error) {
+	f, err := j.b.call(ctx, typeNodes, nil)
+	if err != nil {
+		return nil, err
+	}
 	var res nodesResult
 	if err := f.Decode(&res); err != nil {
-		return err
+		return nil, err
 	}
 	if res.Err != nil {
-		return fray.DecodeError(res.Err)
+		return nil, fray.DecodeError(res.Err)
 	}
 	j.nodesMu.Lock()
 	j.nodes = res.Nodes
 	j.nodesMu.Unlock()
-	return infeasible(req, res.Nodes)
+	return res.Nodes, nil
+}
+
+// ClusterResources is the total of every alive node's resources, as
+// ray.cluster_resources() reports them: "CPU", "GPU", "memory", custom resources.
+func (j *JobContext) ClusterResources(ctx context.Context) (fray.Resources, error) {
+	if err := j.check(); err != nil {
+		return nil, err
+	}
+	nodes, err := j.refreshNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	total := fray.Resources{}
+	for _, n := range nodes {
+		for k, v := range n {
+			total[k] += v
+		}
+	}
+	return total, nil
 }
 
 // SubmitTask submits a Ray task running the registered Go function (one-way: submission

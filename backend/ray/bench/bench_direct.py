@@ -3,7 +3,10 @@ Ray's own API. It runs as a server so that the Go side can interleave repetition
 two sides (machine noise then hits both alike): each line on stdin names a workload (or
 "warmup"), and the answer is one line, `name value unit`.
 
-Usage: python bench_direct.py ADDRESS"""
+Usage: python bench_direct.py ADDRESS WARM_WORKERS
+
+WARM_WORKERS: how many distinct workers must have run a task in a warm-up (the cluster's
+CPUs)."""
 import os
 import sys
 import time
@@ -16,7 +19,6 @@ NOOP_TASKS = 2000
 ACTOR_CALLS = 2000
 PUT_OBJECTS = 100
 PUT_SIZE = 1 << 20
-WARM_WORKERS = 4  # the CPUs of the cluster scripts/ray-cluster.sh starts
 
 
 @ray.remote
@@ -44,16 +46,17 @@ class Counter:
 
 def main():
     ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
+    warm_workers = int(sys.argv[2])
     c = Counter.remote()
     payload = b"x" * PUT_SIZE
 
     def run(name):
         if name == "warmup":
             # Start (or restart: Ray stops idle workers of one job when another needs
-            # room) the job's workers, until WARM_WORKERS have run a task, and the actor.
+            # room) the job's workers, until warm_workers have run a task, and the actor.
             seen, deadline = set(), time.monotonic() + 60
-            while len(seen) < WARM_WORKERS and time.monotonic() < deadline:
-                seen.update(ray.get([spin.remote(i) for i in range(2 * WARM_WORKERS)]))
+            while len(seen) < warm_workers and time.monotonic() < deadline:
+                seen.update(ray.get([spin.remote(i) for i in range(2 * warm_workers)]))
             ray.get([noop.remote(i) for i in range(200)])
             ray.get([c.add.remote(1) for _ in range(100)])
             return len(seen), "workers"

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -45,9 +46,6 @@ const (
 	actorCalls = 2000
 	putObjects = 100
 	putSize    = 1 << 20
-	// warmWorkers is how many workers must have run a task before a side is measured:
-	// the CPUs of the cluster scripts/ray-cluster.sh starts.
-	warmWorkers = 4
 )
 
 var (
@@ -123,8 +121,28 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 	}
 	ctx := context.Background()
 	runners := map[string]side{}
+	var jc *ray.JobContext
+	if sides["fray"] || sides["direct"] {
+		var err error
+		jc, err = ray.Connect(ctx, ray.Options{Address: address, Python: python, Quiet: true,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			return err
+		}
+		defer jc.Close()
+	}
+	// Each side warms up until as many workers as the cluster has CPUs have run a task.
+	warmWorkers := 1
+	if jc != nil {
+		total, err := jc.ClusterResources(ctx)
+		if err != nil {
+			return err
+		}
+		warmWorkers = max(1, int(total[fray.CPU]))
+		fmt.Printf("# cluster: %v CPUs on a machine with %d\n", total[fray.CPU], runtime.NumCPU())
+	}
 	if sides["direct"] {
-		d, stop, err := startDirect(address, python)
+		d, stop, err := startDirect(address, python, warmWorkers)
 		if err != nil {
 			return err
 		}
@@ -132,13 +150,7 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 		runners["direct"] = d
 	}
 	if sides["fray"] {
-		jc, err := ray.Connect(ctx, ray.Options{Address: address, Python: python, Quiet: true,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			return err
-		}
-		defer jc.Close()
-		f, err := goSide(fray.WithJobContext(ctx, jc), true)
+		f, err := goSide(fray.WithJobContext(ctx, jc), warmWorkers)
 		if err != nil {
 			return err
 		}
@@ -150,7 +162,7 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 			return err
 		}
 		defer lj.Close()
-		l, err := goSide(fray.WithJobContext(ctx, lj), false)
+		l, err := goSide(fray.WithJobContext(ctx, lj), 0)
 		if err != nil {
 			return err
 		}
@@ -213,7 +225,7 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 
 // startDirect starts bench_direct.py as a server on the cluster and returns the side that
 // asks it for one repetition at a time.
-func startDirect(address, python string) (side, func(), error) {
+func startDirect(address, python string, warmWorkers int) (side, func(), error) {
 	dir, err := os.MkdirTemp("", "fray-bench-")
 	if err != nil {
 		return nil, nil, err
@@ -226,7 +238,7 @@ func startDirect(address, python string) (side, func(), error) {
 	if python == "" {
 		python = pythonPath()
 	}
-	cmd := exec.Command(python, script, address)
+	cmd := exec.Command(python, script, address, strconv.Itoa(warmWorkers))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -273,8 +285,9 @@ func startDirect(address, python string) (side, func(), error) {
 	}, stop, nil
 }
 
-// goSide warms the workloads up on a job context and returns the side that runs them there.
-func goSide(ctx context.Context, full bool) (side, error) {
+// goSide warms the workloads up on a job context and returns the side that runs them
+// there; its warm-up waits for warmWorkers distinct worker processes (0: none).
+func goSide(ctx context.Context, warmWorkers int) (side, error) {
 	h, err := counter.Create(ctx, 0)
 	if err != nil {
 		return nil, err
@@ -285,7 +298,7 @@ func goSide(ctx context.Context, full bool) (side, error) {
 		switch w {
 		case "warmup": // as in the Python side
 			seen := map[int]bool{}
-			for deadline := time.Now().Add(time.Minute); full && len(seen) < warmWorkers && time.Now().Before(deadline); {
+			for deadline := time.Now().Add(time.Minute); len(seen) < warmWorkers && time.Now().Before(deadline); {
 				pids, err := gatherValues(ctx, spin, 2*warmWorkers)
 				if err != nil {
 					return 0, err

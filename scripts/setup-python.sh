@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # setup-python.sh creates ./.venv (or $FRAY_VENV) with the Python packages the Ray backend
-# needs: ray (the cluster and the driver API the bridge uses) and cbor2 (the bridge's and
-# the worker shim's codec for fray's wire frames). It is idempotent: when the venv already
-# has exactly the pinned versions it does nothing.
+# needs: ray (the cluster and the driver API the bridge uses), cbor2 (the bridge's and
+# the worker shim's codec for fray's wire frames) and virtualenv (Ray builds the virtualenv
+# of a runtime env with pip packages, fray's RuntimeEnv.PackageRequirements, with it). It
+# is idempotent: when the venv already has exactly the pinned versions it does nothing.
 #
 # Usage: scripts/setup-python.sh            # uses python3 from PATH
 #        PYTHON=/usr/bin/python3.11 scripts/setup-python.sh
@@ -10,6 +11,7 @@ set -euo pipefail
 
 RAY_VERSION=2.60.0
 CBOR2_VERSION=6.2.1
+VIRTUALENV_VERSION=21.15.11
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${FRAY_VENV:-$root/.venv}"
@@ -17,16 +19,16 @@ python="${PYTHON:-python3}"
 
 have_versions() {
 	[ -x "$venv/bin/python" ] || return 1
-	"$venv/bin/python" - "$RAY_VERSION" "$CBOR2_VERSION" <<'PY' 2>/dev/null
+	"$venv/bin/python" - "$RAY_VERSION" "$CBOR2_VERSION" "$VIRTUALENV_VERSION" <<'PY' 2>/dev/null
 import sys
 from importlib.metadata import version
-ok = version("ray") == sys.argv[1] and version("cbor2") == sys.argv[2]
+ok = (version("ray"), version("cbor2"), version("virtualenv")) == tuple(sys.argv[1:4])
 sys.exit(0 if ok else 1)
 PY
 }
 
 if have_versions; then
-	echo "setup-python: $venv already has ray==$RAY_VERSION cbor2==$CBOR2_VERSION"
+	echo "setup-python: $venv already has ray==$RAY_VERSION cbor2==$CBOR2_VERSION virtualenv==$VIRTUALENV_VERSION"
 	exit 0
 fi
 
@@ -40,9 +42,9 @@ if [ ! -x "$venv/bin/python" ]; then
 	"$python" -m venv "$venv"
 fi
 
-echo "setup-python: installing ray==$RAY_VERSION cbor2==$CBOR2_VERSION into $venv"
+echo "setup-python: installing ray==$RAY_VERSION cbor2==$CBOR2_VERSION virtualenv==$VIRTUALENV_VERSION into $venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-	"ray==$RAY_VERSION" "cbor2==$CBOR2_VERSION"
+	"ray==$RAY_VERSION" "cbor2==$CBOR2_VERSION" "virtualenv==$VIRTUALENV_VERSION"
 
 have_versions || { echo "setup-python: install finished but versions do not match" >&2; exit 1; }
 echo "setup-python: ok ($venv)"

@@ -96,6 +96,12 @@ type ActorOptions struct {
 	// MaxRestarts: how often the actor is restarted (its constructor re-run, state lost)
 	// after its process dies. 0 (default) never; -1 unlimited.
 	MaxRestarts int
+	// MaxTaskRetries: how often a call cut short by the actor's death (queued or running
+	// when its process died, or when it was killed with AllowRestart) is run again on the
+	// restarted actor: at-least-once calls, which may have run partly before. 0 (default):
+	// such calls fail with *ActorDiedError (at-most-once); -1 unlimited. Ray's
+	// max_task_retries; it matters only with MaxRestarts.
+	MaxTaskRetries int
 	// MaxConcurrency: how many calls run at once. 0 or 1: one at a time, in submission order.
 	MaxConcurrency int
 	// RuntimeEnv is the environment the actor's process runs in.
@@ -109,6 +115,9 @@ func (o ActorOptions) Validate() error {
 	}
 	if o.MaxRestarts < -1 {
 		return newKind(ErrInvalidArgument, fmt.Sprintf("fray: MaxRestarts must be >= -1 (-1 means unlimited), got %d", o.MaxRestarts))
+	}
+	if o.MaxTaskRetries < -1 {
+		return newKind(ErrInvalidArgument, fmt.Sprintf("fray: MaxTaskRetries must be >= -1 (-1 means unlimited), got %d", o.MaxTaskRetries))
 	}
 	if o.MaxConcurrency < 0 {
 		return newKind(ErrInvalidArgument, fmt.Sprintf("fray: MaxConcurrency must be >= 0, got %d", o.MaxConcurrency))

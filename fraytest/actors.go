@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/fray-go/fray"
 )
@@ -18,6 +19,8 @@ func actorCases() []testCase {
 		{"MethodErrorIsTaskError", testActorMethodError},
 		{"ConstructorFailureIsActorDied", testActorCtorFailure},
 		{"KillFailsPendingAndFutureCalls", testActorKill},
+		{"KillWithRestartRerunsConstructor", testActorRestart},
+		{"MaxTaskRetriesRunsCutShortCallsAgain", testActorTaskRetries},
 		{"HandlePassedToTask", testActorHandleToTask},
 		{"HandlePassedToActor", testActorHandleToActor},
 		{"MethodOfAnotherClassRejected", testActorWrongClass},
@@ -183,6 +186,92 @@ func testActorKill(s *env) {
 	// Killing twice is harmless.
 	if err := h.Kill(s.Ctx); err != nil && !errors.Is(err, fray.ErrActorDied) {
 		s.Errorf("second Kill: %v", err)
+	}
+}
+
+// afterRestart calls Add until the restarted actor answers: on Ray a call made while the
+// actor restarts may fail with an actor-died (unavailable) error.
+func afterRestart(s *env, h fray.ActorHandle[CounterState], d int) int {
+	s.Helper()
+	for {
+		v, err := counterAdd.Call(s.Ctx, h, d)
+		if err == nil {
+			return v
+		}
+		if !errors.Is(err, fray.ErrActorDied) || s.Ctx.Err() != nil {
+			s.Fatalf("Add after the restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Killing with AllowRestart re-runs the constructor (state lost); the calls cut short fail
+// (at-most-once: MaxTaskRetries 0); once the restarts are used up, the actor dies for good.
+func testActorRestart(s *env) {
+	rec := s.recorder()
+	s.openGateAtCleanup(rec, "gate")
+	h, err := Counter.Create(s.Ctx, 0, fray.ActorOptions{MaxRestarts: 1})
+	s.must(err, "create Counter")
+	if v := sub(counterAdd.Remote(s.Ctx, h, 5)).get(s); v != 5 {
+		s.Fatalf("Add(5) = %d", v)
+	}
+	running, err := counterBlock.Remote(s.Ctx, h, Gated{Rec: rec, StartKey: "start", GateKey: "gate"})
+	s.must(err, "submit blocking call")
+	s.await(rec, "start", 1)
+	pending, err := counterAdd.Remote(s.Ctx, h, 1)
+	s.must(err, "submit queued call")
+	s.must(h.Kill(s.Ctx, fray.KillOptions{AllowRestart: true}), "Kill with AllowRestart")
+	_, err = running.Get(s.Ctx)
+	s.wantErr(err, fray.ErrActorDied, "running call of a restarted actor without MaxTaskRetries")
+	_, err = pending.Get(s.Ctx)
+	s.wantErr(err, fray.ErrActorDied, "queued call of a restarted actor without MaxTaskRetries")
+	if v := afterRestart(s, h, 2); v != 2 {
+		s.Fatalf("Add(2) after the restart = %d, want 2: the constructor ran again on a fresh state", v)
+	}
+	// no restarts left: the next kill is final, even with AllowRestart
+	s.must(h.Kill(s.Ctx, fray.KillOptions{AllowRestart: true}), "second Kill")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err = sub(counterAdd.Remote(s.Ctx, h, 1)).outcome(s)
+		s.wantErr(err, fray.ErrActorDied, "call once the restarts are used up")
+		var de *fray.ActorDiedError
+		if !errors.As(err, &de) || !strings.Contains(de.Reason, "restarting") || time.Now().After(deadline) {
+			break // not a restart window (Ray may still be tearing the last instance down)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// With MaxTaskRetries, the calls running or queued when the actor restarts run again on the
+// new instance (at-least-once: the running one started twice).
+func testActorTaskRetries(s *env) {
+	rec := s.recorder()
+	s.openGateAtCleanup(rec, "gate")
+	h, err := Counter.Create(s.Ctx, 0, fray.ActorOptions{MaxRestarts: 1, MaxTaskRetries: 2})
+	s.must(err, "create Counter")
+	killAtCleanup(s, s.Ctx, h)
+	if v := sub(counterAdd.Remote(s.Ctx, h, 5)).get(s); v != 5 {
+		s.Fatalf("Add(5) = %d", v)
+	}
+	running, err := counterBlock.Remote(s.Ctx, h, Gated{Rec: rec, StartKey: "start", GateKey: "gate", Value: 7})
+	s.must(err, "submit blocking call")
+	s.await(rec, "start", 1)
+	pending, err := counterAdd.Remote(s.Ctx, h, 1)
+	s.must(err, "submit queued call")
+	s.must(h.Kill(s.Ctx, fray.KillOptions{AllowRestart: true}), "Kill with AllowRestart")
+	_, err = recIncr.Call(s.Ctx, rec, "gate")
+	s.must(err, "open the gate")
+	if v, err := running.Get(s.Ctx); err != nil || v != 7 {
+		s.Fatalf("running call with MaxTaskRetries: %d, %v; want 7 from its run on the restarted actor", v, err)
+	}
+	if v, err := pending.Get(s.Ctx); err != nil || v != 1 {
+		s.Fatalf("queued call with MaxTaskRetries: %d, %v; want 1 (run on the restarted actor's fresh state)", v, err)
+	}
+	if n := s.count(rec, "start"); n < 2 {
+		s.Fatalf("the blocking call started %d times; its retry must have run it again", n)
+	}
+	if v := sub(counterValue.Remote(s.Ctx, h, struct{}{})).get(s); v != 1 {
+		s.Fatalf("Value = %d after the restart, want 1", v)
 	}
 }
 

@@ -84,6 +84,7 @@ func testOptInvalid(s *env) {
 		{"unknown Lifetime", fray.ActorOptions{Lifetime: fray.Lifetime(7)}},
 		{"MaxConcurrency -1", fray.ActorOptions{MaxConcurrency: -1}},
 		{"MaxRestarts -2", fray.ActorOptions{MaxRestarts: -2}},
+		{"MaxTaskRetries -2", fray.ActorOptions{MaxRestarts: 1, MaxTaskRetries: -2}},
 	}
 	for _, c := range actorCases {
 		_, err := Counter.Create(s.Ctx, 0, c.o)

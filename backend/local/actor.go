@@ -42,6 +42,7 @@ type actor struct {
 	goroutines   int      // constructors and drainers of all generations
 	restartsLeft int      // -1: unlimited
 	restarts     int
+	taskRetries  int  // ActorOptions.MaxTaskRetries: each call's retries on restarts (-1: unlimited)
 	holding      bool // the held resources are taken from the ledger
 	reason       string
 }
@@ -84,7 +85,8 @@ func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray
 		ns = j.ns
 	}
 	c := j.c
-	a := &actor{c: c, holds: len(held) > 0, maxConc: o.EffectiveMaxConcurrency(), restartsLeft: o.MaxRestarts, pr: pr}
+	a := &actor{c: c, holds: len(held) > 0, maxConc: o.EffectiveMaxConcurrency(), restartsLeft: o.MaxRestarts,
+		taskRetries: o.MaxTaskRetries, pr: pr}
 	a.gone.L = &a.mu
 	a.info = fray.ActorInfo{ID: fray.ActorID(c.tag + "-actor-" + strconv.FormatUint(c.actorSeq.Add(1), 16)),
 		Class: spec.Class, Name: o.Name, Namespace: ns}
@@ -274,6 +276,9 @@ func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.O
 		return "", fmt.Errorf("local: method %s: argument: %w", call.Method, err)
 	}
 	t := &task{job: j, fn: fn, kind: kindCall, arg: arg, name: fn.Name, actor: a}
+	if a != nil {
+		t.retriesLeft = int32(a.taskRetries)
+	}
 	t.init()
 	t.state.Store(stQueued)
 	j.mu.Lock()
@@ -333,7 +338,9 @@ func (a *actor) drain(gen uint64) {
 	var prev *task
 	for {
 		if prev != nil {
-			a.removeInflight(prev)
+			if a.gen == gen { // else a restart took it (and may run it again in another generation)
+				a.removeInflight(prev)
+			}
 			prev = nil
 		}
 		if a.gen != gen || a.state != acAlive || a.head == nil {
@@ -351,7 +358,7 @@ func (a *actor) drain(gen uint64) {
 		a.inflight = append(a.inflight, t)
 		self := a.self
 		a.mu.Unlock()
-		a.call(t, self)
+		a.call(t, self, gen)
 		prev = t
 		a.mu.Lock()
 	}
@@ -374,8 +381,8 @@ func (a *actor) removeInflight(t *task) {
 	}
 }
 
-// call runs one method call on a drainer.
-func (a *actor) call(t *task, self any) {
+// call runs one method call on a drainer of generation gen.
+func (a *actor) call(t *task, self any, gen uint64) {
 	j := t.job
 	if !j.enter() {
 		return
@@ -402,16 +409,39 @@ func (a *actor) call(t *task, self any) {
 	}
 	var p fray.Payload
 	if pa, ok := self.(*procpool.Actor); ok && a.pr != nil {
-		p, err = a.callProcess(ctx, t, pa)
+		var died error
+		p, err, died = a.callProcess(ctx, t, pa)
+		if died != nil {
+			// The process died under the call. Handle the death now rather than when the
+			// pool reports it, so that with retries left this call is among those the
+			// restart runs again.
+			a.processDied(gen, died)
+		}
 	} else {
 		res, err = t.invoke(ctx, self)
 		p, err = j.encodeResult(t, res, err)
 	}
 	ctx.cancel()
+	if !a.finishAttempt(t, ctx) {
+		j.exit() // the actor restarted meanwhile and runs the call again (MaxTaskRetries)
+		return
+	}
 	t.arg, t.dep = fray.Payload{}, nil
-	t.state.CompareAndSwap(stRunning, stFinished)
 	j.complete(&t.obj, p, err)
 	j.exit()
+}
+
+// finishAttempt marks a call's attempt (its context ctx) finished, unless a restart queued
+// the call again meanwhile (false: this attempt's outcome is void). Under a.mu, so that a
+// restart either sees the call finished or takes it back before it completes.
+func (a *actor) finishAttempt(t *task, ctx *taskCtx) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t.ctx.Load() != ctx {
+		return false
+	}
+	t.state.CompareAndSwap(stRunning, stFinished)
+	return true
 }
 
 // waitObject waits until o is done (true) or ctx is cancelled (false).
@@ -456,20 +486,30 @@ func (j *JobContext) KillActor(ctx context.Context, id fray.ActorID, noRestart b
 // restarts are left) or marks it dead.
 func (a *actor) kill(noRestart bool, reason string) {
 	a.mu.Lock()
+	a.killLocked(noRestart, reason)
+}
+
+// killLocked is kill with a.mu held; it unlocks a.mu.
+func (a *actor) killLocked(noRestart bool, reason string) {
 	if a.state == acDead {
 		a.mu.Unlock()
 		return
 	}
-	failed := a.takeCallsLocked() // cancelTask below also cancels the running ones' contexts
-	a.stopProcessLocked(a.self)
 	restart := !noRestart && a.restartsLeft != 0
+	var failed []*task // cancelTask below also cancels the running ones' contexts
+	if restart {
+		failed = a.keepRetriesLocked()
+	} else {
+		failed = a.takeCallsLocked()
+	}
+	a.stopProcessLocked(a.self)
 	var died bool
 	if restart {
 		if a.restartsLeft > 0 {
 			a.restartsLeft--
 		}
 		a.restarts++
-		reason += "; the actor is restarting with a fresh state (calls made before the restart are lost)"
+		reason += "; the actor is restarting with a fresh state (calls made before the restart are lost; ActorOptions.MaxTaskRetries runs them again)"
 		a.gen++
 		a.drainers = 0
 		a.self = nil
@@ -494,6 +534,49 @@ func (a *actor) kill(noRestart bool, reason string) {
 	if died {
 		a.afterDeath(nil)
 	}
+}
+
+// keepRetriesLocked prepares the calls for a restart: those with retries left stay (queued
+// ones as they are; running ones, each using a retry, go back to the head of the mailbox in
+// a fresh attempt whose old context is cancelled), and the rest are returned, to fail.
+func (a *actor) keepRetriesLocked() []*task {
+	var failed, again []*task
+	for _, t := range a.inflight {
+		if t.retriesLeft == 0 || !t.state.CompareAndSwap(stRunning, stQueued) {
+			failed = append(failed, t) // finishing or cancelled meanwhile: cancelTask leaves it be
+			continue
+		}
+		if t.retriesLeft > 0 {
+			t.retriesLeft--
+		}
+		t.attempt++
+		old := t.ctx.Load()
+		t.ctx.Store(&taskCtx{t: t, attempt: t.attempt})
+		old.cancel()
+		again = append(again, t)
+	}
+	a.inflight = nil
+	var queued []*task
+	for t := a.head; t != nil; {
+		next := t.next
+		t.next = nil
+		if t.retriesLeft == 0 {
+			failed = append(failed, t)
+		} else {
+			queued = append(queued, t)
+		}
+		t = next
+	}
+	a.head, a.tail = nil, nil
+	for _, t := range append(again, queued...) {
+		if a.tail == nil {
+			a.head = t
+		} else {
+			a.tail.next = t
+		}
+		a.tail = t
+	}
+	return failed
 }
 
 // takeCallsLocked empties the mailbox and the running set and returns their calls, queued

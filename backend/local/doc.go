@@ -96,8 +96,11 @@
 // Crash isolation: a worker process that exits, crashes or is killed never takes the driver
 // down. A task whose worker died is retried in a fresh process up to EffectiveMaxRetries
 // times and then fails with *fray.WorkerDiedError. When an actor's process dies, the call in
-// flight and every call until a restart fail with *fray.ActorDiedError; with MaxRestarts
-// left the constructor runs again in a fresh process (state lost), else the actor is dead.
+// flight and the queued calls fail with *fray.ActorDiedError; with MaxRestarts left the
+// constructor runs again in a fresh process (state lost), calls made meanwhile wait for it,
+// and with MaxTaskRetries the cut-short calls run again on it instead of failing (a killed
+// in-process call's goroutine cannot be stopped: its context is cancelled and its outcome
+// ignored). Without restarts left the actor is dead.
 // KillActor kills the process. Task workers and job-scoped actors belong to their job
 // context and detached actors to the cluster; closing either kills its processes and waits
 // for them, and worker processes exit on their own when the driver dies (their pipes reach

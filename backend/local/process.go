@@ -414,18 +414,17 @@ func (a *actor) startProcess(ctx *taskCtx, gen uint64) (any, error) {
 // processDied handles the death of the process of generation gen that nobody asked for
 // (a crash, the OOM killer, a SIGKILL from outside): the actor restarts if it may, else dies.
 func (a *actor) processDied(gen uint64, err error) {
-	a.mu.Lock()
-	stale := a.gen != gen || a.state == acDead
-	a.mu.Unlock()
-	if stale {
-		return // killed or restarted on purpose: handled already
-	}
 	reason := err.Error()
 	var wd *fray.WorkerDiedError
 	if errors.As(err, &wd) {
 		reason = wd.Reason
 	}
-	a.kill(false, "its worker process died ("+reason+")")
+	a.mu.Lock()
+	if a.gen != gen || a.state == acDead {
+		a.mu.Unlock()
+		return // handled already (killed, restarted, or reported by a call it cut short)
+	}
+	a.killLocked(false, "its worker process died ("+reason+")")
 }
 
 // stopProcessLocked kills the process of an actor instance being discarded, and counts the
@@ -445,8 +444,9 @@ func (a *actor) stopProcessLocked(self any) {
 }
 
 // callProcess runs a method call in the actor's process. The process dying under the call
-// fails it with *fray.ActorDiedError, as every call to a dead actor does.
-func (a *actor) callProcess(ctx *taskCtx, t *task, pa *procpool.Actor) (fray.Payload, error) {
+// fails it with *fray.ActorDiedError, as every call to a dead actor does, and died is then
+// the process's death.
+func (a *actor) callProcess(ctx *taskCtx, t *task, pa *procpool.Actor) (_ fray.Payload, _ error, died error) {
 	p := t.arg
 	if t.dep != nil {
 		p = t.dep.val
@@ -454,7 +454,7 @@ func (a *actor) callProcess(ctx *taskCtx, t *task, pa *procpool.Actor) (fray.Pay
 	arg, err := p.Encoded()
 	if err != nil {
 		return fray.Payload{}, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", err),
-			Message: "cannot encode the argument: " + err.Error(), Cause: err}
+			Message: "cannot encode the argument: " + err.Error(), Cause: err}, nil
 	}
 	info := ctx.info()
 	info.PID = pa.PID()
@@ -462,12 +462,12 @@ func (a *actor) callProcess(ctx *taskCtx, t *task, pa *procpool.Actor) (fray.Pay
 	if err != nil {
 		var wd *fray.WorkerDiedError
 		if errors.As(err, &wd) {
-			return fray.Payload{}, a.diedError("its worker process died (" + wd.Reason + ")")
+			return fray.Payload{}, a.diedError("its worker process died (" + wd.Reason + ")"), err
 		}
 		if errors.Is(err, fray.ErrClosed) {
-			return fray.Payload{}, a.diedError("its worker process was stopped")
+			return fray.Payload{}, a.diedError("its worker process was stopped"), nil
 		}
-		return fray.Payload{}, err
+		return fray.Payload{}, err, nil
 	}
-	return fray.Payload{Data: b}, nil
+	return fray.Payload{Data: b}, nil, nil
 }

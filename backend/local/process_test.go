@@ -131,6 +131,18 @@ var (
 		<-ctx.Done()
 		return 0, ctx.Err()
 	})
+	// PDieOnce records its pid and SIGKILLs its own process the first time (per dir); on a
+	// later attempt it returns the state.
+	PDieOnce = fray.NewMethod(PCounter, "DieOnce", func(s *PCounterState, ctx context.Context, dir string) (int, error) {
+		if len(pidFiles(dir)) == 0 {
+			if err := writePID(dir); err != nil {
+				return 0, err
+			}
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			time.Sleep(time.Minute)
+		}
+		return s.n, nil
+	})
 )
 
 // NestedArg is PNested's argument.
@@ -569,6 +581,34 @@ func TestProcessActorKilled(t *testing.T) {
 			t.Fatalf("call after the restarts ran out: %v, want actor died", err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+
+	// MaxTaskRetries: the call whose process died under it, and the call queued behind it,
+	// run again on the restarted actor (in a fresh process, on a fresh state).
+	rr, err := PCounter.Create(ctx, 100, fray.ActorOptions{MaxRestarts: 1, MaxTaskRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := PAdd.Call(ctx, rr, 5); err != nil || v != 105 {
+		t.Fatalf("Add = %d, %v", v, err)
+	}
+	dir = t.TempDir()
+	die, err := PDieOnce.Remote(ctx, rr, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, err := PAdd.Remote(ctx, rr, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := die.Get(ctx); err != nil || v != 100 {
+		t.Fatalf("call whose process died, with MaxTaskRetries 1: %d, %v; want 100 from the restarted actor", v, err)
+	}
+	if v, err := queued.Get(ctx); err != nil || v != 101 {
+		t.Fatalf("call queued behind it: %d, %v; want 101", v, err)
+	}
+	if v, err := PPid.Call(ctx, rr, nil); err != nil || v.PID == pidFiles(dir)[0] {
+		t.Fatalf("restarted actor: %+v, %v; want a process other than the killed %d", v, err, pidFiles(dir)[0])
 	}
 
 	// KillActor kills the process.

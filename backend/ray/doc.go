@@ -48,6 +48,7 @@
 //	ActorOptions.GetIfExists     get_if_exists=True (an existing actor is returned; its class is checked)
 //	ActorOptions.Lifetime        lifetime="detached"
 //	ActorOptions.MaxRestarts     max_restarts (the constructor re-runs in a fresh process and Go child)
+//	ActorOptions.MaxTaskRetries  max_task_retries (calls cut short by the actor's death run again after its restart)
 //	ActorOptions.MaxConcurrency  max_concurrency (a threaded Ray actor; the Go child runs calls concurrently)
 //	ActorOptions.Resources       as for tasks; none given: Ray's 1 CPU to place and 0 held
 //	Ref.Get / GetAll             ray.get (failed objects give their errors, in input order)

@@ -40,6 +40,7 @@ type ActorOptions struct {
 	Lifetime       string             `cbor:"lifetime,omitempty"` // "detached" or "" (job-scoped)
 	Resources      map[string]float64 `cbor:"resources,omitempty"`
 	MaxRestarts    int                `cbor:"max_restarts,omitempty"`
+	MaxTaskRetries int                `cbor:"max_task_retries,omitempty"`
 	MaxConcurrency int                `cbor:"max_concurrency,omitempty"`
 	RuntimeEnv     RuntimeEnv         `cbor:"runtime_env,omitempty"`
 }
@@ -74,14 +75,14 @@ func FromActorOptions(o fray.ActorOptions) ActorOptions {
 		lt = "detached"
 	}
 	return ActorOptions{Name: o.Name, Namespace: o.Namespace, GetIfExists: o.GetIfExists,
-		Lifetime: lt, Resources: o.Resources, MaxRestarts: o.MaxRestarts,
+		Lifetime: lt, Resources: o.Resources, MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries,
 		MaxConcurrency: o.MaxConcurrency, RuntimeEnv: FromRuntimeEnv(o.RuntimeEnv)}
 }
 
 // Fray converts back; an unknown lifetime is an error.
 func (o ActorOptions) Fray() (fray.ActorOptions, error) {
 	out := fray.ActorOptions{Name: o.Name, Namespace: o.Namespace, GetIfExists: o.GetIfExists,
-		Resources: fray.Resources(o.Resources), MaxRestarts: o.MaxRestarts,
+		Resources: fray.Resources(o.Resources), MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries,
 		MaxConcurrency: o.MaxConcurrency, RuntimeEnv: o.RuntimeEnv.Fray()}
 	switch o.Lifetime {
 	case "":

@@ -122,7 +122,7 @@ func TestRoundTripAllMessages(t *testing.T) {
 		{TypeGet, &Get{IDs: []string{"a", "b"}}},
 		{TypeWait, &Wait{IDs: []string{"a"}, NumReturns: 1, Timeout: 1.5}},
 		{TypeCancelTask, &CancelTask{ObjectID: "o", Force: true}},
-		{TypeCreateActorNested, &CreateActorNested{Class: "C", Arg: []byte{1}, Options: ActorOptions{Name: "n", Namespace: "ns", GetIfExists: true, Lifetime: "detached", MaxRestarts: -1, MaxConcurrency: 3}}},
+		{TypeCreateActorNested, &CreateActorNested{Class: "C", Arg: []byte{1}, Options: ActorOptions{Name: "n", Namespace: "ns", GetIfExists: true, Lifetime: "detached", MaxRestarts: -1, MaxTaskRetries: 2, MaxConcurrency: 3}}},
 		{TypeGetActor, &GetActor{Origin: Origin{From: 5}, Name: "n", Namespace: "ns"}},
 		{TypeCallActorNested, &CallActorNested{ActorID: "a", Method: "C.m", Arg: []byte{1}}},
 		{TypeKillActor, &KillActor{ActorID: "a", NoRestart: true}},
@@ -214,7 +214,7 @@ func TestOptionsConversion(t *testing.T) {
 		t.Fatalf("task options: %+v != %+v", got, to)
 	}
 	ao := fray.ActorOptions{Name: "a", Namespace: "n", GetIfExists: true, Lifetime: fray.Detached,
-		Resources: fray.Resources{"CPU": 1}, MaxRestarts: 2, MaxConcurrency: 3}
+		Resources: fray.Resources{"CPU": 1}, MaxRestarts: 2, MaxTaskRetries: -1, MaxConcurrency: 3}
 	got, err := FromActorOptions(ao).Fray()
 	if err != nil || !reflect.DeepEqual(got, ao) {
 		t.Fatalf("actor options: %+v != %+v (%v)", got, ao, err)

@@ -155,6 +155,8 @@ def actor_options(op, default_ns):
         o["lifetime"] = "detached"
     if op.get("max_restarts"):
         o["max_restarts"] = int(op["max_restarts"])
+    if op.get("max_task_retries"):
+        o["max_task_retries"] = int(op["max_task_retries"])
     mc = int(op.get("max_concurrency") or 0)
     if mc > 1:
         o["max_concurrency"] = mc

@@ -51,6 +51,18 @@ var (
 	CounterPID = fray.NewMethod(CounterActor, "PID", func(c *Counter, ctx context.Context, _ int) (int, error) {
 		return os.Getpid(), nil
 	})
+	// CounterDieOnce SIGKILLs its own process the first time (leaving a marker file) and
+	// returns the state on a later attempt.
+	CounterDieOnce = fray.NewMethod(CounterActor, "DieOnce", func(c *Counter, ctx context.Context, marker string) (int, error) {
+		if _, err := os.Stat(marker); err != nil {
+			if err := os.WriteFile(marker, []byte("x"), 0o644); err != nil {
+				return 0, err
+			}
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			time.Sleep(time.Minute)
+		}
+		return c.N, nil
+	})
 	// CounterMeet returns once n calls are inside it at the same time (or fails after a
 	// minute): it can only succeed when the actor runs calls concurrently.
 	CounterMeet = fray.NewMethod(CounterActor, "Meet", func(c *Counter, ctx context.Context, n int) (bool, error) {
@@ -199,6 +211,29 @@ func TestActorProcessKilled(t *testing.T) {
 	pid2, err := CounterPID.Call(ctx, h2, 0)
 	if err != nil || pid2 == pid {
 		t.Fatalf("after restart: pid %d (before %d), %v", pid2, pid, err)
+	}
+	// with MaxTaskRetries, the call whose process died under it and the call queued behind
+	// it run again on the restarted actor (fresh state)
+	h3, err := CounterActor.Create(ctx, 100, fray.ActorOptions{MaxRestarts: 1, MaxTaskRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := CounterAdd.Call(ctx, h3, 5); err != nil || v != 105 {
+		t.Fatalf("Add = %d, %v", v, err)
+	}
+	die, err := CounterDieOnce.Remote(ctx, h3, filepath.Join(t.TempDir(), "died"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, err := CounterAdd.Remote(ctx, h3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := die.Get(ctx); err != nil || v != 100 {
+		t.Fatalf("call whose process died, with MaxTaskRetries 1: %d, %v; want 100 from the restarted actor", v, err)
+	}
+	if v, err := queued.Get(ctx); err != nil || v != 101 {
+		t.Fatalf("call queued behind it: %d, %v; want 101", v, err)
 	}
 }
 

@@ -127,7 +127,7 @@ class Arena:
 
     def take_in(self, pos, n):
         """The view of a value Go put at stream position pos; release_in(pos + n) after use."""
-        if type(pos) is not int or type(n) is not int or pos < 0 or n < 0:
+        if type(pos) is not int or type(n) is not int or not 0 <= pos < 1 << 64 or n < 0:
             raise ValueError("malformed shared-memory region %r, %r" % (pos, n))
         off = pos % self.size
         if n > self.size or off + n > self.size:

@@ -1,6 +1,7 @@
 """Prints, one per line, `name hex` for fray errors the Python side builds from Ray's
 exceptions, so the Go tests can check that fray.DecodeError rebuilds the right types
-(python -m fray_ray.selftest). Needs ray and cbor2, not a cluster."""
+(python -m fray_ray.selftest), after checking call heads and the shared-memory arena
+against malformed input. Needs ray and cbor2, not a cluster."""
 import ray.exceptions as rex
 
 from . import core, proto
@@ -41,8 +42,33 @@ def check_calls():
         raise AssertionError("unpack_call accepted %r" % (bad,))
 
 
+def check_arena():
+    """proto.Arena refuses regions outside its ring (a malformed or hostile put), whatever
+    their values, and put_out never writes past the ring (raises)."""
+    import os
+    size = 4096
+    fd = os.memfd_create("fray-selftest")
+    try:
+        os.ftruncate(fd, 4096 + 2 * size)
+        arena = proto.Arena(fd, size)
+    finally:
+        os.close(fd)
+    if bytes(arena.take_in(size - 8, 8)) != b"\x00" * 8:
+        raise AssertionError("take_in of the ring's last bytes")
+    for pos, n in [(-1, 1), (0, -1), (0, size + 1), (size - 8, 9), (3 * size - 1, 2), (1 << 70, 1),
+                   (0, 1 << 64), ("0", 1), (0, 1.5), (None, 1), (True, 1)]:
+        try:
+            arena.take_in(pos, n)
+        except ValueError:
+            continue
+        raise AssertionError("take_in accepted the region %r, %r" % (pos, n))
+    if arena.put_out(b"x" * (size + 1), size + 1) is not None:
+        raise AssertionError("put_out accepted a value larger than the ring")
+
+
 def main():
     check_calls()
+    check_arena()
     for name, exc in cases():
         print(name, core.map_exception(exc, "obj-1").hex())
 

@@ -58,7 +58,7 @@
 //
 // TaskOptions and ActorOptions carry the seed's vocabulary (Name, Resources, MaxCalls,
 // MaxRetries, RetryExceptions, RuntimeEnv; Namespace, GetIfExists, Lifetime, MaxRestarts,
-// MaxConcurrency). Resources are keyed as in Ray ("CPU", "GPU", "memory", "TPU",
+// MaxTaskRetries, MaxConcurrency). Resources are keyed as in Ray ("CPU", "GPU", "memory", "TPU",
 // "head_node", ...) and validated as Ray validates them; Ray's keyword spellings such as
 // "num_cpus" are rejected with a message naming the right key. A backend that cannot honour
 // an option returns an error matching ErrUnsupported; nothing is ignored silently.

@@ -99,8 +99,9 @@ type ActorOptions struct {
 	// MaxTaskRetries: how often a call cut short by the actor's death (queued or running
 	// when its process died, or when it was killed with AllowRestart) is run again on the
 	// restarted actor: at-least-once calls, which may have run partly before. 0 (default):
-	// such calls fail with *ActorDiedError (at-most-once); -1 unlimited. Ray's
-	// max_task_retries; it matters only with MaxRestarts.
+	// such calls fail with *ActorDiedError (at-most-once); -1 unlimited. A call run again
+	// may run after calls submitted later (Ray resubmits it). Ray's max_task_retries; it
+	// matters only with MaxRestarts.
 	MaxTaskRetries int
 	// MaxConcurrency: how many calls run at once. 0 or 1: one at a time, in submission order.
 	MaxConcurrency int

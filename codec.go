@@ -257,6 +257,7 @@ type wireError struct {
 	Extra    string  `cbor:"e,omitempty"`
 	Num1     float64 `cbor:"f,omitempty"`
 	Num2     float64 `cbor:"g,omitempty"`
+	Flag     bool    `cbor:"u,omitempty"` // ActorDiedError.Restarting
 }
 
 var (
@@ -322,7 +323,7 @@ func toWire(err error) wireError {
 			}
 		}
 	case errors.As(err, &ad):
-		w.Actor, w.Name, w.Reason = ad.ActorID, ad.Name, ad.Reason
+		w.Actor, w.Name, w.Reason, w.Flag = ad.ActorID, ad.Name, ad.Reason, ad.Restarting
 	case errors.As(err, &wd):
 		w.Task, w.Reason = wd.Task, wd.Reason
 	case errors.As(err, &ce):
@@ -384,7 +385,7 @@ func decodeError(b []byte, depth int) error {
 	case "timeout":
 		return &TimeoutError{Op: "get"}
 	case "actor_died":
-		return &ActorDiedError{ActorID: w.Actor, Name: w.Name, Reason: w.Reason}
+		return &ActorDiedError{ActorID: w.Actor, Name: w.Name, Reason: w.Reason, Restarting: w.Flag}
 	case "worker_died":
 		return &WorkerDiedError{Task: w.Task, Reason: w.Reason}
 	case "object_lost":

@@ -112,7 +112,12 @@ func TestErrorRoundTrip(t *testing.T) {
 		{&ActorDiedError{ActorID: "a1", Name: "n", Reason: "killed"},
 			func(e error) bool {
 				var ad *ActorDiedError
-				return errors.As(e, &ad) && ad.Reason == "killed" && errors.Is(e, ErrActorDied)
+				return errors.As(e, &ad) && ad.Reason == "killed" && !ad.Restarting && errors.Is(e, ErrActorDied)
+			}},
+		{&ActorDiedError{ActorID: "a2", Reason: "its process died", Restarting: true},
+			func(e error) bool {
+				var ad *ActorDiedError
+				return errors.As(e, &ad) && ad.Restarting && errors.Is(e, ErrActorDied) && strings.Contains(e.Error(), "restarting")
 			}},
 		{&WorkerDiedError{Task: "t", Reason: "signal: killed"}, func(e error) bool { return errors.Is(e, ErrWorkerDied) }},
 		{&CancelledError{TaskID: "x"}, func(e error) bool { return errors.Is(e, ErrCancelled) }},

@@ -122,17 +122,25 @@ func (e *TimeoutError) Error() string {
 func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
 func (e *TimeoutError) Unwrap() error        { return e.Cause }
 
-// ActorDiedError reports that an actor cannot run a call because it is dead.
+// ActorDiedError reports that an actor cannot run a call because it is dead, or because the
+// instance that had the call died and the actor is restarting (Restarting).
 type ActorDiedError struct {
 	ActorID string
 	Name    string
 	Reason  string
+	// Restarting: the actor is coming back (MaxRestarts left; Ray's ActorUnavailableError).
+	// The call may or may not have run, and later calls may reach the new instance
+	// (ActorOptions.MaxTaskRetries retries such calls by itself).
+	Restarting bool
 }
 
 func (e *ActorDiedError) Error() string {
 	who := e.ActorID
 	if e.Name != "" {
 		who = fmt.Sprintf("%s (%s)", e.Name, e.ActorID)
+	}
+	if e.Restarting {
+		return "fray: actor " + who + " is restarting: " + e.Reason
 	}
 	return "fray: actor " + who + " died: " + e.Reason
 }

@@ -527,6 +527,7 @@ func (a *actor) killLocked(noRestart bool, reason string) {
 		died = true
 	}
 	err := a.diedError(reason)
+	err.Restarting = restart
 	a.mu.Unlock()
 	for _, t := range failed {
 		t.job.cancelTask(t, err)

@@ -140,10 +140,10 @@ func TestKillAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ad *fray.ActorDiedError
-	if _, err := running.Get(ctx); !errors.As(err, &ad) {
-		t.Fatalf("running call after Kill: %v", err)
+	if _, err := running.Get(ctx); !errors.As(err, &ad) || !ad.Restarting {
+		t.Fatalf("running call after Kill: %v; want an ActorDiedError saying the actor restarts", err)
 	}
-	if _, err := queued.Get(ctx); !errors.As(err, &ad) {
+	if _, err := queued.Get(ctx); !errors.As(err, &ad) || !ad.Restarting {
 		t.Fatalf("queued call after Kill: %v", err)
 	}
 	// Restarted with a fresh state.
@@ -154,7 +154,7 @@ func TestKillAndRestart(t *testing.T) {
 	if err := h.Kill(ctx, fray.KillOptions{AllowRestart: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Add.Call(ctx, h, 1); !errors.As(err, &ad) || !strings.Contains(ad.Reason, "KillActor") {
+	if _, err := Add.Call(ctx, h, 1); !errors.As(err, &ad) || !strings.Contains(ad.Reason, "KillActor") || ad.Restarting {
 		t.Fatalf("call on a dead actor: %v", err)
 	}
 	if err := h.Kill(ctx); err != nil {

@@ -195,6 +195,13 @@ func TestPythonErrorMapping(t *testing.T) {
 	if seen != len(want)+1 {
 		t.Fatalf("selftest printed %d cases, want %d:\n%s", seen, len(want)+1, out)
 	}
+	// Ray's ActorUnavailableError (restarting) keeps that meaning; ActorDiedError does not have it
+	for name, restarting := range map[string]bool{"actor_unavailable": true, "actor_died": false} {
+		var ad *fray.ActorDiedError
+		if err := fray.DecodeError(mustHex(t, out, name)); !errors.As(err, &ad) || ad.Restarting != restarting {
+			t.Errorf("%s: %v, want an ActorDiedError with Restarting %v", name, err, restarting)
+		}
+	}
 	var te *fray.TaskError
 	if err := fray.DecodeError(mustHex(t, out, "ray_task_error_wrapping_fray")); !errors.As(err, &te) || te.Message != "fray: task t failed: boom" {
 		t.Errorf("a Go task error must come through Ray unchanged, got %v", err)

@@ -71,6 +71,8 @@ def map_exception(e, object_id=""):
         aid = getattr(e, "actor_id", None) or ""
         if hasattr(aid, "hex"):
             aid = aid.hex()
+        if isinstance(e, rex.ActorUnavailableError):  # restarting: fray's Restarting flag
+            return error("actor_died", str(e), a=str(aid), x=_short(str(e)), u=True)
         return error("actor_died", str(e), a=str(aid), x=_short(str(e)))
     if isinstance(e, rex.WorkerCrashedError):
         return error("worker_died", str(e), x=_short(str(e)))

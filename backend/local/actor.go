@@ -313,12 +313,7 @@ func (a *actor) enqueue(t *task) {
 		t.job.complete(&t.obj, fray.Payload{}, err)
 		return
 	}
-	if a.tail == nil {
-		a.head = t
-	} else {
-		a.tail.next = t
-	}
-	a.tail = t
+	a.appendLocked(t)
 	start := a.state == acAlive && a.drainers < a.maxConc
 	if start {
 		a.drainers++
@@ -537,45 +532,42 @@ func (a *actor) killLocked(noRestart bool, reason string) {
 	}
 }
 
+// appendLocked adds t to the end of the mailbox.
+func (a *actor) appendLocked(t *task) {
+	if a.tail == nil {
+		a.head = t
+	} else {
+		a.tail.next = t
+	}
+	a.tail = t
+}
+
 // keepRetriesLocked prepares the calls for a restart: those with retries left stay (queued
-// ones as they are; running ones, each using a retry, go back to the head of the mailbox in
-// a fresh attempt whose old context is cancelled), and the rest are returned, to fail.
+// ones as they are; running ones, each using a retry, go back ahead of them in a fresh
+// attempt whose old context is cancelled), and the rest are returned, to fail.
 func (a *actor) keepRetriesLocked() []*task {
-	var failed, again []*task
-	for _, t := range a.inflight {
-		if t.retriesLeft == 0 || !t.state.CompareAndSwap(stRunning, stQueued) {
-			failed = append(failed, t) // finishing or cancelled meanwhile: cancelTask leaves it be
-			continue
-		}
-		if t.retriesLeft > 0 {
-			t.retriesLeft--
-		}
-		t.attempt++
-		old := t.ctx.Load()
-		t.ctx.Store(&taskCtx{t: t, attempt: t.attempt})
-		old.cancel()
-		again = append(again, t)
-	}
-	a.inflight = nil
-	var queued []*task
-	for t := a.head; t != nil; {
-		next := t.next
-		t.next = nil
-		if t.retriesLeft == 0 {
+	var failed, again, queued []*task
+	for _, t := range a.takeCallsLocked() {
+		switch {
+		case t.retriesLeft == 0:
 			failed = append(failed, t)
-		} else {
+		case t.state.CompareAndSwap(stRunning, stQueued):
+			if t.retriesLeft > 0 {
+				t.retriesLeft--
+			}
+			t.attempt++
+			old := t.ctx.Load()
+			t.ctx.Store(&taskCtx{t: t, attempt: t.attempt})
+			old.cancel()
+			again = append(again, t)
+		case t.state.Load() == stQueued:
 			queued = append(queued, t)
+		default:
+			failed = append(failed, t) // finishing or cancelled meanwhile: cancelTask leaves it be
 		}
-		t = next
 	}
-	a.head, a.tail = nil, nil
 	for _, t := range append(again, queued...) {
-		if a.tail == nil {
-			a.head = t
-		} else {
-			a.tail.next = t
-		}
-		a.tail = t
+		a.appendLocked(t)
 	}
 	return failed
 }

@@ -70,12 +70,21 @@ type Counter struct{ N int }
 
 // workloads in the order they run; units of their figures.
 var (
-	order = []string{"spin", "noop", "actor", "put_get", "put_get_gc400"}
-	units = map[string]string{"spin": "s", "noop": "tasks/s", "actor": "calls/s", "put_get": "ops/s", "put_get_gc400": "ops/s"}
+	order = []string{"spin", "noop", "actor", "put_get", "put_get_gc400", "put_get_floor"}
+	units = map[string]string{"spin": "s", "noop": "tasks/s", "actor": "calls/s", "put_get": "ops/s",
+		"put_get_gc400": "ops/s", "put_get_floor": "ops/s"}
 	// what each figure is called in the output
 	figure = map[string]string{"spin": "spin_wall", "noop": "noop_tput", "actor": "actor_tput", "put_get": "put_get_tput",
-		"put_get_gc400": "put_get_gogc400_tput"}
+		"put_get_gc400": "put_get_gogc400_tput", "put_get_floor": "put_get_floor_tput"}
+	// variants of (d) that only one side runs
+	onlySide = map[string]string{"put_get_gc400": "fray", "put_get_floor": "direct"}
 )
+
+// put_get_floor is (d) through the smallest possible stand-in for fray's design, run by the
+// direct side (bench_direct.py's module doc): a separate process hands each value to a
+// Python Ray driver through shared memory and a pipe, with one copy in, one out of the
+// object store and one out, and nothing else. Its ratio to direct is the most any design
+// with a separate driver process can reach on the machine.
 
 // put_get_gc400 is (d) on the fray side again with Go's collector at GOGC=400, for the
 // record: the Go program allocates 1 MiB per Get on a live heap of about 2 MiB, so at the
@@ -196,9 +205,10 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 				return fmt.Errorf("%s warm-up: %w", name, err)
 			}
 			for _, w := range order {
-				if !only[strings.TrimSuffix(w, "_gc400")] || (name == "local" && (w == "spin" || strings.HasPrefix(w, "put_get"))) ||
-					(name != "fray" && w == "put_get_gc400") {
-					continue // the local backend runs (b) and (c) only; Python has no GOGC
+				base := strings.TrimSuffix(strings.TrimSuffix(w, "_gc400"), "_floor")
+				if !only[base] || (name == "local" && (w == "spin" || base == "put_get")) ||
+					(onlySide[w] != "" && onlySide[w] != name) {
+					continue // the local backend runs (b) and (c) only
 				}
 				v, err := r(w)
 				if err != nil {
@@ -231,6 +241,7 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 	ratio("ratio_actor_tput_fray_over_direct", "fray_actor_tput", "direct_actor_tput", "target >= 0.7")
 	ratio("ratio_put_get_tput_fray_over_direct", "fray_put_get_tput", "direct_put_get_tput", "target >= 0.7")
 	ratio("ratio_put_get_gogc400_tput_fray_over_direct", "fray_put_get_gogc400_tput", "direct_put_get_tput", "Go's GOGC=400, for the record")
+	ratio("ratio_put_get_floor_tput_over_direct", "direct_put_get_floor_tput", "direct_put_get_tput", "the most a separate driver process can reach here")
 	ratio("ratio_noop_tput_local_over_fray_ray", "local_noop_tput", "fray_noop_tput", "local/Ray")
 	ratio("ratio_actor_tput_local_over_fray_ray", "local_actor_tput", "fray_actor_tput", "local/Ray")
 	return nil

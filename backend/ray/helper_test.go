@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -171,6 +172,10 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if !errors.Is(err, fray.ErrTimeout) {
 		t.Fatalf("short Get: want ErrTimeout, got %v", err)
 	}
+	for i := 0; i < 100; i++ { // refs that die just before Close: their release must not linger
+		_, _ = fray.Put(ctx, i)
+	}
+	runtime.GC()
 	if err := jc.Close(); err != nil {
 		t.Fatal(err)
 	}

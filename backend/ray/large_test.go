@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/ray"
@@ -100,5 +102,46 @@ func TestLargeValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReleasedRefsAreFreed drops refs in bursts, as garbage collection does: the bridge
+// must forget every one of them (its Ray ObjectRefs go, so Ray can free the objects),
+// however the releases are batched into frames, and refs still held must stay readable.
+func TestReleasedRefsAreFreed(t *testing.T) {
+	jc, ctx := connect(t, ray.Options{})
+	kept, err := fray.Put(ctx, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]fray.ObjectID, 300)
+	for i := range ids {
+		r, err := fray.Put(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = r.ID() // only the id is kept: the Ref becomes garbage
+	}
+	forgotten := func() int {
+		n := 0
+		for _, id := range ids {
+			if _, err := jc.Get(ctx, []fray.ObjectID{id}); errors.Is(err, fray.ErrInvalidArgument) {
+				n++
+			} else if err != nil {
+				t.Fatalf("get of a released id: want ErrInvalidArgument, got %v", err)
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(time.Minute)
+	for n := 0; n < len(ids); n = forgotten() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the bridge still holds %d of %d released objects after a minute", len(ids)-n, len(ids))
+		}
+		runtime.GC() // runs the refs' cleanups, which release them
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v, err := kept.Get(ctx); err != nil || v != 42 {
+		t.Fatalf("a ref still held: %d, %v", v, err)
 	}
 }

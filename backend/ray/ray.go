@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,12 @@ type JobContext struct {
 
 	closeOnce sync.Once
 	closed    atomic.Bool
+
+	// Released ids wait here for one frame (Release).
+	relMu      sync.Mutex
+	relPending []string
+	relDone    chan struct{} // non-nil while a flusher runs; closed when it ends
+	relClosed  bool          // set by Close: no flusher starts after it
 }
 
 var _ fray.JobContext = (*JobContext)(nil)
@@ -373,11 +380,42 @@ func (j *JobContext) Cancel(ctx context.Context, id fray.ObjectID, force bool) e
 }
 
 // Release drops the bridge's references to ids, letting Ray free the objects.
+//
+// Refs die in bursts (a garbage collection runs their cleanups one after another, each
+// releasing one id), so ids are queued and one goroutine sends what has queued up as one
+// frame: the bridge then handles one frame per burst instead of one per ref.
 func (j *JobContext) Release(ids []fray.ObjectID) {
 	if j.check() != nil || len(ids) == 0 {
 		return
 	}
-	_ = j.b.send(wire.TypeRelease, 0, wire.Release{IDs: wire.IDs(ids)})
+	j.relMu.Lock()
+	defer j.relMu.Unlock()
+	if j.relClosed {
+		return
+	}
+	j.relPending = append(j.relPending, wire.IDs(ids)...)
+	if j.relDone == nil {
+		j.relDone = make(chan struct{})
+		go j.flushReleases(j.relDone)
+	}
+}
+
+// flushReleases sends the queued ids until none are left, then ends.
+func (j *JobContext) flushReleases(done chan struct{}) {
+	defer close(done)
+	for {
+		runtime.Gosched() // let the rest of a burst of cleanups queue up first
+		j.relMu.Lock()
+		ids := j.relPending
+		j.relPending = nil
+		if len(ids) == 0 {
+			j.relDone = nil
+			j.relMu.Unlock()
+			return
+		}
+		j.relMu.Unlock()
+		_ = j.b.send(wire.TypeRelease, 0, wire.Release{IDs: ids})
+	}
 }
 
 // CreateActor creates a Ray actor whose state lives in a Go child of the actor's process.
@@ -454,7 +492,14 @@ func (j *JobContext) KillActor(ctx context.Context, id fray.ActorID, noRestart b
 func (j *JobContext) Close() error {
 	j.closeOnce.Do(func() {
 		j.closed.Store(true)
+		j.relMu.Lock()
+		j.relClosed = true
+		flushing := j.relDone
+		j.relMu.Unlock()
 		j.b.close(30 * time.Second)
+		if flushing != nil {
+			<-flushing // sends fail at once now that the bridge is closed
+		}
 	})
 	return nil
 }

@@ -8,7 +8,8 @@ design, in which a separate process (here this one, standing in for the Go progr
 each value to a Python Ray driver (the "floor bridge", a child of this script) through
 shared memory and a pipe: one copy in, a pipe hop, ray.put, ray.get, one copy into shared
 memory, a pipe hop, one copy out. It has no framing, no object table and no garbage
-collector, so no design with a separate driver process can do better on this machine.
+collector: only what any design with a separate driver process must do, so such a design
+cannot be expected to do better on the same machine.
 
 Usage: python bench_direct.py ADDRESS WARM_WORKERS
        python bench_direct.py --floor-bridge ADDRESS RFD WFD MEMFD   (started by the above)

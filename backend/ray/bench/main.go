@@ -2,7 +2,8 @@
 // in one invocation, and the local backend on the same workloads: (a) 200 tasks that each
 // busy-wait 10 ms (wall time), (b) 2,000 no-op tasks submitted then gathered (throughput),
 // (c) 2,000 calls on one actor (throughput), (d) put then get of 1 MiB objects (throughput;
-// on the fray side also with Go's collector at GOGC=400, see put_get_gc400).
+// on the fray side also with Go's collector at GOGC=400, and on the direct side also
+// through a floor stand-in for fray's design: see variantOf).
 // Each is repeated -reps times, the sides taking turns (so that machine noise hits them
 // alike; every other repetition in the reverse order): in each repetition every side warms up (Ray may have stopped a job's idle
 // workers while the other job ran) and then runs each workload once. Medians are printed
@@ -76,23 +77,27 @@ var (
 	// what each figure is called in the output
 	figure = map[string]string{"spin": "spin_wall", "noop": "noop_tput", "actor": "actor_tput", "put_get": "put_get_tput",
 		"put_get_gc400": "put_get_gogc400_tput", "put_get_floor": "put_get_floor_tput"}
-	// variants of (d) that only one side runs
-	onlySide = map[string]string{"put_get_gc400": "fray", "put_get_floor": "direct"}
+	// variantOf names, for each variant of a workload that one side runs, that workload
+	// and the side:
+	//
+	// put_get_gc400 is (d) on the fray side again with Go's collector at GOGC=400, for the
+	// record: the Go program allocates 1 MiB per Get on a live heap of about 2 MiB, so at
+	// the default GOGC=100 the collector runs every two or three operations, and its cycles
+	// and the page faults of memory returned to the OS and taken back cost the Go process
+	// about 0.3 ms of CPU per operation, on a machine that (d) already keeps busy. Python
+	// frees the same buffers by reference counting. The figure separates that cost of Go's
+	// runtime from fray's data path; the (d) target is judged on the default (put_get).
+	//
+	// put_get_floor is (d) through the smallest stand-in for fray's design, run by the
+	// direct side (bench_direct.py's module doc): a separate process hands each value to a
+	// Python Ray driver through shared memory and a pipe, with one copy in, one out of the
+	// object store and one out, and nothing else. Its ratio to direct is about the most a
+	// design with a separate driver process can be expected to reach on the machine.
+	variantOf = map[string]struct{ workload, side string }{
+		"put_get_gc400": {"put_get", "fray"},
+		"put_get_floor": {"put_get", "direct"},
+	}
 )
-
-// put_get_floor is (d) through the smallest possible stand-in for fray's design, run by the
-// direct side (bench_direct.py's module doc): a separate process hands each value to a
-// Python Ray driver through shared memory and a pipe, with one copy in, one out of the
-// object store and one out, and nothing else. Its ratio to direct is the most any design
-// with a separate driver process can reach on the machine.
-
-// put_get_gc400 is (d) on the fray side again with Go's collector at GOGC=400, for the
-// record: the Go program allocates 1 MiB per Get on a live heap of about 2 MiB, so at the
-// default GOGC=100 the collector runs every two or three operations, and its cycles and
-// the page faults of memory returned to the OS and taken back cost the Go process about
-// 0.3 ms of CPU per operation, on a machine that (d) already keeps busy. Python frees the
-// same buffers by reference counting. The figure separates that cost of Go's runtime from
-// fray's data path; the (d) target is judged on the default (put_get).
 
 func main() {
 	fray.Init()
@@ -205,9 +210,14 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 				return fmt.Errorf("%s warm-up: %w", name, err)
 			}
 			for _, w := range order {
-				base := strings.TrimSuffix(strings.TrimSuffix(w, "_gc400"), "_floor")
-				if !only[base] || (name == "local" && (w == "spin" || base == "put_get")) ||
-					(onlySide[w] != "" && onlySide[w] != name) {
+				base := w
+				if v, ok := variantOf[w]; ok {
+					if v.side != name {
+						continue
+					}
+					base = v.workload
+				}
+				if !only[base] || (name == "local" && (base == "spin" || base == "put_get")) {
 					continue // the local backend runs (b) and (c) only
 				}
 				v, err := r(w)
@@ -241,7 +251,7 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 	ratio("ratio_actor_tput_fray_over_direct", "fray_actor_tput", "direct_actor_tput", "target >= 0.7")
 	ratio("ratio_put_get_tput_fray_over_direct", "fray_put_get_tput", "direct_put_get_tput", "target >= 0.7")
 	ratio("ratio_put_get_gogc400_tput_fray_over_direct", "fray_put_get_gogc400_tput", "direct_put_get_tput", "Go's GOGC=400, for the record")
-	ratio("ratio_put_get_floor_tput_over_direct", "direct_put_get_floor_tput", "direct_put_get_tput", "the most a separate driver process can reach here")
+	ratio("ratio_put_get_floor_tput_over_direct", "direct_put_get_floor_tput", "direct_put_get_tput", "about the most a separate driver process can reach here")
 	ratio("ratio_noop_tput_local_over_fray_ray", "local_noop_tput", "fray_noop_tput", "local/Ray")
 	ratio("ratio_actor_tput_local_over_fray_ray", "local_actor_tput", "fray_actor_tput", "local/Ray")
 	return nil

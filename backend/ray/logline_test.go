@@ -1,0 +1,52 @@
+package ray
+
+import (
+	"log/slog"
+	"testing"
+)
+
+// TestParseLogLine: each kind of line the bridge prints reaches the Go logger with the
+// level it states and its message without the foreign prefix.
+func TestParseLogLine(t *testing.T) {
+	cases := []struct {
+		line  string
+		level slog.Level
+		msg   string
+		attr  string // one attribute key=value the record must carry ("" for none)
+	}{
+		{"2026-12-03 08:06:16,123\tINFO worker.py:1654 -- Connecting to existing Ray cluster at address: 127.0.0.1:6379...",
+			slog.LevelInfo, "Connecting to existing Ray cluster at address: 127.0.0.1:6379...", "where=worker.py:1654"},
+		{"2026-12-03 08:06:16,123\tWARNING services.py:2000 -- low memory", slog.LevelWarn, "low memory", "where=services.py:2000"},
+		{"[2026-12-03 08:06:16,123 E 1234 5678] core_worker.cc:12: lost", slog.LevelError, "core_worker.cc:12: lost", ""},
+		{"fray-bridge: WARNING shared memory unavailable (x); values cross through the pipes", slog.LevelWarn,
+			"shared memory unavailable (x); values cross through the pipes", "from=fray-bridge"},
+		{"fray-bridge: ERROR request 0x05 failed: boom", slog.LevelError, "request 0x05 failed: boom", "from=fray-bridge"},
+		{"fray-bridge: old style message", slog.LevelWarn, "old style message", "from=fray-bridge"},
+		// A Go worker child's JSON record, forwarded by Ray with its colored prefix.
+		{"\x1b[36m(fray_task pid=4242)\x1b[0m {\"time\":\"2026-12-03T08:06:16Z\",\"level\":\"DEBUG\",\"msg\":\"fray worker serving\",\"worker_pid\":77}",
+			slog.LevelDebug, "fray worker serving", "worker_pid=77"},
+		{"(pid=4242) {\"level\":\"WARN\",\"msg\":\"w\"}", slog.LevelWarn, "w", "ray_worker=pid=4242"},
+		{"(pid=4242) time=2026-12-03T08:06:16Z level=ERROR msg=bad", slog.LevelError, "time=2026-12-03T08:06:16Z level=ERROR msg=bad", "ray_worker=pid=4242"},
+		{"(pid=4242) hello from a task", slog.LevelInfo, "hello from a task", "ray_worker=pid=4242"},
+		{"Traceback (most recent call last):", slog.LevelError, "Traceback (most recent call last):", ""},
+		{"{not json", slog.LevelInfo, "{not json", ""},
+	}
+	for _, c := range cases {
+		got := parseLogLine(c.line)
+		if got.level != c.level || got.msg != c.msg {
+			t.Errorf("%q: level %v msg %q; want %v %q", c.line, got.level, got.msg, c.level, c.msg)
+		}
+		if c.attr == "" {
+			continue
+		}
+		found := false
+		for _, a := range got.attrs {
+			if a.String() == c.attr {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%q: attrs %v lack %s", c.line, got.attrs, c.attr)
+		}
+	}
+}

@@ -20,7 +20,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -149,21 +148,30 @@ type logFlags struct{ level, format string }
 // info and text.
 func (f logFlags) config() (logging.Config, error) {
 	c := logging.Config{Format: logging.FormatText}
-	if v := cmp.Or(f.level, os.Getenv(logging.EnvLevel)); v != "" {
+	if v, from := flagOrEnv("log-level", f.level, logging.EnvLevel); v != "" {
 		l, err := logging.ParseLevel(v)
 		if err != nil {
-			return c, &UsageError{Flag: "--log-level", Err: fmt.Errorf("--log-level: %w", err)}
+			return c, &UsageError{Flag: "--log-level", Err: fmt.Errorf("%s: %w", from, err)}
 		}
 		c.Level = l
 	}
-	if v := cmp.Or(f.format, os.Getenv(logging.EnvFormat)); v != "" {
+	if v, from := flagOrEnv("log-format", f.format, logging.EnvFormat); v != "" {
 		format, err := logging.ParseFormat(v)
 		if err != nil {
-			return c, &UsageError{Flag: "--log-format", Err: fmt.Errorf("--log-format: %w", err)}
+			return c, &UsageError{Flag: "--log-format", Err: fmt.Errorf("%s: %w", from, err)}
 		}
 		c.Format = format
 	}
 	return c, nil
+}
+
+// flagOrEnv returns the flag's value if set, else the environment variable's, and where the
+// value came from ("--name" or "$VAR (the default of --name)").
+func flagOrEnv(name, value, env string) (string, string) {
+	if value != "" {
+		return value, "--" + name
+	}
+	return os.Getenv(env), "$" + env + " (the default of --" + name + ")"
 }
 
 // NewCommand returns the command tree: the root command runs the pipeline, "status" shows
@@ -197,6 +205,7 @@ func NewCommand(steps ...*executor.Step) *cobra.Command {
 			}
 		}
 		logCfg, logger = c, logging.Install(cmd.ErrOrStderr(), c)
+		logging.Export(c) // worker processes started by this run log the same way
 		return nil
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })

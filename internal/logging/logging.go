@@ -106,15 +106,19 @@ func (c Config) Handler(w io.Writer) slog.Handler {
 }
 
 // Install makes c's handler on w the process's default logger (slog's and, through it, the
-// standard log package's) and exports c in the environment, so that worker processes
-// started from now on inherit it. It returns the logger.
+// standard log package's, whose lines become info records) and returns it.
 func Install(w io.Writer, c Config, attrs ...any) *slog.Logger {
 	l := slog.New(c.Handler(w)).With(attrs...)
 	slog.SetDefault(l)
+	return l
+}
+
+// Export sets FRAY_LOG_LEVEL and FRAY_LOG_FORMAT to c in this process's environment, so that
+// worker processes started from now on (which inherit it) log the same way.
+func Export(c Config) {
 	for k, v := range c.Env() {
 		_ = os.Setenv(k, v)
 	}
-	return l
 }
 
 // InstallFromEnv installs the Config of FRAY_LOG_LEVEL and FRAY_LOG_FORMAT on stderr when

@@ -44,7 +44,9 @@ func TestInstall(t *testing.T) {
 	t.Setenv(EnvLevel, "")
 	t.Setenv(EnvFormat, "")
 	var buf bytes.Buffer
-	Install(&buf, Config{Level: slog.LevelWarn, Format: FormatJSON}, "worker_pid", 7)
+	c := Config{Level: slog.LevelWarn, Format: FormatJSON}
+	Install(&buf, c, "worker_pid", 7)
+	Export(c)
 	slog.Info("dropped: below the level")
 	slog.Warn("kept", "k", 1)
 	log.SetFlags(0)
@@ -71,8 +73,8 @@ func TestInstall(t *testing.T) {
 	if os.Getenv(EnvLevel) != "WARN" || os.Getenv(EnvFormat) != FormatJSON {
 		t.Errorf("exported %q %q", os.Getenv(EnvLevel), os.Getenv(EnvFormat))
 	}
-	c, set, err := FromEnv()
-	if !set || err != nil || c != (Config{Level: slog.LevelWarn, Format: FormatJSON}) {
-		t.Errorf("FromEnv = %+v %v %v", c, set, err)
+	got, set, err := FromEnv()
+	if !set || err != nil || got != c {
+		t.Errorf("FromEnv = %+v %v %v", got, set, err)
 	}
 }

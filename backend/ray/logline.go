@@ -40,9 +40,14 @@ func parseLogLine(line string) logLine {
 		out.attrs = append(out.attrs, slog.String("ray_worker", m[1]))
 		line = m[2]
 	}
-	if rest, ok := strings.CutPrefix(line, "fray-bridge: "); ok {
-		out.attrs = append(out.attrs, slog.String("from", "fray-bridge"))
-		line = rest
+	// fray's own Python: "fray-bridge: LEVEL message" (the driver), "fray-shim: LEVEL
+	// message" (the shim on a Ray worker).
+	for _, from := range []string{"fray-bridge", "fray-shim"} {
+		rest, ok := strings.CutPrefix(line, from+": ")
+		if !ok {
+			continue
+		}
+		out.attrs = append(out.attrs, slog.String("from", from))
 		if word, msg, ok := strings.Cut(rest, " "); ok {
 			if l, ok := pythonLevel(word); ok {
 				out.level, out.msg = l, msg

@@ -22,6 +22,8 @@ func TestParseLogLine(t *testing.T) {
 			"shared memory unavailable (x); values cross through the pipes", "from=fray-bridge"},
 		{"fray-bridge: ERROR request 0x05 failed: boom", slog.LevelError, "request 0x05 failed: boom", "from=fray-bridge"},
 		{"fray-bridge: old style message", slog.LevelWarn, "old style message", "from=fray-bridge"},
+		{"(fray_task pid=9) fray-shim: ERROR Go worker child died (exit status 2); exiting this Ray worker", slog.LevelError,
+			"Go worker child died (exit status 2); exiting this Ray worker", "from=fray-shim"},
 		// A Go worker child's JSON record, forwarded by Ray with its colored prefix.
 		{"\x1b[36m(fray_task pid=4242)\x1b[0m {\"time\":\"2026-12-03T08:06:16Z\",\"level\":\"DEBUG\",\"msg\":\"fray worker serving\",\"worker_pid\":77}",
 			slog.LevelDebug, "fray worker serving", "worker_pid=77"},
@@ -48,5 +50,22 @@ func TestParseLogLine(t *testing.T) {
 		if !found {
 			t.Errorf("%q: attrs %v lack %s", c.line, got.attrs, c.attr)
 		}
+	}
+}
+
+// TestJobEnv: the driver's log setup travels to the Go children on Ray workers unless the
+// options set it.
+func TestJobEnv(t *testing.T) {
+	t.Setenv("FRAY_LOG_FORMAT", "json")
+	t.Setenv("FRAY_LOG_LEVEL", "")
+	env := jobEnv(map[string]string{"A": "1"})
+	if env["A"] != "1" || env["FRAY_LOG_FORMAT"] != "json" || len(env) != 2 {
+		t.Errorf("jobEnv = %v", env)
+	}
+	if env := jobEnv(map[string]string{"FRAY_LOG_FORMAT": "text"}); env["FRAY_LOG_FORMAT"] != "text" {
+		t.Errorf("opts.Env is overridden: %v", env)
+	}
+	if env := jobEnv(nil); env["FRAY_LOG_FORMAT"] != "json" {
+		t.Errorf("jobEnv(nil) = %v", env)
 	}
 }

@@ -22,6 +22,9 @@ var (
 	pyLogRe = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+\s+(DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+(\S+)\s+--\s+(.*)$`)
 	// Ray's C++ core: "[2026-12-03 08:06:16,123 W 1234 5678] file.cc:12: message"
 	coreLogRe = regexp.MustCompile(`^\[\d{4}-\d\d-\d\d [\d:,.]+ ([DIWEF]) \d+ \d+\] (.*)$`)
+	// Ray's log deduplication: "line [repeated 2x across cluster]", the first time with a
+	// note on how to turn it off
+	repeatedRe = regexp.MustCompile(`^(.*?) \[repeated (\d+)x across cluster\](?: \(Ray deduplicates logs.*\))?$`)
 	// slog's text handler: "time=... level=WARN msg=..."
 	slogTextLevelRe = regexp.MustCompile(`(?:^|\s)level=([A-Z]+(?:[+-]\d+)?)(?:\s|$)`)
 )
@@ -39,6 +42,10 @@ func parseLogLine(line string) logLine {
 	if m := workerPrefixRe.FindStringSubmatch(line); m != nil {
 		out.attrs = append(out.attrs, slog.String("ray_worker", m[1]))
 		line = m[2]
+	}
+	if m := repeatedRe.FindStringSubmatch(line); m != nil {
+		line = m[1]
+		out.attrs = append(out.attrs, slog.String("ray_repeated", m[2]))
 	}
 	// fray's own Python: "fray-bridge: LEVEL message" (the driver), "fray-shim: LEVEL
 	// message" (the shim on a Ray worker).

@@ -28,6 +28,10 @@ func TestParseLogLine(t *testing.T) {
 		{"\x1b[36m(fray_task pid=4242)\x1b[0m {\"time\":\"2026-12-03T08:06:16Z\",\"level\":\"DEBUG\",\"msg\":\"fray worker serving\",\"worker_pid\":77}",
 			slog.LevelDebug, "fray worker serving", "worker_pid=77"},
 		{"(pid=4242) {\"level\":\"WARN\",\"msg\":\"w\"}", slog.LevelWarn, "w", "ray_worker=pid=4242"},
+		// Ray's deduplication suffix, seen on a real run.
+		{"(numbers:demo/numbers pid=11262) {\"level\":\"DEBUG\",\"msg\":\"fray worker serving\",\"worker_pid\":11322} [repeated 2x across cluster] (Ray deduplicates logs by default. Set RAY_DEDUP_LOGS=0 to disable log deduplication, or see https://docs.ray.io/en/master/ray-observability/user-guides/configure-logging.html#log-deduplication for more options.)",
+			slog.LevelDebug, "fray worker serving", "ray_repeated=2"},
+		{"(pid=1) hello [repeated 5x across cluster]", slog.LevelInfo, "hello", "ray_repeated=5"},
 		{"(pid=4242) time=2026-12-03T08:06:16Z level=ERROR msg=bad", slog.LevelError, "time=2026-12-03T08:06:16Z level=ERROR msg=bad", "ray_worker=pid=4242"},
 		{"(pid=4242) hello from a task", slog.LevelInfo, "hello from a task", "ray_worker=pid=4242"},
 		{"Traceback (most recent call last):", slog.LevelError, "Traceback (most recent call last):", ""},

@@ -10,13 +10,26 @@
 //
 //	prog --prefix /data/runs [--dry-run] [--force-run-failed] [--run-only REGEX]...
 //	     [--max-concurrent N] [--backend local|ray] [--ray-address ADDR] [--namespace marin]
-//	     [--executor-info-base-path PATH]
+//	     [--executor-info-base-path PATH] [--log-level debug|info|warn|error] [--log-format text|json]
 //	prog status --prefix /data/runs
 //
 // --prefix falls back to the FRAY_PREFIX environment variable. While steps run the command
-// prints a progress line (running / waiting / done / failed counts and elapsed time) —
-// rewritten in place on a terminal, every few seconds or on change in logs — and at the end
-// a summary table (step, status, duration, output path).
+// reports progress (running / waiting / done / failed counts and elapsed time) — a line
+// rewritten in place on a terminal, else a log record when the counts change — and at the
+// end prints a summary table (step, status, duration, output path) on standard output.
+//
+// Errors: a bad command line (unknown flag or subcommand, extra argument, a flag value that
+// does not parse or is out of range) is a *UsageError; it is printed with a hint to run
+// --help, nothing runs, and the exit status is 2. Any other failure is logged and exits
+// with 1. A program that adds flags of its own validates them in PreRunE and returns
+// FlagError for a bad one, and runs the command with Execute.
+//
+// Logging: standard error carries one format, slog's text or JSON handler (--log-format,
+// default $FRAY_LOG_FORMAT, else text) at --log-level (default $FRAY_LOG_LEVEL, else info).
+// The handler becomes the process's default logger (also for the standard log package) and
+// the choice is exported as FRAY_LOG_LEVEL and FRAY_LOG_FORMAT, which worker processes (the
+// local backend's, and the Go children on Ray workers) read in fray.Init; the Ray bridge
+// logs the lines it forwards from Ray through the same handler, at the level each states.
 package cli
 
 import (

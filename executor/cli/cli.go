@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/executor"
@@ -112,6 +113,21 @@ func (e *UsageError) Unwrap() error { return e.Err }
 // "invalid --name value: reason".
 func FlagError(name string, value any, reason string) error {
 	return &UsageError{Flag: "--" + name, Err: fmt.Errorf("invalid --%s %v: %s", name, value, reason)}
+}
+
+// flagError is the command tree's flag error function: pflag's parse errors (unknown flag,
+// missing or unparsable value) become usage errors that name the flag.
+func flagError(_ *cobra.Command, err error) error {
+	ue := &UsageError{Err: err}
+	var named interface{ GetSpecifiedName() string }
+	var invalid *pflag.InvalidValueError
+	switch {
+	case errors.As(err, &invalid):
+		ue.Flag = "--" + invalid.GetFlag().Name
+	case errors.As(err, &named):
+		ue.Flag = "--" + named.GetSpecifiedName()
+	}
+	return ue
 }
 
 // usageArgs makes the errors of a cobra argument validator usage errors.
@@ -221,7 +237,7 @@ func NewCommand(steps ...*executor.Step) *cobra.Command {
 		logging.Export(c) // worker processes started by this run log the same way
 		return nil
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
+	root.SetFlagErrorFunc(flagError) // subcommands inherit it
 	pf := root.PersistentFlags()
 	pf.StringVar(&lf.level, "log-level", "", "log level: debug, info, warn or error (default $"+logging.EnvLevel+", else info)")
 	pf.StringVar(&lf.format, "log-format", "", "log format: text or json, one record per line (default $"+logging.EnvFormat+", else text)")

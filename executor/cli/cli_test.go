@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,5 +88,35 @@ func TestCLI(t *testing.T) {
 	}
 	if _, errOut, code := run(t, steps, "--prefix", prefix, "--backend", "nope"); code != ExitUsage || !strings.Contains(errOut, "--backend nope") {
 		t.Fatalf("bad backend: %d %s", code, errOut)
+	}
+}
+
+// TestUsageErrorNamesTheFlag: every bad command line is a *UsageError whose Flag names the
+// flag at fault, for programs that inspect it.
+func TestUsageErrorNamesTheFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--bogus"}, "--bogus"},
+		{[]string{"--max-concurrent", "abc"}, "--max-concurrent"},
+		{[]string{"--max-concurrent"}, "--max-concurrent"},
+		{[]string{"--max-concurrent", "-2"}, "--max-concurrent"},
+		{[]string{"--backend", "nope"}, "--backend"},
+		{[]string{"--log-format", "xml"}, "--log-format"},
+		{[]string{"status", "--bogus"}, "--bogus"},
+		{[]string{"extra"}, ""},
+		{[]string{}, "--prefix"},
+	} {
+		cmd := NewCommand()
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs(c.args)
+		t.Setenv(executor.PrefixEnv, "")
+		_, err := cmd.ExecuteContextC(context.Background())
+		var ue *UsageError
+		if !errors.As(err, &ue) || ue.Flag != c.flag {
+			t.Errorf("%q: %v (%#v); want a usage error for %q", c.args, err, ue, c.flag)
+		}
 	}
 }

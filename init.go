@@ -1,24 +1,34 @@
 package fray
 
 import (
-	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/fray-go/fray/internal/hook"
+	"github.com/fray-go/fray/internal/logging"
 )
 
 // Init must be the first call in main (and in TestMain of test packages whose tests start
 // worker processes). In a process started as a fray worker it serves calls and never
 // returns; in a driver it freezes the task registry and returns.
+//
+// Logging: when FRAY_LOG_LEVEL or FRAY_LOG_FORMAT (text or json) is set, Init makes a
+// log/slog handler of that level and format on standard error the process's default
+// logger (slog's and the standard log package's). The executor's command line sets both
+// from its --log-level and --log-format flags, and worker processes inherit them, so every
+// process of a run logs in one format; a worker's records carry its worker_pid.
 func Init() {
 	FreezeRegistry()
 	if !hook.IsWorker() {
+		logging.InstallFromEnv()
 		return
 	}
+	logging.InstallFromEnv("worker_pid", os.Getpid())
 	if hook.ServeWorker == nil {
-		fmt.Fprintln(os.Stderr, "fray: started as a worker but no worker loop is linked in; import a fray backend package")
+		slog.Error("fray: started as a worker but no worker loop is linked in; import a fray backend package")
 		os.Exit(70)
 	}
+	slog.Debug("fray worker serving")
 	os.Exit(hook.ServeWorker())
 }
 

@@ -141,7 +141,8 @@ func closeAll(fs ...*os.File) {
 	}
 }
 
-// forward sends the bridge's output lines to the logger, keeping the last few for errors.
+// forward sends the bridge's output lines to the logger, each with the level it states
+// (parseLogLine), keeping the last few for errors.
 func (b *bridge) forward(r io.Reader) {
 	defer b.logs.Done()
 	sc := bufio.NewScanner(r)
@@ -157,14 +158,8 @@ func (b *bridge) forward(r io.Reader) {
 			b.tail = b.tail[len(b.tail)-tailLines:]
 		}
 		b.tailMu.Unlock()
-		level := slog.LevelInfo
-		switch {
-		case strings.Contains(line, "ERROR") || strings.Contains(line, "Traceback"):
-			level = slog.LevelError
-		case strings.Contains(line, "WARNING"):
-			level = slog.LevelWarn
-		}
-		b.log.Log(context.Background(), level, line, "source", "ray")
+		rec := parseLogLine(line)
+		b.log.LogAttrs(context.Background(), rec.level, rec.msg, append([]slog.Attr{slog.String("source", "ray")}, rec.attrs...)...)
 	}
 }
 

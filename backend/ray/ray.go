@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/internal/logging"
 	"github.com/fray-go/fray/internal/wire"
 	_ "github.com/fray-go/fray/internal/worker" // worker mode: Ray workers run this binary
 )
@@ -72,7 +74,7 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	if bin, err = filepath.Abs(bin); err != nil {
 		return nil, err
 	}
-	hello := bridgeHello{Address: opts.address(), Namespace: opts.Namespace, Env: opts.Env,
+	hello := bridgeHello{Address: opts.address(), Namespace: opts.Namespace, Env: jobEnv(opts.Env),
 		Ship: opts.Ship.String(), Digest: fray.RegistryDigest(), Manifest: fray.RegistryManifest(),
 		MaxFrame: maxFrame, LogToDriver: !opts.Quiet, Verbose: opts.Verbose}
 	if opts.Ship == ShipWorkingDir {
@@ -502,4 +504,22 @@ func (j *JobContext) Close() error {
 		}
 	})
 	return nil
+}
+
+// jobEnv is the job's runtime_env env_vars: opts.Env plus this process's log setup
+// (FRAY_LOG_LEVEL, FRAY_LOG_FORMAT) unless opts.Env sets it, so that the Go worker children
+// on Ray workers log at the driver's level and in its format.
+func jobEnv(env map[string]string) map[string]string {
+	out := maps.Clone(env)
+	for _, k := range []string{logging.EnvLevel, logging.EnvFormat} {
+		if v := os.Getenv(k); v != "" {
+			if _, set := out[k]; !set {
+				if out == nil {
+					out = map[string]string{}
+				}
+				out[k] = v
+			}
+		}
+	}
+	return out
 }

@@ -66,7 +66,7 @@ func randomDAG(n int, seed uint64) []*executor.Step {
 func newJob() (fray.JobContext, context.Context) {
 	jc, err := local.New(local.Options{Resources: fray.Resources{"CPU": float64(runtime.NumCPU()), "head_node": 1}, Namespace: "marin"})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		slog.Error("fray-executor-bench failed", "err", err)
 		os.Exit(1)
 	}
 	return jc, fray.WithJobContext(context.Background(), jc)
@@ -82,7 +82,7 @@ func main() {
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			slog.Error("fray-executor-bench failed", "err", err)
 			os.Exit(1)
 		}
 		_ = pprof.StartCPUProfile(f)
@@ -93,7 +93,7 @@ func main() {
 	dag := randomDAG(*nSteps, 42)
 	t0 := time.Now()
 	if _, err := executor.Plan("/bench/prefix", dag...); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		slog.Error("fray-executor-bench failed", "err", err)
 		os.Exit(1)
 	}
 	planDur := time.Since(t0)
@@ -102,14 +102,14 @@ func main() {
 	jc, ctx := newJob()
 	dir, err := os.MkdirTemp(*base, "fray-executor-bench-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		slog.Error("fray-executor-bench failed", "err", err)
 		os.Exit(1)
 	}
 	defer os.RemoveAll(dir)
 	t0 = time.Now()
 	rep, err := executor.Run(ctx, executor.Options{Prefix: dir + "/dry", DryRun: true, Logger: quiet, ExperimentName: "bench", GitCommit: "bench"}, dag...)
 	if err != nil || len(rep.Steps) != *nSteps {
-		fmt.Fprintln(os.Stderr, "dry run:", err)
+		slog.Error("dry run failed", "err", err)
 		os.Exit(1)
 	}
 	dry := time.Since(t0)
@@ -132,24 +132,24 @@ func main() {
 	refs := make([]fray.Ref[bool], len(cfgs))
 	for i := range cfgs {
 		if refs[i], err = plainTask.Remote(ctx, cfgs[i]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			slog.Error("fray-executor-bench failed", "err", err)
 			os.Exit(1)
 		}
 	}
 	if _, err := fray.GetAll(ctx, refs); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		slog.Error("fray-executor-bench failed", "err", err)
 		os.Exit(1)
 	}
 	tasks := time.Since(t0)
 	t0 = time.Now()
 	if _, err := executor.Run(ctx, executor.Options{Prefix: dir + "/run", Logger: quiet, ExperimentName: "bench", GitCommit: "bench", PrefixEnv: executor.PrefixEnvNever}, noops...); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		slog.Error("fray-executor-bench failed", "err", err)
 		os.Exit(1)
 	}
 	ex := time.Since(t0)
 	t0 = time.Now()
 	if _, err := executor.Run(ctx, executor.Options{Prefix: dir + "/run", Logger: quiet, ExperimentName: "bench", GitCommit: "bench", PrefixEnv: executor.PrefixEnvNever}, noops...); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		slog.Error("fray-executor-bench failed", "err", err)
 		os.Exit(1)
 	}
 	rerun := time.Since(t0)

@@ -20,13 +20,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -42,12 +39,7 @@ const DefaultPrefix = "fray-out"
 
 func main() {
 	fray.Init()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := NewCommand().ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		os.Exit(1)
-	}
+	os.Exit(cli.Execute(NewCommand()))
 }
 
 // NewCommand is the executor's command for the pipeline's steps, with the pipeline's own
@@ -74,6 +66,9 @@ func NewCommand() *cobra.Command {
 		f.Usage = "where step outputs go: a local path or bucket URL (default $" + executor.PrefixEnv + ", else ./" + DefaultPrefix + ")"
 	}
 	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := validate(cfg); err != nil {
+			return err
+		}
 		prefix, err := choosePrefix(cmd)
 		if err != nil {
 			return err
@@ -112,6 +107,35 @@ func NewCommand() *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// validate checks the pipeline's flags before any step runs, so that a bad value is a usage
+// error naming its flag rather than a step failure after ingest.
+func validate(c steps.Config) error {
+	switch {
+	case c.MaxDocs < 0:
+		return cli.FlagError("max-docs", c.MaxDocs, "must be 0 (every document) or more")
+	case c.DocsPerShard < 1:
+		return cli.FlagError("docs-per-shard", c.DocsPerShard, "must be at least 1")
+	case c.MaxTextBytes < 1:
+		return cli.FlagError("max-text-bytes", c.MaxTextBytes, "must be at least 1")
+	case c.Encoding != tokenize.Cl100kBase && c.Encoding != tokenize.O200kBase:
+		return cli.FlagError("encoding", fmt.Sprintf("%q", c.Encoding), "use "+tokenize.Cl100kBase+" or "+tokenize.O200kBase)
+	case !(c.Threshold >= 0 && c.Threshold <= 1): // also refuses NaN
+		return cli.FlagError("threshold", c.Threshold, "a quality score is between 0 and 1")
+	case !(c.TestFraction > 0 && c.TestFraction < 1):
+		return cli.FlagError("test-fraction", c.TestFraction, "must be above 0 and below 1 (both the training and the held-out set need documents)")
+	case c.Epochs < 1:
+		return cli.FlagError("epochs", c.Epochs, "must be at least 1")
+	case c.InferenceMaxCalls < 0:
+		return cli.FlagError("inference-max-calls", c.InferenceMaxCalls, "must be 0 (reuse workers) or more")
+	case !(c.ShardCPUs > 0):
+		return cli.FlagError("shard-cpus", c.ShardCPUs, "must be above 0")
+	}
+	if err := (fray.Resources{"CPU": c.ShardCPUs}).Validate(); err != nil {
+		return cli.FlagError("shard-cpus", c.ShardCPUs, err.Error())
+	}
+	return nil
 }
 
 // choosePrefix resolves the prefix: --prefix, else FRAY_PREFIX, else ./fray-out. A local

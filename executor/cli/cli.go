@@ -10,13 +10,26 @@
 //
 //	prog --prefix /data/runs [--dry-run] [--force-run-failed] [--run-only REGEX]...
 //	     [--max-concurrent N] [--backend local|ray] [--ray-address ADDR] [--namespace marin]
-//	     [--executor-info-base-path PATH]
+//	     [--executor-info-base-path PATH] [--log-level debug|info|warn|error] [--log-format text|json]
 //	prog status --prefix /data/runs
 //
 // --prefix falls back to the FRAY_PREFIX environment variable. While steps run the command
-// prints a progress line (running / waiting / done / failed counts and elapsed time) —
-// rewritten in place on a terminal, every few seconds or on change in logs — and at the end
-// a summary table (step, status, duration, output path).
+// reports progress (running / waiting / done / failed counts and elapsed time) — a line
+// rewritten in place on a terminal, else a log record when the counts change — and at the
+// end prints a summary table (step, status, duration, output path) on standard output.
+//
+// Errors: a bad command line (unknown flag or subcommand, extra argument, a flag value that
+// does not parse or is out of range) is a *UsageError; it is printed with a hint to run
+// --help, nothing runs, and the exit status is 2. Any other failure is logged and exits
+// with 1. A program that adds flags of its own validates them in PreRunE and returns
+// FlagError for a bad one, and runs the command with Execute.
+//
+// Logging: standard error carries one format, slog's text or JSON handler (--log-format,
+// default $FRAY_LOG_FORMAT, else text) at --log-level (default $FRAY_LOG_LEVEL, else info).
+// The handler becomes the process's default logger (also for the standard log package) and
+// the choice is exported as FRAY_LOG_LEVEL and FRAY_LOG_FORMAT, which worker processes (the
+// local backend's, and the Go children on Ray workers) read in fray.Init; the Ray bridge
+// logs the lines it forwards from Ray through the same handler, at the level each states.
 package cli
 
 import (
@@ -24,9 +37,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,21 +49,95 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/executor"
+	"github.com/fray-go/fray/internal/logging"
 )
 
-// Main builds the command for steps, runs it with os.Args and exits with its status.
+// Main builds the command for steps, runs it with os.Args and exits with Execute's status.
 func Main(steps ...*executor.Step) {
-	cmd := NewCommand(steps...)
+	os.Exit(Execute(NewCommand(steps...)))
+}
+
+// Exit statuses of Execute.
+const (
+	ExitOK     = 0
+	ExitFailed = 1 // the run (or status) failed; the error is logged
+	ExitUsage  = 2 // a *UsageError: bad flags or arguments, and nothing ran
+)
+
+// Execute runs cmd (a NewCommand tree, possibly with flags of the program's own added) with
+// os.Args and a context that SIGINT and SIGTERM cancel, reports its error on the command's
+// standard error and returns the exit status. A *UsageError is printed with a hint to run
+// --help and gives ExitUsage; any other error is logged through the command's logger and
+// gives ExitFailed.
+func Execute(cmd *cobra.Command) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := cmd.ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		os.Exit(1)
+	defer stop()
+	return execute(ctx, cmd)
+}
+
+func execute(ctx context.Context, cmd *cobra.Command) int {
+	c, err := cmd.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
 	}
-	os.Exit(0)
+	if c == nil {
+		c = cmd
+	}
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(c.ErrOrStderr(), "error: %v\nRun '%s --help' for usage.\n", err, c.CommandPath())
+		return ExitUsage
+	}
+	slog.Error(c.CommandPath()+" failed", "err", err)
+	return ExitFailed
+}
+
+// UsageError is a mistake on the command line: an unknown flag or subcommand, an extra
+// argument, a flag value that does not parse or is out of range. It is returned before
+// anything runs. Flag names the flag at fault ("--threshold"), when one is.
+type UsageError struct {
+	Flag string
+	Err  error
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// FlagError returns a *UsageError for a bad value of the flag named name (without dashes):
+// "invalid --name value: reason".
+func FlagError(name string, value any, reason string) error {
+	return &UsageError{Flag: "--" + name, Err: fmt.Errorf("invalid --%s %v: %s", name, value, reason)}
+}
+
+// flagError is the command tree's flag error function: pflag's parse errors (unknown flag,
+// missing or unparsable value) become usage errors that name the flag.
+func flagError(_ *cobra.Command, err error) error {
+	ue := &UsageError{Err: err}
+	var named interface{ GetSpecifiedName() string }
+	var invalid *pflag.InvalidValueError
+	switch {
+	case errors.As(err, &invalid):
+		ue.Flag = "--" + invalid.GetFlag().Name
+	case errors.As(err, &named):
+		ue.Flag = "--" + named.GetSpecifiedName()
+	}
+	return ue
+}
+
+// usageArgs makes the errors of a cobra argument validator usage errors.
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return &UsageError{Err: err}
+		}
+		return nil
+	}
 }
 
 // runFlags are the run command's flags.
@@ -59,24 +148,99 @@ type runFlags struct {
 	maxConcurrent                                                             int
 }
 
+// validate checks the run flags before anything connects or runs.
+func (f runFlags) validate() error {
+	if f.maxConcurrent < 0 {
+		return FlagError("max-concurrent", f.maxConcurrent, "must be 0 (no limit) or more")
+	}
+	switch f.backend {
+	case "local":
+		if f.rayAddress != "" {
+			return FlagError("ray-address", f.rayAddress, "only used with --backend ray")
+		}
+	case "ray":
+	default:
+		return FlagError("backend", f.backend, "use local or ray")
+	}
+	for _, p := range f.runOnly {
+		if _, err := regexp.Compile(p); err != nil {
+			return FlagError("run-only", fmt.Sprintf("%q", p), err.Error())
+		}
+	}
+	return nil
+}
+
+// logFlags are the persistent --log-level and --log-format flags.
+type logFlags struct{ level, format string }
+
+// config resolves the flags, falling back to FRAY_LOG_LEVEL and FRAY_LOG_FORMAT, then to
+// info and text.
+func (f logFlags) config() (logging.Config, error) {
+	c := logging.Config{Format: logging.FormatText}
+	if v, from := flagOrEnv("log-level", f.level, logging.EnvLevel); v != "" {
+		l, err := logging.ParseLevel(v)
+		if err != nil {
+			return c, &UsageError{Flag: "--log-level", Err: fmt.Errorf("%s: %w", from, err)}
+		}
+		c.Level = l
+	}
+	if v, from := flagOrEnv("log-format", f.format, logging.EnvFormat); v != "" {
+		format, err := logging.ParseFormat(v)
+		if err != nil {
+			return c, &UsageError{Flag: "--log-format", Err: fmt.Errorf("%s: %w", from, err)}
+		}
+		c.Format = format
+	}
+	return c, nil
+}
+
+// flagOrEnv returns the flag's value if set, else the environment variable's, and where the
+// value came from ("--name" or "$VAR (the default of --name)").
+func flagOrEnv(name, value, env string) (string, string) {
+	if value != "" {
+		return value, "--" + name
+	}
+	return os.Getenv(env), "$" + env + " (the default of --" + name + ")"
+}
+
 // NewCommand returns the command tree: the root command runs the pipeline, "status" shows
-// the status files under a prefix.
+// the status files under a prefix. Run it with Execute, which reports errors and chooses
+// the exit status. Before any command runs, its flags are checked (a bad one is a
+// *UsageError naming it) and the log handler chosen by --log-level and --log-format
+// becomes the process's default logger; worker processes inherit the choice.
 func NewCommand(steps ...*executor.Step) *cobra.Command {
 	var f runFlags
+	var lf logFlags
+	var logger *slog.Logger
+	var logCfg logging.Config
 	root := &cobra.Command{
 		Use:           commandName(),
 		Short:         "Run the pipeline's steps with the fray executor",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Args:          usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			err := runPipeline(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, steps)
-			if err != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), "error:", err)
-			}
-			return err
+			return runPipeline(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), logger, logCfg, f, steps)
 		},
 	}
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := lf.config()
+		if err != nil {
+			return err
+		}
+		if cmd == root {
+			if err := f.validate(); err != nil {
+				return err
+			}
+		}
+		logCfg, logger = c, logging.Install(cmd.ErrOrStderr(), c)
+		logging.Export(c) // worker processes started by this run log the same way
+		return nil
+	}
+	root.SetFlagErrorFunc(flagError) // subcommands inherit it
+	pf := root.PersistentFlags()
+	pf.StringVar(&lf.level, "log-level", "", "log level: debug, info, warn or error (default $"+logging.EnvLevel+", else info)")
+	pf.StringVar(&lf.format, "log-format", "", "log format: text or json, one record per line (default $"+logging.EnvFormat+", else text)")
 	fl := root.Flags()
 	fl.StringVar(&f.prefix, "prefix", "", "where step outputs go: a local path or bucket URL (default $"+executor.PrefixEnv+")")
 	fl.StringVar(&f.infoBase, "executor-info-base-path", "", "where the experiment record goes (default <prefix>/experiments)")
@@ -94,18 +258,18 @@ func NewCommand(steps ...*executor.Step) *cobra.Command {
 	status := &cobra.Command{
 		Use:           "status",
 		Short:         "Show the status of every step under a prefix",
-		Args:          cobra.NoArgs,
+		Args:          usageArgs(cobra.NoArgs),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := resolvePrefix(statusPrefix)
-			if err == nil {
-				err = PrintStatus(cmd.Context(), cmd.OutOrStdout(), p)
-			}
 			if err != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), "error:", err)
+				return err
 			}
-			return err
+			if err := checkPrefixExists(p); err != nil {
+				return err
+			}
+			return PrintStatus(cmd.Context(), cmd.OutOrStdout(), p)
 		},
 	}
 	status.Flags().StringVar(&statusPrefix, "prefix", "", "prefix to scan (default $"+executor.PrefixEnv+")")
@@ -124,6 +288,8 @@ func commandName() string {
 // ErrNoPrefix is returned when neither --prefix nor FRAY_PREFIX is set.
 var ErrNoPrefix = errors.New("no prefix: pass --prefix or set the " + executor.PrefixEnv + " environment variable")
 
+// resolvePrefix returns the --prefix flag, else $FRAY_PREFIX, else a *UsageError wrapping
+// ErrNoPrefix.
 func resolvePrefix(flag string) (string, error) {
 	if flag != "" {
 		return flag, nil
@@ -131,10 +297,29 @@ func resolvePrefix(flag string) (string, error) {
 	if p := os.Getenv(executor.PrefixEnv); p != "" {
 		return p, nil
 	}
-	return "", ErrNoPrefix
+	return "", &UsageError{Flag: "--prefix", Err: ErrNoPrefix}
 }
 
-func runPipeline(ctx context.Context, stdout, stderr io.Writer, f runFlags, steps []*executor.Step) error {
+// ErrPrefixNotFound is returned by status for a local prefix that does not exist.
+var ErrPrefixNotFound = errors.New("prefix does not exist")
+
+// checkPrefixExists fails for a local prefix (a path or file:// URL) that does not exist,
+// so that status on a mistyped path says so instead of listing no steps. Bucket URLs are
+// not checked: an empty bucket prefix is simply one with no steps yet.
+func checkPrefixExists(prefix string) error {
+	path := prefix
+	if strings.HasPrefix(path, "file://") {
+		path = strings.TrimPrefix(path, "file://")
+	} else if strings.Contains(path, "://") {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s (check --prefix or $%s; nothing has run there yet)", ErrPrefixNotFound, prefix, executor.PrefixEnv)
+	}
+	return nil
+}
+
+func runPipeline(ctx context.Context, stdout, stderr io.Writer, logger *slog.Logger, logCfg logging.Config, f runFlags, steps []*executor.Step) error {
 	prefix, err := resolvePrefix(f.prefix)
 	if err != nil {
 		return err
@@ -145,8 +330,7 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, f runFlags, step
 	}
 	defer jc.Close()
 	ctx = fray.WithJobContext(ctx, jc)
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	prog := newProgress(stderr, isTerminal(stderr))
+	prog := newProgress(stderr, logger, isTerminal(stderr) && logCfg.Format != logging.FormatJSON)
 	opts := executor.Options{
 		Prefix: prefix, InfoBasePath: f.infoBase, DryRun: f.dryRun, ForceRunFailed: f.forceRunFailed,
 		RunOnly: f.runOnly, MaxConcurrent: f.maxConcurrent, Logger: logger, ExperimentName: f.experiment,
@@ -201,21 +385,23 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// progress renders live counts from executor updates.
+// progress renders live counts from executor updates: in place on a terminal, else as log
+// records.
 type progress struct {
 	w      io.Writer
+	log    *slog.Logger
 	tty    bool
 	mu     sync.Mutex
 	states map[string]executor.State
 	begin  time.Time
-	last   string
+	last   counts
 	lastAt time.Time
 	done   chan struct{}
 	wg     sync.WaitGroup
 }
 
-func newProgress(w io.Writer, tty bool) *progress {
-	return &progress{w: w, tty: tty, states: map[string]executor.State{}, done: make(chan struct{})}
+func newProgress(w io.Writer, log *slog.Logger, tty bool) *progress {
+	return &progress{w: w, log: log, tty: tty, states: map[string]executor.State{}, done: make(chan struct{})}
 }
 
 func (p *progress) observe(u executor.Update) {
@@ -224,23 +410,26 @@ func (p *progress) observe(u executor.Update) {
 	p.mu.Unlock()
 }
 
-func (p *progress) line() string {
+// counts are the steps in each state.
+type counts struct{ running, waiting, done, failed int }
+
+func (p *progress) counts() counts {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var running, waiting, done, failed int
+	var c counts
 	for _, s := range p.states {
 		switch s {
 		case executor.StateRunning:
-			running++
+			c.running++
 		case executor.StateWaiting:
-			waiting++
+			c.waiting++
 		case executor.StateSucceeded, executor.StateSkipped:
-			done++
+			c.done++
 		case executor.StateFailed, executor.StateDepFailed:
-			failed++
+			c.failed++
 		}
 	}
-	return fmt.Sprintf("[%s] running %d, waiting %d, done %d, failed %d", time.Since(p.begin).Round(time.Second), running, waiting, done, failed)
+	return c
 }
 
 func (p *progress) start() {
@@ -261,21 +450,20 @@ func (p *progress) start() {
 	}()
 }
 
-// render prints the progress line: in place on a terminal; in logs only when the counts
-// changed, or every 30 seconds.
+// render shows the counts: in place on a terminal; as a log record only when they changed,
+// or every 30 seconds.
 func (p *progress) render(final bool) {
-	l := p.line()
+	c, elapsed := p.counts(), time.Since(p.begin).Round(time.Second)
 	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s", l)
+		fmt.Fprintf(p.w, "\r\033[K[%s] running %d, waiting %d, done %d, failed %d", elapsed, c.running, c.waiting, c.done, c.failed)
 		if final {
 			fmt.Fprintln(p.w)
 		}
 		return
 	}
-	counts := l[strings.Index(l, "]")+1:]
-	if counts != p.last || time.Since(p.lastAt) > 30*time.Second || final {
-		fmt.Fprintln(p.w, l)
-		p.last, p.lastAt = counts, time.Now()
+	if c != p.last || time.Since(p.lastAt) > 30*time.Second || final {
+		p.log.Info("progress", "running", c.running, "waiting", c.waiting, "done", c.done, "failed", c.failed, "elapsed", elapsed.String())
+		p.last, p.lastAt = c, time.Now()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,15 +34,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func run(t *testing.T, steps []*executor.Step, args ...string) (string, string, error) {
+// run runs the command tree for steps with args as Execute does (errors reported on its
+// stderr) and returns stdout, stderr and the exit status.
+func run(t *testing.T, steps []*executor.Step, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := NewCommand(steps...)
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
+	code := execute(context.Background(), cmd)
+	return out.String(), errOut.String(), code
 }
 
 func TestCLI(t *testing.T) {
@@ -50,22 +53,22 @@ func TestCLI(t *testing.T) {
 	b := executor.NewStep("b/c", step, cfg{Out: executor.OutputPathOf(a, "sub")})
 	steps := []*executor.Step{b}
 
-	if _, _, err := run(t, steps); !errors.Is(err, ErrNoPrefix) || !strings.Contains(err.Error(), "FRAY_PREFIX") {
-		t.Fatalf("no prefix: %v", err)
+	if _, errOut, code := run(t, steps); code != ExitUsage || !strings.Contains(errOut, "FRAY_PREFIX") {
+		t.Fatalf("no prefix: %d %s", code, errOut)
 	}
 	prefix := t.TempDir()
-	out, _, err := run(t, steps, "--prefix", prefix, "--dry-run")
-	if err != nil || !strings.Contains(out, "plan: 2 to run") {
-		t.Fatalf("dry run: %v\n%s", err, out)
+	out, _, code := run(t, steps, "--prefix", prefix, "--dry-run")
+	if code != 0 || !strings.Contains(out, "plan: 2 to run") {
+		t.Fatalf("dry run: %d\n%s", code, out)
 	}
-	out, _, err = run(t, steps, "--prefix", prefix, "--max-concurrent", "1")
-	if err != nil || strings.Count(out, "succeeded") < 2 {
-		t.Fatalf("run: %v\n%s", err, out)
+	out, _, code = run(t, steps, "--prefix", prefix, "--max-concurrent", "1")
+	if code != 0 || strings.Count(out, "succeeded") < 2 {
+		t.Fatalf("run: %d\n%s", code, out)
 	}
 	t.Setenv(executor.PrefixEnv, prefix) // status takes the prefix from the environment
-	out, _, err = run(t, nil, "status")
-	if err != nil || strings.Count(out, "SUCCESS") != 2 || !strings.Contains(out, "b/c-") {
-		t.Fatalf("status: %v\n%s", err, out)
+	out, _, code = run(t, nil, "status")
+	if code != 0 || strings.Count(out, "SUCCESS") != 2 || !strings.Contains(out, "b/c-") {
+		t.Fatalf("status: %d\n%s", code, out)
 	}
 	// A corrupt status file shows up in the table with its error.
 	files, _ := filepath.Glob(filepath.Join(prefix, "a-*", executor.StatusFileName))
@@ -77,13 +80,43 @@ func TestCLI(t *testing.T) {
 	if !strings.Contains(out, "CORRUPT") || !strings.Contains(out, "line 1") {
 		t.Fatalf("status with a corrupt file:\n%s", out)
 	}
-	// A failing step: error exit, summary says failed.
+	// A failing step: error exit, summary says failed, the error is logged.
 	f := executor.NewStep("fails", step, cfg{Out: executor.ThisOutputPath(), Fail: true})
-	out, errOut, err := run(t, []*executor.Step{f}, "--prefix", prefix, "--run-only", "fails")
-	if err == nil || !strings.Contains(out, "failed") || !strings.Contains(errOut, "boom") {
-		t.Fatalf("failing run: %v\n%s\n%s", err, out, errOut)
+	out, errOut, code := run(t, []*executor.Step{f}, "--prefix", prefix, "--run-only", "fails")
+	if code != ExitFailed || !strings.Contains(out, "failed") || !strings.Contains(errOut, "boom") || !strings.Contains(errOut, "level=ERROR") {
+		t.Fatalf("failing run: %d\n%s\n%s", code, out, errOut)
 	}
-	if _, _, err := run(t, steps, "--prefix", prefix, "--backend", "nope"); err == nil || !strings.Contains(err.Error(), "--backend local") {
-		t.Fatalf("bad backend: %v", err)
+	if _, errOut, code := run(t, steps, "--prefix", prefix, "--backend", "nope"); code != ExitUsage || !strings.Contains(errOut, "--backend nope") {
+		t.Fatalf("bad backend: %d %s", code, errOut)
+	}
+}
+
+// TestUsageErrorNamesTheFlag: every bad command line is a *UsageError whose Flag names the
+// flag at fault, for programs that inspect it.
+func TestUsageErrorNamesTheFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--bogus"}, "--bogus"},
+		{[]string{"--max-concurrent", "abc"}, "--max-concurrent"},
+		{[]string{"--max-concurrent"}, "--max-concurrent"},
+		{[]string{"--max-concurrent", "-2"}, "--max-concurrent"},
+		{[]string{"--backend", "nope"}, "--backend"},
+		{[]string{"--log-format", "xml"}, "--log-format"},
+		{[]string{"status", "--bogus"}, "--bogus"},
+		{[]string{"extra"}, ""},
+		{[]string{}, "--prefix"},
+	} {
+		cmd := NewCommand()
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs(c.args)
+		t.Setenv(executor.PrefixEnv, "")
+		_, err := cmd.ExecuteContextC(context.Background())
+		var ue *UsageError
+		if !errors.As(err, &ue) || ue.Flag != c.flag {
+			t.Errorf("%q: %v (%#v); want a usage error for %q", c.args, err, ue, c.flag)
+		}
 	}
 }

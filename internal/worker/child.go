@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -55,11 +56,11 @@ func serveFromEnv() int {
 	r := os.NewFile(ChildReadFD, "fray-from-parent")
 	w := os.NewFile(ChildWriteFD, "fray-to-parent")
 	if r == nil || w == nil {
-		fmt.Fprintln(os.Stderr, "fray worker: file descriptors 3 and 4 are not open; worker processes are started by a fray backend, not by hand")
+		slog.Error("fray worker: file descriptors 3 and 4 are not open; worker processes are started by a fray backend, not by hand")
 		return ExitNoPipes
 	}
 	if err := childSetup(); err != nil {
-		fmt.Fprintf(os.Stderr, "fray worker: %v\n", err)
+		slog.Error("fray worker: " + err.Error())
 		return ExitNoPipes
 	}
 	s := newServer(r, w)
@@ -122,8 +123,10 @@ func newServer(r io.Reader, w io.Writer) *server {
 	return s
 }
 
+// logf logs a worker-side problem through slog's default logger, which fray.Init set up
+// from the driver's log level and format (FRAY_LOG_LEVEL, FRAY_LOG_FORMAT).
 func (s *server) logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "fray worker %d: %s\n", s.pid, fmt.Sprintf(format, args...))
+	slog.Warn(fmt.Sprintf("fray worker %d: %s", s.pid, fmt.Sprintf(format, args...)))
 }
 
 func (s *server) serve() int {

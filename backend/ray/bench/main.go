@@ -111,18 +111,18 @@ func main() {
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
+			slog.Error("bench failed", "err", err)
 			os.Exit(1)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
+			slog.Error("bench failed", "err", err)
 			os.Exit(1)
 		}
 		defer pprof.StopCPUProfile()
 	}
 	if err := run(*address, *reps, *python, set(*only), set(*sides)); err != nil {
 		pprof.StopCPUProfile()
-		fmt.Fprintln(os.Stderr, "bench:", err)
+		slog.Error("bench failed", "err", err)
 		os.Exit(1)
 	}
 }
@@ -302,7 +302,7 @@ func startDirect(address, python string, warmWorkers int) (side, func(), error) 
 		if out.Text() == "ready" {
 			break
 		}
-		fmt.Fprintln(os.Stderr, out.Text())
+		slog.Info(out.Text(), "source", "python direct benchmark")
 	}
 	return func(w string) (float64, error) {
 		if _, err := fmt.Fprintln(in, w); err != nil {
@@ -313,7 +313,7 @@ func startDirect(address, python string, warmWorkers int) (side, func(), error) 
 			if len(f) == 3 && f[0] == w {
 				return strconv.ParseFloat(f[1], 64)
 			}
-			fmt.Fprintln(os.Stderr, out.Text()) // Ray's own messages (its raylet warns on stdout)
+			slog.Info(out.Text(), "source", "python direct benchmark") // Ray's own messages (its raylet warns on stdout)
 		}
 		return 0, fmt.Errorf("python direct benchmark ended (%v)", out.Err())
 	}, stop, nil

@@ -24,8 +24,9 @@ from fray_ray import core, proto  # noqa: E402
 from fray_ray.proto import error  # noqa: E402
 
 
-def log(msg):
-    print("fray-bridge: " + msg, file=sys.stderr, flush=True)
+def log(msg, level="WARNING"):
+    # "fray-bridge: LEVEL message": the Go side logs it at that level (logline.go).
+    print("fray-bridge: %s %s" % (level, msg), file=sys.stderr, flush=True)
 
 
 def main():
@@ -191,7 +192,7 @@ def serve(srv, r, w, arena, exit_at_end=True):
             if rid:
                 reply(rid, {"e": core.map_exception(e)})
             else:
-                log("request 0x%02x failed: %s" % (typ, e))
+                log("request 0x%02x failed: %s" % (typ, e), "ERROR")
     import ray
     try:
         ray.shutdown()

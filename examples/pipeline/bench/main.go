@@ -26,7 +26,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -49,7 +49,8 @@ func main() {
 	runs := flag.Int("runs", 3, "runs of each measurement (the median is printed)")
 	flag.Parse()
 	if err := run(*docs, *perShard, *runs); err != nil {
-		log.Fatal(err)
+		slog.Error("bench failed", "err", err)
+		os.Exit(1)
 	}
 }
 

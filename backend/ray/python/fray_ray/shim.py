@@ -460,7 +460,7 @@ class Child:
             slot.set()
         if not self.closing and (self.is_actor or pending):
             # Make Ray see a worker crash: tasks are retried, actors restarted or dead.
-            print("fray: Go worker child died (%s); exiting this Ray worker" % reason, file=sys.stderr, flush=True)
+            print("fray-shim: ERROR Go worker child died (%s); exiting this Ray worker" % reason, file=sys.stderr, flush=True)
             os._exit(1)
 
     def _exit_reason(self, e):
@@ -567,7 +567,7 @@ def _attempt():
 
 
 def _die(reason):
-    print("fray: Go worker child died (%s); exiting this Ray worker" % reason, file=sys.stderr, flush=True)
+    print("fray-shim: ERROR Go worker child died (%s); exiting this Ray worker" % reason, file=sys.stderr, flush=True)
     os._exit(1)
 
 

@@ -90,7 +90,7 @@ var Stats = executor.NewStepFn("demo.stats", func(ctx context.Context, c StatsCo
 		"label":          c.Label,
 		"count":          n,
 		"sum_of_squares": sum,
-		"numbers":        c.Numbers.String(),    // the pseudo-dependency's output directory
+		"numbers":        c.Numbers.String(),   // the pseudo-dependency's output directory
 		"prefix":         executor.Prefix(ctx), // also $FRAY_PREFIX where the backend sets it
 	})
 	if err != nil {

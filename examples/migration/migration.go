@@ -222,7 +222,7 @@ var TrainModel = fray.NewTask("migration.trainModel", func(ctx context.Context, 
 func TrainOnTPU(ctx context.Context, cfg TrainConfig) (string, error) {
 	// snippet:pattern5
 	runtimeEnv := fray.RuntimeEnv{
-		PackageRequirements: []string{"transformers>=4.0", "torch"}, // Ray's "pip"
+		PackageRequirements: []string{"transformers>=4.0", "torch"},  // Ray's "pip"
 		Env:                 map[string]string{"PJRT_DEVICE": "TPU"}, // Ray's "env_vars"
 	}
 	ref, err := TrainModel.Remote(ctx, cfg, fray.TaskOptions{RuntimeEnv: runtimeEnv})

@@ -219,14 +219,25 @@ type Scored struct {
 
 // StepSummary is what every step records in its summary.json for the report.
 type StepSummary struct {
-	Step     string             `json:"step"`
-	In       int64              `json:"in"`  // records consumed
-	Out      int64              `json:"out"` // records produced
+	Step string `json:"step"`
+	// Figures are the step's counts by Fig* key: only those that apply to the step (an
+	// ingest reads no documents, so it has no FigDocsIn; only the filter keeps and drops).
+	Figures  map[string]int64   `json:"figures,omitempty"`
 	Duration time.Duration      `json:"duration_ns"`
 	Finished time.Time          `json:"finished"`
 	Note     string             `json:"note,omitempty"`
 	Metrics  map[string]float64 `json:"metrics,omitempty"`
 }
+
+// Figure keys of StepSummary.Figures.
+const (
+	FigDocsIn  = "docs_in"  // documents read
+	FigDocsOut = "docs_out" // documents written
+	FigKept    = "kept"     // documents a filter kept
+	FigDropped = "dropped"  // documents a filter dropped
+	FigTokens  = "tokens"   // tokens produced
+	FigBytes   = "bytes"    // bytes of document text handled
+)
 
 func writeJSON(ctx context.Context, path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")

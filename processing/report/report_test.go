@@ -94,7 +94,7 @@ func TestWriteHTML(t *testing.T) {
 			Output: "corpus-1aefb3/", Href: "../corpus-1aefb3/"},
 		{Name: "quality <filter>", Duration: 250 * time.Millisecond, Note: "threshold 0.5 & up",
 			Figures: map[string]string{"docs in": Count(1000), "kept": Share(420, 1000), "dropped": Share(580, 1000)},
-			Output: "gs://bucket/filter", Href: "javascript:alert(1)"},
+			Output:  "gs://bucket/filter", Href: "javascript:alert(1)"},
 	}
 	cols := []string{"docs in", "docs out", "kept", "dropped", "bytes"}
 	samples := []Sample{

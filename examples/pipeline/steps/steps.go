@@ -3,6 +3,10 @@
 // every document with it (one fray task per shard, each in a fresh worker process), filter
 // by score, and write an HTML report.
 //
+//	p := steps.New(steps.DefaultConfig())
+//	rep, err := executor.Run(ctx, executor.Options{Prefix: "/data/run"}, p.Steps()...)
+//	html, err := p.ReportPath("/data/run") // where the report step wrote report.html
+//
 // Every step is versioned by the executor: a rerun with nothing changed skips every step,
 // and a change to one step's versioned config reruns that step and the steps that depend on
 // it (changing the threshold reruns filter and report only).

@@ -2,15 +2,17 @@
 // patterns of the Ray → Fray migration guide, as code that compiles, with runnable
 // examples (example_test.go) whose output `go test` checks.
 //
-// The snippets in MIGRATION.md and README.md are copied from regions of this package and
-// of examples/quickstart and examples/executor, marked
+// The go blocks of MIGRATION.md, README.md and every other Markdown file of the module are
+// copied from regions of compiled files (this package, examples/quickstart,
+// cmd/fray-executor), named in a comment above each block
+// (<!-- snippet: path/file.go#NAME -->) and marked in the file
 //
 //	// snippet:NAME
 //	...
 //	// end snippet:NAME
 //
-// and TestSnippets fails when a fenced go block of those documents differs from its
-// region, or has none. After editing a region, rewrite the documents with
+// TestSnippets fails when a go block differs from its region, names one that does not
+// exist, or names none. After editing a region, rewrite the documents with
 //
 //	go generate ./examples/migration
 //

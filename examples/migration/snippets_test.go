@@ -4,17 +4,47 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
 
 var update = flag.Bool("update", false, "rewrite the documents' go blocks from their source regions")
 
-// docs are the documents whose go blocks are checked, relative to the module root.
-var docs = []string{"MIGRATION.md", "README.md", "examples/pipeline/README.md"}
+// markdownFiles returns every Markdown file of the module, relative to its root, skipping
+// hidden directories (.git, .venv, .cache) and testdata.
+func markdownFiles(t *testing.T) []string {
+	var out []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), ".md") {
+			rel, err := filepath.Rel(root, path)
+			if err != nil {
+				return err
+			}
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, must := range []string{"MIGRATION.md", "README.md"} {
+		if !slices.Contains(out, must) {
+			t.Fatalf("%s not found under %s", must, root)
+		}
+	}
+	return out
+}
 
 // root is the module root, relative to this package.
 const root = "../.."
@@ -23,10 +53,11 @@ const root = "../.."
 // <!-- snippet: path/to/file.go#region -->.
 var markerRE = regexp.MustCompile(`^<!-- snippet: (\S+)#(\S+) -->$`)
 
-// TestSnippets checks that every fenced go block of the documents is a copy of a region of
-// compiled Go code (see the package documentation): a block that differs from its region,
-// names a region that does not exist, or names none fails. With -update (go generate) the
-// blocks are rewritten from the regions instead.
+// TestSnippets checks that every fenced go block of the module's Markdown files
+// (MIGRATION.md, the READMEs, ...) is a copy of a region of compiled Go code (see the
+// package documentation): a block that differs from its region, names a region that does
+// not exist, or names none fails. With -update (go generate) the blocks are rewritten from
+// the regions instead.
 func TestSnippets(t *testing.T) {
 	cache := map[string]map[string]string{} // file → region → text
 	regionOf := func(file, name string) (string, error) {
@@ -43,7 +74,7 @@ func TestSnippets(t *testing.T) {
 		}
 		return r, nil
 	}
-	for _, doc := range docs {
+	for _, doc := range markdownFiles(t) {
 		path := filepath.Join(root, doc)
 		data, err := os.ReadFile(path)
 		if err != nil {

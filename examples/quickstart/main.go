@@ -46,7 +46,8 @@ func main() {
 
 // connect starts the backend: Ray when an address is given (Python's ray.init plus
 // RayJobContext), else the local backend (LocalJobContext), with the head_node resource
-// a local Ray cluster would have.
+// a local Ray cluster would have. (A failed start returns a nil interface, not a nil
+// *ray.JobContext in one.)
 func connect(ctx context.Context, rayAddress string) (fray.JobContext, error) {
 	if rayAddress != "" {
 		jc, err := ray.Connect(ctx, ray.Options{Address: rayAddress, Namespace: "marin"})
@@ -55,7 +56,11 @@ func connect(ctx context.Context, rayAddress string) (fray.JobContext, error) {
 		}
 		return jc, nil
 	}
-	return local.New(local.Options{Resources: fray.Resources{"CPU": 4, "head_node": 1}})
+	jc, err := local.New(local.Options{Resources: fray.Resources{"CPU": 4, "head_node": 1}})
+	if err != nil {
+		return nil, err
+	}
+	return jc, nil
 }
 
 // end snippet:pattern8

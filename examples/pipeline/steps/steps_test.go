@@ -328,7 +328,7 @@ func TestBuildReport(t *testing.T) {
 		{Step: "train-quality", Duration: sec, Figures: map[string]int64{steps.FigDocsIn: 4}},
 		{Step: "filter", Duration: sec, Figures: map[string]int64{steps.FigDocsIn: 4, steps.FigDocsOut: 2, steps.FigKept: 2, steps.FigDropped: 2}},
 	}
-	outputs := []string{"/p/pipeline/ingest-aaaaaa", "/p/pipeline/train-quality-bbbbbb", "gs://b/pipeline/filter-cccccc"}
+	outputs := []string{"/p/pipeline/ingest-aaaaaa", "/other/train-quality-bbbbbb", "gs://b/pipeline/filter-cccccc"}
 	scored := []steps.ScoreRecord{{ID: "m1", Source: "man", Score: 0.9, Heuristic: true}, {ID: "m2", Source: "man", Score: 0.6, Heuristic: false},
 		{ID: "g1", Source: "go-src", Score: 0.1}, {ID: "g2", Source: "go-src", Score: 0.55, Heuristic: true}}
 	r := steps.BuildReport(sums, outputs, steps.TokenStats{Encoding: "cl100k_base"}, steps.TrainMetrics{Docs: 4}, scored, 0.58, "/p/pipeline/report-dddddd")
@@ -346,8 +346,9 @@ func TestBuildReport(t *testing.T) {
 			t.Errorf("%s: figures %v, want %v", r.Steps[i].Name, got, want)
 		}
 	}
-	// Outputs next to the report are linked relatively; bucket URLs are named, not linked.
-	for i, want := range [][2]string{{"ingest-aaaaaa/", "../ingest-aaaaaa/"}, {"train-quality-bbbbbb/", "../train-quality-bbbbbb/"}, {"gs://b/pipeline/filter-cccccc", ""}} {
+	// Outputs next to the report are linked relatively, other local ones by absolute path;
+	// bucket URLs are named, not linked.
+	for i, want := range [][2]string{{"ingest-aaaaaa/", "../ingest-aaaaaa/"}, {"/other/train-quality-bbbbbb/", "/other/train-quality-bbbbbb/"}, {"gs://b/pipeline/filter-cccccc", ""}} {
 		if got := [2]string{r.Steps[i].Output, r.Steps[i].Href}; got != want {
 			t.Errorf("%s: output link %q, want %q", r.Steps[i].Name, got, want)
 		}

@@ -1,6 +1,23 @@
 // Package fray is Ray's model — tasks, actors and objects — for Go, behind one
 // backend-agnostic API.
 //
+//	var Square = fray.NewTask("examples.square", func(ctx context.Context, x int) (int, error) {
+//		return x * x, nil
+//	})
+//
+//	func main() {
+//		fray.Init() // in a worker process (this binary, started by a backend) this serves calls
+//		jc, err := local.New(local.Options{}) // or ray.Connect(ctx, ray.Options{...})
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		defer jc.Close()
+//		ctx := fray.WithJobContext(context.Background(), jc)
+//		v, err := Square.Call(ctx, 3) // 9: Remote, then Get on the Ref it returns
+//	}
+//
+// examples/quickstart is this program; MIGRATION.md maps each Ray pattern to this API.
+//
 // # Backends
 //
 // A JobContext connects a program to a backend. backend/local runs everything inside the

@@ -1,6 +1,8 @@
 // Package executor runs versioned, resumable pipeline steps on fray: the Marin executor
 // (marin/execution/executor.py) in Go, written only against the fray API, so a pipeline
 // runs unchanged on the local backend and on Ray (the seed's patterns 2, 7 and 8).
+// cmd/fray-executor is a complete three-step program; ExamplePlan and ExampleRun show the
+// output paths and a run; MIGRATION.md's pattern 7 maps every Marin concept to its name here.
 //
 // # Declaring steps
 //

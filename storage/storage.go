@@ -1,5 +1,11 @@
 // Package storage is a thin, URL-addressed layer over gocloud.dev/blob.
 //
+//	fs, err := storage.Open(ctx, "gs://bucket/runs") // or "/data/runs", "mem://test"
+//	if err != nil { ... }
+//	defer fs.Close()
+//	err = fs.WriteFileAtomic(ctx, "run1/out.json", data)
+//	data, err = fs.ReadFile(ctx, "run1/out.json") // a missing key: storage.IsNotFound(err)
+//
 // A bucket is opened from a single string that can be
 //
 //   - a plain local path, absolute or relative ("out", "/data/run1"),

@@ -1,5 +1,16 @@
 // Package ray runs fray tasks and actors on a Ray cluster.
 //
+//	jc, err := ray.Connect(ctx, ray.Options{Address: "auto", Namespace: "marin"})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer jc.Close()
+//	ctx = fray.WithJobContext(ctx, jc) // from here on, the same code as on the local backend
+//
+// The program calls fray.Init() first thing in main, because Ray workers run this same
+// binary in worker mode. Connect needs a Python with ray and cbor2 (Options.Python,
+// $FRAY_PYTHON or ./.venv; scripts/setup-python.sh makes one).
+//
 // Ray has no released Go API, so the backend has three parts:
 //
 //   - The bridge: a Python Ray driver (python/fray_bridge.py, embedded in the Go binary and

@@ -1,9 +1,12 @@
-// Command fray-executor is an example pipeline run by the executor's command line
-// (executor/cli): three versioned steps — generate numbers, square them, summarise — that
-// read and write through executor.ReadFile/WriteFile, so the prefix can be a local path or
-// a bucket URL.
+// snippet:pattern7-example
+
+// Command fray-executor is a complete three-step pipeline run by the executor's command
+// line (executor/cli, Marin's executor_main): generate numbers, square them, summarise.
+// It is MIGRATION.md's pattern 7 example, and uses each of Marin's executor concepts once:
+// versioned and unversioned config values, output_path_of with and without a sub-path, a
+// non-blocking dependency, this_output_path with and without a name, and the prefix.
 //
-//	go run ./cmd/fray-executor --prefix /tmp/demo            # run
+//	go run ./cmd/fray-executor --prefix /tmp/demo            # run (a second run skips all)
 //	go run ./cmd/fray-executor --prefix /tmp/demo --dry-run  # plan only
 //	go run ./cmd/fray-executor status --prefix /tmp/demo     # status table
 //	go run ./cmd/fray-executor --prefix /tmp/demo --backend ray --ray-address auto
@@ -23,24 +26,26 @@ import (
 
 // NumbersConfig configures the numbers step.
 type NumbersConfig struct {
-	Output executor.Path
-	Count  executor.Value[int]
+	Output executor.Path       // this_output_path()
+	Count  executor.Value[int] // versioned(1000): part of the output path's hash
 }
 
 // SquaresConfig configures the squares step.
 type SquaresConfig struct {
-	Input  executor.Path
-	Output executor.Path
+	Input  executor.Path // output_path_of(numbers, "numbers.txt")
+	Output executor.Path // this_output_path("squares.txt")
 }
 
 // StatsConfig configures the stats step.
 type StatsConfig struct {
-	Input  executor.Path
-	Output executor.Path
-	Label  string // unversioned: changing it does not rerun anything
+	Squares executor.Path // output_path_of(squares)
+	Numbers executor.Path // output_path_of(numbers), non-blocking
+	Output  executor.Path // this_output_path()
+	Label   string        // unversioned: changing it reruns nothing
 }
 
-// Numbers writes 1..Count, one per line.
+// Numbers writes 1..Count, one per line. Step functions are fray tasks registered at
+// package level, so a worker process (or a Ray worker) finds them by name.
 var Numbers = executor.NewStepFn("demo.numbers", func(ctx context.Context, c NumbersConfig) error {
 	var b strings.Builder
 	for i := 1; i <= c.Count.Get(); i++ {
@@ -51,7 +56,7 @@ var Numbers = executor.NewStepFn("demo.numbers", func(ctx context.Context, c Num
 
 // Squares squares every number.
 var Squares = executor.NewStepFn("demo.squares", func(ctx context.Context, c SquaresConfig) error {
-	in, err := executor.ReadFile(ctx, c.Input.Join("numbers.txt"))
+	in, err := executor.ReadFile(ctx, c.Input.String())
 	if err != nil {
 		return err
 	}
@@ -63,17 +68,17 @@ var Squares = executor.NewStepFn("demo.squares", func(ctx context.Context, c Squ
 		}
 		fmt.Fprintln(&b, n*n)
 	}
-	return executor.WriteFile(ctx, c.Output.Join("squares.txt"), []byte(b.String()))
+	return executor.WriteFile(ctx, c.Output.String(), []byte(b.String()))
 })
 
-// Stats sums the squares.
+// Stats sums the squares and records where the run's outputs are.
 var Stats = executor.NewStepFn("demo.stats", func(ctx context.Context, c StatsConfig) error {
-	in, err := executor.ReadFile(ctx, c.Input.Join("squares.txt"))
+	squares, err := executor.ReadFile(ctx, c.Squares.Join("squares.txt"))
 	if err != nil {
 		return err
 	}
 	var sum, n int
-	for _, f := range strings.Fields(string(in)) {
+	for _, f := range strings.Fields(string(squares)) {
 		v, err := strconv.Atoi(f)
 		if err != nil {
 			return err
@@ -81,16 +86,44 @@ var Stats = executor.NewStepFn("demo.stats", func(ctx context.Context, c StatsCo
 		sum += v
 		n++
 	}
-	b, _ := json.Marshal(map[string]any{"label": c.Label, "count": n, "sum_of_squares": sum})
+	b, err := json.Marshal(map[string]any{
+		"label":          c.Label,
+		"count":          n,
+		"sum_of_squares": sum,
+		"numbers":        c.Numbers.String(),   // the pseudo-dependency's output directory
+		"prefix":         executor.Prefix(ctx), // also $FRAY_PREFIX where the backend sets it
+	})
+	if err != nil {
+		return err
+	}
 	return executor.WriteFile(ctx, c.Output.Join("stats.json"), b)
 })
 
-func main() {
-	fray.Init()
-	numbers := executor.NewStep("demo/numbers", Numbers, NumbersConfig{Output: executor.ThisOutputPath(), Count: executor.Versioned(1000)})
+// Pipeline returns the three steps; the last one is enough to run them all, since the
+// executor runs a step's dependencies first.
+func Pipeline() []*executor.Step {
+	numbers := executor.NewStep("demo/numbers", Numbers, NumbersConfig{
+		Output: executor.ThisOutputPath(),
+		Count:  executor.Versioned(1000),
+	})
 	numbers.Description = "the integers 1..1000"
-	squares := executor.NewStep("demo/squares", Squares, SquaresConfig{Input: executor.OutputPathOf(numbers), Output: executor.ThisOutputPath()})
-	stats := executor.NewStep("demo/stats", Stats, StatsConfig{Input: executor.OutputPathOf(squares), Output: executor.ThisOutputPath(), Label: "demo"})
+	squares := executor.NewStep("demo/squares", Squares, SquaresConfig{
+		Input:  executor.OutputPathOf(numbers, "numbers.txt"),
+		Output: executor.ThisOutputPath("squares.txt"),
+	})
+	stats := executor.NewStep("demo/stats", Stats, StatsConfig{
+		Squares: executor.OutputPathOf(squares),
+		Numbers: executor.OutputPathOf(numbers).NonBlocking(),
+		Output:  executor.ThisOutputPath(),
+		Label:   "demo",
+	})
 	stats.Resources = fray.Resources{"CPU": 1}
-	cli.Main(stats)
+	return []*executor.Step{numbers, squares, stats}
 }
+
+func main() {
+	fray.Init() // a worker process serves the step functions here and never returns
+	cli.Main(Pipeline()...)
+}
+
+// end snippet:pattern7-example

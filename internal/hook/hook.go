@@ -1,6 +1,12 @@
 // Package hook connects fray.Init to the worker loop without an import cycle: the worker
 // package (imported by every backend that starts worker processes) sets ServeWorker in its
 // init function, and fray.Init calls it when the process was started as a worker.
+//
+//	// in internal/worker:
+//	func init() { hook.ServeWorker = serveFromEnv }
+//
+//	// in fray.Init:
+//	if hook.IsWorker() { os.Exit(hook.ServeWorker()) }
 package hook
 
 import "os"

@@ -2,6 +2,10 @@
 // process of their own (MaxCalls, a runtime environment, crash isolation) run in the same
 // binary started in worker mode (internal/worker), one call at a time per process.
 //
+//	pool := procpool.New(procpool.Options{Host: jc})
+//	defer pool.Close()
+//	out, err := pool.Run(ctx, procpool.Spec{Function: "examples.square", Arg: argBytes, MaxCalls: 1})
+//
 // Processes are grouped by Key (environment variables, pip requirements, GPU ids and
 // MaxCalls). Run takes an idle process of the spec's key or starts one, runs the call and
 // returns the process to the idle list, or retires it after MaxCalls calls. Idle processes

@@ -3,6 +3,12 @@
 // test fails (CI must start a cluster, with scripts/ray-cluster.sh, and never skip Ray
 // tests); otherwise (a developer without a cluster) the test is skipped with a message
 // that says how to start one.
+//
+//	func TestOnRay(t *testing.T) {
+//		addr := raytest.Address(t) // skips or fails t when there is no cluster
+//		jc, err := ray.Connect(context.Background(), ray.Options{Address: addr})
+//		...
+//	}
 package raytest
 
 import (

@@ -2,6 +2,12 @@
 // or the Python shim inside a Ray worker) and a worker process (the same Go binary in worker
 // mode). It runs over a pair of inherited pipes; nothing listens on a port.
 //
+//	out := wire.AppendFrame(nil, typ, requestID, body) // body from wire.EncodeBody(msg)
+//	_, err := w.Write(out)
+//
+//	r := wire.NewReader(pipe, wire.DefaultMaxFrame)
+//	f, err := r.Read() // a *wire.FrameError (matching wire.ErrMalformed) for bad input
+//
 // A frame is
 //
 //	uint32 big-endian N | uint8 type | uint64 big-endian request id | CBOR body (N-9 bytes)

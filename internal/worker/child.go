@@ -2,6 +2,11 @@
 // FRAY_WORKER set, serving tasks and actors over the wire protocol (internal/wire,
 // PROTOCOL.md), and the parent side that starts such a process and talks to it.
 //
+//	p, err := worker.Start(ctx, worker.StartOptions{Host: jc}) // this binary, in worker mode
+//	if err != nil { ... }
+//	defer p.Close()
+//	result, err := p.Run(ctx, "examples.square", argBytes, fray.TaskInfo{TaskID: "t1"})
+//
 // Child side: importing this package sets hook.ServeWorker, so fray.Init() in main (or
 // TestMain) serves when the process was started as a worker. The protocol runs on file
 // descriptors 3 (parent → child) and 4 (child → parent), inherited from the parent;

@@ -3,6 +3,12 @@
 // documentation, the package documentation comments and the standard
 // library sources) and, when installed, the system manual pages.
 //
+//	err := corpus.Walk(ctx, corpus.Options{MaxPerSource: 100, MaxTextBytes: 32 << 10},
+//		func(d corpus.Document) error {
+//			fmt.Println(d.ID, d.Source, len(d.Text))
+//			return nil
+//		})
+//
 // Documents are produced in a deterministic order: sources in the order
 // SourceGoDoc, SourcePackageDoc, SourceGoSource, SourceMan, and within a
 // source by sorted file path. The same GOROOT and man directory therefore

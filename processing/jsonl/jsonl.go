@@ -2,6 +2,13 @@
 // whole-stream compression chosen from the file name: ".gz" (gzip), ".zst"
 // (zstandard) or anything else (plain).
 //
+//	w, err := jsonl.NewWriter[Doc](file, jsonl.CompressionFor("docs.jsonl.zst"))
+//	err = w.Write(Doc{ID: "1", Text: "hello"})
+//	err = w.Close()
+//
+//	r, err := jsonl.NewReader[Doc](input, jsonl.Options{Name: "docs.jsonl.zst"})
+//	for doc, err := range r.All() { ... }
+//
 // Readers and writers work over plain io.Reader / io.Writer, so they compose
 // with any storage backend (local files, blob buckets, network streams).
 // Records are generic: Reader[map[string]any] for schemaless data, or

@@ -3,6 +3,11 @@
 // features by default), trained with plain SGD. Training is deterministic
 // for a given seed and input order.
 //
+//	m, err := quality.Train(ctx, []quality.Example{{Text: prose, Label: true}, {Text: code, Label: false}},
+//		quality.TrainOptions{Epochs: 5, Seed: 1})
+//	p := m.Predict("A sentence that reads like prose.") // P(good), in [0, 1]
+//	err = m.Save(w)                                    // and quality.Load(r)
+//
 // The package also provides Label, an honest heuristic labeling function
 // for unlabeled corpora (see its documentation), Split for a stable
 // held-out split, Evaluate for accuracy/precision/recall, and a versioned,

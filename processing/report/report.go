@@ -1,7 +1,24 @@
-// Package report renders pipeline results: a score histogram as PNG
-// (gonum/plot) and a self-contained HTML report (html/template) with
-// per-step record counts, a timings table, summary metrics and the
-// histogram, embedded as a data URI or linked by file name.
+// Package report renders pipeline results: a score histogram as PNG (gonum/plot) and a
+// self-contained HTML report (html/template) with a steps table (per-step figures, times
+// and links to each step's output), summary metrics, sample documents that were kept and
+// dropped with their scores, and the histogram, embedded as a data URI or linked by name.
+//
+// Each step shows only the figures that apply to it; a column without one shows "—":
+//
+//	r := &report.Report{
+//		Title:   "my pipeline",
+//		Columns: []string{"docs in", "kept", "dropped"},
+//		Steps: []report.Step{
+//			{Name: "ingest", Duration: time.Second, Href: "../ingest-1aefb3/", Output: "ingest-1aefb3/"},
+//			{Name: "filter", Figures: map[string]string{
+//				"docs in": report.Count(1000), "kept": report.Share(420, 1000), "dropped": report.Share(580, 1000)}},
+//		},
+//		Samples: []report.Sample{{ID: "doc-1", Score: 0.93, Kept: true, Excerpt: report.Excerpt(text, 200)}},
+//	}
+//	var png bytes.Buffer
+//	err := report.HistogramPNG(&png, scores, report.HistogramOptions{Min: 0, Max: 1, Threshold: 0.5, ShowThreshold: true})
+//	r.HistogramPNG = png.Bytes()
+//	err = r.WriteHTML(w)
 package report
 
 import (
@@ -12,6 +29,9 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -127,28 +147,27 @@ func fixedHist(vals plotter.Values, n int, lo, hi float64) (*plotter.Histogram, 
 	return h, nil
 }
 
-// Step is one pipeline stage.
+// Step is one pipeline step: a row of the report's steps table.
 type Step struct {
-	Name     string        // stage name
-	In, Out  int64         // records consumed and produced
+	Name     string        // step name
 	Duration time.Duration // wall time
 	Note     string        // free text (e.g. "cl100k_base, 4 workers")
+	// Output names where the step's output is (a directory, shown as text), and Href links
+	// it: a path relative to the report ("../ingest-1aefb3/") or an absolute local path.
+	// Links are sanitized by html/template: a scheme other than http(s) is not linked.
+	Output, Href string
+	// Figures are the step's numbers by column label (see Report.Columns), preformatted
+	// (Count, Bytes, Share). A column the step has no figure for shows "—": a step that
+	// keeps no documents has no "kept" number rather than a misleading one.
+	Figures map[string]string
 }
 
-// Kept is Out/In as a percentage (0 when In is 0).
-func (s Step) Kept() float64 {
-	if s.In == 0 {
-		return 0
-	}
-	return 100 * float64(s.Out) / float64(s.In)
-}
-
-// RecordsPerSecond is In per second of Duration (0 if no duration).
-func (s Step) RecordsPerSecond() float64 {
-	if s.Duration <= 0 {
-		return 0
-	}
-	return float64(s.In) / s.Duration.Seconds()
+// Sample is a document shown as an example of what a filter kept or dropped.
+type Sample struct {
+	ID, Source, Title string
+	Score             float64
+	Kept              bool
+	Excerpt           string // the start of the text; Excerpt shortens one
 }
 
 // Metric is a named summary value shown in the report.
@@ -160,8 +179,16 @@ type Metric struct {
 type Report struct {
 	Title     string    // page title and heading
 	Generated time.Time // generation time; zero means now
-	Steps     []Step    // pipeline stages, in order
-	Metrics   []Metric  // summary values
+	// Columns are the figure columns of the steps table, in order, between the step name
+	// and its time. Nil means every label used by a step's Figures, in order of first use
+	// (each step's labels sorted).
+	Columns []string
+	Steps   []Step   // pipeline steps, in order
+	Metrics []Metric // summary values
+	// Samples are example documents, shown in two tables (kept, dropped) in the given
+	// order; KeptRule and DroppedRule say what decided (e.g. "score ≥ 0.5", "score < 0.5").
+	Samples               []Sample
+	KeptRule, DroppedRule string
 	// HistogramPNG, if set, is embedded as a data URI.
 	HistogramPNG []byte
 	// HistogramHref, if set (and HistogramPNG is not), is linked as the
@@ -178,39 +205,147 @@ func (r *Report) Total() time.Duration {
 	return d
 }
 
+// Count formats n with thousands separators: 1234567 → "1,234,567".
+func Count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// Bytes formats a size in bytes with a decimal unit: 1536 → "1.5 kB".
+func Bytes(n int64) string {
+	if n < 1000 && n > -1000 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v := float64(n)
+	for _, unit := range []string{"kB", "MB", "GB", "TB"} {
+		v /= 1000
+		if math.Abs(v) < 1000 || unit == "TB" {
+			return fmt.Sprintf("%.1f %s", v, unit)
+		}
+	}
+	return "" // unreachable
+}
+
+// Share formats part of whole as a count and a percentage: "420 (42.0%)". A zero whole
+// gives the count alone.
+func Share(part, whole int64) string {
+	if whole == 0 {
+		return Count(part)
+	}
+	return fmt.Sprintf("%s (%.1f%%)", Count(part), 100*float64(part)/float64(whole))
+}
+
+// Excerpt returns the first max runes of text with runs of white space collapsed, and "…"
+// when it was cut.
+func Excerpt(text string, max int) string {
+	words := strings.Fields(text)
+	var b strings.Builder
+	n := 0
+	for _, w := range words {
+		if n > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		for _, r := range w {
+			if n >= max {
+				return strings.TrimSpace(b.String()) + "…"
+			}
+			b.WriteRune(r)
+			n++
+		}
+	}
+	return b.String()
+}
+
+// columns returns the figure columns: r.Columns, or those the steps use.
+func (r *Report) columns() []string {
+	if r.Columns != nil {
+		return r.Columns
+	}
+	var cols []string
+	seen := map[string]bool{}
+	for _, s := range r.Steps {
+		keys := make([]string, 0, len(s.Figures))
+		for k := range s.Figures {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if !seen[k] {
+				seen[k] = true
+				cols = append(cols, k)
+			}
+		}
+	}
+	return cols
+}
+
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"dur":  func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-	"f1":   func(f float64) string { return fmt.Sprintf("%.1f", f) },
-	"f0":   func(f float64) string { return fmt.Sprintf("%.0f", f) },
+	"f3":   func(f float64) string { return fmt.Sprintf("%.3f", f) },
 	"when": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"fig": func(s Step, col string) string {
+		if v, ok := s.Figures[col]; ok && v != "" {
+			return v
+		}
+		return "—"
+	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>{{.Title}}</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.8em; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
-th { background: #f3f3f3; }
+body { font-family: system-ui, sans-serif; margin: 1.5em 2em; color: #222; max-width: 80em; }
+h1 { margin-bottom: 0.2em; }
+h2 { margin: 1.2em 0 0.3em; font-size: 1.2em; }
+p.sub { color: #666; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; vertical-align: top; }
+th { background: #f3f3f3; text-align: left; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.na { text-align: center; color: #999; }
+td.ex { font-size: 0.85em; color: #444; max-width: 42em; }
+td.kept { color: #1a7f37; } td.dropped { color: #b42318; }
+.cols { display: flex; gap: 2em; flex-wrap: wrap; align-items: flex-start; }
+code, a.out { font-family: ui-monospace, monospace; font-size: 0.9em; }
+td.out, #steps td:first-child { white-space: nowrap; }
 </style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p>Generated {{when .Generated}}. Total step time {{dur .Total}}.</p>
+<p class="sub">Generated {{when .Generated}}. Total step time {{dur .Total}}.</p>
 <h2>Steps</h2>
 <table id="steps">
-<tr><th>Step</th><th>In</th><th>Out</th><th>Kept %</th><th>Time</th><th>Records/s</th><th>Note</th></tr>
-{{range .Steps}}<tr><td>{{.Name}}</td><td class="n">{{.In}}</td><td class="n">{{.Out}}</td><td class="n">{{f1 .Kept}}</td><td class="n">{{dur .Duration}}</td><td class="n">{{f0 .RecordsPerSecond}}</td><td>{{.Note}}</td></tr>
+<tr><th>Step</th>{{range .Cols}}<th>{{.}}</th>{{end}}<th>Time</th><th>Output</th><th>Note</th></tr>
+{{range $s := .Steps}}<tr><td>{{$s.Name}}</td>{{range $.Cols}}{{$v := fig $s .}}<td class="{{if eq $v "—"}}na{{else}}n{{end}}">{{$v}}</td>{{end}}<td class="n">{{dur $s.Duration}}</td><td class="out">{{if $s.Href}}<a class="out" href="{{$s.Href}}">{{$s.Output}}</a>{{else}}<code>{{$s.Output}}</code>{{end}}</td><td>{{$s.Note}}</td></tr>
 {{end}}</table>
-{{if .Metrics}}<h2>Metrics</h2>
+<div class="cols">
+{{if .Metrics}}<div><h2>Metrics</h2>
 <table id="metrics">
 {{range .Metrics}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>
-{{end}}</table>
-{{end}}{{with .ImgSrc}}<h2>Score histogram</h2>
-<img id="histogram" alt="score histogram" src="{{.}}">
-{{end}}</body>
+{{end}}</table></div>
+{{end}}{{with .ImgSrc}}<div><h2>Score histogram</h2>
+<img id="histogram" alt="score histogram" width="480" src="{{.}}"></div>
+{{end}}</div>
+{{if .Samples}}{{range $kept := .Kinds}}<h2>{{if $kept}}Kept documents{{with $.KeptRule}} ({{.}}){{end}}{{else}}Dropped documents{{with $.DroppedRule}} ({{.}}){{end}}{{end}}</h2>
+<table id="{{if $kept}}kept{{else}}dropped{{end}}">
+<tr><th>Score</th><th>Source</th><th>Document</th><th>Beginning of the text</th></tr>
+{{range $.Samples}}{{if eq .Kept $kept}}<tr><td class="n {{if .Kept}}kept{{else}}dropped{{end}}">{{f3 .Score}}</td><td>{{.Source}}</td><td>{{if .Title}}{{.Title}}<br>{{end}}<code>{{.ID}}</code></td><td class="ex">{{.Excerpt}}</td></tr>
+{{end}}{{end}}</table>
+{{end}}{{end}}</body>
 </html>
 `))
 
@@ -231,7 +366,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		*Report
 		Generated time.Time
 		ImgSrc    any
-	}{r, gen, src}
+		Cols      []string
+		Kinds     []bool
+	}{r, gen, src, r.columns(), []bool{true, false}}
 	var buf bytes.Buffer
 	if err := page.Execute(&buf, data); err != nil {
 		return fmt.Errorf("report: %w", err)

@@ -71,17 +71,15 @@ func TestFixedHistCounts(t *testing.T) {
 	}
 }
 
-func TestStep(t *testing.T) {
-	tests := []struct {
-		s          Step
-		kept, rate float64
-	}{
-		{Step{In: 200, Out: 50, Duration: 2 * time.Second}, 25, 100},
-		{Step{}, 0, 0},
-	}
-	for _, tc := range tests {
-		if tc.s.Kept() != tc.kept || tc.s.RecordsPerSecond() != tc.rate {
-			t.Errorf("%+v: kept %v rate %v", tc.s, tc.s.Kept(), tc.s.RecordsPerSecond())
+func TestFormat(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{Count(0), "0"}, {Count(999), "999"}, {Count(1000), "1,000"}, {Count(1234567), "1,234,567"}, {Count(-12345), "-12,345"},
+		{Bytes(512), "512 B"}, {Bytes(1536), "1.5 kB"}, {Bytes(9_100_000), "9.1 MB"}, {Bytes(3 << 40), "3.3 TB"},
+		{Share(420, 1000), "420 (42.0%)"}, {Share(0, 1000), "0 (0.0%)"}, {Share(5, 0), "5"},
+		{Excerpt("  one\n\ttwo   three ", 100), "one two three"}, {Excerpt("abcdef ghi", 4), "abcd…"}, {Excerpt("ab cd", 3), "ab…"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
 	}
 }
@@ -92,8 +90,16 @@ func TestWriteHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps := []Step{
-		{Name: "corpus", In: 1000, Out: 1000, Duration: 1500 * time.Millisecond},
-		{Name: "quality <filter>", In: 1000, Out: 420, Duration: 250 * time.Millisecond, Note: "threshold 0.5 & up"},
+		{Name: "corpus", Duration: 1500 * time.Millisecond, Figures: map[string]string{"docs out": Count(1000), "bytes": Bytes(2_500_000)},
+			Output: "corpus-1aefb3/", Href: "../corpus-1aefb3/"},
+		{Name: "quality <filter>", Duration: 250 * time.Millisecond, Note: "threshold 0.5 & up",
+			Figures: map[string]string{"docs in": Count(1000), "kept": Share(420, 1000), "dropped": Share(580, 1000)},
+			Output:  "gs://bucket/filter", Href: "javascript:alert(1)"},
+	}
+	cols := []string{"docs in", "docs out", "kept", "dropped", "bytes"}
+	samples := []Sample{
+		{ID: "doc-1", Source: "man", Title: "ls(1)", Score: 0.93, Kept: true, Excerpt: "list <directory> contents"},
+		{ID: "doc-2", Source: "go-source", Score: 0.12, Kept: false, Excerpt: "package main"},
 	}
 	tests := []struct {
 		name      string
@@ -102,18 +108,32 @@ func TestWriteHTML(t *testing.T) {
 	}{
 		{
 			name: "embedded",
-			r: Report{Title: "Run <1>", Generated: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Steps: steps,
-				Metrics: []Metric{{"accuracy", "0.93"}}, HistogramPNG: img.Bytes()},
+			r: Report{Title: "Run <1>", Generated: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Steps: steps, Columns: cols,
+				Metrics: []Metric{{"accuracy", "0.93"}}, HistogramPNG: img.Bytes(), Samples: samples, KeptRule: "score ≥ 0.5", DroppedRule: "score < 0.5"},
 			want: []string{"<title>Run &lt;1&gt;</title>", "2026-01-02T03:04:05Z", "quality &lt;filter&gt;", "threshold 0.5 &amp; up",
-				`<td class="n">42.0</td>`, `<td class="n">4000</td>`, "1.75s", "<th>accuracy</th><td>0.93</td>",
+				// The header follows Columns; each step shows only its own figures, "—" elsewhere.
+				"<th>Step</th><th>docs in</th><th>docs out</th><th>kept</th><th>dropped</th><th>bytes</th><th>Time</th>",
+				`<td>corpus</td><td class="na">—</td><td class="n">1,000</td><td class="na">—</td><td class="na">—</td><td class="n">2.5 MB</td>`,
+				`<td class="n">1,000</td><td class="na">—</td><td class="n">420 (42.0%)</td><td class="n">580 (58.0%)</td><td class="na">—</td>`,
+				"1.75s", "<th>accuracy</th><td>0.93</td>",
+				`<a class="out" href="../corpus-1aefb3/">corpus-1aefb3/</a>`,
+				"Kept documents (score ≥ 0.5)", "Dropped documents (score &lt; 0.5)",
+				`<td class="n kept">0.930</td><td>man</td><td>ls(1)<br><code>doc-1</code></td><td class="ex">list &lt;directory&gt; contents</td>`,
+				`<td class="n dropped">0.120</td><td>go-source</td><td><code>doc-2</code></td>`,
 				`src="data:image/png;base64,` + base64.StdEncoding.EncodeToString(img.Bytes())[:40]},
-			not: []string{"<filter>"},
+			not: []string{"<filter>", "<directory>", "javascript:", "0.1</td>", "Kept %"},
+		},
+		{
+			// Without Columns, the columns are the labels the steps use, in order of first use.
+			name: "derived columns",
+			r:    Report{Title: "t", Steps: steps},
+			want: []string{"<th>Step</th><th>bytes</th><th>docs out</th><th>docs in</th><th>dropped</th><th>kept</th><th>Time</th>"},
 		},
 		{
 			name: "linked",
 			r:    Report{Title: "t", Steps: steps, HistogramHref: "scores.png"},
 			want: []string{`src="scores.png"`},
-			not:  []string{"Metrics", "data:image"},
+			not:  []string{"Metrics", "data:image", "Kept documents"},
 		},
 		{
 			name: "unsafe link",

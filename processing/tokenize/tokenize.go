@@ -2,6 +2,13 @@
 // o200k_base, vocabularies embedded in the binary, no network) for batch
 // document encoding, token statistics and compact token shards.
 //
+//	tk, err := tokenize.New(tokenize.Cl100kBase)
+//	ids, err := tk.Encode("hello world") // []uint32
+//
+//	sw, err := tokenize.NewShardWriter(file, tokenize.Cl100kBase)
+//	err = sw.Write(tokenize.Record{ID: "doc-1", Tokens: ids})
+//	err = sw.Close()
+//
 // # Shard format
 //
 // A token shard is a byte stream (usually a file named *.tok):

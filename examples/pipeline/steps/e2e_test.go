@@ -96,9 +96,25 @@ func checkPipeline(t *testing.T, ctx context.Context, prefix string) {
 	if err != nil {
 		t.Fatalf("report: %v", err)
 	}
-	for _, want := range []string{"held-out accuracy", "tokenize", "classify", "data:image/png;base64,"} {
+	for _, want := range []string{"held-out accuracy", "tokenize", "classify", "data:image/png;base64,",
+		"Kept documents (score ≥ 0.5)", "Dropped documents (score &lt; 0.5)"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("report lacks %q", want)
+		}
+	}
+	// Every step's row links its output directory, relative to the report, and the link
+	// leads to that directory.
+	for _, name := range allSteps {
+		out := first[name].OutputPath
+		href := "../" + filepath.Base(out) + "/"
+		if name == steps.ReportName {
+			href = "./"
+		}
+		if !strings.Contains(string(html), `href="`+href+`"`) {
+			t.Errorf("report does not link %s's output as %s", name, href)
+		}
+		if st, err := os.Stat(filepath.Join(filepath.Dir(reportPath), href)); err != nil || !st.IsDir() || filepath.Join(filepath.Dir(reportPath), href) != out {
+			t.Errorf("link %s from the report does not lead to %s: %v", href, out, err)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(reportPath), steps.HistogramPNG)); err != nil {

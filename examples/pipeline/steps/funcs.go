@@ -43,6 +43,7 @@ func Ingest(ctx context.Context, c IngestConfig) error {
 	}
 	srcs := c.Sources.Get()
 	perSource := map[string]float64{}
+	var textBytes int64
 	for i, src := range srcs {
 		limit := 0
 		if total := c.MaxDocs.Get(); total > 0 {
@@ -55,6 +56,7 @@ func Ingest(ctx context.Context, c IngestConfig) error {
 		err := corpus.Walk(ctx, corpus.Options{Sources: []string{src}, MaxPerSource: limit, MaxTextBytes: c.MaxTextBytes.Get()},
 			func(d corpus.Document) error {
 				perSource["docs_"+src]++
+				textBytes += int64(len(d.Text))
 				return w.Write(Doc{ID: d.ID, Source: d.Source, Title: d.Title, Text: d.Text})
 			})
 		if err != nil {
@@ -73,7 +75,8 @@ func Ingest(ctx context.Context, c IngestConfig) error {
 		parts = append(parts, fmt.Sprintf("%s %d", src, int(perSource["docs_"+src])))
 	}
 	return writeJSON(ctx, c.Output.Join(SummaryFile), StepSummary{
-		Step: "ingest", In: w.Count(), Out: w.Count(), Duration: time.Since(start), Finished: time.Now().UTC(),
+		Step: "ingest", Duration: time.Since(start), Finished: time.Now().UTC(),
+		Figures: map[string]int64{FigDocsOut: w.Count(), FigBytes: textBytes},
 		Note:    fmt.Sprintf("%d shards; %s", len(w.Shards()), strings.Join(parts, ", ")),
 		Metrics: perSource,
 	})
@@ -175,9 +178,10 @@ func Tokenize(ctx context.Context, c TokenizeConfig) error {
 		return err
 	}
 	return writeJSON(ctx, c.Output.Join(SummaryFile), StepSummary{
-		Step: "tokenize", In: sum.RecordsIn, Out: sum.RecordsOut, Duration: time.Since(start), Finished: time.Now().UTC(),
-		Note: fmt.Sprintf("%s: %d tokens, %.1f tokens/doc, %.2f bytes/token; %d shards (%d skipped)",
-			ts.Encoding, st.Tokens, ts.TokensPerDoc, ts.BytesPerToken, sum.Total, sum.Skipped),
+		Step: "tokenize", Duration: time.Since(start), Finished: time.Now().UTC(),
+		Figures: map[string]int64{FigDocsIn: sum.RecordsIn, FigTokens: int64(st.Tokens), FigBytes: int64(st.Bytes)},
+		Note: fmt.Sprintf("%s: %.1f tokens/doc, %.2f bytes/token; %d token shards (%d skipped)",
+			ts.Encoding, ts.TokensPerDoc, ts.BytesPerToken, sum.Total, sum.Skipped),
 		Metrics: map[string]float64{"tokens": float64(st.Tokens), "bytes": float64(st.Bytes)},
 	})
 }
@@ -231,8 +235,9 @@ func Train(ctx context.Context, c TrainConfig) error {
 		return err
 	}
 	return writeJSON(ctx, c.Output.Join(SummaryFile), StepSummary{
-		Step: "train-quality", In: int64(len(docs)), Out: 1, Duration: time.Since(start), Finished: time.Now().UTC(),
-		Note: fmt.Sprintf("held-out accuracy %.3f (majority baseline %.3f) on %d documents; trained on %d",
+		Step: "train-quality", Duration: time.Since(start), Finished: time.Now().UTC(),
+		Figures: map[string]int64{FigDocsIn: int64(len(docs))},
+		Note: fmt.Sprintf("model.bin: held-out accuracy %.3f (majority baseline %.3f) on %d documents; trained on %d",
 			met.Test.Accuracy, met.MajorityAccuracy, met.Test.N, met.Train.N),
 		Metrics: map[string]float64{"test_accuracy": met.Test.Accuracy, "majority_accuracy": met.MajorityAccuracy,
 			"test_f1": met.Test.F1, "train_accuracy": met.Train.Accuracy},
@@ -354,8 +359,9 @@ func ClassifyStep(ctx context.Context, c ClassifyConfig) error {
 		return err
 	}
 	return writeJSON(ctx, c.Output.Join(SummaryFile), StepSummary{
-		Step: "classify", In: sum.RecordsIn, Out: sum.RecordsOut, Duration: time.Since(start), Finished: time.Now().UTC(),
-		Note: fmt.Sprintf("%d shards (%d skipped), max calls %d, %g CPU per task", sum.Total, sum.Skipped, c.MaxCalls, shardOptions(c.CPUs, 0).Resources["CPU"]),
+		Step: "classify", Duration: time.Since(start), Finished: time.Now().UTC(),
+		Figures: map[string]int64{FigDocsIn: sum.RecordsIn, FigDocsOut: sum.RecordsOut},
+		Note:    fmt.Sprintf("%d shards (%d skipped), max calls %d, %g CPU per task", sum.Total, sum.Skipped, c.MaxCalls, shardOptions(c.CPUs, 0).Resources["CPU"]),
 	})
 }
 
@@ -403,8 +409,10 @@ func Filter(ctx context.Context, c FilterConfig) error {
 		kept = float64(sum.RecordsOut) / float64(sum.RecordsIn)
 	}
 	return writeJSON(ctx, c.Output.Join(SummaryFile), StepSummary{
-		Step: "filter", In: sum.RecordsIn, Out: sum.RecordsOut, Duration: time.Since(start), Finished: time.Now().UTC(),
-		Note:    fmt.Sprintf("score >= %g keeps %.1f%%", t, 100*kept),
+		Step: "filter", Duration: time.Since(start), Finished: time.Now().UTC(),
+		Figures: map[string]int64{FigDocsIn: sum.RecordsIn, FigDocsOut: sum.RecordsOut,
+			FigKept: sum.RecordsOut, FigDropped: sum.RecordsIn - sum.RecordsOut},
+		Note:    fmt.Sprintf("score ≥ %g keeps %.1f%%", t, 100*kept),
 		Metrics: map[string]float64{"threshold": t, "kept_fraction": kept},
 	})
 }
@@ -420,16 +428,22 @@ type ReportConfig struct {
 // ReportFn is the report step.
 var ReportFn = executor.NewStepFn("pipeline.report", Report)
 
+// SamplesPerKind is how many kept and how many dropped documents the report shows.
+const SamplesPerKind = 3
+
 // Report writes report.html (with the histogram embedded) and scores.png.
 func Report(ctx context.Context, c ReportConfig) error {
 	start := time.Now()
+	inputs := []executor.Path{c.Ingest, c.Tokenize, c.Train, c.Classify, c.Filter}
 	var sums []StepSummary
-	for _, p := range []executor.Path{c.Ingest, c.Tokenize, c.Train, c.Classify, c.Filter} {
+	var outputs []string
+	for _, p := range inputs {
 		var s StepSummary
 		if err := readJSON(ctx, p.Join(SummaryFile), &s); err != nil {
 			return err
 		}
 		sums = append(sums, s)
+		outputs = append(outputs, p.String())
 	}
 	var tok TokenStats
 	if err := readJSON(ctx, c.Tokenize.Join(StatsFile), &tok); err != nil {
@@ -439,12 +453,12 @@ func Report(ctx context.Context, c ReportConfig) error {
 	if err := readJSON(ctx, c.Train.Join(MetricsFile), &met); err != nil {
 		return err
 	}
-	scored, err := readAll[ScoreRecord](ctx, c.Classify.Join(ScoredDir, shardGlob))
+	scored, err := readScores(ctx, c.Classify.Join(ScoredDir, shardGlob))
 	if err != nil {
 		return err
 	}
 	threshold := sums[4].Metrics["threshold"]
-	r := BuildReport(sums, tok, met, scored, threshold)
+	r := BuildReport(sums, outputs, tok, met, scored, threshold, c.Output.String())
 	scores := make([]float64, len(scored))
 	for i, s := range scored {
 		scores[i] = s.Score
@@ -455,7 +469,10 @@ func Report(ctx context.Context, c ReportConfig) error {
 		return err
 	}
 	r.HistogramPNG = png.Bytes()
-	r.Steps = append(r.Steps, report.Step{Name: "report", In: int64(len(scored)), Out: 1, Duration: time.Since(start), Note: "this page"})
+	self := stepRow(StepSummary{Step: "report", Duration: time.Since(start), Note: "this page and " + HistogramPNG,
+		Figures: map[string]int64{FigDocsIn: int64(len(scored))}})
+	self.Output, self.Href = outputLink(c.Output.String(), c.Output.String())
+	r.Steps = append(r.Steps, self)
 	var html bytes.Buffer
 	if err := r.WriteHTML(&html); err != nil {
 		return err
@@ -466,22 +483,161 @@ func Report(ctx context.Context, c ReportConfig) error {
 	if err := executor.WriteFile(ctx, c.Output.Join(ReportFile), html.Bytes()); err != nil {
 		return err
 	}
-	return writeJSON(ctx, c.Output.Join(SummaryFile), StepSummary{Step: "report", In: int64(len(scored)), Out: 1,
+	return writeJSON(ctx, c.Output.Join(SummaryFile), StepSummary{Step: "report",
+		Figures:  map[string]int64{FigDocsIn: int64(len(scored))},
 		Duration: time.Since(start), Finished: time.Now().UTC()})
 }
 
-// ScoreRecord is the part of a Scored record the report reads.
+// ScoreRecord is what the report keeps of a Scored record: the text only as an excerpt.
 type ScoreRecord struct {
-	Source    string  `json:"source"`
-	Score     float64 `json:"score"`
-	Heuristic bool    `json:"heuristic"`
+	ID        string
+	Source    string
+	Title     string
+	Score     float64
+	Heuristic bool
+	Excerpt   string
 }
 
-// BuildReport assembles the report's steps and metrics (everything but the histogram).
-func BuildReport(sums []StepSummary, tok TokenStats, met TrainMetrics, scored []ScoreRecord, threshold float64) *report.Report {
-	r := &report.Report{Title: "fray flagship pipeline"}
-	for _, s := range sums {
-		r.Steps = append(r.Steps, report.Step{Name: s.Step, In: s.In, Out: s.Out, Duration: s.Duration, Note: s.Note})
+// excerptRunes is how much of a sample document's text the report shows.
+const excerptRunes = 220
+
+// readScores reads the scored shards matching glob, keeping an excerpt of each text.
+func readScores(ctx context.Context, glob string) ([]ScoreRecord, error) {
+	paths, err := shards.Glob(ctx, glob)
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no shards match %s", glob)
+	}
+	var out []ScoreRecord
+	for _, p := range paths {
+		for s, err := range shards.Read[Scored](ctx, p) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ScoreRecord{ID: s.ID, Source: s.Source, Title: s.Title, Score: s.Score,
+				Heuristic: s.Heuristic, Excerpt: report.Excerpt(s.Text, excerptRunes)})
+		}
+	}
+	return out, nil
+}
+
+// Column labels of the report's steps table.
+const (
+	colDocsIn  = "docs in"
+	colDocsOut = "docs out"
+	colKept    = "kept"
+	colDropped = "dropped"
+	colTokens  = "tokens"
+	colBytes   = "text bytes"
+	colRate    = "docs/s"
+)
+
+// stepRow turns a step's summary into its row: each figure the step recorded, and docs/s
+// for steps that handle documents.
+func stepRow(s StepSummary) report.Step {
+	f := map[string]string{}
+	fig := func(key, col string, format func(int64) string) {
+		if v, ok := s.Figures[key]; ok {
+			f[col] = format(v)
+		}
+	}
+	in, hasIn := s.Figures[FigDocsIn]
+	fig(FigDocsIn, colDocsIn, report.Count)
+	fig(FigDocsOut, colDocsOut, report.Count)
+	if kept, ok := s.Figures[FigKept]; ok && hasIn {
+		f[colKept] = report.Share(kept, in)
+	}
+	if dropped, ok := s.Figures[FigDropped]; ok && hasIn {
+		f[colDropped] = report.Share(dropped, in)
+	}
+	fig(FigTokens, colTokens, report.Count)
+	fig(FigBytes, colBytes, report.Bytes)
+	docs, ok := in, hasIn
+	if !ok {
+		docs, ok = s.Figures[FigDocsOut]
+	}
+	if ok && s.Duration > 0 {
+		f[colRate] = report.Count(int64(float64(docs) / s.Duration.Seconds()))
+	}
+	return report.Step{Name: s.Step, Duration: s.Duration, Note: s.Note, Figures: f}
+}
+
+// outputLink names a step's output directory and links it from the report, which lives
+// in reportDir: relatively when both are in the same directory (the usual case: every
+// step under <prefix>/pipeline), by absolute path for other local directories, and not at
+// all for bucket URLs, which a browser cannot open.
+func outputLink(out, reportDir string) (text, href string) {
+	out = strings.TrimSuffix(out, "/")
+	base := out[strings.LastIndex(out, "/")+1:] + "/"
+	dir := func(p string) string { return p[:strings.LastIndex(p, "/")+1] }
+	switch {
+	case out == strings.TrimSuffix(reportDir, "/"):
+		return base, "./"
+	case strings.Contains(out, "/") && dir(out) == dir(strings.TrimSuffix(reportDir, "/")):
+		return base, "../" + base
+	case strings.HasPrefix(out, "/"):
+		return out + "/", out + "/"
+	}
+	return out, ""
+}
+
+// PickSamples chooses up to n kept and n dropped documents to show: for each, the
+// highest-scoring, the lowest-scoring and those between them at even steps, so the tables
+// show both the clear cases and the ones near the threshold. Ties are broken by ID, so the
+// choice is stable.
+func PickSamples(scored []ScoreRecord, threshold float64, n int) []report.Sample {
+	var kept, dropped []ScoreRecord
+	for _, s := range scored {
+		if s.Score >= threshold {
+			kept = append(kept, s)
+		} else {
+			dropped = append(dropped, s)
+		}
+	}
+	var out []report.Sample
+	for _, group := range [][]ScoreRecord{kept, dropped} {
+		sort.Slice(group, func(i, j int) bool {
+			if group[i].Score != group[j].Score {
+				return group[i].Score > group[j].Score
+			}
+			return group[i].ID < group[j].ID
+		})
+		for _, s := range spread(group, n) {
+			out = append(out, report.Sample{ID: s.ID, Source: s.Source, Title: s.Title, Score: s.Score,
+				Kept: s.Score >= threshold, Excerpt: s.Excerpt})
+		}
+	}
+	return out
+}
+
+// spread returns n elements of xs at even steps from the first to the last (all of xs if
+// it has no more than n).
+func spread[T any](xs []T, n int) []T {
+	if len(xs) <= n || n < 2 {
+		return xs[:min(n, len(xs))]
+	}
+	out := make([]T, n)
+	for i := range out {
+		out[i] = xs[i*(len(xs)-1)/(n-1)]
+	}
+	return out
+}
+
+// BuildReport assembles the report (everything but the histogram and the report step's
+// own row): a row per step with the figures that apply to it and a link to its output
+// (outputs[i] is sums[i]'s output directory; reportDir the report's own), the metrics,
+// and sample documents that were kept and dropped.
+func BuildReport(sums []StepSummary, outputs []string, tok TokenStats, met TrainMetrics, scored []ScoreRecord, threshold float64, reportDir string) *report.Report {
+	r := &report.Report{Title: "fray flagship pipeline",
+		Columns: []string{colDocsIn, colDocsOut, colKept, colDropped, colTokens, colBytes, colRate}}
+	for i, s := range sums {
+		row := stepRow(s)
+		if i < len(outputs) {
+			row.Output, row.Href = outputLink(outputs[i], reportDir)
+		}
+		r.Steps = append(r.Steps, row)
 	}
 	add := func(name, format string, args ...any) {
 		r.Metrics = append(r.Metrics, report.Metric{Name: name, Value: fmt.Sprintf(format, args...)})
@@ -523,6 +679,8 @@ func BuildReport(sums []StepSummary, tok TokenStats, met TrainMetrics, scored []
 		c := bySource[s]
 		add("kept from "+s, "%d of %d (%.1f%%)", c.kept, c.total, 100*float64(c.kept)/float64(c.total))
 	}
+	r.Samples = PickSamples(scored, threshold, SamplesPerKind)
+	r.KeptRule, r.DroppedRule = fmt.Sprintf("score ≥ %g", threshold), fmt.Sprintf("score < %g", threshold)
 	return r
 }
 

@@ -3,6 +3,10 @@
 // every document with it (one fray task per shard, each in a fresh worker process), filter
 // by score, and write an HTML report.
 //
+//	p := steps.New(steps.DefaultConfig())
+//	rep, err := executor.Run(ctx, executor.Options{Prefix: "/data/run"}, p.Steps()...)
+//	html, err := p.ReportPath("/data/run") // where the report step wrote report.html
+//
 // Every step is versioned by the executor: a rerun with nothing changed skips every step,
 // and a change to one step's versioned config reruns that step and the steps that depend on
 // it (changing the threshold reruns filter and report only).
@@ -219,14 +223,25 @@ type Scored struct {
 
 // StepSummary is what every step records in its summary.json for the report.
 type StepSummary struct {
-	Step     string             `json:"step"`
-	In       int64              `json:"in"`  // records consumed
-	Out      int64              `json:"out"` // records produced
+	Step string `json:"step"`
+	// Figures are the step's counts by Fig* key: only those that apply to the step (an
+	// ingest reads no documents, so it has no FigDocsIn; only the filter keeps and drops).
+	Figures  map[string]int64   `json:"figures,omitempty"`
 	Duration time.Duration      `json:"duration_ns"`
 	Finished time.Time          `json:"finished"`
 	Note     string             `json:"note,omitempty"`
 	Metrics  map[string]float64 `json:"metrics,omitempty"`
 }
+
+// Figure keys of StepSummary.Figures.
+const (
+	FigDocsIn  = "docs_in"  // documents read
+	FigDocsOut = "docs_out" // documents written
+	FigKept    = "kept"     // documents a filter kept
+	FigDropped = "dropped"  // documents a filter dropped
+	FigTokens  = "tokens"   // tokens produced
+	FigBytes   = "bytes"    // bytes of document text handled
+)
 
 func writeJSON(ctx context.Context, path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")

@@ -3,13 +3,16 @@ package steps_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/local"
@@ -264,7 +267,12 @@ func TestIngestSharesTheQuota(t *testing.T) {
 		t.Fatalf("shards %v", paths)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, steps.SummaryFile))
-	if err != nil || !strings.Contains(string(b), `"out": 10`) {
+	var sum steps.StepSummary
+	if err == nil {
+		err = json.Unmarshal(b, &sum)
+	}
+	// The ingest reads no documents, so it records none in, only out and the text bytes.
+	if _, hasIn := sum.Figures[steps.FigDocsIn]; err != nil || sum.Figures[steps.FigDocsOut] != 10 || sum.Figures[steps.FigBytes] == 0 || hasIn {
 		t.Fatalf("summary %s, %v", b, err)
 	}
 }
@@ -296,13 +304,65 @@ func TestTrainModelHoldsOut(t *testing.T) {
 	}
 }
 
+// TestPickSamples checks that the samples span each group: its highest and lowest scores
+// and one between, in a stable order.
+func TestPickSamples(t *testing.T) {
+	var scored []steps.ScoreRecord
+	for i := range 11 {
+		scored = append(scored, steps.ScoreRecord{ID: fmt.Sprintf("d%02d", i), Score: float64(i) / 10})
+	}
+	var got []string
+	for _, s := range steps.PickSamples(scored, 0.45, 3) {
+		got = append(got, fmt.Sprintf("%s %.1f %v", s.ID, s.Score, s.Kept))
+	}
+	want := []string{"d10 1.0 true", "d08 0.8 true", "d05 0.5 true", "d04 0.4 false", "d02 0.2 false", "d00 0.0 false"}
+	if !slices.Equal(got, want) {
+		t.Errorf("samples %v, want %v", got, want)
+	}
+}
+
 func TestBuildReport(t *testing.T) {
-	sums := []steps.StepSummary{{Step: "ingest", In: 4, Out: 4}, {Step: "filter", In: 4, Out: 2}}
-	scored := []steps.ScoreRecord{{Source: "man", Score: 0.9, Heuristic: true}, {Source: "man", Score: 0.6, Heuristic: false},
-		{Source: "go-src", Score: 0.1}, {Source: "go-src", Score: 0.55, Heuristic: true}}
-	r := steps.BuildReport(sums, steps.TokenStats{Encoding: "cl100k_base"}, steps.TrainMetrics{Docs: 4}, scored, 0.58)
-	if len(r.Steps) != 2 || r.Steps[1].Out != 2 {
+	sec := time.Second
+	sums := []steps.StepSummary{
+		{Step: "ingest", Duration: 2 * sec, Figures: map[string]int64{steps.FigDocsOut: 4, steps.FigBytes: 2500}},
+		{Step: "train-quality", Duration: sec, Figures: map[string]int64{steps.FigDocsIn: 4}},
+		{Step: "filter", Duration: sec, Figures: map[string]int64{steps.FigDocsIn: 4, steps.FigDocsOut: 2, steps.FigKept: 2, steps.FigDropped: 2}},
+	}
+	outputs := []string{"/p/pipeline/ingest-aaaaaa", "/other/train-quality-bbbbbb", "gs://b/pipeline/filter-cccccc"}
+	scored := []steps.ScoreRecord{{ID: "m1", Source: "man", Score: 0.9, Heuristic: true}, {ID: "m2", Source: "man", Score: 0.6, Heuristic: false},
+		{ID: "g1", Source: "go-src", Score: 0.1}, {ID: "g2", Source: "go-src", Score: 0.55, Heuristic: true}}
+	r := steps.BuildReport(sums, outputs, steps.TokenStats{Encoding: "cl100k_base"}, steps.TrainMetrics{Docs: 4}, scored, 0.58, "/p/pipeline/report-dddddd")
+	if len(r.Steps) != 3 {
 		t.Fatalf("steps %+v", r.Steps)
+	}
+	// Each row has the figures that apply to its step and nothing else: the train step keeps
+	// and drops nothing (the old report showed "Kept % 0.1" for it: 1 model out of 4 docs in).
+	for i, want := range []map[string]string{
+		{"docs out": "4", "text bytes": "2.5 kB", "docs/s": "2"},
+		{"docs in": "4", "docs/s": "4"},
+		{"docs in": "4", "docs out": "2", "kept": "2 (50.0%)", "dropped": "2 (50.0%)", "docs/s": "4"},
+	} {
+		if got := r.Steps[i].Figures; !maps.Equal(got, want) {
+			t.Errorf("%s: figures %v, want %v", r.Steps[i].Name, got, want)
+		}
+	}
+	// Outputs next to the report are linked relatively, other local ones by absolute path;
+	// bucket URLs are named, not linked.
+	for i, want := range [][2]string{{"ingest-aaaaaa/", "../ingest-aaaaaa/"}, {"/other/train-quality-bbbbbb/", "/other/train-quality-bbbbbb/"}, {"gs://b/pipeline/filter-cccccc", ""}} {
+		if got := [2]string{r.Steps[i].Output, r.Steps[i].Href}; got != want {
+			t.Errorf("%s: output link %q, want %q", r.Steps[i].Name, got, want)
+		}
+	}
+	// Samples: kept (score ≥ 0.58) then dropped, each from the highest score down.
+	var ids []string
+	for _, s := range r.Samples {
+		ids = append(ids, fmt.Sprintf("%s:%v", s.ID, s.Kept))
+	}
+	if want := []string{"m1:true", "m2:true", "g2:false", "g1:false"}; !slices.Equal(ids, want) {
+		t.Errorf("samples %v, want %v", ids, want)
+	}
+	if r.KeptRule != "score ≥ 0.58" || r.DroppedRule != "score < 0.58" {
+		t.Errorf("sample rules %q, %q", r.KeptRule, r.DroppedRule)
 	}
 	metrics := map[string]string{}
 	for _, m := range r.Metrics {

@@ -28,7 +28,7 @@ import (
 const MaxValueSize = 256 << 20
 
 // MaxNesting is how many levels of arrays, slices, maps and structs (each one level; a
-// pointer or interface none) a value may nest. The decoder refuses deeper input, so Marshal
+// pointer or interface none; a []byte or time.Time is a scalar) a value may nest. The decoder refuses deeper input, so Marshal
 // refuses deeper values, and every value it encodes decodes. A linked list is as deep as it
 // is long: send long ones as slices.
 const MaxNesting = 256

@@ -51,6 +51,11 @@ func embedChain(n int) *embedOuter {
 	return head
 }
 
+// withHidden flattens an unexported struct's exported field into itself.
+type withHidden struct{ hiddenEmbed }
+
+type hiddenEmbed struct{ V any }
+
 // anyBox holds an interface: its shape is known only per value.
 type anyBox struct{ V any }
 
@@ -90,6 +95,8 @@ func TestMarshalRefusesCycles(t *testing.T) {
 	iface = &iface
 	box := &anyBox{}
 	box.V = box
+	hidden := &withHidden{}
+	hidden.V = hidden // reflect cannot Interface() fields reached through hiddenEmbed
 	cases := []struct {
 		name string
 		v    any
@@ -102,6 +109,7 @@ func TestMarshalRefusesCycles(t *testing.T) {
 		{"pointer cycle through an interface", iface, "pointers and interfaces alone"},
 		{"struct through its interface field", box, ".V"},
 		{"cycle below an ok prefix", []any{"ok", map[string]any{"n": self}}, "*fray.link"},
+		{"through an unexported embedded struct", hidden, ".V"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -169,6 +169,8 @@ func (h ActorHandle[S]) MarshalCBOR() ([]byte, error) {
 	return cbor.Marshal(wireHandle{Job: h.job, ID: h.info.ID, Class: h.info.Class, Name: h.info.Name, Namespace: h.info.Namespace})
 }
 
+func (ActorHandle[S]) encodesOneLevel() {} // see oneLevel
+
 // UnmarshalCBOR decodes a handle sent by another task.
 func (h *ActorHandle[S]) UnmarshalCBOR(b []byte) error {
 	var w wireHandle

@@ -17,7 +17,8 @@ import (
 // backend. The local backend round-trips values through it by default so that a value that
 // cannot travel to a Ray worker fails in a local test too.
 //
-// Beyond what CBOR itself refuses (channels, functions), Marshal refuses struct types with
+// Beyond what CBOR itself refuses (channels, functions), Marshal refuses cyclic values and
+// values nested deeper than the decoder accepts (codec_shape.go), and struct types with
 // unexported fields: those fields would silently arrive as zero values on the other side,
 // which is the most common way a Go program breaks when it moves to a cluster. Export the
 // field, tag it `cbor:"-"` if it is deliberately local, or implement encoding.BinaryMarshaler
@@ -25,6 +26,12 @@ import (
 
 // MaxValueSize bounds a single encoded value (256 MiB). Larger values belong in storage.
 const MaxValueSize = 256 << 20
+
+// MaxNesting is how many levels of arrays, slices, maps and structs (each one level; a
+// pointer or interface none; a []byte or time.Time is a scalar) a value may nest. The decoder refuses deeper input, so Marshal
+// refuses deeper values, and every value it encodes decodes. A linked list is as deep as it
+// is long: send long ones as slices.
+const MaxNesting = 256
 
 var (
 	encMode cbor.EncMode
@@ -41,7 +48,7 @@ func init() {
 		panic(err)
 	}
 	decMode, err = cbor.DecOptions{
-		MaxNestedLevels:  256,
+		MaxNestedLevels:  MaxNesting,
 		MaxArrayElements: math.MaxInt32,
 		MaxMapPairs:      math.MaxInt32,
 		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
@@ -63,14 +70,25 @@ func Marshal(v any) ([]byte, error) {
 		var head [9]byte
 		return appendByteStringHead(head[:0], uint64(len(b)), b), nil
 	}
+	checkBytes := false
 	if v != nil {
-		if err := checkType(reflect.TypeOf(v)); err != nil {
+		ct := codecTypeOf(reflect.TypeOf(v))
+		if ct.err != nil {
+			return nil, &SerializationError{Type: typeName(v), Op: "encode", Cause: ct.err}
+		}
+		var err error
+		if checkBytes, err = checkShape(v, ct.shape); err != nil { // before the encoder: a cycle would crash it
 			return nil, &SerializationError{Type: typeName(v), Op: "encode", Cause: err}
 		}
 	}
 	b, err := encMode.Marshal(v)
 	if err != nil {
 		return nil, &SerializationError{Type: typeName(v), Op: "encode", Cause: err}
+	}
+	if checkBytes {
+		if err := checkNesting(b); err != nil {
+			return nil, &SerializationError{Type: typeName(v), Op: "encode", Cause: err}
+		}
 	}
 	if len(b) > MaxValueSize {
 		return nil, &SerializationError{Type: typeName(v), Op: "encode",
@@ -153,27 +171,28 @@ func typeName(v any) string {
 }
 
 var (
-	checkedTypes     sync.Map // reflect.Type → error (nil when fine)
+	codecTypes       sync.Map // reflect.Type → *codecType
 	binaryMarshalerT = reflect.TypeOf((*encoding.BinaryMarshaler)(nil)).Elem()
 	cborMarshalerT   = reflect.TypeOf((*cbor.Marshaler)(nil)).Elem()
-	errUnencodable   = errors.New("unencodable")
 )
 
-// checkType reports why values of type t cannot cross a process boundary, or nil.
-func checkType(t reflect.Type) error {
-	if e, ok := checkedTypes.Load(t); ok {
-		if e == nil {
-			return nil
-		}
-		return e.(error)
+// codecType is what Marshal knows of a type once it has seen one value of it.
+type codecType struct {
+	err   error // why values of the type cannot cross a process boundary, or nil
+	shape shape // see codec_shape.go
+}
+
+// codecTypeOf returns what Marshal knows of t.
+func codecTypeOf(t reflect.Type) *codecType {
+	if ct, ok := codecTypes.Load(t); ok {
+		return ct.(*codecType)
 	}
-	err := walkType(t, map[reflect.Type]bool{}, "")
-	if err == nil {
-		checkedTypes.Store(t, nil)
-	} else {
-		checkedTypes.Store(t, err)
+	ct := &codecType{err: walkType(t, map[reflect.Type]bool{}, "")}
+	if ct.err == nil {
+		ct.shape = shapeOf(t)
 	}
-	return err
+	codecTypes.Store(t, ct)
+	return ct
 }
 
 func walkType(t reflect.Type, seen map[reflect.Type]bool, path string) error {
@@ -317,7 +336,7 @@ func toWire(err error) wireError {
 			name, ok := errorTypeNames[reflect.TypeOf(te.Cause)]
 			errorTypesMu.RUnlock()
 			if ok {
-				if b, e := encMode.Marshal(te.Cause); e == nil {
+				if b, e := Marshal(te.Cause); e == nil { // checked: a cyclic cause must not crash the worker
 					w.CauseReg, w.CauseVal = name, b
 				}
 			}

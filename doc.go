@@ -92,8 +92,9 @@
 // # Values
 //
 // Values cross process boundaries through one CBOR codec (Marshal, Unmarshal). Channels,
-// functions and structs with unexported fields are refused with a *SerializationError at the
-// call site instead of arriving broken. The local backend round-trips values through the
+// functions, structs with unexported fields, cyclic values (n.Next = n) and values nested
+// more than MaxNesting levels deep are refused with a *SerializationError at the call site
+// (for a task's result: from Get) instead of arriving broken or crashing the process. The local backend round-trips values through the
 // codec by default so a test that passes locally does not fail on a cluster.
 //
 // # Backend SPI

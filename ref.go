@@ -113,6 +113,8 @@ func (r Ref[T]) MarshalCBOR() ([]byte, error) {
 	return cbor.Marshal(wireRef{Job: r.c.job, ID: r.c.id})
 }
 
+func (Ref[T]) encodesOneLevel() {} // see oneLevel
+
 // UnmarshalCBOR decodes a ref sent by another task.
 func (r *Ref[T]) UnmarshalCBOR(b []byte) error {
 	if len(b) == 1 && b[0] == 0xf6 { // null

@@ -24,7 +24,7 @@ type StepInfoRecord struct {
 	Config             json.RawMessage  `json:"config"` // the resolved config
 	Description        string           `json:"description"`
 	OverrideOutputPath string           `json:"override_output_path,omitempty"`
-	Version            json.RawMessage  `json:"version"` // the canonical version object
+	Version            json.RawMessage  `json:"version,omitempty"` // the canonical version object (never empty when written)
 	Hash               string           `json:"hash"`
 	Dependencies       []string         `json:"dependencies"` // output paths
 	PseudoDependencies []string         `json:"pseudo_dependencies,omitempty"`
@@ -66,9 +66,13 @@ func (r *run) infoRecord(n *node) StepInfoRecord {
 
 // encodeInfo renders an info record as one line of JSON. The version, which embeds the
 // versions of all dependencies and dominates the size, is spliced in as the canonical bytes
-// it already is instead of being re-encoded.
+// it already is instead of being re-encoded; the rest is encoded without it (Version is
+// omitempty), so the key appears once.
 func encodeInfo(rec StepInfoRecord) []byte {
 	v := rec.Version
+	if len(v) == 0 {
+		v = json.RawMessage("null")
+	}
 	rec.Version = nil
 	b, _ := json.Marshal(rec) // cannot fail: RawMessage config is valid JSON
 	b = b[:len(b)-1]          // drop "}"

@@ -332,6 +332,49 @@ var takesFunc = fray.NewTask("fraytest.takesFunc", func(_ context.Context, w Wit
 	return 0, nil
 })
 
+// Node is a linked list: a list of n nodes nests n levels deep, and a cyclic one
+// (n.Next = n) cannot be encoded at all. Both must fail at the call site, or for a result
+// in Get, with a *fray.SerializationError, never crash the process that encodes them.
+type Node struct {
+	Label string
+	Next  *Node
+}
+
+// nodeList returns a list of n nodes, or, for n < 0, a list of -n nodes whose last node
+// points back at the first.
+func nodeList(n int) *Node {
+	k := max(n, -n)
+	var head, tail *Node
+	for i := 0; i < k; i++ {
+		head = &Node{Label: "n", Next: head}
+		if tail == nil {
+			tail = head
+		}
+	}
+	if n < 0 {
+		tail.Next = head
+	}
+	return head
+}
+
+// nodeLen returns the length of an acyclic list.
+func nodeLen(n *Node) int {
+	k := 0
+	for ; n != nil; n = n.Next {
+		k++
+	}
+	return k
+}
+
+var listLen = fray.NewTask("fraytest.listLen", func(_ context.Context, n *Node) (int, error) {
+	return nodeLen(n), nil
+})
+
+// makeList returns nodeList(n): a cyclic or too deep result for the codec to refuse.
+var makeList = fray.NewTask("fraytest.makeList", func(_ context.Context, n int) (*Node, error) {
+	return nodeList(n), nil
+})
+
 // --- tasks that talk to the Recorder ------------------------------------------------------
 
 // Stage is passed from an upstream task to a dependent one (via RemoteRef).
@@ -616,7 +659,15 @@ func (c *CounterState) TakeOpaque(_ context.Context, o Opaque) (int, error) {
 	return o.Visible + o.hidden, nil
 }
 
+// ListLen returns the length of a list it is sent.
+func (c *CounterState) ListLen(_ context.Context, n *Node) (int, error) { return nodeLen(n), nil }
+
+// MakeList returns nodeList(n).
+func (c *CounterState) MakeList(_ context.Context, n int) (*Node, error) { return nodeList(n), nil }
+
 var (
+	counterListLen    = fray.NewMethod(Counter, "ListLen", (*CounterState).ListLen)
+	counterMakeList   = fray.NewMethod(Counter, "MakeList", (*CounterState).MakeList)
 	counterTakeOpaque = fray.NewMethod(Counter, "TakeOpaque", (*CounterState).TakeOpaque)
 	counterAdd        = fray.NewMethod(Counter, "Add", (*CounterState).Add)
 	counterValue      = fray.NewMethod(Counter, "Value", (*CounterState).Value)

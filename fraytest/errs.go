@@ -18,6 +18,8 @@ func errorCases() []testCase {
 		{"PanicIsTaskErrorWithStack", testErrPanic},
 		{"UnserializableArgumentFailsAtCallSite", testErrUnserializableArg},
 		{"UnserializableResultFailsGet", testErrUnserializableResult},
+		{"CyclicOrTooDeepArgumentFailsAtCallSite", testErrCyclicArg},
+		{"CyclicOrTooDeepResultFailsGet", testErrCyclicResult},
 		{"UnknownNames", testErrUnknownNames},
 		{"LateRegistration", testErrLateRegistration},
 		{"MissingJobContextSaysHowToSetOne", testErrNoJobContext},
@@ -152,6 +154,95 @@ func testErrUnserializableResult(s *env) {
 		s.Fatalf("got %v, want an error matching fray.ErrSerialization", err)
 	}
 	s.wantContains(err, "message", "hidden")
+}
+
+// wantSerialization fails unless err is a *fray.SerializationError (somewhere in its chain)
+// whose message contains want.
+func (s *env) wantSerialization(err error, what, want string) {
+	s.Helper()
+	var se *fray.SerializationError
+	if !errors.As(err, &se) {
+		s.Errorf("%s: got %v (chain %s), want a *fray.SerializationError", what, err, chain(err))
+		return
+	}
+	if !strings.Contains(err.Error(), want) {
+		s.Errorf("%s: error %q does not mention %q", what, err, want)
+	}
+}
+
+func testErrCyclicArg(s *env) {
+	cyclic, tooDeep, deepest := nodeList(-3), nodeList(fray.MaxNesting+1), nodeList(fray.MaxNesting)
+	self := map[string]any{"label": "m"}
+	self["self"] = self
+	loop := []any{"s", nil}
+	loop[1] = loop
+	var iface any
+	iface = &iface
+	_, err := fray.Put(s.Ctx, cyclic)
+	s.wantSerialization(err, "Put of a cyclic list", "cycl")
+	_, err = fray.Put(s.Ctx, self)
+	s.wantSerialization(err, "Put of a map holding itself", "cycl")
+	_, err = fray.Put(s.Ctx, loop)
+	s.wantSerialization(err, "Put of a slice holding itself", "cycl")
+	_, err = fray.Put(s.Ctx, iface)
+	s.wantSerialization(err, "Put of a pointer to an interface holding it", "cycl")
+	_, err = fray.Put(s.Ctx, tooDeep)
+	s.wantSerialization(err, "Put of a list one level deeper than fray.MaxNesting", "levels")
+	_, err = listLen.Remote(s.Ctx, cyclic)
+	s.wantSerialization(err, "task argument: a cyclic list", "cycl")
+	_, err = listLen.Remote(s.Ctx, tooDeep)
+	s.wantSerialization(err, "task argument: a list deeper than fray.MaxNesting", "levels")
+
+	// Exactly fray.MaxNesting levels travel, both ways, and decode.
+	if n := sub(listLen.Remote(s.Ctx, deepest)).get(s); n != fray.MaxNesting {
+		s.Errorf("listLen of a %d-node list = %d", fray.MaxNesting, n)
+	}
+	ref, err := fray.Put(s.Ctx, deepest)
+	s.must(err, "Put of a list fray.MaxNesting deep")
+	got, err := ref.Get(s.Ctx)
+	s.must(err, "Get of a list fray.MaxNesting deep")
+	if nodeLen(got) != fray.MaxNesting {
+		s.Errorf("Get returned a list of %d nodes, want %d", nodeLen(got), fray.MaxNesting)
+	}
+
+	h, err := Counter.Create(s.Ctx, 0)
+	s.must(err, "create Counter")
+	_, err = counterListLen.Remote(s.Ctx, h, cyclic)
+	s.wantSerialization(err, "method argument: a cyclic list", "cycl")
+	_, err = counterListLen.Remote(s.Ctx, h, tooDeep)
+	s.wantSerialization(err, "method argument: a list deeper than fray.MaxNesting", "levels")
+	if n, err := counterListLen.Call(s.Ctx, h, deepest); err != nil || n != fray.MaxNesting {
+		s.Errorf("Counter.ListLen of a %d-node list = %d, %v", fray.MaxNesting, n, err)
+	}
+}
+
+func testErrCyclicResult(s *env) {
+	_, err := makeList.Call(s.Ctx, -3)
+	s.wantSerialization(err, "task result: a cyclic list", "cycl")
+	_, err = makeList.Call(s.Ctx, fray.MaxNesting+1)
+	s.wantSerialization(err, "task result: a list deeper than fray.MaxNesting", "levels")
+	if l, err := makeList.Call(s.Ctx, fray.MaxNesting); err != nil || nodeLen(l) != fray.MaxNesting {
+		s.Errorf("makeList(%d) = a list of %d nodes, %v; want %d nodes", fray.MaxNesting, nodeLen(l), err, fray.MaxNesting)
+	}
+	// The worker that refused the results still serves tasks.
+	if v, err := square.Call(s.Ctx, 4); err != nil || v != 16 {
+		s.Errorf("square after refused results = %d, %v", v, err)
+	}
+
+	// An actor refuses the result and lives on, state and all (in its own process where
+	// the backend runs one: a crash there would be an ActorDiedError from now on).
+	h, err := Counter.Create(s.Ctx, 0)
+	s.must(err, "create Counter")
+	if v, err := counterAdd.Call(s.Ctx, h, 5); err != nil || v != 5 {
+		s.Fatalf("Counter.Add = %d, %v; want 5", v, err)
+	}
+	_, err = counterMakeList.Call(s.Ctx, h, -3)
+	s.wantSerialization(err, "method result: a cyclic list", "cycl")
+	_, err = counterMakeList.Call(s.Ctx, h, fray.MaxNesting+1)
+	s.wantSerialization(err, "method result: a list deeper than fray.MaxNesting", "levels")
+	if v, err := counterAdd.Call(s.Ctx, h, 1); err != nil || v != 6 {
+		s.Errorf("Counter.Add after refused results = %d, %v; want 6 (the actor must survive with its state)", v, err)
+	}
 }
 
 func testErrUnknownNames(s *env) {

@@ -1,0 +1,560 @@
+package fray
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// The codec's shape check: what Marshal does before encoding so that a value the decoder
+// would refuse, or that would crash the encoder, fails at the call site with a
+// *SerializationError. fxamacker/cbor's EncOptions (v2.10) have no nesting or cycle limit: a
+// cyclic value (n.Next = n) recurses until the goroutine's stack overflows, which kills the
+// process (no recover), and a value nested deeper than DecOptions.MaxNestedLevels encodes
+// fine and only fails at Get, in another process. So Marshal walks the value first, the way
+// the encoder will, and:
+//
+//   - refuses a cycle (a pointer, map or slice met again inside itself);
+//   - refuses a path of more than maxSteps pointers, interfaces and containers outright;
+//   - otherwise keeps an over-estimate of how deeply arrays and maps nest, and when that
+//     may exceed MaxNesting (or the value holds a cbor.Marshaler, whose output only the
+//     bytes tell), checks the encoded bytes with the decoder's own well-formedness check,
+//     so a value encodes exactly when it decodes.
+//
+// Types whose values are finite trees of known depth (no interfaces, no recursive types:
+// most structs, []float64, map[string]int) are settled once per type and never walked.
+
+// maxSteps bounds the pointers, interfaces, arrays, maps and structs on one path through a
+// value. A value within MaxNesting levels takes a few steps per level; a path this long is
+// either far too deep or a chain of pointers to pointers no decoder would produce.
+const maxSteps = 16 * MaxNesting
+
+// shape is what a type's values look like to the encoder.
+type shape struct {
+	// fixed: every value of the type is a finite tree at most depth levels deep (no
+	// interfaces, not recursive), so its values need no walk.
+	fixed bool
+	// depth: for a fixed type, the most levels of arrays and maps its values encode to
+	// (an over-estimate: embedded structs count as a level though the encoder flattens them).
+	depth int
+	// opaque: the type holds a cbor.Marshaler, whose output's depth only the bytes tell.
+	opaque bool
+}
+
+var (
+	shapes       sync.Map // reflect.Type → shape
+	structFields sync.Map // reflect.Type → []fieldRef
+
+	tagT          = reflect.TypeOf(cbor.Tag{})
+	sliceAnyT     = reflect.TypeOf([]any(nil))
+	mapStringAnyT = reflect.TypeOf(map[string]any(nil))
+	byteStringT   = reflect.TypeOf(cbor.ByteString(""))
+	simpleValueT  = reflect.TypeOf(cbor.SimpleValue(0))
+	timeT         = reflect.TypeOf(time.Time{})
+	bigIntT       = reflect.TypeOf(big.Int{})
+	oneLevelT     = reflect.TypeOf((*oneLevel)(nil)).Elem()
+)
+
+// oneLevel is implemented by fray's own cbor.Marshalers (Ref, ActorHandle), whose encoding
+// is one array of strings: their depth is known without looking at their bytes.
+type oneLevel interface{ encodesOneLevel() }
+
+// fieldRef is a struct field the encoder writes.
+type fieldRef struct {
+	index int
+	name  string
+}
+
+// fieldsOf lists the fields of struct type t that the encoder writes: exported ones and
+// embedded structs (whose fields it flattens in), less those tagged "-" (cbor, or json when
+// there is no cbor tag, as the encoder reads them).
+func fieldsOf(t reflect.Type) []fieldRef {
+	if fs, ok := structFields.Load(t); ok {
+		return fs.([]fieldRef)
+	}
+	var fs []fieldRef
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
+			continue
+		}
+		tag, ok := f.Tag.Lookup("cbor")
+		if !ok || tag == "" {
+			tag = f.Tag.Get("json")
+		}
+		if tag == "-" {
+			continue
+		}
+		fs = append(fs, fieldRef{index: i, name: f.Name})
+	}
+	structFields.Store(t, fs)
+	return fs
+}
+
+// dynamicFields is what the walk needs of a struct type that is not fixed.
+type dynamicFields struct {
+	fields []fieldRef // the fields whose types are not fixed: walked per value
+	depth  int        // the most levels below the struct in its fixed fields
+	opaque bool       // a fixed field holds a cbor.Marshaler
+}
+
+var dynamicStructs sync.Map // reflect.Type → *dynamicFields
+
+// dynamicFieldsOf sorts struct type t's fields into those to walk and those settled by type.
+func dynamicFieldsOf(t reflect.Type) *dynamicFields {
+	if d, ok := dynamicStructs.Load(t); ok {
+		return d.(*dynamicFields)
+	}
+	d := &dynamicFields{}
+	for _, f := range fieldsOf(t) {
+		s := shapeOf(t.Field(f.index).Type)
+		if !s.fixed {
+			d.fields = append(d.fields, f)
+			continue
+		}
+		d.depth, d.opaque = max(d.depth, s.depth), d.opaque || s.opaque
+	}
+	dynamicStructs.Store(t, d)
+	return d
+}
+
+// ptrImplements reports whether t or *t implements it, as the encoder tests.
+func ptrImplements(t, it reflect.Type) bool { return reflect.PointerTo(t).Implements(it) }
+
+// shapeOf returns t's shape.
+func shapeOf(t reflect.Type) shape {
+	if s, ok := shapes.Load(t); ok {
+		return s.(shape)
+	}
+	return computeShape(t, map[reflect.Type]bool{})
+}
+
+// computeShape works out t's shape; visiting holds the types whose shape is being worked out
+// further up, so a recursive type comes out not fixed. Storing shapes found inside the
+// recursion is sound: a type that reaches a type being worked out is on a cycle with it.
+func computeShape(t reflect.Type, visiting map[reflect.Type]bool) shape {
+	if s, ok := shapes.Load(t); ok {
+		return s.(shape)
+	}
+	if visiting[t] {
+		return shape{}
+	}
+	visiting[t] = true
+	s := newShape(t, visiting)
+	delete(visiting, t)
+	shapes.Store(t, s)
+	return s
+}
+
+// newShape follows the encoder's choice of encoding for t (cbor's newEncodeFunc).
+func newShape(t reflect.Type, visiting map[reflect.Type]bool) shape {
+	if t.Kind() == reflect.Pointer {
+		return computeShape(t.Elem(), visiting) // the encoder dereferences first
+	}
+	switch {
+	case t == tagT:
+		return shape{} // its content is an interface
+	case t == timeT, t == bigIntT, t == byteStringT, t == simpleValueT:
+		return shape{fixed: true} // a tag and a scalar or string at most
+	case ptrImplements(t, oneLevelT):
+		return shape{fixed: true, depth: 1}
+	case ptrImplements(t, cborMarshalerT):
+		return shape{fixed: true, opaque: true}
+	case ptrImplements(t, binaryMarshalerT):
+		return shape{fixed: true} // a byte string
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return shape{}
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return shape{fixed: true} // a byte string
+		}
+		return levelAbove(computeShape(t.Elem(), visiting))
+	case reflect.Map:
+		k, e := computeShape(t.Key(), visiting), computeShape(t.Elem(), visiting)
+		if !k.fixed || !e.fixed {
+			return shape{}
+		}
+		return shape{fixed: true, depth: 1 + max(k.depth, e.depth), opaque: k.opaque || e.opaque}
+	case reflect.Struct:
+		s := shape{fixed: true}
+		for _, f := range fieldsOf(t) {
+			fs := computeShape(t.Field(f.index).Type, visiting)
+			if !fs.fixed {
+				return shape{}
+			}
+			s.depth, s.opaque = max(s.depth, fs.depth), s.opaque || fs.opaque
+		}
+		s.depth++
+		return s
+	}
+	return shape{fixed: true} // scalars and strings
+}
+
+func levelAbove(s shape) shape {
+	if !s.fixed {
+		return s
+	}
+	s.depth++
+	return s
+}
+
+// ref identifies a pointer, map or slice on the walk's current path.
+type ref struct {
+	p uintptr
+	n int // a slice's length: a slice and its first element share an address
+	t reflect.Type
+}
+
+// step is one element of the walk's current path, for messages.
+type step struct {
+	field string // ".Name" for a struct field
+	index int    // element index, or -1
+	key   reflect.Value
+}
+
+func (s step) String() string {
+	switch {
+	case s.field != "":
+		return "." + s.field
+	case s.key.IsValid():
+		return fmt.Sprintf("[%v]", s.key)
+	case s.index >= 0:
+		return "[" + strconv.Itoa(s.index) + "]"
+	}
+	return ""
+}
+
+// walker walks one value.
+type walker struct {
+	deepest int // the most levels of arrays and maps on any path so far (an over-estimate)
+	opaque  bool
+	path    []step // the current path past MaxNesting steps
+	// onPath maps the pointers, maps and slices on the current path beyond MaxNesting steps
+	// to their place in path. A cycle repeats forever, so it is caught past any threshold;
+	// starting late keeps the map out of the way of ordinary values.
+	onPath map[ref]int
+	// lastT and lastS cache the most recent shape lookup: elements of a []any or
+	// map[string]any tend to share a type.
+	lastT reflect.Type
+	lastS shape
+}
+
+var errCyclic = errors.New("cyclic value")
+
+func (w *walker) shape(t reflect.Type) shape {
+	if t != w.lastT {
+		w.lastT, w.lastS = t, shapeOf(t)
+	}
+	return w.lastS
+}
+
+// walk walks v, which sits under depth levels of arrays and maps and steps steps.
+func (w *walker) walk(v reflect.Value, depth, steps int) error {
+	if v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		if v.CanInterface() {
+			return w.walkAny(v.Interface(), depth, steps+1)
+		}
+		v, steps = v.Elem(), steps+1 // reached through an unexported embedded struct
+	}
+	if steps > maxSteps {
+		return w.tooDeep()
+	}
+	t := v.Type()
+	if s := w.shape(t); s.fixed {
+		w.deepest = max(w.deepest, depth+s.depth)
+		w.opaque = w.opaque || s.opaque
+		return nil
+	}
+	if (t == sliceAnyT || t == mapStringAnyT) && v.CanInterface() {
+		return w.walkAny(v.Interface(), depth, steps) // the faster walk
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		if err := w.push(v, steps); err != nil {
+			return err
+		}
+		err := w.walk(v.Elem(), depth, steps+1)
+		w.pop(v, steps)
+		return err
+	case reflect.Slice:
+		if v.IsNil() {
+			return nil // null
+		}
+		if err := w.push(v, steps); err != nil {
+			return err
+		}
+		err := w.elems(v, depth+1, steps+1)
+		w.pop(v, steps)
+		return err
+	case reflect.Array:
+		return w.elems(v, depth+1, steps+1)
+	case reflect.Map:
+		if v.IsNil() {
+			return nil // null
+		}
+		if err := w.push(v, steps); err != nil {
+			return err
+		}
+		err := w.entries(v, depth+1, steps+1)
+		w.pop(v, steps)
+		return err
+	case reflect.Struct:
+		if t == tagT { // tag number and content: counted as a level (tags on tags are)
+			if v.IsZero() {
+				return nil
+			}
+			w.deepest = max(w.deepest, depth+1)
+			return w.walk(v.FieldByName("Content"), depth+1, steps+1)
+		}
+		depth++
+		si := dynamicFieldsOf(t)
+		w.deepest = max(w.deepest, depth+si.depth)
+		w.opaque = w.opaque || si.opaque
+		for _, f := range si.fields {
+			w.enter(step{field: f.name, index: -1}, steps+1)
+			err := w.walk(v.Field(f.index), depth, steps+1)
+			w.leave(steps + 1)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkAny is walk for the value in an interface. The shapes a decoded or hand-built
+// dynamic value is made of are told apart by a type switch, not reflection: for a []any of
+// numbers, the walk then costs about what the encoder's own fast path does.
+func (w *walker) walkAny(x any, depth, steps int) error {
+	if isScalar(x) {
+		return nil
+	}
+	switch x := x.(type) {
+	case []any:
+		if len(x) == 0 {
+			w.deepest = max(w.deepest, depth+1)
+			return nil
+		}
+		if steps > maxSteps {
+			return w.tooDeep()
+		}
+		var rv reflect.Value // made only where references are tracked: ValueOf allocates here
+		if steps > MaxNesting {
+			rv = reflect.ValueOf(x)
+			if err := w.push(rv, steps); err != nil {
+				return err
+			}
+		}
+		depth++
+		w.deepest = max(w.deepest, depth)
+		for i, e := range x {
+			if isScalar(e) {
+				continue
+			}
+			w.enter(step{index: i}, steps+1)
+			err := w.walkAny(e, depth, steps+1)
+			w.leave(steps + 1)
+			if err != nil {
+				return err
+			}
+		}
+		if rv.IsValid() {
+			w.pop(rv, steps)
+		}
+		return nil
+	case map[string]any:
+		if len(x) == 0 {
+			w.deepest = max(w.deepest, depth+1)
+			return nil
+		}
+		if steps > maxSteps {
+			return w.tooDeep()
+		}
+		var rv reflect.Value
+		if steps > MaxNesting {
+			rv = reflect.ValueOf(x)
+			if err := w.push(rv, steps); err != nil {
+				return err
+			}
+		}
+		depth++
+		w.deepest = max(w.deepest, depth)
+		for k, e := range x {
+			if isScalar(e) {
+				continue
+			}
+			if steps+1 > MaxNesting {
+				w.enter(step{index: -1, key: reflect.ValueOf(k)}, steps+1)
+			}
+			err := w.walkAny(e, depth, steps+1)
+			w.leave(steps + 1)
+			if err != nil {
+				return err
+			}
+		}
+		if rv.IsValid() {
+			w.pop(rv, steps)
+		}
+		return nil
+	}
+	return w.walk(reflect.ValueOf(x), depth, steps)
+}
+
+// isScalar reports whether x is nil or of a predeclared scalar type (or []byte): nothing to
+// walk. Checked before a call, as it is the common element of a []any or map[string]any.
+func isScalar(x any) bool {
+	switch x.(type) {
+	case nil, string, int, int64, float64, bool, []byte, int8, int16, int32, uint, uint8, uint16, uint32, uint64, float32:
+		return true
+	}
+	return false
+}
+
+func (w *walker) tooDeep() error {
+	return fmt.Errorf("value nests more than %d pointers, interfaces, arrays, maps and structs deep; the decoder accepts %d levels of arrays and maps: flatten it (a slice instead of a linked list, for example), or write it to storage and pass its path", maxSteps, MaxNesting)
+}
+
+// elems walks the elements of an array or slice that opens level depth.
+func (w *walker) elems(v reflect.Value, depth, steps int) error {
+	w.deepest = max(w.deepest, depth)
+	for i := 0; i < v.Len(); i++ {
+		w.enter(step{index: i}, steps)
+		err := w.walk(v.Index(i), depth, steps)
+		w.leave(steps)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entries walks the keys and values of a map that opens level depth.
+func (w *walker) entries(v reflect.Value, depth, steps int) error {
+	w.deepest = max(w.deepest, depth)
+	it := v.MapRange()
+	for it.Next() {
+		k := it.Key()
+		w.enter(step{index: -1, key: k}, steps)
+		err := w.walk(k, depth, steps)
+		if err == nil {
+			err = w.walk(it.Value(), depth, steps)
+		}
+		w.leave(steps)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enter adds s, met steps steps into the value, to the path, which is kept (for messages)
+// where references are tracked: past MaxNesting steps.
+func (w *walker) enter(s step, steps int) {
+	if steps > MaxNesting {
+		w.path = append(w.path, s)
+	}
+}
+
+// leave undoes enter.
+func (w *walker) leave(steps int) {
+	if steps > MaxNesting {
+		w.path = w.path[:len(w.path)-1]
+	}
+}
+
+// refOf identifies the pointer, map or slice v.
+func refOf(v reflect.Value) ref {
+	r := ref{p: v.Pointer(), t: v.Type()}
+	if v.Kind() == reflect.Slice {
+		r.n = v.Len()
+	}
+	return r
+}
+
+// push puts the pointer, map or slice v, met steps steps into the value, on the current
+// path, and refuses it if it is there already: the value contains itself. Only past
+// MaxNesting steps, which a cycle is certain to pass and ordinary values rarely reach.
+func (w *walker) push(v reflect.Value, steps int) error {
+	if steps <= MaxNesting {
+		return nil
+	}
+	if w.onPath == nil {
+		w.onPath = map[ref]int{}
+	}
+	r := refOf(v)
+	if at, ok := w.onPath[r]; ok {
+		how := "through " + w.where(at)
+		if how == "through value" {
+			how = "through pointers and interfaces alone"
+		}
+		return fmt.Errorf("%w: a %s refers back to itself %s; the codec writes trees, not graphs: break the cycle (tag the back-reference field `cbor:\"-\"` and rebuild it after decoding, or refer to elements by index or id)", errCyclic, v.Type(), how)
+	}
+	w.onPath[r] = len(w.path)
+	return nil
+}
+
+// pop takes v, pushed at steps, off the current path.
+func (w *walker) pop(v reflect.Value, steps int) {
+	if steps > MaxNesting {
+		delete(w.onPath, refOf(v))
+	}
+}
+
+// where renders the current path from element from on, for messages ("value" when empty).
+func (w *walker) where(from int) string {
+	var b strings.Builder
+	for _, s := range w.path[from:] {
+		b.WriteString(s.String())
+		if b.Len() > 200 {
+			b.WriteString("...")
+			break
+		}
+	}
+	if b.Len() == 0 {
+		return "value"
+	}
+	return b.String()
+}
+
+// checkShape refuses values (v, whose type has shape s) the encoder must not be given (cyclic, far too deep) and
+// reports whether the encoded bytes need checkNesting.
+func checkShape(v any, s shape) (checkBytes bool, err error) {
+	if s.fixed {
+		return s.opaque || s.depth > MaxNesting, nil
+	}
+	w := walker{}
+	if err := w.walkAny(v, 0, 0); err != nil {
+		return false, err
+	}
+	return w.opaque || w.deepest > MaxNesting, nil
+}
+
+// checkNesting checks encoded bytes with the decoder's own well-formedness check (which
+// is where its nesting limit lives), so that what Marshal returns, Unmarshal accepts.
+func checkNesting(b []byte) error {
+	err := decMode.Wellformed(b)
+	var mn *cbor.MaxNestedLevelError
+	if errors.As(err, &mn) {
+		return fmt.Errorf("value nests more than %d levels of arrays and maps (a struct is a map), the most the decoder accepts: flatten it (a slice instead of a linked list, for example), or write it to storage and pass its path", MaxNesting)
+	}
+	return err
+}

@@ -52,7 +52,10 @@
 //
 // The job context travels in context.Context. Every task and actor method receives a ctx that
 // carries it (and TaskInfoFrom(ctx) describes the running call), so nested tasks need nothing
-// extra. Forgetting to set it is an error wrapping ErrNoJobContext that says how to fix it.
+// extra. Forgetting to set it is an error wrapping ErrNoJobContext that says how to fix it;
+// so is dropping it inside a task (a nested call with context.Background() instead of the
+// task's ctx), on every backend: only SetDefaultJobContext, called by the program itself in
+// that process, provides a fallback (see JobContextFrom).
 //
 // # Options and resources
 //

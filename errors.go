@@ -10,7 +10,7 @@ import (
 // callers can branch on the kind of failure without caring which backend produced it.
 var (
 	// ErrNoJobContext: an operation needed a job context and the context.Context carried none.
-	ErrNoJobContext = errors.New("fray: no job context: create one (local.New or ray.Connect) and attach it with fray.WithJobContext(ctx, jc), or set a process default with fray.SetDefaultJobContext(jc)")
+	ErrNoJobContext = errors.New("fray: no job context in ctx: inside a task or actor method, pass on the ctx it received (or one derived from it, not context.Background()); in the driver, create one (local.New or ray.Connect) and attach it with fray.WithJobContext(ctx, jc), or set a process default with fray.SetDefaultJobContext(jc)")
 	// ErrUnsupported: the backend cannot honour an option or operation.
 	ErrUnsupported = errors.New("fray: not supported by this backend")
 	// ErrInvalidResources: a resource request is malformed.

@@ -174,8 +174,21 @@ func (a *actor) construct(t *task) {
 	if a.pr != nil {
 		self, err = a.startProcess(ctx, gen)
 	} else {
+		returned := false
+		defer func() {
+			if !returned { // the constructor called runtime.Goexit (see fray.Function.Invoke)
+				a.constructed(t, ctx, gen, nil, ct.fn.GoexitError(string(ct.obj.id)))
+			}
+		}()
 		self, err = ct.invoke(ctx, nil)
+		returned = true
 	}
+	a.constructed(t, ctx, gen, self, err)
+}
+
+// constructed handles what the constructor started by construct returned: ctx and gen are
+// its context and the actor's generation then.
+func (a *actor) constructed(t *task, ctx *taskCtx, gen uint64, self any, err error) {
 	if t != nil && err == nil && !a.holds {
 		// Placement-only resources go back before the first call can run, so that the node's
 		// accounting is settled by the time a caller sees a result.
@@ -327,10 +340,15 @@ func (a *actor) enqueue(t *task) {
 }
 
 // drain runs queued calls of generation gen until the mailbox is empty or the actor is killed
-// or restarted.
-func (a *actor) drain(gen uint64) {
+// or restarted. prev is the call this drainer ran last, when it continues another goroutine's.
+func (a *actor) drain(gen uint64, prev *task) {
+	var cur *task // running now
+	defer func() {
+		if cur != nil { // its method ended this goroutine with runtime.Goexit: carry on elsewhere
+			a.c.spawn(work{a: a, gen: gen, t: cur})
+		}
+	}()
 	a.mu.Lock()
-	var prev *task
 	for {
 		if prev != nil {
 			if a.gen == gen { // else a restart took it (and may run it again in another generation)
@@ -353,7 +371,9 @@ func (a *actor) drain(gen uint64) {
 		a.inflight = append(a.inflight, t)
 		self := a.self
 		a.mu.Unlock()
+		cur = t
 		a.call(t, self, gen)
+		cur = nil
 		prev = t
 		a.mu.Lock()
 	}
@@ -413,9 +433,23 @@ func (a *actor) call(t *task, self any, gen uint64) {
 			a.processDied(gen, died)
 		}
 	} else {
+		returned := false
+		defer func() {
+			if !returned { // the method called runtime.Goexit (see fray.Function.Invoke)
+				p, err := j.encodeResult(t, nil, t.fn.GoexitError(string(t.obj.id)))
+				a.called(t, ctx, p, err)
+			}
+		}()
 		res, err = t.invoke(ctx, self)
+		returned = true
 		p, err = j.encodeResult(t, res, err)
 	}
+	a.called(t, ctx, p, err)
+}
+
+// called completes method call t, whose attempt ran with ctx, with its result.
+func (a *actor) called(t *task, ctx *taskCtx, p fray.Payload, err error) {
+	j := t.job
 	ctx.cancel()
 	if !a.finishAttempt(t, ctx) {
 		j.exit() // the actor restarted meanwhile and runs the call again (MaxTaskRetries)

@@ -238,8 +238,23 @@ func (c *Cluster) removeReadyLocked(i int) {
 
 // worker runs t, then keeps taking tasks that fit until none does.
 func (c *Cluster) worker(t *task) {
+	var cur *task // running now
+	defer func() {
+		if cur == nil {
+			return
+		}
+		// cur ended this goroutine with runtime.Goexit (see fray.Function.Invoke): its
+		// attempt fails here, and another goroutine takes over from this worker.
+		next := c.finish(cur, cur.goexited())
+		cur.completeRun()
+		if next != nil {
+			c.spawn(work{t: next})
+		}
+	}()
 	for t != nil {
+		cur = t
 		retry := t.run()
+		cur = nil
 		done := t
 		t = c.finish(t, retry)
 		done.completeRun()

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -208,6 +209,25 @@ func (a *actor) constructed(t *task, ctx *taskCtx, gen uint64, self any, err err
 			t.keep = true // restarted: the new instance keeps the placement resources
 			a.holding = true
 		}
+	case a.pr != nil && errors.Is(err, fray.ErrWorkerDied):
+		// The process died while starting or constructing (killed, OOM): a worker death,
+		// so the actor restarts if it may, as when its process dies later.
+		ctx.cancel()
+		if t != nil {
+			if a.holds {
+				t.keep = true // a restart keeps the placement resources (death releases them)
+				a.holding = true
+			}
+			t.state.Store(stFinished)
+		}
+		a.goroutineDone()
+		reason := err.Error()
+		var wd *fray.WorkerDiedError
+		if errors.As(err, &wd) {
+			reason = wd.Reason
+		}
+		a.stopLocked(false, true, "its worker process died while starting ("+reason+")")
+		return
 	case err != nil:
 		ctx.cancel()
 		failed = a.dieLocked("the constructor failed: " + err.Error())
@@ -519,7 +539,11 @@ func (a *actor) kill(noRestart bool, reason string) {
 }
 
 // killLocked is kill with a.mu held; it unlocks a.mu.
-func (a *actor) killLocked(noRestart bool, reason string) {
+func (a *actor) killLocked(noRestart bool, reason string) { a.stopLocked(noRestart, false, reason) }
+
+// stopLocked is killLocked; with keepQueued, a restart keeps every queued call (the instance
+// died before it could run any).
+func (a *actor) stopLocked(noRestart, keepQueued bool, reason string) {
 	if a.state == acDead {
 		a.mu.Unlock()
 		return
@@ -527,7 +551,9 @@ func (a *actor) killLocked(noRestart bool, reason string) {
 	restart := !noRestart && a.restartsLeft != 0
 	var failed []*task // cancelTask below also cancels the running ones' contexts
 	if restart {
-		failed = a.keepRetriesLocked()
+		if !keepQueued {
+			failed = a.keepRetriesLocked()
+		}
 	} else {
 		failed = a.takeCallsLocked()
 	}

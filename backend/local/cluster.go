@@ -7,6 +7,7 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/internal/procpool"
+	"github.com/fray-go/fray/internal/worker"
 )
 
 // ClusterOptions configure a Cluster.
@@ -64,6 +65,7 @@ type class struct {
 // NewCluster starts an empty node with the given resources. Close it when done; closing kills
 // its actors (detached ones included) and closes the job contexts still attached.
 func NewCluster(opts ClusterOptions) (*Cluster, error) {
+	worker.CheckDriver("local.NewCluster") // a worker whose main skipped fray.Init exits here
 	fray.FreezeRegistry()
 	if err := opts.Resources.Validate(); err != nil {
 		return nil, fmt.Errorf("local: cluster resources: %w", err)

@@ -43,6 +43,7 @@ const (
 	ExitHandshake     = 3 // Hello refused: version or registry mismatch
 	ExitParentDied    = 4 // the parent process went away
 	ExitNoPipes       = 5 // fds 3 and 4 are not usable
+	ExitNoInit        = 6 // main created a job context before calling fray.Init (see CheckDriver)
 	shutdownGraceTime = 2 * time.Second
 )
 
@@ -50,8 +51,49 @@ func init() {
 	hook.ServeWorker = serveFromEnv
 }
 
+// serving is set once fray.Init has entered the worker loop in this process.
+var serving atomic.Bool
+
+// CheckDriver is called by every job-context constructor (what names it, e.g. "local.New").
+// In a process started as a worker whose main did not call fray.Init first (so the worker
+// loop is not serving), it does not return: the program would become a driver and start
+// workers of its own, each of which would do the same. It answers the parent's Hello with a
+// HelloErr saying so (when the pipes are there), prints the reason and exits with
+// ExitNoInit. Elsewhere, including code that runs inside a task in a serving worker, it
+// does nothing.
+func CheckDriver(what string) {
+	if !hook.IsWorker() || serving.Load() {
+		return
+	}
+	msg := fmt.Sprintf("fray: %s was called in a worker process before fray.Init(): main (or TestMain) must call fray.Init() first thing; in a worker process it serves calls and never returns, so main never creates a job context there", what)
+	fmt.Fprintf(os.Stderr, "fray worker %d: %s\n", os.Getpid(), msg)
+	if childSetup() == nil { // fds 3 and 4 are the parent's pipes
+		refuseHello(os.NewFile(ChildReadFD, "fray-from-parent"), os.NewFile(ChildWriteFD, "fray-to-parent"), msg)
+	}
+	os.Exit(ExitNoInit)
+}
+
+// refuseHello answers the parent's Hello with a HelloErr carrying msg and NoInit, waiting
+// a bounded time for the Hello (the parent sends it right after the start).
+func refuseHello(r io.Reader, w io.Writer, msg string) {
+	got := make(chan uint64, 1)
+	go func() {
+		f, err := wire.NewReader(r, 0).Read()
+		if err == nil && f.Type == wire.TypeHello {
+			got <- f.ID
+		}
+	}()
+	select {
+	case id := <-got:
+		_ = wire.NewWriter(w, 0).Write(wire.TypeHelloErr, id, &wire.HelloErr{Version: wire.Version,
+			Digest: fray.RegistryDigest(), Message: msg, NoInit: true})
+	case <-time.After(5 * time.Second):
+	}
+}
+
 // serveFromEnv is the worker entry point behind fray.Init.
 func serveFromEnv() int {
+	serving.Store(true)
 	r := os.NewFile(ChildReadFD, "fray-from-parent")
 	w := os.NewFile(ChildWriteFD, "fray-to-parent")
 	if r == nil || w == nil {

@@ -68,9 +68,11 @@
 //
 // # Errors
 //
-// Errors are typed and the same on every backend: *TaskError (a task returned an error or
-// panicked; with the remote stack for panics), *CancelledError, *TimeoutError,
-// *ActorDiedError, *WorkerDiedError, *ObjectLostError, *SerializationError,
+// Errors are typed and the same on every backend: *TaskError (a task returned an error,
+// panicked, with the remote stack, or ended its goroutine with runtime.Goexit, as t.FailNow
+// does), *CancelledError, *TimeoutError, *ActorDiedError, *WorkerDiedError (a worker process
+// died, also while starting), *WorkerStartError (a worker program that never reached
+// fray.Init), *ObjectLostError, *SerializationError,
 // *UnsupportedError, *InfeasibleError, *UnknownNameError, *RuntimeEnvError, each matching a
 // sentinel (ErrTaskFailed, ErrCancelled, ...) with errors.Is. Application error types
 // registered with RegisterError survive process boundaries, so errors.As finds them.

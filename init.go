@@ -10,6 +10,10 @@ import (
 // Init must be the first call in main (and in TestMain of test packages whose tests start
 // worker processes). In a process started as a fray worker it serves calls and never
 // returns; in a driver it freezes the task registry and returns.
+//
+// A worker process whose main creates a job context (local.New, ray.Connect) before calling
+// Init would become a driver starting workers of its own: the constructor instead makes it
+// exit at once, and the driver's call fails with a *WorkerStartError naming Init.
 func Init() {
 	FreezeRegistry()
 	if !hook.IsWorker() {

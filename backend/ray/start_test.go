@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend/ray"
 	"github.com/fray-go/fray/internal/worker"
 )
 
@@ -26,5 +27,17 @@ func TestConnectInWorkerWithoutInit(t *testing.T) {
 	var se *fray.WorkerStartError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "ray.Connect was called in a worker process before fray.Init()") {
 		t.Fatalf("err = %v (%T); want a *fray.WorkerStartError naming ray.Connect and fray.Init", err, err)
+	}
+}
+
+// TestWorkerWithoutInitOnRay: on a Ray worker, a Go child whose main calls ray.Connect
+// before fray.Init refuses the handshake the same way, and the task fails with an error
+// matching fray.ErrWorkerStart that names fray.Init.
+func TestWorkerWithoutInitOnRay(t *testing.T) {
+	_, ctx := connect(t, ray.Options{})
+	_, err := Digest.Call(ctx, []byte("x"), fray.TaskOptions{MaxRetries: fray.Retries(0),
+		RuntimeEnv: fray.RuntimeEnv{Env: map[string]string{noInitEnv: "1"}}})
+	if !errors.Is(err, fray.ErrWorkerStart) || !strings.Contains(err.Error(), "ray.Connect was called in a worker process before fray.Init()") {
+		t.Fatalf("err = %v (%T); want an error matching fray.ErrWorkerStart naming ray.Connect and fray.Init", err, err)
 	}
 }

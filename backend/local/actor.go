@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -209,7 +208,7 @@ func (a *actor) constructed(t *task, ctx *taskCtx, gen uint64, self any, err err
 			t.keep = true // restarted: the new instance keeps the placement resources
 			a.holding = true
 		}
-	case a.pr != nil && errors.Is(err, fray.ErrWorkerDied):
+	case a.pr != nil && isWorkerDied(err):
 		// The process died while starting or constructing (killed, OOM): a worker death,
 		// so the actor restarts if it may, as when its process dies later.
 		ctx.cancel()
@@ -221,12 +220,7 @@ func (a *actor) constructed(t *task, ctx *taskCtx, gen uint64, self any, err err
 			t.state.Store(stFinished)
 		}
 		a.goroutineDone()
-		reason := err.Error()
-		var wd *fray.WorkerDiedError
-		if errors.As(err, &wd) {
-			reason = wd.Reason
-		}
-		a.stopLocked(false, true, "its worker process died while starting ("+reason+")")
+		a.stopLocked(false, true, "its worker process died while starting ("+err.(*fray.WorkerDiedError).Reason+")")
 		return
 	case err != nil:
 		ctx.cancel()
@@ -250,6 +244,13 @@ func (a *actor) constructed(t *task, ctx *taskCtx, gen uint64, self any, err err
 		a.afterDeath(failed)
 	}
 	a.startDrainers(start, gen)
+}
+
+// isWorkerDied reports whether err is the pool's *fray.WorkerDiedError itself, not an
+// application error (a *fray.TaskError) that wraps one.
+func isWorkerDied(err error) bool {
+	_, ok := err.(*fray.WorkerDiedError)
+	return ok
 }
 
 // spawnLocked counts the drainers to start for the queued calls.

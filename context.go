@@ -31,6 +31,12 @@ func SetDefaultJobContext(jc JobContext) {
 
 // JobContextFrom returns the job context in ctx, else the process default, else an error
 // wrapping ErrNoJobContext that says how to set one.
+//
+// The process default is only what SetDefaultJobContext set in this process: no backend
+// sets one, not in the driver and not in worker processes or on Ray workers. So code
+// inside a task or actor method that calls fray with a ctx not derived from the one it
+// received (context.Background(), say) fails with ErrNoJobContext everywhere, rather than
+// falling back on a job context without the calling task's runtime env and attribution.
 func JobContextFrom(ctx context.Context) (JobContext, error) {
 	if ctx != nil {
 		if jc, ok := ctx.Value(jobContextKey{}).(JobContext); ok && jc != nil {

@@ -69,7 +69,10 @@
 //
 // The job context travels in context.Context. Every task and actor method receives a ctx that
 // carries it (and TaskInfoFrom(ctx) describes the running call), so nested tasks need nothing
-// extra. Forgetting to set it is an error wrapping ErrNoJobContext that says how to fix it.
+// extra. Forgetting to set it is an error wrapping ErrNoJobContext that says how to fix it;
+// so is dropping it inside a task (a nested call with context.Background() instead of the
+// task's ctx), on every backend: only SetDefaultJobContext, called by the program itself in
+// that process, provides a fallback (see JobContextFrom).
 //
 // # Options and resources
 //
@@ -82,9 +85,11 @@
 //
 // # Errors
 //
-// Errors are typed and the same on every backend: *TaskError (a task returned an error or
-// panicked; with the remote stack for panics), *CancelledError, *TimeoutError,
-// *ActorDiedError, *WorkerDiedError, *ObjectLostError, *SerializationError,
+// Errors are typed and the same on every backend: *TaskError (a task returned an error,
+// panicked, with the remote stack, or ended its goroutine with runtime.Goexit, as t.FailNow
+// does), *CancelledError, *TimeoutError, *ActorDiedError, *WorkerDiedError (a worker process
+// died, also while starting), *WorkerStartError (a worker program that never reached
+// fray.Init), *ObjectLostError, *SerializationError,
 // *UnsupportedError, *InfeasibleError, *UnknownNameError, *RuntimeEnvError, each matching a
 // sentinel (ErrTaskFailed, ErrCancelled, ...) with errors.Is. Application error types
 // registered with RegisterError survive process boundaries, so errors.As finds them.

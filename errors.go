@@ -10,7 +10,7 @@ import (
 // callers can branch on the kind of failure without caring which backend produced it.
 var (
 	// ErrNoJobContext: an operation needed a job context and the context.Context carried none.
-	ErrNoJobContext = errors.New("fray: no job context: create one (local.New or ray.Connect) and attach it with fray.WithJobContext(ctx, jc), or set a process default with fray.SetDefaultJobContext(jc)")
+	ErrNoJobContext = errors.New("fray: no job context in ctx: inside a task or actor method, pass on the ctx it received (or one derived from it, not context.Background()); in the driver, create one (local.New or ray.Connect) and attach it with fray.WithJobContext(ctx, jc), or set a process default with fray.SetDefaultJobContext(jc)")
 	// ErrUnsupported: the backend cannot honour an option or operation.
 	ErrUnsupported = errors.New("fray: not supported by this backend")
 	// ErrInvalidResources: a resource request is malformed.
@@ -35,6 +35,9 @@ var (
 	ErrActorDied = errors.New("fray: actor died")
 	// ErrWorkerDied: the process running the task died (crash, SIGKILL, OOM killer).
 	ErrWorkerDied = errors.New("fray: worker died")
+	// ErrWorkerStart: a worker process never got to serve: its program exited, or refused,
+	// before the handshake (typically because main does not call fray.Init first).
+	ErrWorkerStart = errors.New("fray: worker process did not start")
 	// ErrObjectLost: the object's value is gone (freed, or its owner died).
 	ErrObjectLost = errors.New("fray: object lost")
 	// ErrRuntimeEnv: a runtime environment could not be set up (for example pip failed).
@@ -157,6 +160,25 @@ func (e *WorkerDiedError) Error() string {
 }
 func (e *WorkerDiedError) Is(target error) bool { return target == ErrWorkerDied }
 
+// WorkerStartError reports a worker process that exited or refused before it served any
+// call. Unlike a *WorkerDiedError it is no transient failure but a problem of the program
+// (main does not call fray.Init first, or exits before it): it is not retried.
+type WorkerStartError struct {
+	Binary string // the worker program
+	PID    int
+	Reason string // what happened, e.g. "exit status 1"
+	Hint   string // what to do about it
+}
+
+func (e *WorkerStartError) Error() string {
+	s := fmt.Sprintf("fray: worker %s (pid %d) did not start: %s", e.Binary, e.PID, e.Reason)
+	if e.Hint != "" {
+		s += "; " + e.Hint
+	}
+	return s
+}
+func (e *WorkerStartError) Is(target error) bool { return target == ErrWorkerStart }
+
 // ObjectLostError reports that an object's value is no longer available.
 type ObjectLostError struct {
 	ObjectID string
@@ -252,6 +274,8 @@ func errorKindOf(err error) string {
 		return "worker_died"
 	case errors.Is(err, ErrObjectLost):
 		return "object_lost"
+	case errors.Is(err, ErrWorkerStart):
+		return "worker_start"
 	case errors.Is(err, ErrSerialization):
 		return "serialization"
 	case errors.Is(err, ErrUnsupported):
@@ -281,5 +305,5 @@ func errorKindOf(err error) string {
 var sentinelByKind = map[string]error{
 	"name_taken": ErrNameTaken, "invalid_resources": ErrInvalidResources,
 	"invalid_argument": ErrInvalidArgument, "foreign_ref": ErrForeignRef,
-	"no_job_context": ErrNoJobContext, "closed": ErrClosed,
+	"no_job_context": ErrNoJobContext, "closed": ErrClosed, "worker_start": ErrWorkerStart,
 }

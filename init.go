@@ -17,6 +17,10 @@ import (
 // logger (slog's and the standard log package's). The executor's command line sets both
 // from its --log-level and --log-format flags, and worker processes inherit them, so every
 // process of a run logs in one format; a worker's records carry its worker_pid.
+//
+// A worker process whose main creates a job context (local.New, ray.Connect) before calling
+// Init would become a driver starting workers of its own: the constructor instead makes it
+// exit at once, and the driver's call fails with a *WorkerStartError naming Init.
 func Init() {
 	FreezeRegistry()
 	if !hook.IsWorker() {

@@ -143,6 +143,13 @@ func (f *Function) DecodeArg(p Payload) (any, error) {
 // Invoke runs the function. self is the actor state for methods and nil otherwise. A
 // returned error comes back as a *TaskError; a panic comes back as a *TaskError with Panic
 // set and the panicking goroutine's stack.
+//
+// A function that calls runtime.Goexit (testing.T's FailNow, Fatal and SkipNow do) ends
+// the calling goroutine: Invoke then never returns, and nothing can stop the goroutine
+// from ending once the deferred calls up its stack have run. A backend must answer such a
+// call anyway, from a deferred function of its own that sees Invoke did not return, with
+// the error of GoexitError, and carry on with whatever else that goroutine was doing on
+// another goroutine.
 func (f *Function) Invoke(ctx context.Context, self, arg any) (result any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -159,6 +166,15 @@ func (f *Function) Invoke(ctx context.Context, self, arg any) (result any, err e
 		return nil, wrapTaskError(f.Name, info.TaskID, err)
 	}
 	return result, nil
+}
+
+// GoexitError is the error of a call of f, with task id taskID, that ended its goroutine
+// with runtime.Goexit instead of returning (see Invoke). Called from a deferred function
+// while the goroutine unwinds, it records where the function called runtime.Goexit.
+func (f *Function) GoexitError(taskID string) *TaskError {
+	const msg = "it called runtime.Goexit instead of returning (t.FailNow, t.Fatal and t.SkipNow do that: a task or actor method has no *testing.T of its own; return an error instead)"
+	return &TaskError{Task: f.Name, TaskID: taskID, TypeName: "runtime.Goexit", Message: msg,
+		Stack: string(debug.Stack()), Cause: &RemoteError{TypeName: "runtime.Goexit", Message: msg}}
 }
 
 // callerLocation is the file:line of the user code that called a New* function.

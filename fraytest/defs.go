@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -304,6 +305,28 @@ func panickingTask(_ context.Context, msg string) (int, error) {
 
 var panicTask = fray.NewTask("fraytest.panicTask", panickingTask)
 
+// goexitTask ends its goroutine with runtime.Goexit, as t.FailNow does in a test helper.
+var goexitTask = fray.NewTask("fraytest.goexitTask", func(_ context.Context, _ int) (int, error) {
+	runtime.Goexit()
+	return 0, nil
+})
+
+// DroppedCtx is what droppedCtx saw when it called a task with a ctx that has no job
+// context (context.Background() instead of the ctx the task received).
+type DroppedCtx struct {
+	Err          string // the nested call's error, "" when it succeeded
+	NoJobContext bool   // errors.Is(err, fray.ErrNoJobContext)
+}
+
+// droppedCtx calls square with context.Background() instead of its own ctx.
+var droppedCtx = fray.NewTask("fraytest.droppedCtx", func(_ context.Context, x int) (DroppedCtx, error) {
+	_, err := square.Remote(context.Background(), x)
+	if err == nil {
+		return DroppedCtx{}, nil
+	}
+	return DroppedCtx{Err: err.Error(), NoJobContext: errors.Is(err, fray.ErrNoJobContext)}, nil
+})
+
 // Opaque has an unexported field: the codec must refuse it.
 type Opaque struct {
 	Visible int
@@ -599,6 +622,12 @@ func (c *CounterState) panickingMethod(_ context.Context, msg string) (int, erro
 	panic("fraytest method boom: " + msg)
 }
 
+// goexitMethod ends its goroutine with runtime.Goexit after changing nothing.
+func (c *CounterState) goexitMethod(_ context.Context, _ int) (int, error) {
+	runtime.Goexit()
+	return 0, nil
+}
+
 // Fail returns an error.
 func (c *CounterState) Fail(_ context.Context, msg string) (int, error) {
 	return 0, errors.New(msg)
@@ -674,6 +703,7 @@ var (
 	counterAppend     = fray.NewMethod(Counter, "Append", (*CounterState).Append)
 	counterLog        = fray.NewMethod(Counter, "Log", (*CounterState).Log)
 	counterPanic      = fray.NewMethod(Counter, "Panic", (*CounterState).panickingMethod)
+	counterGoexit     = fray.NewMethod(Counter, "Goexit", (*CounterState).goexitMethod)
 	counterFail       = fray.NewMethod(Counter, "Fail", (*CounterState).Fail)
 	counterArrive     = fray.NewMethod(Counter, "Arrive", (*CounterState).Arrive)
 	counterBlock      = fray.NewMethod(Counter, "Block", (*CounterState).Block)
@@ -684,8 +714,15 @@ var (
 // failingCtorState is never built.
 type failingCtorState struct{}
 
-// FailingCtor's constructor always fails with its argument as the message.
+// goexitCtor as FailingCtor's argument makes its constructor call runtime.Goexit.
+const goexitCtor = "fraytest: call runtime.Goexit"
+
+// FailingCtor's constructor always fails with its argument as the message (or, given
+// goexitCtor, by calling runtime.Goexit).
 var FailingCtor = fray.NewActor("fraytest.FailingCtor", func(_ context.Context, msg string) (*failingCtorState, error) {
+	if msg == goexitCtor {
+		runtime.Goexit()
+	}
 	return nil, errors.New(msg)
 })
 

@@ -16,6 +16,7 @@ func errorCases() []testCase {
 		{"RegisteredErrorTypeSurvives", testErrRegistered},
 		{"UnregisteredErrorIsRemoteError", testErrUnregistered},
 		{"PanicIsTaskErrorWithStack", testErrPanic},
+		{"GoexitIsTaskError", testErrGoexit},
 		{"UnserializableArgumentFailsAtCallSite", testErrUnserializableArg},
 		{"UnserializableResultFailsGet", testErrUnserializableResult},
 		{"CyclicOrTooDeepArgumentFailsAtCallSite", testErrCyclicArg},
@@ -23,6 +24,7 @@ func errorCases() []testCase {
 		{"UnknownNames", testErrUnknownNames},
 		{"LateRegistration", testErrLateRegistration},
 		{"MissingJobContextSaysHowToSetOne", testErrNoJobContext},
+		{"DroppedTaskContextHasNoJobContext", testErrDroppedCtx},
 		{"ForeignRef", testErrForeignRef},
 		{"RetryExceptionsRetriesAppErrors", testErrRetryExceptions},
 		{"NoRetryWithoutRetryExceptions", testErrNoRetry},
@@ -309,6 +311,60 @@ func testErrNoJobContext(s *env) {
 	s.must(err, "create Counter")
 	_, err = counterAdd.Remote(bare, h, 1)
 	s.wantErr(err, fray.ErrNoJobContext, "method call without a job context")
+}
+
+// testErrGoexit: runtime.Goexit in a task, an actor method or a constructor (what t.FailNow
+// and t.Fatal do when a test helper runs as a task) fails that call instead of hanging it.
+func testErrGoexit(s *env) {
+	_, err := goexitTask.Call(s.Ctx, 1)
+	s.wantErr(err, fray.ErrTaskFailed, "task that called runtime.Goexit")
+	var te *fray.TaskError
+	if !errors.As(err, &te) {
+		s.Fatalf("error %v (%T) is not a *fray.TaskError", err, err)
+	}
+	if te.Task != goexitTask.Name() || te.TypeName != "runtime.Goexit" {
+		s.Errorf("TaskError Task %q, TypeName %q; want %q, runtime.Goexit", te.Task, te.TypeName, goexitTask.Name())
+	}
+	s.wantContains(err, "message", "runtime.Goexit", "t.FailNow")
+	// The backend goes on running tasks.
+	if v, err := square.Call(s.Ctx, 3); err != nil || v != 9 {
+		s.Fatalf("square(3) after a Goexit = %d, %v", v, err)
+	}
+
+	h, err := Counter.Create(s.Ctx, 5)
+	s.must(err, "create Counter")
+	_, err = counterGoexit.Call(s.Ctx, h, 1)
+	s.wantErr(err, fray.ErrTaskFailed, "method that called runtime.Goexit")
+	s.wantContains(err, "message", "runtime.Goexit", counterGoexit.Name())
+	// The actor keeps its state and serves the next call, as after a panic.
+	if v, err := counterAdd.Call(s.Ctx, h, 1); err != nil || v != 6 {
+		s.Fatalf("Add(1) after a Goexit = %d, %v; want 6", v, err)
+	}
+
+	hc, err := FailingCtor.Create(s.Ctx, goexitCtor)
+	if err == nil {
+		err = sub(failingCtorPing.Remote(s.Ctx, hc, struct{}{})).outcome(s)
+	}
+	s.wantErr(err, fray.ErrActorDied, "actor whose constructor called runtime.Goexit")
+	s.wantContains(err, "message", "runtime.Goexit")
+}
+
+// testErrDroppedCtx: a task that calls another with a ctx lacking the job context
+// (context.Background() instead of its own ctx) gets ErrNoJobContext on every backend, in
+// the driver's process and in worker processes alike: no backend installs a process default.
+func testErrDroppedCtx(s *env) {
+	if prev, err := fray.JobContextFrom(context.Background()); err == nil {
+		fray.SetDefaultJobContext(nil)
+		s.Cleanup(func() { fray.SetDefaultJobContext(prev) })
+	}
+	got, err := droppedCtx.Call(s.Ctx, 4)
+	s.must(err, "droppedCtx")
+	if !got.NoJobContext {
+		s.Fatalf("a nested call with context.Background() inside a task returned %q; want an error matching fray.ErrNoJobContext (a worker must not fall back on a process default)", got.Err)
+	}
+	if !strings.Contains(got.Err, "pass on the ctx") {
+		s.Errorf("ErrNoJobContext inside a task says %q; it should say to pass on the task's ctx", got.Err)
+	}
 }
 
 func testErrForeignRef(s *env) {

@@ -174,8 +174,21 @@ func (a *actor) construct(t *task) {
 	if a.pr != nil {
 		self, err = a.startProcess(ctx, gen)
 	} else {
+		returned := false
+		defer func() {
+			if !returned { // the constructor called runtime.Goexit (see fray.Function.Invoke)
+				a.constructed(t, ctx, gen, nil, ct.fn.GoexitError(string(ct.obj.id)))
+			}
+		}()
 		self, err = ct.invoke(ctx, nil)
+		returned = true
 	}
+	a.constructed(t, ctx, gen, self, err)
+}
+
+// constructed handles what the constructor started by construct returned: ctx and gen are
+// its context and the actor's generation then.
+func (a *actor) constructed(t *task, ctx *taskCtx, gen uint64, self any, err error) {
 	if t != nil && err == nil && !a.holds {
 		// Placement-only resources go back before the first call can run, so that the node's
 		// accounting is settled by the time a caller sees a result.
@@ -195,6 +208,20 @@ func (a *actor) construct(t *task) {
 			t.keep = true // restarted: the new instance keeps the placement resources
 			a.holding = true
 		}
+	case a.pr != nil && isWorkerDied(err):
+		// The process died while starting or constructing (killed, OOM): a worker death,
+		// so the actor restarts if it may, as when its process dies later.
+		ctx.cancel()
+		if t != nil {
+			if a.holds {
+				t.keep = true // a restart keeps the placement resources (death releases them)
+				a.holding = true
+			}
+			t.state.Store(stFinished)
+		}
+		a.goroutineDone()
+		a.stopLocked(false, true, "its worker process died while starting ("+err.(*fray.WorkerDiedError).Reason+")")
+		return
 	case err != nil:
 		ctx.cancel()
 		failed = a.dieLocked("the constructor failed: " + err.Error())
@@ -217,6 +244,13 @@ func (a *actor) construct(t *task) {
 		a.afterDeath(failed)
 	}
 	a.startDrainers(start, gen)
+}
+
+// isWorkerDied reports whether err is the pool's *fray.WorkerDiedError itself, not an
+// application error (a *fray.TaskError) that wraps one.
+func isWorkerDied(err error) bool {
+	_, ok := err.(*fray.WorkerDiedError)
+	return ok
 }
 
 // spawnLocked counts the drainers to start for the queued calls.
@@ -327,10 +361,15 @@ func (a *actor) enqueue(t *task) {
 }
 
 // drain runs queued calls of generation gen until the mailbox is empty or the actor is killed
-// or restarted.
-func (a *actor) drain(gen uint64) {
+// or restarted. prev is the call this drainer ran last, when it continues another goroutine's.
+func (a *actor) drain(gen uint64, prev *task) {
+	var cur *task // running now
+	defer func() {
+		if cur != nil { // its method ended this goroutine with runtime.Goexit: carry on elsewhere
+			a.c.spawn(work{a: a, gen: gen, t: cur})
+		}
+	}()
 	a.mu.Lock()
-	var prev *task
 	for {
 		if prev != nil {
 			if a.gen == gen { // else a restart took it (and may run it again in another generation)
@@ -353,7 +392,9 @@ func (a *actor) drain(gen uint64) {
 		a.inflight = append(a.inflight, t)
 		self := a.self
 		a.mu.Unlock()
+		cur = t
 		a.call(t, self, gen)
+		cur = nil
 		prev = t
 		a.mu.Lock()
 	}
@@ -413,9 +454,23 @@ func (a *actor) call(t *task, self any, gen uint64) {
 			a.processDied(gen, died)
 		}
 	} else {
+		returned := false
+		defer func() {
+			if !returned { // the method called runtime.Goexit (see fray.Function.Invoke)
+				p, err := j.encodeResult(t, nil, t.fn.GoexitError(string(t.obj.id)))
+				a.called(t, ctx, p, err)
+			}
+		}()
 		res, err = t.invoke(ctx, self)
+		returned = true
 		p, err = j.encodeResult(t, res, err)
 	}
+	a.called(t, ctx, p, err)
+}
+
+// called completes method call t, whose attempt ran with ctx, with its result.
+func (a *actor) called(t *task, ctx *taskCtx, p fray.Payload, err error) {
+	j := t.job
 	ctx.cancel()
 	if !a.finishAttempt(t, ctx) {
 		j.exit() // the actor restarted meanwhile and runs the call again (MaxTaskRetries)
@@ -485,7 +540,11 @@ func (a *actor) kill(noRestart bool, reason string) {
 }
 
 // killLocked is kill with a.mu held; it unlocks a.mu.
-func (a *actor) killLocked(noRestart bool, reason string) {
+func (a *actor) killLocked(noRestart bool, reason string) { a.stopLocked(noRestart, false, reason) }
+
+// stopLocked is killLocked; with keepQueued, a restart keeps every queued call (the instance
+// died before it could run any).
+func (a *actor) stopLocked(noRestart, keepQueued bool, reason string) {
 	if a.state == acDead {
 		a.mu.Unlock()
 		return
@@ -493,7 +552,9 @@ func (a *actor) killLocked(noRestart bool, reason string) {
 	restart := !noRestart && a.restartsLeft != 0
 	var failed []*task // cancelTask below also cancels the running ones' contexts
 	if restart {
-		failed = a.keepRetriesLocked()
+		if !keepQueued {
+			failed = a.keepRetriesLocked()
+		}
 	} else {
 		failed = a.takeCallsLocked()
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/internal/procpool"
+	"github.com/fray-go/fray/internal/worker"
 )
 
 // ClusterOptions configure a Cluster.
@@ -64,6 +65,7 @@ type class struct {
 // NewCluster starts an empty node with the given resources. Close it when done; closing kills
 // its actors (detached ones included) and closes the job contexts still attached.
 func NewCluster(opts ClusterOptions) (*Cluster, error) {
+	worker.CheckDriver("local.NewCluster") // a worker whose main skipped fray.Init exits here
 	fray.FreezeRegistry()
 	if err := opts.Resources.Validate(); err != nil {
 		return nil, fmt.Errorf("local: cluster resources: %w", err)
@@ -238,8 +240,23 @@ func (c *Cluster) removeReadyLocked(i int) {
 
 // worker runs t, then keeps taking tasks that fit until none does.
 func (c *Cluster) worker(t *task) {
+	var cur *task // running now
+	defer func() {
+		if cur == nil {
+			return
+		}
+		// cur ended this goroutine with runtime.Goexit (see fray.Function.Invoke): its
+		// attempt fails here, and another goroutine takes over from this worker.
+		next := c.finish(cur, cur.goexited())
+		cur.completeRun()
+		if next != nil {
+			c.spawn(work{t: next})
+		}
+	}()
 	for t != nil {
+		cur = t
 		retry := t.run()
+		cur = nil
 		done := t
 		t = c.finish(t, retry)
 		done.completeRun()

@@ -74,6 +74,7 @@ var _ fray.JobContext = (*JobContext)(nil)
 // New starts a job context: on opts.Cluster, or on a private cluster with opts.Resources. It
 // freezes the task registry.
 func New(opts Options) (*JobContext, error) {
+	worker.CheckDriver("local.New") // a worker whose main skipped fray.Init exits here
 	fray.FreezeRegistry()
 	c := opts.Cluster
 	owns := false

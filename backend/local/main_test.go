@@ -12,6 +12,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	startHooks() // worker processes that fail while starting (start_test.go)
 	fray.Init()
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(runHelper())

@@ -12,7 +12,8 @@ import (
 // closing the cluster ends them all.
 
 // work is what a pooled goroutine runs: a cluster task (and then the tasks that follow it),
-// or the drain loop of an actor's generation.
+// or the drain loop of an actor's generation (t: the call it ran last, when another
+// goroutine takes over that loop).
 type work struct {
 	t   *task
 	a   *actor
@@ -56,10 +57,10 @@ func (c *Cluster) spawn(w work) {
 }
 
 func (c *Cluster) runWork(w work) {
-	if w.t != nil {
-		c.worker(w.t)
+	if w.a != nil {
+		w.a.drain(w.gen, w.t)
 	} else {
-		w.a.drain(w.gen)
+		c.worker(w.t)
 	}
 }
 

@@ -172,7 +172,7 @@ func (t *task) runProcess(ctx *taskCtx) (fray.Payload, error) {
 		if ctx.Err() != nil {
 			return fray.Payload{}, &fray.CancelledError{TaskID: string(t.obj.id)}
 		}
-		return fray.Payload{}, err
+		return fray.Payload{}, t.diedError(err) // killed while starting: retried like any death
 	}
 	defer l.Release()
 	t.pr.proc.Store(l.Process())
@@ -184,13 +184,18 @@ func (t *task) runProcess(ctx *taskCtx) (fray.Payload, error) {
 	info.PID = l.Process().PID()
 	b, err := l.Run(ctx, t.fn.Name, arg, info)
 	if err != nil {
-		var wd *fray.WorkerDiedError
-		if errors.As(err, &wd) {
-			err = &fray.WorkerDiedError{Task: t.name + " (" + string(t.obj.id) + ")", Reason: wd.Reason}
-		}
-		return fray.Payload{}, err
+		return fray.Payload{}, t.diedError(err)
 	}
 	return fray.Payload{Data: b}, nil
+}
+
+// diedError names t in a *fray.WorkerDiedError; other errors pass unchanged.
+func (t *task) diedError(err error) error {
+	var wd *fray.WorkerDiedError
+	if errors.As(err, &wd) {
+		return &fray.WorkerDiedError{Task: t.name + " (" + string(t.obj.id) + ")", Reason: wd.Reason}
+	}
+	return err
 }
 
 // retryable reports whether a failed attempt may run again: system failures (the worker

@@ -137,6 +137,13 @@ func (t *task) run() (retry bool) {
 	} else {
 		res, err = t.invoke(ctx, nil)
 	}
+	return t.ran(ctx, res, pres, err)
+}
+
+// ran handles the outcome of an attempt (res in-process, pres from a worker process) and
+// reports whether it should be queued again for a retry.
+func (t *task) ran(ctx *taskCtx, res any, pres fray.Payload, err error) (retry bool) {
+	j := t.job
 	ctx.cancel()
 	if err != nil && t.retryable(err) {
 		if t.state.CompareAndSwap(stRunning, stQueued) {
@@ -158,6 +165,17 @@ func (t *task) run() (retry bool) {
 	}
 	t.hasRes = true // completed by the worker once the resources are back
 	return false
+}
+
+// goexited handles a task that ended its worker goroutine with runtime.Goexit (see
+// fray.Function.Invoke): the attempt fails with the error of fray.Function.GoexitError, an
+// application error. It reports whether the task should be queued again for a retry. The
+// constructor of an actor handles its own (see actor.construct).
+func (t *task) goexited() (retry bool) {
+	if t.kind == kindCtor {
+		return false
+	}
+	return t.ran(t.ctx.Load(), nil, fray.Payload{}, t.fn.GoexitError(string(t.obj.id)))
 }
 
 // completeRun publishes the result of a run after its resources were returned, so that a

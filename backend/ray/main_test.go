@@ -21,7 +21,14 @@ import (
 // helperEnv re-executes the test binary as a separate driver process (see helper_test.go).
 const helperEnv = "FRAY_RAY_TEST_HELPER"
 
+// noInitEnv makes a worker of this binary play a program whose main calls ray.Connect
+// before fray.Init (see TestConnectInWorkerWithoutInit).
+const noInitEnv = "FRAY_RAY_TEST_NOINIT"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(noInitEnv) != "" {
+		_, _ = ray.Connect(context.Background(), ray.Options{}) // exits in a worker process
+	}
 	fray.Init()
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))

@@ -18,7 +18,7 @@ import (
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/internal/logging"
 	"github.com/fray-go/fray/internal/wire"
-	_ "github.com/fray-go/fray/internal/worker" // worker mode: Ray workers run this binary
+	"github.com/fray-go/fray/internal/worker" // worker mode: Ray workers run this binary
 )
 
 // JobContext is a fray job running on a Ray cluster; it implements fray.JobContext. Create
@@ -52,6 +52,7 @@ var _ fray.JobContext = (*JobContext)(nil)
 // carries the binary's location and the registry digest, so Ray workers can start this
 // binary in worker mode. Close ends the job.
 func Connect(ctx context.Context, opts Options) (*JobContext, error) {
+	worker.CheckDriver("ray.Connect") // a worker whose main skipped fray.Init exits here
 	fray.FreezeRegistry()
 	if opts.Ship != ShipPath && opts.Ship != ShipWorkingDir {
 		return nil, fmt.Errorf("fray/ray: unknown Options.Ship %d", int(opts.Ship))

@@ -129,6 +129,9 @@ type HelloErr struct {
 	MissingInWorker []string `cbor:"mw,omitempty"`
 	MissingInParent []string `cbor:"mp,omitempty"`
 	Version         int      `cbor:"v,omitempty"` // child's protocol version
+	// NoInit: the child's main created a job context before calling fray.Init (it would
+	// have become a driver starting workers of its own); Message says which constructor.
+	NoInit bool `cbor:"ni,omitempty"`
 }
 
 // TaskInfo is fray.TaskInfo on the wire (PID is the receiver's own and not sent).

@@ -49,6 +49,7 @@ const (
 	ExitHandshake     = 3 // Hello refused: version or registry mismatch
 	ExitParentDied    = 4 // the parent process went away
 	ExitNoPipes       = 5 // fds 3 and 4 are not usable
+	ExitNoInit        = 6 // main created a job context before calling fray.Init (see CheckDriver)
 	shutdownGraceTime = 2 * time.Second
 )
 
@@ -56,8 +57,49 @@ func init() {
 	hook.ServeWorker = serveFromEnv
 }
 
+// serving is set once fray.Init has entered the worker loop in this process.
+var serving atomic.Bool
+
+// CheckDriver is called by every job-context constructor (what names it, e.g. "local.New").
+// In a process started as a worker whose main did not call fray.Init first (so the worker
+// loop is not serving), it does not return: the program would become a driver and start
+// workers of its own, each of which would do the same. It answers the parent's Hello with a
+// HelloErr saying so (when the pipes are there), prints the reason and exits with
+// ExitNoInit. Elsewhere, including code that runs inside a task in a serving worker, it
+// does nothing.
+func CheckDriver(what string) {
+	if !hook.IsWorker() || serving.Load() {
+		return
+	}
+	msg := fmt.Sprintf("fray: %s was called in a worker process before fray.Init(): main (or TestMain) must call fray.Init() first thing; in a worker process it serves calls and never returns, so main never creates a job context there", what)
+	fmt.Fprintf(os.Stderr, "fray worker %d: %s\n", os.Getpid(), msg)
+	if childSetup() == nil { // fds 3 and 4 are the parent's pipes
+		refuseHello(os.NewFile(ChildReadFD, "fray-from-parent"), os.NewFile(ChildWriteFD, "fray-to-parent"), msg)
+	}
+	os.Exit(ExitNoInit)
+}
+
+// refuseHello answers the parent's Hello with a HelloErr carrying msg and NoInit, waiting
+// a bounded time for the Hello (the parent sends it right after the start).
+func refuseHello(r io.Reader, w io.Writer, msg string) {
+	got := make(chan uint64, 1)
+	go func() {
+		f, err := wire.NewReader(r, 0).Read()
+		if err == nil && f.Type == wire.TypeHello {
+			got <- f.ID
+		}
+	}()
+	select {
+	case id := <-got:
+		_ = wire.NewWriter(w, 0).Write(wire.TypeHelloErr, id, &wire.HelloErr{Version: wire.Version,
+			Digest: fray.RegistryDigest(), Message: msg, NoInit: true})
+	case <-time.After(5 * time.Second):
+	}
+}
+
 // serveFromEnv is the worker entry point behind fray.Init.
 func serveFromEnv() int {
+	serving.Store(true)
 	r := os.NewFile(ChildReadFD, "fray-from-parent")
 	w := os.NewFile(ChildWriteFD, "fray-to-parent")
 	if r == nil || w == nil {
@@ -69,7 +111,6 @@ func serveFromEnv() int {
 		return ExitNoPipes
 	}
 	s := newServer(r, w)
-	s.installDefault = true
 	s.watchParent = true
 	return s.serve()
 }
@@ -84,14 +125,13 @@ func Serve(r io.Reader, w io.Writer) int {
 
 // server is the child side of one connection.
 type server struct {
-	rd             *wire.Reader
-	wr             *wire.Writer
-	out            *peer // our nested requests to the parent
-	hello          wire.Hello
-	jc             *client
-	pid            int
-	installDefault bool
-	watchParent    bool
+	rd          *wire.Reader
+	wr          *wire.Writer
+	out         *peer // our nested requests to the parent
+	hello       wire.Hello
+	jc          *client
+	pid         int
+	watchParent bool
 
 	base   context.Context
 	cancel context.CancelFunc
@@ -139,9 +179,6 @@ func (s *server) serve() int {
 	if code, ok := s.handshake(); !ok {
 		return code
 	}
-	if s.installDefault {
-		fray.SetDefaultJobContext(s.jc)
-	}
 	if s.watchParent {
 		if code, ok := s.startParentWatch(); !ok {
 			return code
@@ -165,6 +202,12 @@ const inlineReadDelay = 500 * time.Microsecond
 // goroutine takes the role. The goroutine that reaches the end of the stream sends the
 // exit code.
 func (s *server) readLoop() {
+	inCall := false
+	defer func() {
+		if inCall { // the call ended this goroutine with runtime.Goexit: hand the role on
+			s.ensureReader()
+		}
+	}()
 	for {
 		f, err := s.rd.Read()
 		if err != nil {
@@ -187,7 +230,9 @@ func (s *server) readLoop() {
 		}
 		s.reading.Store(false)
 		t := time.AfterFunc(inlineReadDelay, s.ensureReader)
+		inCall = true
 		run()
+		inCall = false
 		t.Stop()
 		if !s.reading.CompareAndSwap(false, true) && !s.park() {
 			return // another goroutine reads now
@@ -332,7 +377,7 @@ func (s *server) dispatch(f wire.Frame) (run func(), done bool) {
 				return
 			}
 			defer s.release()
-			s.answer(f.ID, s.runTask(c, &m))
+			s.answer(f.ID, s.runTask(f.ID, c, &m))
 		}, false
 	case wire.TypeCreateActor:
 		var m wire.CreateActor
@@ -463,7 +508,9 @@ func lookup(name string, kind fray.FunctionKind) (*fray.Function, error) {
 	return f, nil
 }
 
-func (s *server) runTask(c *call, m *wire.Run) wire.Result {
+// runTask runs request id's task. A task that ends the goroutine with runtime.Goexit is
+// answered from a deferred call (see fray.Function.Invoke).
+func (s *server) runTask(id uint64, c *call, m *wire.Run) wire.Result {
 	if c.ctx.Err() != nil {
 		return s.cancelledResult(m.Info)
 	}
@@ -475,7 +522,14 @@ func (s *server) runTask(c *call, m *wire.Run) wire.Result {
 	if err != nil {
 		return errResult(err)
 	}
+	returned := false
+	defer func() {
+		if !returned {
+			s.answer(id, errResult(f.GoexitError(m.Info.TaskID)))
+		}
+	}()
 	v, err := f.Invoke(c.ctx, nil, arg)
+	returned = true
 	return s.finish(c, m.Info.TaskID, v, err)
 }
 
@@ -518,28 +572,41 @@ func (s *server) createActor(id uint64, m *wire.CreateActor) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		f, err := lookup(m.Class, fray.KindActorClass)
 		var st any
+		f, err := lookup(m.Class, fray.KindActorClass)
+		returned := false
+		defer func() {
+			if !returned { // the constructor called runtime.Goexit (see fray.Function.Invoke)
+				s.constructed(id, a, nil, f.GoexitError(info.TaskID))
+			}
+		}()
 		if err == nil {
 			var arg any
 			if arg, err = f.DecodeArg(fray.Payload{Data: m.Arg}); err == nil {
 				st, err = f.Invoke(c.ctx, nil, arg)
 			}
 		}
-		if err != nil {
-			s.dropActor(a, fmt.Sprintf("its constructor failed: %v", err))
-			s.answer(id, errResult(err))
-		} else {
-			a.mu.Lock()
-			a.state = st
-			a.mu.Unlock()
-			s.answer(id, wire.Result{})
-		}
-		a.mu.Lock()
-		a.constructed = true
-		a.mu.Unlock()
-		s.jobDone(a)
+		returned = true
+		s.constructed(id, a, st, err)
 	}()
+}
+
+// constructed answers request id, the creation of a, with what its constructor returned,
+// and lets queued calls start (or fail).
+func (s *server) constructed(id uint64, a *actor, st any, err error) {
+	if err != nil {
+		s.dropActor(a, fmt.Sprintf("its constructor failed: %v", err))
+		s.answer(id, errResult(err))
+	} else {
+		a.mu.Lock()
+		a.state = st
+		a.mu.Unlock()
+		s.answer(id, wire.Result{})
+	}
+	a.mu.Lock()
+	a.constructed = true
+	a.mu.Unlock()
+	s.jobDone(a)
 }
 
 // callActor queues a method call, or returns it to run at once when the actor can start
@@ -577,7 +644,14 @@ func (s *server) callActor(id uint64, m *wire.CallActor) func() {
 		if st == nil {
 			return errResult(&fray.ActorDiedError{ActorID: a.id, Reason: "the actor has no state (its constructor failed)"})
 		}
+		returned := false
+		defer func() {
+			if !returned { // the method called runtime.Goexit (see fray.Function.Invoke)
+				s.answer(id, errResult(f.GoexitError(info.TaskID)))
+			}
+		}()
 		v, err := f.Invoke(c.ctx, st, arg)
+		returned = true
 		return s.finish(c, info.TaskID, v, err)
 	}}
 	s.wg.Add(1)

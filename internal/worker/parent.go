@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -168,10 +169,9 @@ func (p *Process) handshake(ctx context.Context) error {
 	if p.opts.helloHook != nil {
 		p.opts.helloHook(h)
 	}
-	hint := "does main (or TestMain) call fray.Init()?"
 	exited := func() error {
 		<-p.done
-		return fmt.Errorf("fray: worker %s (pid %d) exited before completing the handshake (%s): %s", p.opts.Binary, p.pid, p.exitMsg, hint)
+		return p.startErr()
 	}
 	_, ch, err := p.out.start(wire.TypeHello, h)
 	if err != nil {
@@ -202,6 +202,9 @@ func (p *Process) handshake(ctx context.Context) error {
 			if err := r.f.Decode(&he); err != nil {
 				return err
 			}
+			if he.NoInit {
+				return &fray.WorkerStartError{Binary: p.opts.Binary, PID: p.pid, Reason: strings.TrimPrefix(he.Message, "fray: ")}
+			}
 			if len(he.MissingInWorker)+len(he.MissingInParent) > 0 || he.Digest != h.Digest {
 				return &wire.RegistryMismatchError{ParentDigest: h.Digest, WorkerDigest: he.Digest,
 					MissingInWorker: he.MissingInWorker, MissingInParent: he.MissingInParent}
@@ -210,10 +213,33 @@ func (p *Process) handshake(ctx context.Context) error {
 		}
 		return &protocolError{msg: "answer to Hello of type " + r.f.Type.String()}
 	case <-timer.C:
-		return fmt.Errorf("fray: worker did not complete the handshake: %s (worker %s, pid %d, waited %v)", hint, p.opts.Binary, p.pid, p.opts.HandshakeTimeout)
+		return &fray.WorkerStartError{Binary: p.opts.Binary, PID: p.pid,
+			Reason: fmt.Sprintf("no answer to the handshake within %v", p.opts.HandshakeTimeout), Hint: initHint}
 	case <-ctx.Done():
 		return fmt.Errorf("fray: starting worker: %w", ctx.Err())
 	}
+}
+
+const initHint = "does main (or TestMain) call fray.Init() first thing?"
+
+// startErr is the error of a worker that exited before it completed the handshake. Killed
+// by a signal (SIGKILL from outside, the OOM killer) it is a worker death like any other,
+// retried and restarted as such (*fray.WorkerDiedError). An exit of its own means the
+// program never reached fray.Init's worker loop, or left it at once (*fray.WorkerStartError).
+func (p *Process) startErr() error {
+	st := p.cmd.ProcessState
+	if st == nil || st.ExitCode() < 0 { // signalled (or not reaped normally)
+		return &fray.WorkerDiedError{Task: "(starting worker)",
+			Reason: fmt.Sprintf("worker process %d %s while starting, before the handshake", p.pid, p.exitMsg)}
+	}
+	e := &fray.WorkerStartError{Binary: p.opts.Binary, PID: p.pid, Reason: "it " + p.exitMsg + " before the handshake", Hint: initHint}
+	switch st.ExitCode() {
+	case ExitNoInit:
+		e.Reason, e.Hint = "its main created a job context before calling fray.Init() ("+p.exitMsg+")", "call fray.Init() first thing in main (or TestMain)"
+	case ExitNoPipes:
+		e.Hint = "the worker found no protocol pipes (fds 3 and 4)"
+	}
+	return e
 }
 
 // readLoop routes frames from the child until its pipe ends.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -142,7 +143,14 @@ func (c *counterState) Meet(ctx context.Context, _ int) (bool, error) {
 	}
 }
 
+// noInitEnv makes a worker of this binary play a program whose main creates a job context
+// before calling fray.Init (TestMain calls CheckDriver first).
+const noInitEnv = "FRAY_WORKER_TEST_NOINIT"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(noInitEnv) != "" {
+		CheckDriver("wtest.newJob")
+	}
 	fray.Init()
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(runHelper())
@@ -394,12 +402,25 @@ func TestRegistryMismatch(t *testing.T) {
 
 func TestHandshakeFailures(t *testing.T) {
 	_, err := Start(context.Background(), StartOptions{Binary: "/bin/sleep", ExtraArgs: []string{"60"}, HandshakeTimeout: 200 * time.Millisecond})
-	if err == nil || !strings.Contains(err.Error(), "did not complete the handshake") || !strings.Contains(err.Error(), "fray.Init()") {
+	if !errors.Is(err, fray.ErrWorkerStart) || !strings.Contains(err.Error(), "no answer to the handshake") || !strings.Contains(err.Error(), "fray.Init()") {
 		t.Fatalf("err = %v", err)
 	}
+	// An exit of its own before the handshake: the program never reached fray.Init.
 	_, err = Start(context.Background(), StartOptions{Binary: "/bin/true"})
-	if err == nil || !strings.Contains(err.Error(), "exited before completing the handshake") || !strings.Contains(err.Error(), "fray.Init()") {
+	var se *fray.WorkerStartError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "exit status 0 before the handshake") || !strings.Contains(err.Error(), "fray.Init()") {
 		t.Fatalf("err = %v", err)
+	}
+	// Killed by a signal while starting: a worker death (retried, restarted), no Init hint.
+	_, err = Start(context.Background(), StartOptions{Binary: "/bin/sh", ExtraArgs: []string{"-c", "kill -KILL $$"}})
+	var wd *fray.WorkerDiedError
+	if !errors.As(err, &wd) || !errors.Is(err, fray.ErrWorkerDied) || !strings.Contains(err.Error(), "signal: killed while starting") || strings.Contains(err.Error(), "fray.Init") {
+		t.Fatalf("err = %v (%T), want a *fray.WorkerDiedError", err, err)
+	}
+	// A main that creates a job context before fray.Init: the worker refuses and exits.
+	_, err = Start(context.Background(), StartOptions{Env: []string{noInitEnv + "=1"}, Stderr: io.Discard})
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "wtest.newJob was called in a worker process before fray.Init()") {
+		t.Fatalf("err = %v (%T), want a *fray.WorkerStartError naming fray.Init", err, err)
 	}
 	_, err = Start(context.Background(), StartOptions{Binary: "/nonexistent/fray-worker"})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/fray-worker") {

@@ -247,6 +247,8 @@ class Child:
         if typ == proto.HELLO_ERR:
             self.kill()
             msg = body.get("m", "worker refused the session")
+            if body.get("ni"):  # its main created a job context before fray.Init: not a mismatch
+                raise FrayTaskError(error("worker_start", msg), msg)
             raise FrayTaskError(error("task", msg, t="fray.handshake", y="wire.RegistryMismatchError"), msg)
         self.pid = body.get("pid", self.proc.pid)
 

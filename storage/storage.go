@@ -353,6 +353,53 @@ func (f *FS) wrapExclusive(key string, err error) error {
 	return f.wrap("create", key, err)
 }
 
+// Names returns, sorted, the base names of the objects directly under the
+// "directory" dir (a key prefix without the trailing "/"; "" for the bucket
+// root) whose names start with namePrefix. Local buckets read the directory
+// itself, so files that other processes create, rename or delete next to
+// these names at the same time never make it fail; a missing directory has
+// no names. Temporary files of writes in flight are not listed.
+func (f *FS) Names(ctx context.Context, dir, namePrefix string) ([]string, error) {
+	var out []string
+	if f.local != "" {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ents, err := os.ReadDir(filepath.Join(f.local, filepath.FromSlash(dir)))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("storage: list %s/%s: %w", f.url, dir, err)
+		}
+		for _, e := range ents {
+			if n := e.Name(); !e.IsDir() && strings.HasPrefix(n, namePrefix) && !inFlight.MatchString(n) {
+				out = append(out, n)
+			}
+		}
+		return out, nil // ReadDir sorts by name
+	}
+	prefix := dir
+	if prefix != "" {
+		prefix += "/"
+	}
+	it := f.bucket.List(&blob.ListOptions{Prefix: prefix + namePrefix, Delimiter: "/"})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, f.wrap("list", prefix+namePrefix, err)
+		}
+		if !obj.IsDir {
+			out = append(out, strings.TrimPrefix(obj.Key, prefix))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 // IsTempFile reports whether a key has the shape of a local bucket's
 // in-flight temporary file ("<key>.<hex>.tmp"): what an atomic write leaves
 // behind when its process is killed before it publishes the object.
@@ -361,13 +408,14 @@ func IsTempFile(key string) bool { return inFlight.MatchString(key) }
 // RemoveTempFiles deletes the temporary files ("<key>.<hex>.tmp") that
 // interrupted writes left under prefix in a local bucket, and returns their
 // keys. Directories below prefix that hold a file named skipDirsWith (when it
-// is not "") are not entered: they belong to someone else. Remote and
+// is not "") are not entered: they belong to someone else. A temporary file
+// for which keep (when not nil) returns true is left alone. Remote and
 // in-memory buckets have no such files (an unfinished upload is never
 // visible), so for them it does nothing.
 //
 // Only call it when no writer can be active under prefix: a temporary file
 // of a write in progress looks exactly like a stale one.
-func (f *FS) RemoveTempFiles(ctx context.Context, prefix, skipDirsWith string) ([]string, error) {
+func (f *FS) RemoveTempFiles(ctx context.Context, prefix, skipDirsWith string, keep func(key string, modTime time.Time) bool) ([]string, error) {
 	if f.local == "" {
 		return nil, nil
 	}
@@ -394,11 +442,21 @@ func (f *FS) RemoveTempFiles(ctx context.Context, prefix, skipDirsWith string) (
 		if !d.Type().IsRegular() || !inFlight.MatchString(d.Name()) {
 			return nil
 		}
+		rel, _ := filepath.Rel(f.local, p)
+		key := filepath.ToSlash(rel)
+		if keep != nil {
+			info, err := d.Info()
+			if err != nil {
+				return nil // gone meanwhile
+			}
+			if keep(key, info.ModTime()) {
+				return nil
+			}
+		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		rel, _ := filepath.Rel(f.local, p)
-		removed = append(removed, filepath.ToSlash(rel))
+		removed = append(removed, key)
 		return nil
 	})
 	if err != nil {

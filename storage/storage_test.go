@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gocloud.dev/blob"
 )
@@ -419,6 +420,7 @@ func TestRemoveTempFiles(t *testing.T) {
 	files := []string{
 		"step/data.bin.18a3f0c2b1.tmp", // removed
 		"step/sub/part-0.jsonl.ff.tmp", // removed
+		"step/keep.bin.abc.tmp",        // kept: keep says so
 		"step/data.bin",                // kept: not a temporary file
 		"step/notes.tmp",               // kept: not <key>.<hex>.tmp
 		"step/other/.executor_status",  // marks a directory that is not ours
@@ -434,7 +436,12 @@ func TestRemoveTempFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	removed, err := fs.RemoveTempFiles(ctx, "step", ".executor_status")
+	removed, err := fs.RemoveTempFiles(ctx, "step", ".executor_status", func(key string, mod time.Time) bool {
+		if mod.IsZero() {
+			t.Errorf("%s: no modification time", key)
+		}
+		return key == "step/keep.bin.abc.tmp"
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +455,31 @@ func TestRemoveTempFiles(t *testing.T) {
 			t.Errorf("%s: gone=%v", f, gone)
 		}
 	}
-	if removed, err := open(t, "mem://").RemoveTempFiles(ctx, "step", ""); err != nil || removed != nil {
+	if removed, err := open(t, "mem://").RemoveTempFiles(ctx, "step", "", nil); err != nil || removed != nil {
 		t.Errorf("mem://: %v, %v", removed, err)
+	}
+}
+
+func TestNames(t *testing.T) {
+	ctx := context.Background()
+	for name, loc := range buckets(t) {
+		t.Run(name, func(t *testing.T) {
+			fs := open(t, loc)
+			for _, k := range []string{"d/.lease.2", "d/.lease.10", "d/other", "d/.lease.x/nested", "e/.lease.1"} {
+				if err := fs.WriteFileAtomic(ctx, k, []byte("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := fs.Names(ctx, "d", ".lease.")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{".lease.10", ".lease.2"}; !reflect.DeepEqual(got, want) {
+				t.Errorf("Names = %v, want %v", got, want)
+			}
+			if got, err := fs.Names(ctx, "missing", ""); err != nil || len(got) != 0 {
+				t.Errorf("missing dir: %v, %v", got, err)
+			}
+		})
 	}
 }

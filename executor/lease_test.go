@@ -248,6 +248,11 @@ func TestConcurrentProcessesRunEachStepOnce(t *testing.T) {
 			// Overlap for certain: a and c are held running in one process each while all the
 			// other processes report that they are waiting for them.
 			e.eventually("one process to run lease/a and lease/c and the others to wait", func() bool {
+				for _, step := range []string{"lease/a", "lease/c"} {
+					if m := e.marks("started", step); len(m) > 1 {
+						t.Fatalf("%s is running in %d processes at once: %v", step, len(m), m)
+					}
+				}
 				return len(e.marks("started", "lease/a")) == 1 && len(e.marks("waiting", "lease/a")) == n-1 &&
 					len(e.marks("started", "lease/c")) == 1 && len(e.marks("waiting", "lease/c")) == n-1
 			})

@@ -497,6 +497,20 @@ var inFlight = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
 // "<key>.<hex>.tmp") are not listed, so keys of that exact shape should be
 // avoided.
 func (f *FS) List(ctx context.Context, prefix string) ([]Attributes, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := f.list(ctx, prefix)
+		// fileblob stats every file it lists, and a file deleted between the directory read
+		// and the stat fails the whole listing with a not-found error (a missing directory
+		// lists as empty instead). Files come and go beside the listed ones all the time —
+		// other writers' temporary files, executors' lease files — so list again.
+		if err != nil && f.local != "" && IsNotFound(err) && attempt < 50 && ctx.Err() == nil {
+			continue
+		}
+		return out, err
+	}
+}
+
+func (f *FS) list(ctx context.Context, prefix string) ([]Attributes, error) {
 	var out []Attributes
 	it := f.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {

@@ -230,8 +230,9 @@ func (l *leaser) acquire(ctx context.Context, step, output string, wait bool, on
 			_ = l.store.Delete(context.WithoutCancel(ctx), p)
 			return nil, err
 		}
-		if gens[len(gens)-1] > rec.Generation {
-			// Created from a stale view, below a newer lease: not ours.
+		if len(gens) == 0 || gens[len(gens)-1] > rec.Generation {
+			// Created from a stale view, below a newer lease (whose taker may already have
+			// deleted ours): not ours.
 			_ = l.store.Delete(ctx, p)
 			continue
 		}

@@ -88,6 +88,8 @@
 //   - <output>/.executor_info: one JSON object: name, fn_name, resolved config,
 //     description, override_output_path, version, hash, dependencies (output paths),
 //     pseudo_dependencies, output_path, resources, runtime_env.
+//   - <output>/.executor_lease.<generation>: the step's lease (LeaseRecord, JSON), see
+//     Ownership below.
 //   - <InfoBasePath>/<experiment>-<hash>.json (default <prefix>/experiments): name,
 //     description, prefix, user, git_commit, created_date, hash, and "steps": every
 //     step's info record, one per line.
@@ -119,27 +121,53 @@
 // CLI also exports FRAY_PREFIX to the local process and to Ray's job environment). On the
 // local backend a task with an environment runs in a worker process, so each step is
 // isolated in its own process there, as on Ray; a mem:// prefix, which lives in one
-// process, keeps steps in-process instead.
+// process, keeps steps in-process instead. A step that uses a mem:// path and would still
+// run in a worker process (a RuntimeEnv of its own, PrefixEnvAlways, a GPU, a job context
+// with local.IsolateProcess, or any step on Ray) is refused before anything runs with an
+// *InMemoryPathError naming the step and the reason.
 //
-// # Ownership: StatusActor and owner liveness
+// # Ownership: step leases and the StatusActor
 //
-// The StatusActor is one detached, named actor per cluster, created exactly as the seed
-// creates Marin's: name "status_actor", GetIfExists, fray.Detached, namespace "marin",
-// resources {"CPU": 0, "head_node": 0.0001}. It maps output path → owner id, with GetOwner,
-// CompareAndSetOwner and List. An executor holds a step's ownership from before it reads
-// the status file until it has written the final status, then releases it (CAS back to
-// ""). Another executor that finds a live owner polls (PollInterval, Marin's 5 s) and
-// afterwards sees SUCCESS and skips; only one of any number of concurrent executors can win
-// the compare-and-set, so a step never runs twice at once.
+// An executor owns a step from before it reads the step's status file until it has
+// written the final status; only the owner rewrites the status file, so no event is lost,
+// and only the owner runs the step. Ownership has two layers.
 //
-// The owner id names something whose liveness any executor can check on any backend: each
-// Run creates a job-scoped, named owner actor ("fray-executor-<random>", namespace "marin")
-// and uses its name as the owner id. Alive means the actor can be looked up and answers a
-// ping (a ping that times out counts as alive, so a slow owner is never robbed). Job-scoped
-// actors die with their job — when Run ends (it kills its owner actor), when the job
-// context closes, and on Ray when the driver process dies, SIGKILL included — so a dead
-// owner's locks are taken over, and its RUNNING status is treated as cancelled. No clocks,
-// leases or renewal are involved. On the local backend the cluster lives in the executor's
-// process: a killed executor takes the StatusActor with it, and the restarted one starts
-// with an empty lock table and relies on the status file alone.
+// The lease holds across processes and machines that share nothing but the prefix (two
+// cron runs on the local backend, each with its own cluster). It is a file beside the
+// output, <output>/.executor_lease.<generation>, with the owner id, host, pid, the last
+// renewal time and the TTL (Options.LeaseTTL, default 60s). An executor takes it by
+// creating the next generation with an exclusive create (storage.FS.CreateExclusive:
+// conditional writes on S3, GCS and Azure, mem://'s lock, a hard link on local disks), and
+// only after the current generation is released or expired; of several executors taking
+// over one expired lease, exactly one creates the next generation. The owner renews the
+// lease every TTL/4 and releases it when done, also when the run is interrupted. An
+// executor that finds a live lease of another executor waits (polls every PollInterval,
+// Marin's 5 s) and then uses the result: it sees SUCCESS and skips the step as "Step was
+// already successful". An executor that dies (SIGKILL included) stops renewing, and its
+// steps are taken over one TTL after its last renewal. An owner that cannot renew for 3/4
+// of the TTL, or finds a newer generation, has lost the lease (*LeaseLostError): it stops
+// the step and writes nothing more. The guarantee, and what it assumes (exclusive create
+// and consistent listing in the storage, clocks that agree within TTL/4, no stall of an
+// owner longer than TTL/4), is spelled out in lease.go.
+//
+// The StatusActor orders executors that share one cluster (on Ray, all drivers of the
+// cluster) before they touch the storage. It is one detached, named actor per cluster,
+// created exactly as the seed creates Marin's: name "status_actor", GetIfExists,
+// fray.Detached, namespace "marin", resources {"CPU": 0, "head_node": 0.0001}. It maps
+// output path → owner id, with GetOwner, CompareAndSetOwner and List; an executor takes a
+// step with a compare-and-set, then its lease, and gives both back when the step is
+// finished. The owner id names a job-scoped, named owner actor that each run creates
+// ("fray-executor-<random>", namespace "marin"); an owner whose actor cannot be looked up
+// or answers that it died is gone (a ping that times out counts as alive), and its entry is
+// taken over.
+//
+// Status: ListStatuses (the CLI's status command) computes CANCELLED for a step whose last
+// event is RUNNING or WAITING and whose lease is not live — released (the run was
+// interrupted, as by Ctrl-C), expired (its executor was killed) or absent. A run that is
+// interrupted reports its running steps as StateInterrupted, and the next run reruns them.
+//
+// Temporary files: a write cut short by a kill leaves "<name>.<hex>.tmp" in a local
+// output directory. Before an owner runs a step again it removes those files in the
+// step's output directory (not in other steps' output directories below it), since under
+// the lease no other writer can be active there.
 package executor

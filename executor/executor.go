@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -62,6 +63,10 @@ type Options struct {
 	PollInterval time.Duration
 	// PingTimeout bounds an owner liveness ping (default 30s; no answer counts as alive).
 	PingTimeout time.Duration
+	// LeaseTTL is how long a step's lease (see the package doc) outlives its holder's last
+	// renewal; the holder renews every LeaseTTL/4. A step whose executor died is taken over
+	// one LeaseTTL after that executor's last renewal. Default 60s; at least 100ms.
+	LeaseTTL time.Duration
 	// PrefixEnv controls FRAY_PREFIX in the steps' task environment (default PrefixEnvAuto).
 	PrefixEnv PrefixEnvMode
 	// Logger receives progress and warnings (default slog.Default()).
@@ -88,7 +93,11 @@ const (
 	StateSkipped   State = "skipped"    // was already successful
 	StateFailed    State = "failed"     // ran and failed, or had failed before
 	StateDepFailed State = "dep_failed" // not run because a dependency failed
-	StateNotRun    State = "not_run"    // the run stopped before reaching it
+	// StateInterrupted: the step was running when the run was stopped (ctx cancelled, as by
+	// Ctrl-C). Its status file keeps RUNNING with its lease released, which reads as
+	// CANCELLED, and the next run reruns it.
+	StateInterrupted State = "interrupted"
+	StateNotRun      State = "not_run" // the run stopped before reaching it
 )
 
 // Action is the dry-run plan for a step.
@@ -232,6 +241,7 @@ type run struct {
 	status  *statusLog
 	owner   string
 	sa      fray.ActorHandle[StatusActor]
+	leases  *leaser // set by execute
 	planner *planner
 	nodes   []*node // run set, dependency order
 	inRun   map[*node]bool
@@ -270,6 +280,12 @@ func Run(ctx context.Context, opts Options, steps ...*Step) (*Report, error) {
 	if opts.MaxConcurrent < 0 {
 		return nil, fmt.Errorf("executor: MaxConcurrent must be >= 0, got %d", opts.MaxConcurrent)
 	}
+	if opts.LeaseTTL == 0 {
+		opts.LeaseTTL = 60 * time.Second
+	}
+	if opts.LeaseTTL < 100*time.Millisecond {
+		return nil, fmt.Errorf("executor: LeaseTTL must be at least 100ms (0 means the default 60s), got %v", opts.LeaseTTL)
+	}
 	r := &run{opts: opts, log: opts.Logger, store: newPathStore(), reports: map[*node]*StepReport{}}
 	defer r.store.Close()
 	r.store.addLocalRoot(opts.Prefix)
@@ -292,6 +308,9 @@ func Run(ctx context.Context, opts Options, steps ...*Step) (*Report, error) {
 	}
 	r.sa = sa
 	if err := r.selectRunSet(ctx, roots); err != nil {
+		return nil, err
+	}
+	if err := r.checkInMemoryPaths(ctx); err != nil {
 		return nil, err
 	}
 	for _, n := range r.nodes {
@@ -415,6 +434,13 @@ func (r *run) dryRun(ctx context.Context) error {
 				return err
 			}
 		}
+		if !alive {
+			le, _, err := readLease(ctx, r.store, n.output)
+			if err != nil {
+				return err
+			}
+			alive = le != nil && le.Live(time.Now())
+		}
 		switch {
 		case alive:
 			rep.Action = ActionWait
@@ -480,6 +506,7 @@ type outcome struct {
 // execute runs the run set in dependency order.
 func (r *run) execute(ctx context.Context) error {
 	r.owner = newOwnerID()
+	r.leases = &leaser{store: r.store, owner: r.owner, ttl: r.opts.LeaseTTL, poll: r.opts.PollInterval, log: r.log}
 	oh, err := startOwner(ctx, r.owner)
 	if err != nil {
 		return fmt.Errorf("executor: creating the owner actor: %w", err)
@@ -533,9 +560,9 @@ func (r *run) execute(ctx context.Context) error {
 		o := <-done
 		inFlight--
 		rep := r.reports[o.n]
-		if o.err != nil && o.state == StateNotRun {
+		if o.err != nil && (o.state == StateNotRun || o.state == StateInterrupted) {
 			stopErr = o.err
-			r.notify(o.n, StateNotRun, o.err.Error())
+			r.notify(o.n, o.state, o.err.Error())
 			continue
 		}
 		r.notify(o.n, o.state, errString(o.err))
@@ -604,6 +631,14 @@ func (r *run) recordDepFailed(ctx context.Context, n *node, msg string) {
 		return
 	}
 	defer r.release(ctx, n)
+	le, err := r.leases.acquire(ctx, n.name, n.output, false, nil)
+	if err != nil {
+		if !errors.Is(err, errLeaseHeld) {
+			r.log.Warn("not recording DEP_FAILED", "step", n.name, "err", err)
+		}
+		return
+	}
+	defer le.release(ctx)
 	evs, err := r.status.read(ctx, n.output)
 	if err != nil {
 		r.log.Warn("not recording DEP_FAILED", "step", n.name, "err", err)
@@ -612,9 +647,17 @@ func (r *run) recordDepFailed(ctx context.Context, n *node, msg string) {
 	if lastStatus(evs) == StatusSuccess {
 		return
 	}
-	if _, err := r.status.append(ctx, n.output, evs, StatusDepFailed, msg, r.owner); err != nil {
+	if _, err := r.record(ctx, le, n, evs, StatusDepFailed, msg); err != nil {
 		r.log.Warn("not recording DEP_FAILED", "step", n.name, "err", err)
 	}
+}
+
+// record appends an event to n's status file, which is only ever rewritten under n's lease.
+func (r *run) record(ctx context.Context, le *lease, n *node, prev []Event, st Status, msg string) ([]Event, error) {
+	if err := le.check(); err != nil {
+		return nil, err
+	}
+	return r.status.append(ctx, n.output, prev, st, msg, r.owner)
 }
 
 func (r *run) release(ctx context.Context, n *node) {
@@ -667,6 +710,9 @@ func (r *run) acquire(ctx context.Context, n *node) error {
 }
 
 // runStep decides whether n must run (Marin's should_run), runs it, and records the outcome.
+// It holds the step's StatusActor ownership (executors of one cluster) and its lease
+// (executors anywhere that share the prefix) from before it reads the status file until
+// the final status is written.
 func (r *run) runStep(ctx context.Context, n *node) (State, error) {
 	if err := r.acquire(ctx, n); err != nil {
 		if ctx.Err() != nil {
@@ -675,6 +721,17 @@ func (r *run) runStep(ctx context.Context, n *node) (State, error) {
 		return StateFailed, err // e.g. the StatusActor is unreachable
 	}
 	defer r.release(ctx, n)
+	le, err := r.leases.acquire(ctx, n.name, n.output, true, func(owner string) {
+		r.log.Info("step is being run by another executor; waiting", "step", n.name, "owner", owner)
+		r.notify(n, StateWaiting, "leased by "+owner)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return StateNotRun, err
+		}
+		return StateFailed, err
+	}
+	defer le.release(ctx)
 	rep := r.reports[n]
 	evs, err := r.status.read(ctx, n.output)
 	if err != nil {
@@ -685,7 +742,7 @@ func (r *run) runStep(ctx context.Context, n *node) (State, error) {
 	switch last {
 	case StatusSuccess:
 		r.log.Info("step was already successful", "step", n.name, "output", n.output)
-		if _, err := r.status.append(ctx, n.output, evs, StatusSuccess, "Step was already successful", r.owner); err != nil {
+		if _, err := r.record(ctx, le, n, evs, StatusSuccess, "Step was already successful"); err != nil {
 			return StateFailed, err
 		}
 		return StateSkipped, nil
@@ -695,7 +752,23 @@ func (r *run) runStep(ctx context.Context, n *node) (State, error) {
 		}
 		r.log.Info("rerunning a failed step (force-run-failed)", "step", n.name)
 	case StatusRunning, StatusWaiting:
+		// We hold the lease, so whoever wrote this is gone (or lost its lease).
 		r.log.Info("previous run of the step was interrupted; treating it as cancelled", "step", n.name, "previous_owner", evs[len(evs)-1].TaskID)
+	}
+	// Under the lease no other executor writes here, so a temporary file is what a killed
+	// write of an earlier run left behind. The exceptions are the .executor_info record,
+	// which every executor that plans the step writes without the lease, and lease files,
+	// which other executors create next to ours: their temporary files go only once they
+	// are older than a lease's TTL (a live write takes moments).
+	keep := func(key string, mod time.Time) bool {
+		base := path.Base(key)
+		return (strings.HasPrefix(base, InfoFileName+".") || strings.HasPrefix(base, LeaseFilePrefix)) &&
+			time.Since(mod) < r.opts.LeaseTTL
+	}
+	if removed, err := r.store.RemoveTempFiles(ctx, n.output, keep); err != nil {
+		r.log.Warn("removing stale temporary files failed", "step", n.name, "err", err)
+	} else if len(removed) > 0 {
+		r.log.Info("removed temporary files left by an interrupted write", "step", n.name, "files", removed)
 	}
 	taskName := shortName(n.fnName) + ":" + n.name
 	rep.Start = r.opts.Now()
@@ -706,53 +779,69 @@ func (r *run) runStep(ctx context.Context, n *node) (State, error) {
 		if ctx.Err() != nil {
 			return StateNotRun, ctx.Err()
 		}
-		_, _ = r.status.append(ctx, n.output, evs, StatusFailed, "submission failed: "+err.Error(), r.owner)
+		_, _ = r.record(ctx, le, n, evs, StatusFailed, "submission failed: "+err.Error())
 		return StateFailed, err
 	}
-	evs, err = r.status.append(ctx, n.output, evs, StatusRunning, "task "+taskName+" submitted", r.owner)
+	evs, err = r.record(ctx, le, n, evs, StatusRunning, "task "+taskName+" submitted")
 	if err != nil {
+		r.cancelTask(ctx, ref)
 		return StateFailed, err
 	}
-	_, err = ref.Get(ctx)
+	_, err = ref.Get(le.ctx) // le.ctx ends with ctx and when the lease is lost
 	rep.End = r.opts.Now()
 	if err != nil {
 		if ctx.Err() != nil {
-			// Interrupted: leave RUNNING; the next run sees a dead owner and reruns.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			_ = fray.Cancel(cctx, ref, false)
-			cancel()
-			return StateNotRun, ctx.Err()
+			// Interrupted: leave RUNNING; with the lease released it reads as cancelled, and
+			// the next run reruns the step.
+			r.cancelTask(ctx, ref)
+			return StateInterrupted, ctx.Err()
 		}
-		if _, werr := r.status.append(ctx, n.output, evs, StatusFailed, err.Error(), r.owner); werr != nil {
+		if lerr := le.check(); lerr != nil {
+			r.cancelTask(ctx, ref)
+			return StateFailed, lerr
+		}
+		if _, werr := r.record(ctx, le, n, evs, StatusFailed, err.Error()); werr != nil {
 			return StateFailed, errors.Join(err, werr)
 		}
 		return StateFailed, err
 	}
-	if _, err := r.status.append(ctx, n.output, evs, StatusSuccess, "", r.owner); err != nil {
+	if _, err := r.record(ctx, le, n, evs, StatusSuccess, ""); err != nil {
 		return StateFailed, err
 	}
 	return StateSucceeded, nil
 }
 
+func (r *run) cancelTask(ctx context.Context, ref fray.Ref[TaskResult]) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	_ = fray.Cancel(cctx, ref, false)
+	cancel()
+}
+
+// taskOptions returns the options n's task is submitted with first: withEnv says whether
+// they carry FRAY_PREFIX (Options.PrefixEnv).
+func (r *run) taskOptions(n *node, taskName string) (opts fray.TaskOptions, withEnv bool) {
+	opts = fray.TaskOptions{Name: taskName, Resources: n.step.Resources, RuntimeEnv: n.step.RuntimeEnv}
+	switch r.opts.PrefixEnv {
+	case PrefixEnvNever:
+		return opts, false
+	case PrefixEnvAuto:
+		// An in-memory prefix exists only in this process: Auto does not move a step into a
+		// worker process (as an environment does on the local backend) for FRAY_PREFIX.
+		if r.noPrefixEnv.Load() || strings.HasPrefix(r.opts.Prefix, "mem://") {
+			return opts, false
+		}
+	}
+	opts.RuntimeEnv = opts.RuntimeEnv.Merge(fray.RuntimeEnv{Env: map[string]string{PrefixEnv: r.opts.Prefix}})
+	return opts, true
+}
+
 // submit launches n's task, adding FRAY_PREFIX to its environment as Options.PrefixEnv says.
 func (r *run) submit(ctx context.Context, n *node, taskName string) (fray.Ref[TaskResult], error) {
 	info := StepInfo{Name: n.name, OutputPath: n.output, Prefix: r.opts.Prefix, Owner: r.owner, Version: n.versionStr}
-	base := fray.TaskOptions{Name: taskName, Resources: n.step.Resources, RuntimeEnv: n.step.RuntimeEnv}
-	withEnv := base
-	withEnv.RuntimeEnv = base.RuntimeEnv.Merge(fray.RuntimeEnv{Env: map[string]string{PrefixEnv: r.opts.Prefix}})
-	switch r.opts.PrefixEnv {
-	case PrefixEnvNever:
-		return n.step.Fn.submit(ctx, info, n.config, base)
-	case PrefixEnvAlways:
-		return n.step.Fn.submit(ctx, info, n.config, withEnv)
-	}
-	// An in-memory prefix exists only in this process: a step moved into a worker process by
-	// its environment could not see it, so Auto leaves the environment alone for mem://.
-	if r.noPrefixEnv.Load() || strings.HasPrefix(r.opts.Prefix, "mem://") {
-		return n.step.Fn.submit(ctx, info, n.config, base)
-	}
-	ref, err := n.step.Fn.submit(ctx, info, n.config, withEnv)
-	if err != nil && errors.Is(err, fray.ErrUnsupported) {
+	opts, withEnv := r.taskOptions(n, taskName)
+	ref, err := n.step.Fn.submit(ctx, info, n.config, opts)
+	if err != nil && withEnv && r.opts.PrefixEnv == PrefixEnvAuto && errors.Is(err, fray.ErrUnsupported) {
+		base := fray.TaskOptions{Name: taskName, Resources: n.step.Resources, RuntimeEnv: n.step.RuntimeEnv}
 		ref2, err2 := n.step.Fn.submit(ctx, info, n.config, base)
 		if err2 == nil {
 			r.noPrefixEnv.Store(true)
@@ -763,4 +852,69 @@ func (r *run) submit(ctx context.Context, n *node, taskName string) (fray.Ref[Ta
 		return ref2, err2
 	}
 	return ref, err
+}
+
+// ErrInMemoryPath matches an InMemoryPathError.
+var ErrInMemoryPath = errors.New("executor: a step in a worker process cannot use an in-memory bucket")
+
+// InMemoryPathError refuses, before anything runs, a step that would run in a worker
+// process while a path it uses (the prefix, its output, a dependency's output) is in a
+// mem:// bucket: an in-memory bucket lives in one process, so the step could not see it
+// (reads would fail with "key not found", writes would vanish with the worker).
+type InMemoryPathError struct {
+	Step    string // the step
+	Path    string // the mem:// path it would use
+	Backend string // the backend's name
+	Reason  string // why the step runs in a worker process
+}
+
+func (e *InMemoryPathError) Error() string {
+	return fmt.Sprintf("executor: step %s would run in a worker process of the %s backend (%s), but %s is an in-memory bucket, which only this process can see: use a local directory or a bucket URL for the prefix, or run the step in this process",
+		e.Step, e.Backend, e.Reason, e.Path)
+}
+
+// Is matches ErrInMemoryPath.
+func (e *InMemoryPathError) Is(target error) bool { return target == ErrInMemoryPath }
+
+// inProcessTasks is implemented by backends that can tell, before submission, whether a
+// task would run in this process (backend/local). A backend without it is taken to run
+// every task elsewhere, as Ray does.
+type inProcessTasks interface {
+	TaskRunsInProcess(ctx context.Context, o fray.TaskOptions) (inProcess bool, why string)
+}
+
+// checkInMemoryPaths returns an *InMemoryPathError for the first step of the run set that
+// uses a mem:// path and would be placed in a worker process with the options it is
+// submitted with.
+func (r *run) checkInMemoryPaths(ctx context.Context) error {
+	jc, err := fray.JobContextFrom(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range r.nodes {
+		paths := append([]string{r.opts.Prefix, n.output}, n.depPaths...)
+		for _, p := range n.pseudo {
+			paths = append(paths, p.output)
+		}
+		mem := ""
+		for _, p := range paths {
+			if strings.HasPrefix(p, "mem://") {
+				mem = p
+				break
+			}
+		}
+		if mem == "" {
+			continue
+		}
+		opts, _ := r.taskOptions(n, shortName(n.fnName)+":"+n.name)
+		why := "it runs every task in a worker process"
+		if b, ok := jc.(inProcessTasks); ok {
+			var in bool
+			if in, why = b.TaskRunsInProcess(ctx, opts); in {
+				continue
+			}
+		}
+		return &InMemoryPathError{Step: n.name, Path: mem, Backend: jc.Backend(), Reason: why}
+	}
+	return nil
 }

@@ -90,3 +90,62 @@ func TestInMemoryPrefix(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestInMemoryPrefixWithWorkerProcesses: a mem:// bucket lives in one process, so a step
+// that the backend would run in a worker process must be refused before anything runs,
+// naming the step and the reason. (Before the check, the step ran in a worker process and
+// the run failed later with "key ... not found".)
+func TestInMemoryPrefixWithWorkerProcesses(t *testing.T) {
+	newStep := func(name string) (*executor.Step, *executor.Step) {
+		a := executor.NewStep(name+"/a", memStep, memConfig{Out: executor.ThisOutputPath(), N: executor.Versioned(1)})
+		b := executor.NewStep(name+"/b", memStep, memConfig{In: executor.OutputPathOf(a), Out: executor.ThisOutputPath()})
+		return a, b
+	}
+	cases := []struct {
+		name   string
+		iso    local.Isolation
+		setup  func(a, b *executor.Step, o *executor.Options)
+		step   string // the step named in the error
+		reason string
+	}{
+		{"RuntimeEnv", local.IsolateNone, func(a, b *executor.Step, o *executor.Options) {
+			b.RuntimeEnv = fray.RuntimeEnv{Env: map[string]string{"X": "1"}}
+		}, "/b", "runtime env"},
+		{"PrefixEnvAlways", local.IsolateNone, func(a, b *executor.Step, o *executor.Options) {
+			o.PrefixEnv = executor.PrefixEnvAlways
+		}, "/a", "runtime env"},
+		{"IsolateProcess", local.IsolateProcess, func(a, b *executor.Step, o *executor.Options) {}, "/a", "IsolateProcess"},
+		{"DryRun", local.IsolateNone, func(a, b *executor.Step, o *executor.Options) {
+			a.RuntimeEnv = fray.RuntimeEnv{Env: map[string]string{"X": "1"}}
+			o.DryRun = true
+		}, "/a", "runtime env"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			jc, err := local.New(local.Options{Resources: fray.Resources{"CPU": 4, "head_node": 1}, Isolation: c.iso})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer jc.Close()
+			ctx := fray.WithJobContext(context.Background(), jc)
+			a, b := newStep("memproc" + c.name)
+			prefix := "mem://executor-memproc-" + string(rune('a'+i))
+			opts := executor.Options{Prefix: prefix, ExperimentName: "memproc", GitCommit: "x"}
+			c.setup(a, b, &opts)
+			_, err = executor.Run(ctx, opts, b)
+			var me *executor.InMemoryPathError
+			if !errors.As(err, &me) || !errors.Is(err, executor.ErrInMemoryPath) {
+				t.Fatalf("Run: %v, want an *InMemoryPathError", err)
+			}
+			if !strings.HasSuffix(me.Step, c.step) || !strings.HasPrefix(me.Path, prefix) || !strings.Contains(me.Reason, c.reason) || me.Backend != "local" {
+				t.Errorf("error %+v: want step *%s, a path under %s, reason with %q", me, c.step, prefix, c.reason)
+			}
+			if !strings.Contains(err.Error(), me.Step) || !strings.Contains(err.Error(), "in-memory") {
+				t.Errorf("message does not name the step and the reason: %v", err)
+			}
+			if sts, err := executor.ListStatuses(ctx, prefix); err != nil || len(sts) != 0 {
+				t.Errorf("something ran or was recorded: %+v, %v", sts, err)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"strings"
+	"time"
 )
 
 // shared is the process-wide store behind ReadFile and WriteFile.
@@ -25,14 +26,19 @@ func WriteFile(ctx context.Context, path string, data []byte) error {
 type StepStatus struct {
 	OutputPath string
 	Name       string // the output path relative to the prefix
-	Status     Status // last status (StatusUnknown when Err is set)
-	Last       Event  // the last event
-	Events     int    // number of events
-	Err        error  // the status file could not be read or parsed
+	// Status is the last status, except that a RUNNING or WAITING step whose lease is not
+	// live (released, expired, or never taken) is StatusCancelled: its executor is gone.
+	// StatusUnknown when Err is set.
+	Status Status
+	Last   Event        // the last event
+	Events int          // number of events
+	Lease  *LeaseRecord // the step's lease in force, if any
+	Err    error        // the status or lease file could not be read or parsed
 }
 
-// ListStatuses finds every status file under prefix and reads it. A file that cannot be
-// parsed is reported in its StepStatus.Err rather than failing the listing.
+// ListStatuses finds every status file under prefix and reads it, with the step's lease.
+// A file that cannot be parsed is reported in its StepStatus.Err rather than failing the
+// listing.
 func ListStatuses(ctx context.Context, prefix string) ([]StepStatus, error) {
 	st := newPathStore()
 	defer st.Close()
@@ -52,6 +58,11 @@ func ListStatuses(ctx context.Context, prefix string) ([]StepStatus, error) {
 			s.Err = err
 		} else if len(evs) > 0 {
 			s.Status, s.Last, s.Events = lastStatus(evs), evs[len(evs)-1], len(evs)
+			if s.Lease, _, err = readLease(ctx, st, dir); err != nil {
+				s.Err = err
+			} else if (s.Status == StatusRunning || s.Status == StatusWaiting) && (s.Lease == nil || !s.Lease.Live(time.Now())) {
+				s.Status = StatusCancelled
+			}
 		}
 		out[i] = s
 		return nil

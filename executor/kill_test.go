@@ -23,7 +23,13 @@ const helperEnv = "FRAY_EXECUTOR_KILL_HELPER"
 
 func TestMain(m *testing.M) {
 	fray.Init()
-	if os.Getenv(helperEnv) != "" {
+	switch os.Getenv(helperEnv) {
+	case "":
+	case "lease":
+		os.Exit(leaseHelper())
+	case "cli":
+		cliHelper() // exits
+	default:
 		os.Exit(killHelper())
 	}
 	os.Exit(m.Run())
@@ -84,7 +90,9 @@ func killHelper() int {
 	defer jc.Close()
 	ctx := fray.WithJobContext(context.Background(), jc)
 	control := os.Getenv("KILL_CONTROL")
-	_, err = executor.Run(ctx, executor.Options{Prefix: os.Getenv("KILL_PREFIX"), ExperimentName: "kill", GitCommit: "test"}, killPipeline(control)...)
+	// A short lease, so that the rerun after a SIGKILL takes kill/b over in seconds.
+	_, err = executor.Run(ctx, executor.Options{Prefix: os.Getenv("KILL_PREFIX"), ExperimentName: "kill", GitCommit: "test",
+		LeaseTTL: 3 * time.Second, PollInterval: 50 * time.Millisecond}, killPipeline(control)...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fray-go/fray/storage"
 )
@@ -237,4 +238,57 @@ func (s *pathStore) Close() error {
 		delete(s.buckets, k)
 	}
 	return errors.Join(errs...)
+}
+
+// fsFor opens the bucket that holds p and returns it with p's key in it.
+func (s *pathStore) fsFor(ctx context.Context, p string, isDir bool) (*storage.FS, string, error) {
+	loc, err := s.locate(p, isDir)
+	if err != nil {
+		return nil, "", err
+	}
+	fs, err := s.open(ctx, loc.root)
+	if err != nil {
+		return nil, "", err
+	}
+	return fs, loc.key, nil
+}
+
+// CreateExclusive writes the file only if it does not exist (storage.CreateExclusive); an
+// existing file is an error matching storage.ErrExists.
+func (s *pathStore) CreateExclusive(ctx context.Context, p string, data []byte) error {
+	fs, key, err := s.fsFor(ctx, p, false)
+	if err != nil {
+		return err
+	}
+	return fs.CreateExclusive(ctx, key, data)
+}
+
+// Delete removes the file; a missing file is an error matching storage.ErrNotFound.
+func (s *pathStore) Delete(ctx context.Context, p string) error {
+	fs, key, err := s.fsFor(ctx, p, false)
+	if err != nil {
+		return err
+	}
+	return fs.Delete(ctx, key)
+}
+
+// ListNames returns the base names of the files directly in dir whose names start with
+// namePrefix, sorted (storage.FS.Names).
+func (s *pathStore) ListNames(ctx context.Context, dir, namePrefix string) ([]string, error) {
+	fs, key, err := s.fsFor(ctx, dir, true)
+	if err != nil {
+		return nil, err
+	}
+	return fs.Names(ctx, key, namePrefix)
+}
+
+// RemoveTempFiles deletes the temporary files that interrupted writes left under dir,
+// skipping directories that are other steps' outputs (they hold a status file) and the
+// files keep picks, and returns their keys (storage.FS.RemoveTempFiles).
+func (s *pathStore) RemoveTempFiles(ctx context.Context, dir string, keep func(key string, modTime time.Time) bool) ([]string, error) {
+	fs, key, err := s.fsFor(ctx, dir, true)
+	if err != nil {
+		return nil, err
+	}
+	return fs.RemoveTempFiles(ctx, key, StatusFileName, keep)
 }

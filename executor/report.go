@@ -42,9 +42,12 @@ func PrintSummary(w io.Writer, r *Report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.State, d, s.OutputPath)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "%d succeeded, %d skipped, %d failed, %d not run (dependency failed), %d not reached; %v elapsed\n",
-		counts[StateSucceeded], counts[StateSkipped], counts[StateFailed], counts[StateDepFailed], counts[StateNotRun],
-		r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "%d succeeded, %d skipped, %d failed, %d not run (dependency failed)",
+		counts[StateSucceeded], counts[StateSkipped], counts[StateFailed], counts[StateDepFailed])
+	if n := counts[StateInterrupted]; n > 0 {
+		fmt.Fprintf(w, ", %d interrupted (the next run reruns them)", n)
+	}
+	fmt.Fprintf(w, ", %d not reached; %v elapsed\n", counts[StateNotRun], r.Elapsed.Round(time.Millisecond))
 	if r.ExperimentPath != "" {
 		fmt.Fprintf(w, "experiment record: %s\n", r.ExperimentPath)
 	}

@@ -17,10 +17,11 @@ import (
 // output path → owner id. It is created exactly as the seed's pattern 2 creates Marin's:
 // named "status_actor", get-if-exists, detached, in namespace "marin", on the head node.
 //
-// Ownership is a lock: an executor takes it with CompareAndSetOwner before it touches a
-// step's status file and gives it back (CAS to "") when the step is finished. An owner
+// Ownership is a lock: an executor takes it with CompareAndSetOwner before it takes the
+// step's lease (lease.go) and gives it back (CAS to "") when the step is finished. An owner
 // that died holding a lock is detected through its owner actor (see ownerActor below) and
-// its lock is taken over.
+// its lock is taken over. The StatusActor only orders executors of one cluster; the lease
+// is what holds across clusters and processes.
 
 // StatusActorName, StatusActorNamespace and StatusActorResources are the StatusActor's
 // creation options.
@@ -118,11 +119,9 @@ func GetStatusActor(ctx context.Context) (fray.ActorHandle[StatusActor], error) 
 // look the actor up by name and ping it. A job-scoped actor dies with the job that created
 // it — when the executor finishes (it kills the actor), when its job context closes, and on
 // Ray when the driver process dies, SIGKILL included — so "lookup fails or the ping says
-// the actor died" means the owner is gone and its locks may be taken over. This needs no
-// clocks, no leases and no renewal goroutine. (On the local backend the whole cluster lives
-// in the executor's process, so a killed executor takes its StatusActor with it and a
-// restarted one starts from an empty lock table: the status file alone then says the step
-// was interrupted.)
+// the actor died" means the owner is gone and its locks may be taken over. (On the local
+// backend the whole cluster lives in the executor's process, so each executor process has
+// a StatusActor of its own: there the step's lease beside the output orders them.)
 
 // ownerState is the owner actor's (empty) state.
 type ownerState struct{}

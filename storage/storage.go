@@ -28,10 +28,14 @@ package storage
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -73,6 +77,29 @@ func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // Unwrap returns the underlying driver error.
 func (e *NotFoundError) Unwrap() error { return e.Err }
+
+// ErrExists is the sentinel matched (via errors.Is) by the error CreateExclusive
+// returns when the key already exists.
+var ErrExists = errors.New("storage: object already exists")
+
+// ExistsError reports that CreateExclusive found Key already present in the
+// bucket opened from URL. It matches ErrExists with errors.Is.
+type ExistsError struct {
+	URL string // the bucket URL as given to Open
+	Key string // the key that exists
+	Err error  // the underlying driver error, if any
+}
+
+// Error implements error.
+func (e *ExistsError) Error() string {
+	return fmt.Sprintf("storage: %s: key %q already exists", e.URL, e.Key)
+}
+
+// Is reports whether target is ErrExists.
+func (e *ExistsError) Is(target error) bool { return target == ErrExists }
+
+// Unwrap returns the underlying driver error.
+func (e *ExistsError) Unwrap() error { return e.Err }
 
 // IsNotFound reports whether err (or anything it wraps) is a not-found error.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
@@ -271,6 +298,179 @@ func (f *FS) WriteFileAtomic(ctx context.Context, key string, data []byte) error
 	return w.Close()
 }
 
+// CreateExclusive stores data under key only if key does not exist yet; if it
+// does, it returns an *ExistsError (errors.Is(err, ErrExists)) and leaves the
+// object untouched. Of any number of concurrent callers, in one process or in
+// many, exactly one succeeds, and readers never see a partial object.
+//
+// Cloud buckets use the driver's conditional write (gocloud's
+// WriterOptions.IfNotExist: If-None-Match on S3 and Azure, DoesNotExist on
+// GCS), and so does mem://, which checks under the bucket's lock. Local
+// buckets do not use fileblob's IfNotExist: fileblob checks with a stat and
+// then renames, so two processes can both pass the check and the second
+// rename silently replaces the first object. Here the data goes to a
+// temporary file next to the key ("<key>.<hex>.tmp", the shape List hides and
+// RemoveTempFiles removes) that is then hard-linked to the key: link(2) fails
+// atomically when the name exists, on every local file system that has hard
+// links.
+func (f *FS) CreateExclusive(ctx context.Context, key string, data []byte) error {
+	if key == "" || strings.HasSuffix(key, "/") {
+		return fmt.Errorf("storage: invalid key %q", key)
+	}
+	if f.local == "" {
+		w, err := f.bucket.NewWriter(ctx, key, &blob.WriterOptions{IfNotExist: true})
+		if err != nil {
+			return f.wrapExclusive(key, err)
+		}
+		if _, err := w.Write(data); err != nil {
+			_ = w.Close()
+			return f.wrapExclusive(key, err)
+		}
+		return f.wrapExclusive(key, w.Close())
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dst := filepath.Join(f.local, filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
+		return fmt.Errorf("storage: create %s/%s: %w", f.url, key, err)
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := dst + "." + hex.EncodeToString(rnd[:]) + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o666); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("storage: create %s/%s: %w", f.url, key, err)
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, dst); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return &ExistsError{URL: f.url, Key: key, Err: err}
+		}
+		return fmt.Errorf("storage: create %s/%s (exclusive create needs hard links on local file systems): %w", f.url, key, err)
+	}
+	return nil
+}
+
+func (f *FS) wrapExclusive(key string, err error) error {
+	if err != nil && gcerrors.Code(err) == gcerrors.FailedPrecondition {
+		return &ExistsError{URL: f.url, Key: key, Err: err}
+	}
+	return f.wrap("create", key, err)
+}
+
+// Names returns, sorted, the base names of the objects directly under the
+// "directory" dir (a key prefix without the trailing "/"; "" for the bucket
+// root) whose names start with namePrefix. Local buckets read the directory
+// itself, so files that other processes create, rename or delete next to
+// these names at the same time never make it fail; a missing directory has
+// no names. Temporary files of writes in flight are not listed.
+func (f *FS) Names(ctx context.Context, dir, namePrefix string) ([]string, error) {
+	var out []string
+	if f.local != "" {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ents, err := os.ReadDir(filepath.Join(f.local, filepath.FromSlash(dir)))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("storage: list %s/%s: %w", f.url, dir, err)
+		}
+		for _, e := range ents {
+			if n := e.Name(); !e.IsDir() && strings.HasPrefix(n, namePrefix) && !inFlight.MatchString(n) {
+				out = append(out, n)
+			}
+		}
+		return out, nil // ReadDir sorts by name
+	}
+	prefix := dir
+	if prefix != "" {
+		prefix += "/"
+	}
+	it := f.bucket.List(&blob.ListOptions{Prefix: prefix + namePrefix, Delimiter: "/"})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, f.wrap("list", prefix+namePrefix, err)
+		}
+		if !obj.IsDir {
+			out = append(out, strings.TrimPrefix(obj.Key, prefix))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// IsTempFile reports whether a key has the shape of a local bucket's
+// in-flight temporary file ("<key>.<hex>.tmp"): what an atomic write leaves
+// behind when its process is killed before it publishes the object.
+func IsTempFile(key string) bool { return inFlight.MatchString(key) }
+
+// RemoveTempFiles deletes the temporary files ("<key>.<hex>.tmp") that
+// interrupted writes left under prefix in a local bucket, and returns their
+// keys. Directories below prefix that hold a file named skipDirsWith (when it
+// is not "") are not entered: they belong to someone else. A temporary file
+// for which keep (when not nil) returns true is left alone. Remote and
+// in-memory buckets have no such files (an unfinished upload is never
+// visible), so for them it does nothing.
+//
+// Only call it when no writer can be active under prefix: a temporary file
+// of a write in progress looks exactly like a stale one.
+func (f *FS) RemoveTempFiles(ctx context.Context, prefix, skipDirsWith string, keep func(key string, modTime time.Time) bool) ([]string, error) {
+	if f.local == "" {
+		return nil, nil
+	}
+	root := filepath.Join(f.local, filepath.FromSlash(prefix))
+	var removed []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != root && skipDirsWith != "" {
+				if _, err := os.Lstat(filepath.Join(p, skipDirsWith)); err == nil {
+					return filepath.SkipDir
+				}
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !inFlight.MatchString(d.Name()) {
+			return nil
+		}
+		rel, _ := filepath.Rel(f.local, p)
+		key := filepath.ToSlash(rel)
+		if keep != nil {
+			info, err := d.Info()
+			if err != nil {
+				return nil // gone meanwhile
+			}
+			if keep(key, info.ModTime()) {
+				return nil
+			}
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		removed = append(removed, key)
+		return nil
+	})
+	if err != nil {
+		return removed, fmt.Errorf("storage: removing temporary files under %s/%s: %w", f.url, prefix, err)
+	}
+	return removed, nil
+}
+
 // Exists reports whether key exists.
 func (f *FS) Exists(ctx context.Context, key string) (bool, error) {
 	ok, err := f.bucket.Exists(ctx, key)
@@ -303,6 +503,20 @@ var inFlight = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
 // "<key>.<hex>.tmp") are not listed, so keys of that exact shape should be
 // avoided.
 func (f *FS) List(ctx context.Context, prefix string) ([]Attributes, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := f.list(ctx, prefix)
+		// fileblob stats every file it lists, and a file deleted between the directory read
+		// and the stat fails the whole listing with a not-found error (a missing directory
+		// lists as empty instead). Files come and go beside the listed ones all the time —
+		// other writers' temporary files, executors' lease files — so list again.
+		if err != nil && f.local != "" && IsNotFound(err) && attempt < 50 && ctx.Err() == nil {
+			continue
+		}
+		return out, err
+	}
+}
+
+func (f *FS) list(ctx context.Context, prefix string) ([]Attributes, error) {
 	var out []Attributes
 	it := f.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {

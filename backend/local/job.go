@@ -223,6 +223,29 @@ func (j *JobContext) encodeResult(t *task, res any, err error) (fray.Payload, er
 	return fray.Payload{Data: b}, nil
 }
 
+// TaskRunsInProcess reports whether a task submitted from ctx with options o would run as
+// a goroutine of this process, by the rule SubmitTask applies (see "What runs in a
+// process" in the package doc); when it would not, why names the reason. Callers use it to
+// refuse, before submitting, work that relies on this process's memory (the executor and
+// an in-memory mem:// bucket).
+func (j *JobContext) TaskRunsInProcess(ctx context.Context, o fray.TaskOptions) (inProcess bool, why string) {
+	env := o.RuntimeEnv
+	if parent := parentEnv(ctx); !parent.IsZero() {
+		env = parent.Merge(env)
+	}
+	switch {
+	case o.MaxCalls > 0:
+		return false, fmt.Sprintf("TaskOptions.MaxCalls is %d", o.MaxCalls)
+	case !env.IsZero():
+		return false, "it has a runtime env (RuntimeEnv.Env or PackageRequirements, its own or its parent task's)"
+	case j.c.classFor(o.Resources, true).shape.gpu > 0:
+		return false, "it asks for a GPU"
+	case j.isolation == IsolateProcess:
+		return false, "its job context runs every task in a worker process (Options.Isolation = IsolateProcess)"
+	}
+	return true, ""
+}
+
 // SubmitTask queues a task; it runs once its ArgRef (if any) is ready and its resources are
 // free.
 func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.ObjectID, error) {

@@ -212,7 +212,7 @@ func testCtx(t *testing.T, ctx context.Context) context.Context {
 }
 
 func TestProcessRouting(t *testing.T) {
-	_, ctx := newJob(t, local.Options{})
+	jc, ctx := newJob(t, local.Options{})
 	ctx = testCtx(t, ctx)
 	me := os.Getpid()
 	cases := []struct {
@@ -232,12 +232,19 @@ func TestProcessRouting(t *testing.T) {
 		if got := v.PID != me; got != c.process {
 			t.Errorf("%s: ran in a worker process = %v, want %v", c.name, got, c.process)
 		}
+		// TaskRunsInProcess predicts the placement, with a reason when it is a process.
+		if in, why := jc.TaskRunsInProcess(ctx, c.opts); in == c.process || (why == "") == c.process {
+			t.Errorf("%s: TaskRunsInProcess = %v, %q; want in-process %v", c.name, in, why, !c.process)
+		}
 	}
-	_, pctx := newJob(t, local.Options{Isolation: local.IsolateProcess})
+	pjc, pctx := newJob(t, local.Options{Isolation: local.IsolateProcess})
 	pctx = testCtx(t, pctx)
 	v, err := PView.Call(pctx, nil)
 	if err != nil || v.PID == me {
 		t.Fatalf("IsolateProcess: %+v, %v; want a worker process", v, err)
+	}
+	if in, why := pjc.TaskRunsInProcess(pctx, fray.TaskOptions{}); in || !strings.Contains(why, "IsolateProcess") {
+		t.Errorf("IsolateProcess: TaskRunsInProcess = %v, %q", in, why)
 	}
 	// Warm workers are reused when nothing asks for a fresh one.
 	v2, err := PView.Call(pctx, nil)

@@ -157,8 +157,12 @@ start)
 	read -r port nm om renv dash ahttp agrpc metrics wmin wmax <<<"$(free_ports)"
 	# Token authentication for every process of the cluster (they inherit the environment);
 	# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 stops Ray from replacing --node-ip-address=127.0.0.1
-	# with the machine's address, which every server binds to.
+	# with the machine's address, which every server binds to. RUNTIME_ENV_RETRY_TIMES=1:
+	# Ray's runtime-env agent runs a failed pip install once, not 3 times 1 s apart; what
+	# makes pip fail (no such distribution, conflicting versions) does not go away on a
+	# retry, and pip retries network errors itself.
 	RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$token_file" RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 \
+		RUNTIME_ENV_RETRY_TIMES=1 \
 		"$venv/bin/ray" start --head --node-ip-address=127.0.0.1 --port="$port" \
 		--temp-dir="$temp" --node-manager-port="$nm" --object-manager-port="$om" \
 		--runtime-env-agent-port="$renv" --include-dashboard=false --dashboard-host=127.0.0.1 \

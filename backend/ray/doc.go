@@ -79,7 +79,12 @@
 // RayActorError, ActorDiedError, ActorUnavailableError → *fray.ActorDiedError;
 // TaskCancelledError → *fray.CancelledError; GetTimeoutError → timeout;
 // ObjectLostError, OwnerDiedError → *fray.ObjectLostError; RuntimeEnvSetupError →
-// *fray.RuntimeEnvError. If the bridge itself dies, every call fails with *BridgeError
+// *fray.RuntimeEnvError, whose Detail is one line: pip's own ERROR lines (Ray's traceback
+// around them still reaches Options.Logger). A runtime env that fails is not retried by the
+// task's MaxRetries (Ray's runtime-env agent keeps the failure per env and answers with
+// it), only by the agent itself, RUNTIME_ENV_RETRY_TIMES times (Ray's default 3, 1 s
+// apart; scripts/ray-cluster.sh sets 1, as pip retries network errors itself). If the
+// bridge itself dies, every call fails with *BridgeError
 // (errors.Is fray.ErrClosed), never a hang.
 //
 // # Infeasible requests

@@ -80,26 +80,12 @@ func TestClusterIsPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, portText, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatalf("RAY_ADDRESS %q: %v", addr, err)
-	}
-	gcsPort, _ := strconv.Atoi(portText)
 	listen, err := tcpListeners()
 	if err != nil {
 		t.Fatal(err)
 	}
 	owner := socketOwners(t)
-	gcsPID := 0
-	for inode, a := range listen {
-		if a.port == gcsPort && owner[inode] != 0 {
-			gcsPID = owner[inode]
-		}
-	}
-	if gcsPID == 0 {
-		t.Fatalf("no process of this user listens on the GCS port %d", gcsPort)
-	}
-	session := sessionDir(t, gcsPID)
+	session := clusterSession(t, addr, listen, owner)
 	pids := descendants(append(processesNaming(session), jc.BridgePID()))
 	var mine []string
 	for inode, a := range listen {
@@ -263,8 +249,29 @@ func processName(pid int) string {
 	return strings.TrimSpace(string(b))
 }
 
-// sessionDir is the --session-dir the GCS server runs with.
-func sessionDir(t *testing.T, gcsPID int) string {
+// clusterSession is the session directory of the cluster at addr, read from the command
+// line of the process listening on its GCS port (listen and owner: nil to read them).
+func clusterSession(t *testing.T, addr string, listen map[string]sockAddr, owner map[string]int) string {
+	_, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("RAY_ADDRESS %q: %v", addr, err)
+	}
+	gcsPort, _ := strconv.Atoi(portText)
+	if listen == nil {
+		if listen, err = tcpListeners(); err != nil {
+			t.Fatal(err)
+		}
+		owner = socketOwners(t)
+	}
+	gcsPID := 0
+	for inode, a := range listen {
+		if a.port == gcsPort && owner[inode] != 0 {
+			gcsPID = owner[inode]
+		}
+	}
+	if gcsPID == 0 {
+		t.Fatalf("no process of this user listens on the GCS port %d", gcsPort)
+	}
 	for _, arg := range strings.Fields(cmdline(gcsPID)) {
 		if v, ok := strings.CutPrefix(arg, "--session-dir="); ok {
 			return v

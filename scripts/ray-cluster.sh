@@ -17,8 +17,8 @@
 # Each start picks free ports for everything Ray listens on (GCS, node manager, object
 # manager, runtime-env agent, dashboard and its agent, metrics, a worker port range) and uses
 # its own --temp-dir, so it can run beside another Ray cluster on the machine; stop ends only
-# the processes of the session it started (found by that session's directory), never
-# `ray stop`, which would end every Ray process on the machine.
+# the processes of the cluster it started (found by that --temp-dir), never `ray stop`,
+# which would end every Ray process on the machine.
 #
 # Environment: FRAY_VENV (default ./.venv, created by scripts/setup-python.sh),
 # RAY_NUM_CPUS (default 4), RAY_RESOURCES (JSON, default below), RAY_PORT (the GCS port;
@@ -31,7 +31,7 @@ venv="${FRAY_VENV:-$root/.venv}"
 cache="$root/.cache"
 addr_file="$cache/ray-address"
 token_file="$cache/ray-auth-token"
-state_file="$cache/ray-cluster" # temp dir, session dir and address of the started cluster
+state_file="$cache/ray-cluster" # temp dir and address of the started cluster
 export RAY_USAGE_STATS_ENABLED=0
 
 if [ ! -x "$venv/bin/ray" ]; then
@@ -82,23 +82,33 @@ print(*ports, lo, lo + n - 1)
 PY
 }
 
-# cluster_pids prints the processes of the session in $1: those whose command line names
-# the session directory (GCS, raylet, monitor, dashboard, log monitor) and all their
-# descendants (Ray's agents and workers, and the workers' children).
+# cluster_pids prints the processes of the cluster whose --temp-dir is $1: those with a
+# directory argument in it (GCS, raylet, monitor, dashboard, log monitor: --session-dir,
+# --temp_dir, --logs-dir and the like, so that a `less` of one of its logs is not one), and
+# all their descendants (Ray's agents and workers, and the workers' children).
 cluster_pids() {
-	local session="$1" p cmd roots=""
+	local temp="$1" p arg roots=""
 	for p in /proc/[0-9]*; do
-		cmd="$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")" || continue
-		if [[ "$cmd" == *"$session"* ]]; then
-			roots="$roots ${p#/proc/}"
-		fi
+		[ "${p#/proc/}" != "$$" ] || continue
+		while IFS= read -r -d '' arg; do
+			case "$arg" in
+			--session-dir=* | --session_dir=* | --temp-dir=* | --temp_dir=* | --logs-dir=* | --log-dir=* | --log_dir=*)
+				case "${arg#*=}" in
+				"$temp" | "$temp"/*)
+					roots="$roots ${p#/proc/}"
+					break
+					;;
+				esac
+				;;
+			esac
+		done 2>/dev/null <"$p/cmdline"
 	done
 	[ -n "$roots" ] || return 0
-	ps -eo pid=,ppid= | awk -v roots="$roots" -v self="$$" '
+	ps -eo pid=,ppid= | awk -v roots="$roots" '
 		{ parent[$1] = $2 }
 		END {
 			n = split(roots, r, " ")
-			for (i = 1; i <= n; i++) if (r[i] != self) keep[r[i]] = 1
+			for (i = 1; i <= n; i++) keep[r[i]] = 1
 			do {
 				grew = 0
 				for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1 }
@@ -119,15 +129,15 @@ running() {
 	[ -f "$state_file" ] || return 1
 	# shellcheck disable=SC1090
 	. "$state_file"
-	[ -n "$(cluster_pids "$session")" ]
+	[ -n "$(cluster_pids "$temp")" ]
 }
 
 print_env() {
 	# shellcheck disable=SC1090
 	. "$state_file"
-	echo "export RAY_ADDRESS=$address"
+	printf 'export RAY_ADDRESS=%q\n' "$address"
 	echo "export RAY_AUTH_MODE=token"
-	echo "export RAY_AUTH_TOKEN_PATH=$token_file"
+	printf 'export RAY_AUTH_TOKEN_PATH=%q\n' "$token_file"
 	echo "export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0"
 }
 
@@ -143,18 +153,29 @@ start)
 	fi
 	mkdir -p "$cache"
 	chmod 700 "$cache"
-	temp="${RAY_TEMP_DIR:-$cache/ray}"
-	# Ray's unix sockets live at <temp>/session_<date>_<time>_<pid>/sockets/plasma_store
-	# (about 60 bytes below temp), and a socket path has at most 107 bytes.
-	if [ "${#temp}" -gt 45 ]; then
-		temp="$(mktemp -d /tmp/fray-ray.XXXXXX)"
+	if [ -n "${RAY_TEMP_DIR:-}" ]; then
+		temp="$RAY_TEMP_DIR"
+		mkdir -p "$temp"
+	else
+		# Ray's unix sockets live at <temp>/session_<date>_<time>_<pid>/sockets/plasma_store
+		# (about 60 bytes below temp), and a socket path has at most 107 bytes.
+		temp="$cache/ray"
+		if [ "${#temp}" -gt 45 ]; then
+			temp="$(mktemp -d /tmp/fray-ray.XXXXXX)"
+		fi
+		rm -rf "$temp" # the previous cluster's logs
+		mkdir -p "$temp"
 	fi
-	rm -rf "$temp"
-	mkdir -p "$temp"
+	temp="$(cd "$temp" && pwd -P)"
 	# A new token for each cluster, readable by this user only.
 	(umask 077 && "$venv/bin/python" -c 'import secrets; print(secrets.token_hex(32), end="")' >"$token_file")
 	chmod 600 "$token_file"
 	read -r port nm om renv dash ahttp agrpc metrics wmin wmax <<<"$(free_ports)"
+	# Recorded first, so that stop finds what a failed start left running.
+	{
+		echo "temp=$(printf %q "$temp")"
+		echo "address=127.0.0.1:$port"
+	} >"$state_file"
 	# Token authentication for every process of the cluster (they inherit the environment);
 	# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 stops Ray from replacing --node-ip-address=127.0.0.1
 	# with the machine's address, which every server binds to. RUNTIME_ENV_RETRY_TIMES=1:
@@ -174,12 +195,6 @@ start)
 		cat "$cache/ray-start.log" >&2
 		exit 1
 	}
-	session="$(readlink -f "$temp/session_latest")"
-	{
-		echo "temp=$temp"
-		echo "session=$session"
-		echo "address=127.0.0.1:$port"
-	} >"$state_file"
 	echo "127.0.0.1:$port" >"$addr_file"
 	print_env
 	;;
@@ -197,8 +212,8 @@ stop)
 	fi
 	# shellcheck disable=SC1090
 	. "$state_file"
-	# One snapshot: once the raylet is gone its children belong to init, not to the session.
-	pids="$(cluster_pids "$session")"
+	# One snapshot: once the raylet is gone its children belong to init, not to the cluster.
+	pids="$(cluster_pids "$temp")"
 	if [ -n "$pids" ]; then
 		# shellcheck disable=SC2086
 		kill -TERM $pids 2>/dev/null || true

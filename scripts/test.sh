@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs Go modules and the Python
-# virtualenv with Ray, starts a local Ray cluster on 127.0.0.1, runs vet and all Go tests
+# virtualenv with Ray, starts a local Ray cluster on 127.0.0.1 (with Ray's token
+# authentication), runs vet and all Go tests
 # (the core packages under the race detector, the Ray backend against the real cluster),
 # and stops the cluster again. This is the README's test command and what CI runs.
 set -euo pipefail
@@ -15,10 +16,12 @@ scripts/setup-python.sh
 export FRAY_PYTHON="$PWD/.venv/bin/python"
 
 echo "== local ray cluster"
-scripts/ray-cluster.sh start
+# Token authentication on, bound to 127.0.0.1; exports RAY_ADDRESS and the token's
+# variables, which Ray's own tools and Python drivers need (fray's Go side finds the token
+# file by itself). stop ends only this cluster.
+cluster_env="$(scripts/ray-cluster.sh start)"
 trap 'scripts/ray-cluster.sh stop >/dev/null 2>&1 || true' EXIT
-RAY_ADDRESS="$(cat .cache/ray-address)"
-export RAY_ADDRESS
+eval "$cluster_env"
 echo "ray cluster at $RAY_ADDRESS"
 
 echo "== gofmt and go vet"

@@ -37,6 +37,25 @@ func (e *BridgeError) Error() string {
 // Is matches fray.ErrClosed.
 func (e *BridgeError) Is(target error) bool { return target == fray.ErrClosed }
 
+// AuthError reports that the Ray cluster refused the connection because it requires Ray's
+// token authentication and this program had no token, or not the cluster's (see
+// Options.AuthTokenFile for where the token is looked for).
+type AuthError struct {
+	Address string // the cluster's address
+	Source  string // where the token came from; "" when there was none
+	Detail  string // Ray's message
+}
+
+func (e *AuthError) Error() string {
+	what := "no token was found"
+	if e.Source != "" {
+		what = "the token from " + e.Source + " is not the cluster's"
+	}
+	return "fray/ray: the Ray cluster at " + e.Address + " requires token authentication and " + what +
+		": set Options.AuthTokenFile or RAY_AUTH_TOKEN_PATH to the file holding the cluster's token " +
+		"(scripts/ray-cluster.sh writes " + tokenFile + ") (Ray: " + e.Detail + ")"
+}
+
 // bridge is the running bridge process and the client side of its pipes.
 type bridge struct {
 	cmd        *exec.Cmd
@@ -64,9 +83,10 @@ type bridge struct {
 
 const tailLines = 20
 
-// startBridge runs the bridge under python with the pipes on fds 3 and 4 and, when
-// shmRing > 0 and the platform allows, the shared memory for large values on fd 5.
-func startBridge(python, dir string, maxFrame, shmRing int, log *slog.Logger) (*bridge, error) {
+// startBridge runs the bridge under python, in env (Options.DriverEnv), with the pipes on
+// fds 3 and 4 and, when shmRing > 0 and the platform allows, the shared memory for large
+// values on fd 5.
+func startBridge(python, dir string, env []string, maxFrame, shmRing int, log *slog.Logger) (*bridge, error) {
 	toPyR, toPyW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -95,7 +115,7 @@ func startBridge(python, dir string, maxFrame, shmRing int, log *slog.Logger) (*
 		}
 	}
 	cmd.Stdout, cmd.Stderr = outW, outW
-	cmd.Env = append(os.Environ(), "RAY_USAGE_STATS_ENABLED=0", "PYTHONUNBUFFERED=1")
+	cmd.Env = append(env, "RAY_USAGE_STATS_ENABLED=0", "PYTHONUNBUFFERED=1")
 	dieWithParent(cmd)
 	growPipe(toPyW)
 	growPipe(fromPyW)

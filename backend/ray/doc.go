@@ -90,7 +90,12 @@
 // RayActorError, ActorDiedError, ActorUnavailableError → *fray.ActorDiedError;
 // TaskCancelledError → *fray.CancelledError; GetTimeoutError → timeout;
 // ObjectLostError, OwnerDiedError → *fray.ObjectLostError; RuntimeEnvSetupError →
-// *fray.RuntimeEnvError. If the bridge itself dies, every call fails with *BridgeError
+// *fray.RuntimeEnvError, whose Detail is one line: pip's own ERROR lines (Ray's traceback
+// around them still reaches Options.Logger). A runtime env that fails is not retried by the
+// task's MaxRetries (Ray's runtime-env agent keeps the failure per env and answers with
+// it), only by the agent itself, RUNTIME_ENV_RETRY_TIMES times (Ray's default 3, 1 s
+// apart; scripts/ray-cluster.sh sets 1, as pip retries network errors itself). If the
+// bridge itself dies, every call fails with *BridgeError
 // (errors.Is fray.ErrClosed), never a hang.
 //
 // # Infeasible requests
@@ -112,13 +117,28 @@
 // child compares its registry with the driver's (digest and manifest, passed through the
 // job's runtime env) and refuses to run calls from a different build.
 //
+// # Token authentication and loopback
+//
+// Connect finds the cluster's token for Ray's token authentication in Options.AuthTokenFile,
+// else Ray's own RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH, else .cache/ray-auth-token (what
+// scripts/ray-cluster.sh writes) in the working directory or one of its parents. The
+// bridge gets where the token is, asks the cluster's GCS once before ray.init, and turns
+// Ray's token mode on only when the cluster asks for it: a driver in token mode cannot own
+// actors on a cluster without authentication (Ray rejects the cluster's calls to it). A
+// cluster that refuses the token, or its absence, fails Connect at once with *AuthError.
+// The token never enters the job's runtime env; Ray workers, and the shim in them, get it
+// from their raylet's environment. For an address on 127.0.0.1 whose nodes are on loopback
+// too (a cluster bound to loopback), the bridge keeps the address as it is, which Ray's
+// Python otherwise replaces with the machine's address (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
+// does the same for other Python drivers).
+//
 // # Running it
 //
-//	scripts/setup-python.sh          # ./.venv with ray==2.60.0 and cbor2
-//	scripts/ray-cluster.sh start     # a local cluster; writes .cache/ray-address
-//	export RAY_ADDRESS=$(cat .cache/ray-address)
+//	scripts/setup-python.sh                # ./.venv with ray==2.60.0 and cbor2
+//	eval "$(scripts/ray-cluster.sh start)" # a local cluster on 127.0.0.1 with a token;
+//	                                       # exports RAY_ADDRESS and the token's variables
 //	go test ./backend/ray/
-//	scripts/ray-cluster.sh stop
+//	scripts/ray-cluster.sh stop            # ends that cluster only
 //
 // The tests skip when RAY_ADDRESS is unset, unless CI is set, in which case a missing
 // cluster is a failure.

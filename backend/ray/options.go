@@ -1,9 +1,11 @@
 package ray
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ShipMode says how Ray workers get the Go binary they run in worker mode.
@@ -37,6 +39,16 @@ type Options struct {
 	// Namespace for named actors. Empty means Ray's default, an anonymous namespace per job,
 	// in which other jobs cannot find this job's named actors.
 	Namespace string
+	// AuthTokenFile is the file holding the cluster's token for Ray's token authentication
+	// (RAY_AUTH_MODE=token), which a cluster started by scripts/ray-cluster.sh requires.
+	// Empty means, in order: Ray's own variables $RAY_AUTH_TOKEN (the token itself) and
+	// $RAY_AUTH_TOKEN_PATH; else .cache/ray-auth-token (what scripts/ray-cluster.sh writes)
+	// in the working directory or one of its parents; else no token, and Ray's own rules
+	// apply (RAY_AUTH_MODE, ~/.ray/auth_token). The bridge (the job's Ray driver) gets the
+	// token and turns Ray's token mode on when the cluster asks for it. A cluster that
+	// refuses the token, or its absence, fails Connect with an *AuthError. The token is
+	// never put into the job's runtime env: Ray's workers get it from their raylet.
+	AuthTokenFile string
 	// Python is the interpreter that has ray and cbor2 installed (scripts/setup-python.sh).
 	// Empty means $FRAY_PYTHON, else the first .venv/bin/python in the working directory or
 	// one of its parents, else python3 from PATH.
@@ -81,6 +93,99 @@ func (o Options) address() string {
 		return a
 	}
 	return "auto"
+}
+
+// tokenFile is the name of the token file scripts/ray-cluster.sh writes, relative to the
+// repository root.
+const tokenFile = ".cache/ray-auth-token"
+
+// authToken finds the cluster's token as documented at Options.AuthTokenFile. It returns the
+// environment entries that hand it to a Ray process ("" entries: none found) and where it
+// came from, for error messages.
+func (o Options) authToken() (env []string, source string, err error) {
+	if o.AuthTokenFile != "" {
+		p, err := filepath.Abs(o.AuthTokenFile)
+		if err == nil {
+			err = checkTokenFile(p)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("fray/ray: Options.AuthTokenFile: %w", err)
+		}
+		return []string{"RAY_AUTH_TOKEN_PATH=" + p}, p, nil
+	}
+	if t := os.Getenv("RAY_AUTH_TOKEN"); t != "" {
+		return []string{"RAY_AUTH_TOKEN=" + t}, "$RAY_AUTH_TOKEN", nil
+	}
+	if p := os.Getenv("RAY_AUTH_TOKEN_PATH"); p != "" {
+		return []string{"RAY_AUTH_TOKEN_PATH=" + p}, p + " ($RAY_AUTH_TOKEN_PATH)", nil
+	}
+	if p := findUp(tokenFile); p != "" {
+		return []string{"RAY_AUTH_TOKEN_PATH=" + p}, p, nil
+	}
+	return nil, "", nil
+}
+
+// checkTokenFile checks that a token file can be read and is not empty.
+func checkTokenFile(p string) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		return fmt.Errorf("%s is empty", p)
+	}
+	return nil
+}
+
+// findUp returns the first existing regular file rel below the working directory or one of
+// its parents, or "".
+func findUp(rel string) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		p := filepath.Join(dir, rel)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// tokenVars are Ray's variables for where the token is; bridgeEnv replaces both when it
+// found a token (RAY_AUTH_TOKEN would take precedence over RAY_AUTH_TOKEN_PATH in Ray).
+var tokenVars = []string{"RAY_AUTH_TOKEN=", "RAY_AUTH_TOKEN_PATH="}
+
+// bridgeEnv is the bridge's environment: os.Environ() with the token found by authToken
+// (which replaces Ray's token variables), and without Ray's authentication variables that
+// are set but empty (a test clearing them), which Ray would read as set. It also returns
+// where the token came from ("" none). RAY_AUTH_MODE is left alone: the bridge turns token
+// mode on itself when the cluster asks for a token and it has one, because a driver in
+// token mode cannot own actors on a cluster without authentication (Ray rejects the
+// cluster's calls to it and the actors die).
+func (o Options) bridgeEnv() ([]string, string, error) {
+	tok, source, err := o.authToken()
+	if err != nil {
+		return nil, "", err
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		drop := kv == "RAY_AUTH_MODE="
+		for _, v := range tokenVars {
+			if strings.HasPrefix(kv, v) && (tok != nil || kv == v) {
+				drop = true
+			}
+		}
+		if !drop {
+			env = append(env, kv)
+		}
+	}
+	return append(env, tok...), source, nil
 }
 
 // python resolves the interpreter as documented at Options.Python.

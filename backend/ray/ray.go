@@ -89,7 +89,11 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	if ring == 0 {
 		ring = defaultShmRing
 	}
-	b, err := startBridge(opts.python(), dir, maxFrame, max(ring, 0), opts.logger())
+	env, tokenSource, err := opts.bridgeEnv()
+	if err != nil {
+		return nil, err
+	}
+	b, err := startBridge(opts.python(), dir, env, maxFrame, max(ring, 0), opts.logger())
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +104,7 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	if err == nil && f.Type != typeReady {
 		var res wire.Result
 		if err = f.Decode(&res); err == nil {
-			err = fmt.Errorf("fray/ray: connecting to Ray at %s: %w", hello.Address, fray.DecodeError(res.Err))
+			err = connectError(hello.Address, tokenSource, res.Err)
 		}
 	}
 	var ready bridgeReady
@@ -120,6 +124,19 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 		return nil, err
 	}
 	return jc, nil
+}
+
+// connectError is the error for the bridge's answer to a failed hello: an *AuthError when
+// the cluster refused the token (the bridge's error kind "unauthenticated").
+func connectError(address, tokenSource string, payload []byte) error {
+	var head struct {
+		Kind    string `cbor:"k"`
+		Message string `cbor:"m"`
+	}
+	if wire.DecodeBody(payload, &head) == nil && head.Kind == "unauthenticated" {
+		return &AuthError{Address: address, Source: tokenSource, Detail: head.Message}
+	}
+	return fmt.Errorf("fray/ray: connecting to Ray at %s: %w", address, fray.DecodeError(payload))
 }
 
 // plain reports whether data holds none of the job's refs and actor handles (it does not

@@ -2,9 +2,13 @@ package ray_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -45,8 +49,7 @@ var Which = fray.NewTask("raytest.which", func(ctx context.Context, name string)
 
 // RuntimeEnv.PackageRequirements become Ray's runtime_env pip: the packages reach the Go
 // task (its PATH leads with the virtualenv Ray built, so its python imports them and their
-// console scripts run), next to RuntimeEnv.Env; a requirement pip cannot satisfy fails with
-// ErrRuntimeEnv, not a hang.
+// console scripts run), next to RuntimeEnv.Env.
 func TestPipRuntimeEnv(t *testing.T) {
 	_, ctx := connect(t, ray.Options{})
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute) // the first use builds the virtualenv
@@ -75,11 +78,47 @@ func TestPipRuntimeEnv(t *testing.T) {
 	if v, err := ActorWhich.Call(ctx, h, pipScript); err != nil || !strings.Contains(v, "virtualenv") {
 		t.Fatalf("console script from an actor: %q, %v", v, err)
 	}
+}
 
-	bad := fray.TaskOptions{RuntimeEnv: fray.RuntimeEnv{PackageRequirements: []string{"fray-no-such-distribution-e7c1==0.0.1"}}}
-	_, err = ModuleVersion.Call(ctx, pipPackage, bad)
-	if !errors.Is(err, fray.ErrRuntimeEnv) {
-		t.Fatalf("unsatisfiable requirement: want ErrRuntimeEnv, got %v", err)
+// A requirement pip cannot satisfy fails the task with ErrRuntimeEnv and one line that
+// starts with pip's own message (not Ray's 25-line traceback), after one pip run: Ray's
+// runtime-env agent does not retry it (scripts/ray-cluster.sh sets
+// RUNTIME_ENV_RETRY_TIMES=1), and the task's MaxRetries adds no runs (the agent keeps the
+// failure). Runs are counted in the agent's log, by the requirement's unique name.
+func TestRuntimeEnvFailure(t *testing.T) {
+	addr := clusterAddress(t)
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
 	}
-	t.Logf("unsatisfiable requirement: %.300s", err)
+	_, ctx := connect(t, ray.Options{})
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	req := fmt.Sprintf("fray-no-such-package-%x==0.0.1", b) // new to the agent's cache
+	bad := fray.TaskOptions{MaxRetries: fray.Retries(3), RuntimeEnv: fray.RuntimeEnv{PackageRequirements: []string{req}}}
+	_, err := ModuleVersion.Call(ctx, pipPackage, bad)
+	var re *fray.RuntimeEnvError
+	if !errors.Is(err, fray.ErrRuntimeEnv) || !errors.As(err, &re) {
+		t.Fatalf("unsatisfiable requirement: want a *fray.RuntimeEnvError, got %v", err)
+	}
+	t.Logf("unsatisfiable requirement: %v", err)
+	name, _, _ := strings.Cut(req, "==")
+	if strings.Contains(err.Error(), "\n") || !strings.HasPrefix(re.Detail, "ERROR: ") || !strings.Contains(re.Detail, name) {
+		t.Errorf("want one line starting with pip's ERROR naming %s, got %q", name, err)
+	}
+	agentLog := filepath.Join(clusterSession(t, addr, nil, nil), "logs", "runtime_env_agent.log")
+	log, err := os.ReadFile(agentLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	for _, line := range strings.Split(string(log), "\n") {
+		if strings.Contains(line, "Failed to create runtime env") && strings.Contains(line, req) {
+			runs++
+		}
+	}
+	if runs != 1 {
+		t.Errorf("pip ran %d times for %s (see %s), want once: a retry cannot satisfy it", runs, req, agentLog)
+	}
 }

@@ -167,7 +167,8 @@ func TestPythonErrorMapping(t *testing.T) {
 		"ray_task_error_python": fray.ErrTaskFailed, "worker_crashed": fray.ErrWorkerDied,
 		"cancelled": fray.ErrCancelled, "actor_died": fray.ErrActorDied, "actor_unavailable": fray.ErrActorDied,
 		"object_lost": fray.ErrObjectLost, "owner_died": fray.ErrObjectLost, "get_timeout": fray.ErrTimeout,
-		"runtime_env": fray.ErrRuntimeEnv, "oom": fray.ErrWorkerDied, "request_error": fray.ErrInvalidArgument,
+		"runtime_env": fray.ErrRuntimeEnv, "runtime_env_pip": fray.ErrRuntimeEnv, "oom": fray.ErrWorkerDied,
+		"request_error": fray.ErrInvalidArgument,
 	}
 	seen := 0
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -201,6 +202,13 @@ func TestPythonErrorMapping(t *testing.T) {
 		if err := fray.DecodeError(mustHex(t, out, name)); !errors.As(err, &ad) || ad.Restarting != restarting {
 			t.Errorf("%s: %v, want an ActorDiedError with Restarting %v", name, err, restarting)
 		}
+	}
+	// Ray's runtime-env traceback becomes pip's own lines, on one line
+	var re *fray.RuntimeEnvError
+	wantPip := "ERROR: Could not find a version that satisfies the requirement fray-no-such-package-xyz==0.0.1 (from versions: none); " +
+		"ERROR: No matching distribution found for fray-no-such-package-xyz==0.0.1"
+	if err := fray.DecodeError(mustHex(t, out, "runtime_env_pip")); !errors.As(err, &re) || re.Detail != wantPip {
+		t.Errorf("pip failure: got %q, want the detail %q", err, wantPip)
 	}
 	var te *fray.TaskError
 	if err := fray.DecodeError(mustHex(t, out, "ray_task_error_wrapping_fray")); !errors.As(err, &te) || te.Message != "fray: task t failed: boom" {

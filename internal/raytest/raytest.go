@@ -22,9 +22,9 @@ func Address(t testing.TB) string {
 	addr := os.Getenv("RAY_ADDRESS")
 	if addr == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatal("RAY_ADDRESS is not set but CI is: start a cluster with scripts/ray-cluster.sh start and export RAY_ADDRESS=$(cat .cache/ray-address)")
+			t.Fatal("RAY_ADDRESS is not set but CI is: start a cluster with eval \"$(scripts/ray-cluster.sh start)\", which exports RAY_ADDRESS and the token's variables")
 		}
-		t.Skip("RAY_ADDRESS not set: start a cluster with scripts/ray-cluster.sh start and export RAY_ADDRESS=$(cat .cache/ray-address)")
+		t.Skip("RAY_ADDRESS not set: start a cluster with eval \"$(scripts/ray-cluster.sh start)\", which exports RAY_ADDRESS and the token's variables")
 	}
 	return addr
 }

@@ -41,6 +41,9 @@ def main():
         return 2
     try:
         srv, ready = connect(hello)
+    except Unauthenticated as e:
+        w.write(proto.RESULT, rid, {"e": error("unauthenticated", str(e))})
+        return 1
     except Exception as e:  # noqa: BLE001
         w.write(proto.RESULT, rid, {"e": error("other", "fray: connecting to Ray failed: %s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))})
         return 1
@@ -71,6 +74,82 @@ def main():
     return 0
 
 
+class Unauthenticated(Exception):
+    """The cluster refused this process's token (or its absence)."""
+
+
+def check_reachable(address):
+    """Asks the cluster's GCS for its nodes once, before ray.init, so that:
+
+    - a cluster that requires Ray's token authentication gets the token: the Go side hands
+      the bridge where the token is (RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN) but not Ray's
+      token mode, which this turns on only when the cluster asks for it, because a driver in
+      token mode cannot own actors on a cluster without authentication (Ray rejects the
+      cluster's calls to it, and the actors die);
+    - a cluster that refuses the token, or its absence, fails at once with Unauthenticated
+      (ray.init retries for 20 s and then reports only "Failed to connect");
+    - one that does not answer fails with one clear ConnectionError;
+    - a loopback address stays as it is when the cluster's nodes are on loopback too (a
+      cluster bound to 127.0.0.1, as scripts/ray-cluster.sh starts it): Ray's Python would
+      otherwise replace 127.0.0.1 with the machine's address, where such a cluster does not
+      listen. For a cluster whose nodes have the machine's address Ray's replacement stays:
+      a driver registered on 127.0.0.1 there would belong to no node.
+
+    GcsClient is Ray's internal client (ray is pinned; see scripts/setup-python.sh)."""
+    import ray._private.ray_constants as ray_constants
+    from ray._common.network_utils import is_localhost, parse_address
+    from ray._private import services
+
+    parsed = parse_address(address) if address != "auto" else None
+    loopback = parsed is not None and is_localhost(parsed[0])
+    if loopback:
+        gcs = address  # a live GCS listens on loopback or on every address
+    else:
+        try:
+            gcs = services.canonicalize_bootstrap_address(address)
+        except Exception:  # noqa: BLE001 - ray.init reports a malformed address its own way
+            return
+        if gcs is None:  # "auto" without a running local cluster: left to ray.init
+            return
+    nodes = _cluster_nodes(gcs)
+    alive = [n for n in nodes if n.state == 0]  # GcsNodeInfo.ALIVE
+    if loopback and alive and all(is_localhost(n.node_manager_address) for n in alive):
+        ray_constants.ENABLE_RAY_CLUSTER = False  # what RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 sets
+
+
+def _cluster_nodes(gcs):
+    """The GcsNodeInfo of the cluster's nodes, turning token mode on if the cluster needs it."""
+    import ray.exceptions as rex
+    from ray._raylet import GcsClient
+
+    def nodes():
+        return list(GcsClient(address=gcs).get_all_node_info(timeout=10).values())
+
+    try:
+        return nodes()
+    except rex.AuthenticationError as e:
+        if os.environ.get("RAY_AUTH_MODE") or not (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")):
+            raise Unauthenticated(_first_sentence(e.message))
+    except rex.RpcError as e:
+        raise ConnectionError("no Ray cluster answers at %s: %s" % (gcs, e))
+    from ray._private.authentication.authentication_token_setup import _enable_token_auth
+    from ray._raylet import AuthenticationTokenLoader
+
+    _enable_token_auth()  # RAY_AUTH_MODE=token for this process, as Ray sets it itself
+    AuthenticationTokenLoader.instance().reset_cache()
+    try:
+        return nodes()
+    except rex.AuthenticationError as e:
+        raise Unauthenticated(_first_sentence(e.message))
+    except rex.RpcError as e:
+        raise ConnectionError("no Ray cluster answers at %s: %s" % (gcs, e))
+
+
+def _first_sentence(msg):
+    """Ray's authentication message up to its generic advice."""
+    return str(msg).split(". ")[0]
+
+
 def connect(h):
     import ray
 
@@ -97,6 +176,8 @@ def connect(h):
     job_env["FRAY_RAY_CONFIG"] = json.dumps(cfg)
     job_env["FRAY_RAY_MANIFEST"] = json.dumps(list(h.get("mf") or []))
     renv["env_vars"] = job_env
+    if address:
+        check_reachable(address)
     ray.init(address=address, namespace=ns, runtime_env=renv, log_to_driver=bool(h.get("log_to_driver", True)),
              logging_level=level)
     rc = ray.get_runtime_context()

@@ -85,10 +85,31 @@ def map_exception(e, object_id=""):
     if isinstance(e, rex.GetTimeoutError):
         return error("timeout", str(e))
     if isinstance(e, rex.RuntimeEnvSetupError):
-        return error("runtime_env", str(e), x=str(e))
+        line = runtime_env_reason(str(e))
+        return error("runtime_env", line, x=line)
     if isinstance(e, RequestError):
         return e.payload
     return error("other", "%s: %s" % (type(e).__name__, e))
+
+
+def runtime_env_reason(text):
+    """One line for a RuntimeEnvSetupError's text, which is Ray's runtime-env agent's
+    traceback (some 25 lines) with pip's output inside: pip's own ERROR lines when there are
+    any ("ERROR: Could not find a version that satisfies the requirement ..."), else the
+    timeout hint the agent puts first, else the text's last line. The whole text still
+    reaches the driver's log (Ray forwards it) and Ray's runtime_env_setup-*.log."""
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    pip = []
+    for l in lines:
+        if l.startswith("ERROR:") and l not in pip:
+            pip.append(l)
+    if pip:
+        return "; ".join(pip)
+    lines = [l for l in lines if l != "Failed to set up runtime environment."]
+    for l in lines:
+        if "Failed to install runtime_env within the timeout" in l:
+            return l
+    return lines[-1] if lines else "Ray could not set up the runtime environment"
 
 
 def _short(s, limit=2000):

@@ -7,6 +7,22 @@ import ray.exceptions as rex
 from . import core, proto
 
 
+# What Ray's runtime-env agent reports for a requirement pip cannot satisfy (shortened:
+# the real traceback has a dozen more frames).
+PIP_FAILURE = """[Node 127.0.0.1] Traceback (most recent call last):
+  File "ray/_private/runtime_env/agent/runtime_env_agent.py", line 561, in _create_runtime_env_with_retry
+    runtime_env_context = await asyncio.wait_for(
+  File "ray/_private/runtime_env/utils.py", line 105, in check_output_cmd
+    raise SubprocessCalledProcessError(
+ray._private.runtime_env.utils.SubprocessCalledProcessError: Run cmd[27] failed with the following details.
+Command '['virtualenv/bin/python', '-m', 'pip', 'install', '-r', 'requirements.txt']' returned non-zero exit status 1.
+Last 50 lines of stdout:
+    Looking in links: /opt/wheels
+    ERROR: Could not find a version that satisfies the requirement fray-no-such-package-xyz==0.0.1 (from versions: none)
+    ERROR: No matching distribution found for fray-no-such-package-xyz==0.0.1
+"""
+
+
 def cases():
     fray_err = proto.error("task", "fray: task t failed: boom", t="t", y="*errors.errorString")
     return [
@@ -21,6 +37,7 @@ def cases():
         ("owner_died", rex.OwnerDiedError("ab" * 28, None, "")),
         ("get_timeout", rex.GetTimeoutError("too slow")),
         ("runtime_env", rex.RuntimeEnvSetupError("pip failed")),
+        ("runtime_env_pip", rex.RuntimeEnvSetupError(PIP_FAILURE)),
         ("oom", rex.OutOfMemoryError("memory monitor killed it")),
         ("other", RuntimeError("something else")),
         ("request_error", core.invalid("bad id")),

@@ -92,7 +92,7 @@ func killHelper() int {
 	control := os.Getenv("KILL_CONTROL")
 	// A short lease, so that the rerun after a SIGKILL takes kill/b over in seconds.
 	_, err = executor.Run(ctx, executor.Options{Prefix: os.Getenv("KILL_PREFIX"), ExperimentName: "kill", GitCommit: "test",
-		LeaseTTL: 3 * time.Second, PollInterval: 50 * time.Millisecond}, killPipeline(control)...)
+		LeaseTTL: 5 * time.Second, PollInterval: 50 * time.Millisecond}, killPipeline(control)...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -292,7 +292,7 @@ func TestConcurrentProcessesRunEachStepOnce(t *testing.T) {
 // it over once the dead owner's lease expires.
 func TestLeaseTakeoverAfterSIGKILL(t *testing.T) {
 	e := newLeaseEnv(t, false)
-	const ttl = 3 * time.Second
+	const ttl = 5 * time.Second
 	owner := e.start("lease", ttl, false)
 	e.eventually("the first process to run lease/a", func() bool { return len(e.marks("started", "lease/a")) == 1 })
 	waiter := e.start("lease", ttl, false)
@@ -410,7 +410,7 @@ func regexpLine(text, step, word string) bool {
 // the killed write left (and only that one).
 func TestSIGKILLMidStep(t *testing.T) {
 	e := newLeaseEnv(t, true)
-	const ttl = 3 * time.Second
+	const ttl = 5 * time.Second
 	p := e.start("lease", ttl, true)
 	e.eventually("lease/a to run", func() bool { return len(e.marks("started", "lease/a")) == 1 })
 	tmps := func() []string {

@@ -97,10 +97,10 @@ func TestLeaseWaitsForLiveOwner(t *testing.T) {
 	go func() {
 		le, err := newTestLeaser("waiter", time.Minute).acquire(ctx, "s", out, true, func(owner string) { waited <- owner })
 		if err == nil {
-			defer le.release(ctx)
 			if le.gen != 2 {
 				err = fmt.Errorf("waiter holds generation %d, want 2", le.gen)
 			}
+			le.release(ctx) // before answering: the test's TempDir cleanup must not race its write
 		}
 		got <- err
 	}()

@@ -13,11 +13,11 @@ import (
 
 // Driver is the Ray driver inside the Go process.
 type Driver struct {
-	py                                           *Python
-	noopRemote, addRemote, hopRemote, failRemote obj
-	rayGet, rayPut, putView                      obj
-	cpus                                         int
-	restoredSignals                              []syscall.Signal // handlers put back after ray.init
+	py                                                     *Python
+	noopRemote, addRemote, hopRemote, failRemote, goRemote obj
+	rayGet, rayPut, putView                                obj
+	cpus                                                   int
+	restoredSignals                                        []syscall.Signal // handlers put back after ray.init
 }
 
 // Connect runs ray.init on the dedicated Python thread (Python's main thread) and looks up
@@ -53,7 +53,7 @@ func Connect(py *Python, address, self string, keepRayHandlers bool) (*Driver, e
 		for _, g := range []struct {
 			name string
 			to   *obj
-		}{{"noop_remote", &d.noopRemote}, {"add_remote", &d.addRemote}, {"noop_hop_remote", &d.hopRemote}, {"put_view", &d.putView}} {
+		}{{"noop_remote", &d.noopRemote}, {"add_remote", &d.addRemote}, {"noop_hop_remote", &d.hopRemote}, {"noop_go_remote", &d.goRemote}, {"put_view", &d.putView}} {
 			if *g.to, err = py.global(g.name); err != nil {
 				return
 			}
@@ -182,6 +182,22 @@ func (d *Driver) PutCopy(mode GILMode, b []byte) (r Ref, err error) {
 		by := p.pyBytes(b)
 		r.o, err = p.call1("ray.put", d.rayPut, by)
 		p.decref(by)
+	})
+	return
+}
+
+// GetInto is Get copying into dst's memory (reused by the caller: no Go allocation).
+func (d *Driver) GetInto(mode GILMode, r Ref, dst []byte) (v []byte, err error) {
+	d.py.Do(mode, func() {
+		p := d.py
+		got, e := p.call1("ray.get", d.rayGet, r.o)
+		p.decref(r.o)
+		if e != nil {
+			err = e
+			return
+		}
+		v, err = p.copyBuffer(got, dst)
+		p.decref(got)
 	})
 	return
 }

@@ -49,6 +49,8 @@ func main() {
 		err = benchMain(os.Args[2:])
 	case "checks":
 		err = checksMain(os.Args[2:])
+	case "ray-worker":
+		err = rayWorker(os.Args[2:])
 	case "finalize-child":
 		err = finalizeChild(os.Args[2:])
 	default:
@@ -102,6 +104,7 @@ func (c *common) check() error {
 	if c.address == "" || c.python == "" {
 		return fmt.Errorf("need -address (or RAY_ADDRESS) and -python (or FRAY_PYTHON)")
 	}
+	os.Setenv("FRAY_PYTHON", c.python) // for the Go-binary workers' runtime env (spike.py)
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -113,14 +116,14 @@ func (c *common) check() error {
 // side runs one repetition of a workload and returns its figure (or skip).
 type side func(workload string) (float64, bool, error)
 
-var units = map[string]string{"noop": "tasks/s", "noop_par": "tasks/s", "noop_hop": "tasks/s", "actor": "calls/s",
-	"put_get": "ops/s", "put_get_copy": "ops/s"}
+var units = map[string]string{"noop_goworker": "tasks/s", "noop": "tasks/s", "noop_par": "tasks/s", "noop_hop": "tasks/s", "actor": "calls/s",
+	"put_get": "ops/s", "put_get_copy": "ops/s", "put_get_reuse": "ops/s"}
 
 func benchMain(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	c := commonFlags(fs)
 	reps := fs.Int("reps", 5, "repetitions (medians are reported)")
-	only := fs.String("only", "noop,actor,put_get,put_get_copy,noop_hop,noop_par", "workloads")
+	only := fs.String("only", "noop,actor,put_get,put_get_copy,put_get_reuse,noop_hop,noop_par,noop_goworker", "workloads (noop_goworker last: its workers are another runtime env)")
 	modes := fs.String("modes", "pinned,thread,ensure", "GIL modes of the embedded side")
 	fs.Parse(args)
 	if err := c.check(); err != nil {
@@ -161,6 +164,11 @@ func benchMain(args []string) error {
 				return fmt.Errorf("%s warm-up: %w", n, err)
 			}
 			for _, w := range workloads {
+				if w == "noop_goworker" { // its workers are another runtime env: warm them
+					if _, _, err := sides[n]("warmup_go"); err != nil {
+						return fmt.Errorf("%s warm-up of Go workers: %w", n, err)
+					}
+				}
 				v, ok, err := sides[n](w)
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", n, w, err)
@@ -184,7 +192,7 @@ func benchMain(args []string) error {
 	for _, n := range names[1:] {
 		for _, w := range workloads {
 			base := w
-			if w == "put_get_copy" {
+			if w == "put_get_copy" || w == "put_get_reuse" {
 				base = "put_get"
 			}
 			if w == "noop_par" {
@@ -194,6 +202,12 @@ func benchMain(args []string) error {
 				fmt.Printf("ratio_%s_%s_over_direct_%s %.3f ratio\n", n, w, base, a/b)
 			}
 		}
+	}
+	if a, b := med["direct_noop_goworker"], med["direct_noop"]; a > 0 && b > 0 {
+		fmt.Printf("ratio_direct_noop_goworker_over_direct_noop %.3f ratio (worker process is the Go binary, Python driver)\n", a/b)
+	}
+	if a, b := med["embed_pinned_noop_goworker"], med["direct_noop"]; a > 0 && b > 0 {
+		fmt.Printf("ratio_embed_pinned_noop_goworker_over_direct_noop %.3f ratio (both halves of the design: Go driver, Go in the worker)\n", a/b)
 	}
 	if a, b := med["direct_noop_hop"], med["direct_noop"]; a > 0 && b > 0 {
 		fmt.Printf("ratio_direct_noop_hop_over_direct_noop %.3f ratio (worker-side hop cost, Python driver)\n", a/b)
@@ -240,7 +254,7 @@ func startDirect(c *common, cpus int) (side, func(), error) {
 	for out.Scan() && out.Text() != "ready" {
 		fmt.Fprintln(os.Stderr, out.Text())
 	}
-	supported := map[string]bool{"warmup": true, "noop": true, "noop_hop": true, "actor": true, "put_get": true}
+	supported := map[string]bool{"warmup": true, "warmup_go": true, "noop_goworker": true, "noop": true, "noop_hop": true, "actor": true, "put_get": true}
 	return func(w string) (float64, bool, error) {
 		if !supported[w] {
 			return 0, false, nil
@@ -264,15 +278,15 @@ func embedSide(d *Driver, mode GILMode) side {
 	payload := bytes.Repeat([]byte("x"), putSize)
 	arg := []byte("12345678")
 	return func(w string) (float64, bool, error) {
-		if mode != GILPinned && (w == "put_get_copy" || w == "noop_hop") {
+		if mode != GILPinned && (w == "put_get_copy" || w == "put_get_reuse" || w == "noop_hop" || w == "noop_goworker" || w == "warmup_go") {
 			return 0, false, nil // measured on one mode only
 		}
 		t := time.Now()
 		switch w {
-		case "warmup":
+		case "warmup", "warmup_go":
 			var err error
 			d.py.Do(mode, func() {
-				f, e := d.py.global("warmup")
+				f, e := d.py.global(w)
 				if e != nil {
 					err = e
 					return
@@ -285,11 +299,8 @@ func embedSide(d *Driver, mode GILMode) side {
 				err = e
 			})
 			return 0, true, err
-		case "noop", "noop_hop":
-			fn := d.noopRemote
-			if w == "noop_hop" {
-				fn = d.hopRemote
-			}
+		case "noop", "noop_hop", "noop_goworker":
+			fn := map[string]obj{"noop": d.noopRemote, "noop_hop": d.hopRemote, "noop_goworker": d.goRemote}[w]
 			refs := make([]Ref, noopTasks)
 			for i := range refs {
 				var err error
@@ -344,17 +355,26 @@ func embedSide(d *Driver, mode GILMode) side {
 				return 0, false, err
 			}
 			return actorCalls / time.Since(t).Seconds(), true, nil
-		case "put_get", "put_get_copy":
+		case "put_get", "put_get_copy", "put_get_reuse":
 			put := d.Put
 			if w == "put_get_copy" {
 				put = d.PutCopy
+			}
+			var into []byte // put_get_reuse: Get copies into one buffer, no Go allocation
+			if w == "put_get_reuse" {
+				into = make([]byte, putSize)
 			}
 			for j := 0; j < putObjects; j++ {
 				r, err := put(mode, payload)
 				if err != nil {
 					return 0, false, err
 				}
-				v, err := d.Get(mode, r)
+				var v []byte
+				if into != nil {
+					v, err = d.GetInto(mode, r, into)
+				} else {
+					v, err = d.Get(mode, r)
+				}
 				if err != nil {
 					return 0, false, err
 				}

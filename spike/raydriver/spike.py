@@ -7,6 +7,10 @@
   a server like backend/ray/bench/bench_direct.py (same workloads and sizes): one workload
   name per stdin line, one `name value unit` line back.
 
+noop_goworker is the other worker-side design: the Ray worker process is the Go binary
+itself (Ray's py_executable runtime env runs `raydriver ray-worker default_worker.py ...`,
+which embeds CPython and runs Ray's worker in it), and the task calls Go in-process.
+
 noop_hop is the worker-side hop estimate: a Python no-op task that forwards its argument to
 a persistent Go child process (one per Ray worker, as fray's shim does today) over pipes
 (4-byte length + bytes each way) and returns the child's answer."""
@@ -68,6 +72,53 @@ def noop_hop(binary, x):
     return _hop(binary, x)
 
 
+def _go_call(x):
+    # In a worker whose process is the Go binary (raydriver ray-worker, Ray's py_executable):
+    # call the Go function registered there, in-process, through ctypes (CFUNCTYPE drops
+    # the GIL around the call). Go writes its answer into a per-worker buffer.
+    import ctypes
+    st = sys.__dict__.get("_spike_go")
+    if st is None:
+        fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64)(
+            int(os.environ["FRAY_SPIKE_CB"]))
+        st = sys._spike_go = (fn, ctypes.create_string_buffer(1 << 16))
+    fn, out = st
+    n = fn(x, len(x), out, len(out))
+    return out.raw[:n]
+
+
+@ray.remote
+def noop_go(x):
+    return _go_call(x)
+
+
+@ray.remote
+def spin_go(_):
+    _go_call(b"x")
+    t = time.perf_counter()
+    while time.perf_counter() - t < SPIN_SECONDS:
+        pass
+    return os.getpid()
+
+
+def go_worker_env(binary):
+    return {"py_executable": binary + " ray-worker", "env_vars": {"FRAY_PYTHON": os.environ.get("FRAY_PYTHON", "")}}
+
+
+def noop_go_remote(x):
+    return noop_go.options(runtime_env=go_worker_env(GO_BINARY)).remote(x)
+
+
+def warmup_go(warm_workers):
+    """warmup for the workers that are the Go binary (their own runtime env)."""
+    env = go_worker_env(GO_BINARY)
+    seen, deadline = set(), time.monotonic() + 120
+    while len(seen) < warm_workers and time.monotonic() < deadline:
+        seen.update(ray.get([spin_go.options(runtime_env=env).remote(i) for i in range(2 * warm_workers)]))
+    ray.get([noop_go.options(runtime_env=env).remote(b"x") for i in range(200)])
+    return len(seen)
+
+
 @ray.remote
 def fails(x):
     raise ValueError("task failed on purpose: %r" % (x,))
@@ -123,7 +174,8 @@ def put_view(mv):
 
 
 def run_direct(address, warm_workers, binary):
-    global counter
+    global counter, GO_BINARY
+    GO_BINARY = binary
     ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     counter = Counter.remote()
     payload = b"x" * PUT_SIZE
@@ -131,6 +183,8 @@ def run_direct(address, warm_workers, binary):
     def run(name):
         if name == "warmup":
             return warmup(warm_workers), "workers"
+        if name == "warmup_go":
+            return warmup_go(warm_workers), "workers"
         t = time.perf_counter()
         if name == "noop":
             ray.get([noop.remote(i) for i in range(NOOP_TASKS)])
@@ -138,6 +192,10 @@ def run_direct(address, warm_workers, binary):
         if name == "noop_hop":
             x = b"12345678"
             ray.get([noop_hop.remote(binary, x) for _ in range(NOOP_TASKS)])
+            return NOOP_TASKS / (time.perf_counter() - t), "tasks/s"
+        if name == "noop_goworker":
+            x = b"12345678"
+            ray.get([noop_go_remote(x) for _ in range(NOOP_TASKS)])
             return NOOP_TASKS / (time.perf_counter() - t), "tasks/s"
         if name == "actor":
             ray.get([counter.add.remote(1) for _ in range(ACTOR_CALLS)])

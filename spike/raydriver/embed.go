@@ -15,6 +15,7 @@ import (
 type Driver struct {
 	py                                                     *Python
 	noopRemote, addRemote, hopRemote, failRemote, goRemote obj
+	actorHopRemote, actorGoRemote                          obj
 	rayGet, rayPut, putView                                obj
 	cpus                                                   int
 	restoredSignals                                        []syscall.Signal // handlers put back after ray.init
@@ -53,7 +54,7 @@ func Connect(py *Python, address, self string, keepRayHandlers bool) (*Driver, e
 		for _, g := range []struct {
 			name string
 			to   *obj
-		}{{"noop_remote", &d.noopRemote}, {"add_remote", &d.addRemote}, {"noop_hop_remote", &d.hopRemote}, {"noop_go_remote", &d.goRemote}, {"put_view", &d.putView}} {
+		}{{"noop_remote", &d.noopRemote}, {"add_remote", &d.addRemote}, {"noop_hop_remote", &d.hopRemote}, {"noop_go_remote", &d.goRemote}, {"actor_hop_remote", &d.actorHopRemote}, {"actor_go_remote", &d.actorGoRemote}, {"put_view", &d.putView}} {
 			if *g.to, err = py.global(g.name); err != nil {
 				return
 			}

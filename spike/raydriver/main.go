@@ -116,14 +116,14 @@ func (c *common) check() error {
 // side runs one repetition of a workload and returns its figure (or skip).
 type side func(workload string) (float64, bool, error)
 
-var units = map[string]string{"noop_goworker": "tasks/s", "noop": "tasks/s", "noop_par": "tasks/s", "noop_hop": "tasks/s", "actor": "calls/s",
+var units = map[string]string{"noop_goworker": "tasks/s", "actor_hop": "calls/s", "actor_goworker": "calls/s", "noop": "tasks/s", "noop_par": "tasks/s", "noop_hop": "tasks/s", "actor": "calls/s",
 	"put_get": "ops/s", "put_get_copy": "ops/s", "put_get_reuse": "ops/s"}
 
 func benchMain(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	c := commonFlags(fs)
 	reps := fs.Int("reps", 5, "repetitions (medians are reported)")
-	only := fs.String("only", "noop,actor,put_get,put_get_copy,put_get_reuse,noop_hop,noop_par,noop_goworker", "workloads (noop_goworker last: its workers are another runtime env)")
+	only := fs.String("only", "noop,actor,put_get,put_get_copy,put_get_reuse,noop_hop,actor_hop,noop_par,noop_goworker,actor_goworker", "workloads (the goworker ones last: its workers are another runtime env)")
 	modes := fs.String("modes", "pinned,thread,ensure", "GIL modes of the embedded side")
 	fs.Parse(args)
 	if err := c.check(); err != nil {
@@ -164,7 +164,7 @@ func benchMain(args []string) error {
 				return fmt.Errorf("%s warm-up: %w", n, err)
 			}
 			for _, w := range workloads {
-				if w == "noop_goworker" { // its workers are another runtime env: warm them
+				if w == "noop_goworker" || (w == "actor_goworker" && !strings.Contains(*only, "noop_goworker")) { // its workers are another runtime env: warm them
 					if _, _, err := sides[n]("warmup_go"); err != nil {
 						return fmt.Errorf("%s warm-up of Go workers: %w", n, err)
 					}
@@ -208,6 +208,17 @@ func benchMain(args []string) error {
 	}
 	if a, b := med["embed_pinned_noop_goworker"], med["direct_noop"]; a > 0 && b > 0 {
 		fmt.Printf("ratio_embed_pinned_noop_goworker_over_direct_noop %.3f ratio (both halves of the design: Go driver, Go in the worker)\n", a/b)
+	}
+	for _, w := range []string{"actor_hop", "actor_goworker"} {
+		if a, b := med["direct_"+w], med["direct_actor"]; a > 0 && b > 0 {
+			fmt.Printf("ratio_direct_%s_over_direct_actor %.3f ratio (worker side alone, Python driver)\n", w, a/b)
+		}
+		if a, b := med["embed_pinned_"+w], med["direct_actor"]; a > 0 && b > 0 {
+			fmt.Printf("ratio_embed_pinned_%s_over_direct_actor %.3f ratio (Go driver and that worker side)\n", w, a/b)
+		}
+	}
+	if a, b := med["embed_pinned_noop_hop"], med["direct_noop"]; a > 0 && b > 0 {
+		fmt.Printf("ratio_embed_pinned_noop_hop_over_direct_noop %.3f ratio (Go driver, today's worker hop)\n", a/b)
 	}
 	if a, b := med["direct_noop_hop"], med["direct_noop"]; a > 0 && b > 0 {
 		fmt.Printf("ratio_direct_noop_hop_over_direct_noop %.3f ratio (worker-side hop cost, Python driver)\n", a/b)
@@ -254,7 +265,7 @@ func startDirect(c *common, cpus int) (side, func(), error) {
 	for out.Scan() && out.Text() != "ready" {
 		fmt.Fprintln(os.Stderr, out.Text())
 	}
-	supported := map[string]bool{"warmup": true, "warmup_go": true, "noop_goworker": true, "noop": true, "noop_hop": true, "actor": true, "put_get": true}
+	supported := map[string]bool{"warmup": true, "warmup_go": true, "noop_goworker": true, "actor_hop": true, "actor_goworker": true, "noop": true, "noop_hop": true, "actor": true, "put_get": true}
 	return func(w string) (float64, bool, error) {
 		if !supported[w] {
 			return 0, false, nil
@@ -278,7 +289,7 @@ func embedSide(d *Driver, mode GILMode) side {
 	payload := bytes.Repeat([]byte("x"), putSize)
 	arg := []byte("12345678")
 	return func(w string) (float64, bool, error) {
-		if mode != GILPinned && (w == "put_get_copy" || w == "put_get_reuse" || w == "noop_hop" || w == "noop_goworker" || w == "warmup_go") {
+		if mode != GILPinned && (w == "put_get_copy" || w == "put_get_reuse" || w == "noop_hop" || w == "noop_goworker" || w == "warmup_go" || w == "actor_hop" || w == "actor_goworker") {
 			return 0, false, nil // measured on one mode only
 		}
 		t := time.Now()
@@ -343,11 +354,19 @@ func embedSide(d *Driver, mode GILMode) side {
 				return 0, false, err
 			}
 			return noopTasks / time.Since(t).Seconds(), true, nil
-		case "actor":
+		case "actor", "actor_hop", "actor_goworker":
 			refs := make([]Ref, actorCalls)
 			for i := range refs {
 				var err error
-				if refs[i], err = d.RemoteInt(mode, d.addRemote, 1); err != nil {
+				switch w {
+				case "actor":
+					refs[i], err = d.RemoteInt(mode, d.addRemote, 1)
+				case "actor_hop":
+					refs[i], err = d.Remote(mode, d.actorHopRemote, arg)
+				default:
+					refs[i], err = d.Remote(mode, d.actorGoRemote, arg)
+				}
+				if err != nil {
 					return 0, false, err
 				}
 			}

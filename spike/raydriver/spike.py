@@ -116,6 +116,7 @@ def warmup_go(warm_workers):
     while len(seen) < warm_workers and time.monotonic() < deadline:
         seen.update(ray.get([spin_go.options(runtime_env=env).remote(i) for i in range(2 * warm_workers)]))
     ray.get([noop_go.options(runtime_env=env).remote(b"x") for i in range(200)])
+    ray.get([actor_go_remote(b"x") for _ in range(100)])
     return len(seen)
 
 
@@ -134,8 +135,36 @@ class Counter:
         return self.n
 
 
-counter = None
-noop_remote = add_remote = None
+@ray.remote
+class HopCounter:
+    """(c) with today's worker design: the actor forwards each call to its Go child."""
+
+    def add(self, binary, x):
+        return _hop(binary, x)
+
+
+@ray.remote
+class GoCounter:
+    """(c) with the Go binary as the actor's process: each call goes to Go in-process."""
+
+    def add(self, x):
+        return _go_call(x)
+
+
+counter = hop_counter = go_counter = None
+noop_remote = add_remote = actor_go_remote = None
+
+
+def make_actors(binary):
+    global counter, hop_counter, go_counter, actor_go_remote
+    counter = Counter.remote()
+    hop_counter = HopCounter.remote()
+    go_counter = GoCounter.options(runtime_env=go_worker_env(binary)).remote()
+    actor_go_remote = go_counter.add.remote
+
+
+def actor_hop_remote(x):
+    return hop_counter.add.remote(GO_BINARY, x)
 
 
 def connect(address, binary):
@@ -143,7 +172,7 @@ def connect(address, binary):
     global counter, noop_remote, add_remote, GO_BINARY
     GO_BINARY = binary
     ray.init(address=address, logging_level="ERROR", log_to_driver=False)
-    counter = Counter.remote()
+    make_actors(binary)
     noop_remote = noop.remote
     add_remote = counter.add.remote
     return int(ray.cluster_resources().get("CPU", 1))
@@ -160,6 +189,7 @@ def warmup(warm_workers):
         seen.update(ray.get([spin.remote(i) for i in range(2 * warm_workers)]))
     ray.get([noop.remote(i) for i in range(200)])
     ray.get([counter.add.remote(1) for _ in range(100)])
+    ray.get([actor_hop_remote(b"x") for _ in range(100)])
     return len(seen)
 
 
@@ -174,10 +204,10 @@ def put_view(mv):
 
 
 def run_direct(address, warm_workers, binary):
-    global counter, GO_BINARY
+    global GO_BINARY
     GO_BINARY = binary
     ray.init(address=address, logging_level="ERROR", log_to_driver=False)
-    counter = Counter.remote()
+    make_actors(binary)
     payload = b"x" * PUT_SIZE
 
     def run(name):
@@ -199,6 +229,10 @@ def run_direct(address, warm_workers, binary):
             return NOOP_TASKS / (time.perf_counter() - t), "tasks/s"
         if name == "actor":
             ray.get([counter.add.remote(1) for _ in range(ACTOR_CALLS)])
+            return ACTOR_CALLS / (time.perf_counter() - t), "calls/s"
+        if name in ("actor_hop", "actor_goworker"):
+            x, call = b"12345678", actor_hop_remote if name == "actor_hop" else actor_go_remote
+            ray.get([call(x) for _ in range(ACTOR_CALLS)])
             return ACTOR_CALLS / (time.perf_counter() - t), "calls/s"
         if name == "put_get":
             for _ in range(PUT_OBJECTS):

@@ -145,6 +145,19 @@ func checksMain(args []string) error {
 		fmt.Printf("check errors: FAILED, got %v\n", err)
 	}
 
+	// The Go binary as a Ray worker (py_executable): a task calls Go in-process, and Go's
+	// os.Args survive Ray's setproctitle (worker.go copies them).
+	gr, err := d.Remote(GILPinned, d.goRemote, []byte("env?"))
+	if err != nil {
+		return err
+	}
+	gv, err := d.GetAll(GILPinned, []Ref{gr})
+	if err != nil {
+		fmt.Printf("check goworker: FAILED: %v\n", err)
+	} else {
+		fmt.Printf("check goworker: the task's Go callback answered %q\n", first(string(gv[0]), 140))
+	}
+
 	// The GIL from many goroutines (pinned thread states), all at once.
 	for _, mode := range []GILMode{GILPinned, GILEnsure, GILThread} {
 		var wg sync.WaitGroup

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -21,6 +22,16 @@ func rayWorker(args []string) error {
 	if venv == "" {
 		return fmt.Errorf("ray-worker: FRAY_PYTHON is not set (the runtime env's env_vars carry it)")
 	}
+	// Ray's worker sets its process title (setproctitle), which overwrites the argv block
+	// (and can reach the environment block) in place; Go's os.Args and its environment
+	// copy are strings over that same memory. Copy them into Go memory first.
+	os.Args = cloneAll(os.Args)
+	args = cloneAll(args)
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			os.Setenv(k, strings.Clone(v)) // Setenv builds new "k=v" strings
+		}
+	}
 	var once sync.Once
 	var saved sigState
 	// The Go function a task calls: copy the argument, answer it (the spike's no-op).
@@ -29,6 +40,9 @@ func rayWorker(args []string) error {
 		// signals.go); the first call, made after that, puts Go's back.
 		once.Do(func() { saved.restore() })
 		arg := append([]byte(nil), unsafe.Slice((*byte)(cptr(in)), n)...)
+		if string(arg) == "env?" { // checks: what Go sees of its argv and environment now
+			arg = []byte(fmt.Sprintf("args=%q FRAY_PYTHON=%q", os.Args, os.Getenv("FRAY_PYTHON")))
+		}
 		if int64(len(arg)) > cap {
 			return 0
 		}
@@ -57,4 +71,12 @@ func rayWorker(args []string) error {
 		return err
 	}
 	select {}
+}
+
+func cloneAll(s []string) []string {
+	c := make([]string, len(s))
+	for i, v := range s {
+		c[i] = strings.Clone(v)
+	}
+	return c
 }

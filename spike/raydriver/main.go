@@ -47,6 +47,8 @@ func main() {
 		err = echoChild(os.Stdin, os.Stdout)
 	case "bench":
 		err = benchMain(os.Args[2:])
+	case "micro":
+		err = microMain(os.Args[2:])
 	case "checks":
 		err = checksMain(os.Args[2:])
 	case "ray-worker":
@@ -124,7 +126,7 @@ func benchMain(args []string) error {
 	c := commonFlags(fs)
 	reps := fs.Int("reps", 5, "repetitions (medians are reported)")
 	only := fs.String("only", "noop,actor,put_get,put_get_copy,put_get_reuse,noop_hop,actor_hop,noop_par,noop_goworker,actor_goworker", "workloads (the goworker ones last: its workers are another runtime env)")
-	modes := fs.String("modes", "pinned,thread,ensure", "GIL modes of the embedded side")
+	modes := fs.String("modes", "pinned,thread", "GIL modes of the embedded side (ensure is measured by micro: after pinned ran, ensure on the same threads costs what pinned does)")
 	fs.Parse(args)
 	if err := c.check(); err != nil {
 		return err

@@ -218,7 +218,7 @@ func NewMethod[S, CA, A, R any](actor *Actor[S, CA], name string, fn func(s *S, 
 func (m *Method[S, A, R]) Name() string { return m.fn.Name }
 
 // Remote calls the method on the actor and returns a Ref to its result (no .remote() in
-// sight: the seed's pitfall 4).
+// sight: MIGRATION.md, Common pitfalls 4).
 func (m *Method[S, A, R]) Remote(ctx context.Context, h ActorHandle[S], arg A) (Ref[R], error) {
 	jc, err := m.prepare(ctx, h)
 	if err != nil {

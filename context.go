@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 )
 
-// The job context travels in context.Context (the seed's pattern 8 and pitfall 1). Every
+// The job context travels in context.Context (MIGRATION.md, Pattern 8 and Common pitfalls 1). Every
 // task and actor method receives a ctx that carries its job context and task info, so
 // nested tasks and actor calls from inside a task need nothing extra.
 

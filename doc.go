@@ -76,7 +76,7 @@
 //
 // # Options and resources
 //
-// TaskOptions and ActorOptions carry the seed's vocabulary (Name, Resources, MaxCalls,
+// TaskOptions and ActorOptions carry Marin's vocabulary (Name, Resources, MaxCalls,
 // MaxRetries, RetryExceptions, RuntimeEnv; Namespace, GetIfExists, Lifetime, MaxRestarts,
 // MaxTaskRetries, MaxConcurrency). Resources are keyed as in Ray ("CPU", "GPU", "memory", "TPU",
 // "head_node", ...) and validated as Ray validates them; Ray's keyword spellings such as

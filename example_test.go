@@ -111,7 +111,7 @@ func ExampleTask_RemoteRef() {
 	// Output: 81
 }
 
-// The StatusActor of the seed, created exactly as Marin's executor creates it.
+// Marin's StatusActor, created exactly as Marin's executor creates it.
 func ExampleActor_Create() {
 	ctx, done := newJob()
 	defer done()

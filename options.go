@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// TaskOptions configure one task invocation, at the call site (the seed's pattern 1: the
+// TaskOptions configure one task invocation, at the call site (MIGRATION.md, Pattern 1: the
 // configuration that Ray put in @ray.remote moves to where the task is called). The zero
 // value means Ray's defaults.
 type TaskOptions struct {
@@ -78,7 +78,7 @@ func (l Lifetime) String() string {
 	return fmt.Sprintf("Lifetime(%d)", int(l))
 }
 
-// ActorOptions configure an actor at creation (the seed's pattern 2). The zero value means
+// ActorOptions configure an actor at creation (MIGRATION.md, Pattern 2). The zero value means
 // Ray's defaults: unnamed, job-scoped, 1 CPU to place and none held, no restarts, one call at
 // a time.
 type ActorOptions struct {
@@ -140,7 +140,7 @@ func (o ActorOptions) EffectiveMaxConcurrency() int {
 	return o.MaxConcurrency
 }
 
-// RuntimeEnv is the environment a task or actor runs in (the seed's pattern 5: Ray's "pip"
+// RuntimeEnv is the environment a task or actor runs in (MIGRATION.md, Pattern 5: Ray's "pip"
 // becomes PackageRequirements and "env_vars" becomes Env).
 type RuntimeEnv struct {
 	// PackageRequirements are pip requirement strings installed into a virtualenv whose bin

@@ -1,6 +1,6 @@
 // Package executor runs versioned, resumable pipeline steps on fray: the Marin executor
 // (marin/execution/executor.py) in Go, written only against the fray API, so a pipeline
-// runs unchanged on the local backend and on Ray (the seed's patterns 2, 7 and 8).
+// runs unchanged on the local backend and on Ray (MIGRATION.md, Patterns 2, 7 and 8).
 // cmd/fray-executor is a complete three-step program; ExamplePlan and ExampleRun show the
 // output paths and a run; MIGRATION.md's pattern 7 maps every Marin concept to its name here.
 //
@@ -152,7 +152,7 @@
 //
 // The StatusActor orders executors that share one cluster (on Ray, all drivers of the
 // cluster) before they touch the storage. It is one detached, named actor per cluster,
-// created exactly as the seed creates Marin's: name "status_actor", GetIfExists,
+// created exactly as Marin's executor creates it: name "status_actor", GetIfExists,
 // fray.Detached, namespace "marin", resources {"CPU": 0, "head_node": 0.0001}. It maps
 // output path → owner id, with GetOwner, CompareAndSetOwner and List; an executor takes a
 // step with a compare-and-set, then its lease, and gives both back when the step is

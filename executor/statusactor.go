@@ -14,7 +14,7 @@ import (
 
 // The StatusActor is the one lock table per cluster that keeps concurrent executors (even
 // of different experiments that share a step) from running one output path at once. It maps
-// output path → owner id. It is created exactly as the seed's pattern 2 creates Marin's:
+// output path → owner id. It is created exactly as MIGRATION.md, Pattern 2 creates Marin's:
 // named "status_actor", get-if-exists, detached, in namespace "marin", on the head node.
 //
 // Ownership is a lock: an executor takes it with CompareAndSetOwner before it takes the

@@ -481,8 +481,8 @@ func testNamedFreedByKill(s *env) {
 	}
 }
 
-// seedStatusOptions are the ActorOptions of the seed's patterns 2 and 7, verbatim.
-func seedStatusOptions() fray.ActorOptions {
+// marinStatusOptions are the ActorOptions of MIGRATION.md, Patterns 2 and 7, verbatim.
+func marinStatusOptions() fray.ActorOptions {
 	return fray.ActorOptions{
 		Name:        "status_actor",
 		GetIfExists: true,
@@ -496,8 +496,8 @@ func seedStatusOptions() fray.ActorOptions {
 // a peer job context that outlives the subtest's own.
 func createSeedStatusActor(s *env, ctx context.Context) fray.ActorHandle[statusState] {
 	s.Helper()
-	h, err := StatusActor.Create(ctx, 10_000, seedStatusOptions())
-	s.must(err, "create StatusActor with the seed's options")
+	h, err := StatusActor.Create(ctx, 10_000, marinStatusOptions())
+	s.must(err, "create StatusActor with Marin's options")
 	killAtCleanup(s, ctx, h)
 	return h
 }
@@ -511,8 +511,8 @@ func testNamedStatusActor(s *env) {
 		s.Fatalf("SetValue = %v, %v", isNew, err)
 	}
 	// A second executor gets the same actor (and its constructor argument is ignored).
-	again, err := StatusActor.Create(s.Ctx, 5, seedStatusOptions())
-	s.must(err, "second Create with the seed's options")
+	again, err := StatusActor.Create(s.Ctx, 5, marinStatusOptions())
+	s.must(err, "second Create with Marin's options")
 	if again.ID() != h.ID() {
 		s.Fatal("get_if_exists made a second StatusActor")
 	}

@@ -730,14 +730,14 @@ var failingCtorPing = fray.NewMethod(FailingCtor, "Ping", func(*failingCtorState
 	return 1, nil
 })
 
-// statusState is the seed's StatusActor: a small key/value store (pattern 2).
+// statusState is Marin's StatusActor: a small key/value store (pattern 2).
 type statusState struct {
 	mu        sync.Mutex
 	cacheSize int
 	data      map[string]string
 }
 
-// StatusActor is the seed's StatusActor, constructed from a cache size as in pattern 2.
+// StatusActor is Marin's StatusActor, constructed from a cache size as in pattern 2.
 var StatusActor = fray.NewActor("fraytest.StatusActor", func(_ context.Context, cacheSize int) (*statusState, error) {
 	if cacheSize == 0 {
 		cacheSize = 10_000
@@ -757,7 +757,7 @@ func (s *statusState) SetValue(_ context.Context, kv KV) (bool, error) {
 	return !had, nil
 }
 
-// GetValue returns the value of key ("" when missing), like the seed's get_value.
+// GetValue returns the value of key ("" when missing), like Marin's get_value.
 func (s *statusState) GetValue(_ context.Context, key string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

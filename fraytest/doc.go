@@ -1,6 +1,6 @@
 // Package fraytest is fray's conformance suite: one function, Run, that takes a backend's
 // job-context factory and checks every behaviour the fray API promises, the way a database
-// driver test kit checks a driver. The local and the Ray backend both run it; the seed's
+// driver test kit checks a driver. The local and the Ray backend both run it; Marin's
 // success criterion ("all tests pass with both the local and the Ray context") is literally
 // "Run passes for both".
 //
@@ -77,12 +77,12 @@
 //
 // The suite creates named actors with random suffixes, detached ones in random namespaces,
 // and kills what it leaves behind, so it can run against a shared cluster. The exception
-// is the seed's StatusActor, created exactly as the seed does it (name "status_actor",
+// is Marin's StatusActor, created exactly as Marin's executor does it (name "status_actor",
 // namespace "marin", get-if-exists, detached, {"CPU": 0, "head_node": 0.0001}) and killed
 // at the end of its subtest: do not run the suite against a cluster where a real executor
 // holds marin/status_actor.
 //
-// The porting patterns of the seed document (reference/000_39946b5b87d5258e.txt) each have
-// a subtest named after them under Patterns/, except pattern 6 (Ray Data), which the seed
+// The porting patterns of MIGRATION.md each have
+// a subtest named after them under Patterns/, except pattern 6 (Ray Data), which Marin
 // keeps out of fray's scope.
 package fraytest

@@ -230,7 +230,7 @@ func testCapEnvNoLeak(s *env) {
 }
 
 func patternCases() []testCase {
-	// Pattern 6 (Ray Data) is out of fray's scope by the seed's own decision; it has no test.
+	// Pattern 6 (Ray Data) is out of fray's scope by Marin's own decision (MIGRATION.md, Pattern 6); it has no test.
 	return []testCase{
 		{"Pattern1_RemoteTask", testPattern1},
 		{"Pattern2_Actor", testPattern2},

@@ -70,8 +70,8 @@ func TestRequiredResources(t *testing.T) {
 	if RequiredResources[widget] != widgetCapacity || widgetCapacity != 2 {
 		t.Fatalf("%s = %g, want 2", widget, RequiredResources[widget])
 	}
-	if err := seedStatusOptions().Validate(); err != nil {
-		t.Fatalf("seed StatusActor options: %v", err)
+	if err := marinStatusOptions().Validate(); err != nil {
+		t.Fatalf("Marin StatusActor options: %v", err)
 	}
 }
 

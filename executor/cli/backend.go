@@ -21,7 +21,7 @@ type BackendConfig struct {
 }
 
 // Connect starts the job context the CLI runs on. This is the only place that knows the
-// backends (the seed's pattern 8): local gets a head_node resource of 1 as Marin's local Ray
+// backends (MIGRATION.md, Pattern 8): local gets a head_node resource of 1 as Marin's local Ray
 // cluster does, so the StatusActor's {"head_node": 0.0001} is feasible; Ray gets the
 // namespace and FRAY_PREFIX in the job's runtime environment, so every step process sees it;
 // on local, FRAY_PREFIX is set in this process's environment.

@@ -56,7 +56,7 @@ type Config struct {
 	// Threshold is the minimum quality score a document needs to be kept.
 	Threshold float64
 	// InferenceMaxCalls is the MaxCalls of the inference shard tasks: 1 gives every shard a
-	// fresh worker process (the seed's pattern 1, max_calls=1); 0 reuses processes or, on the
+	// fresh worker process (MIGRATION.md, Pattern 1, max_calls=1); 0 reuses processes or, on the
 	// local backend, runs the shards in-process. Not versioned.
 	InferenceMaxCalls int
 	// ShardCPUs is the CPU request of each tokenize and inference shard task. Not versioned.
@@ -281,7 +281,7 @@ func logSummary(w io.Writer, sum *shards.Summary) {
 	}
 }
 
-// shardOptions are the task options of the pipeline's shard tasks (the seed's pattern 1:
+// shardOptions are the task options of the pipeline's shard tasks (MIGRATION.md, Pattern 1:
 // resources and max calls at the call site).
 func shardOptions(cpus float64, maxCalls int) fray.TaskOptions {
 	if cpus <= 0 {

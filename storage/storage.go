@@ -13,12 +13,22 @@
 //   - mem:// for an in-process bucket (useful in tests),
 //   - a cloud URL: s3://bucket, gs://bucket or azblob://container, with the
 //     query parameters documented by the corresponding gocloud driver
-//     (for example "s3://bucket?region=us-west-1&prefix=runs/").
+//     (for example "s3://bucket?region=us-west-1&prefix=runs/"), once that
+//     driver is linked into the binary (below).
 //
-// The cloud drivers are registered by blank imports in this package, so code
-// that takes a storage URL from a flag or a config file works against any of
-// them without changes. Credentials are taken from the environment in the
-// usual way for each cloud (AWS_*, GOOGLE_APPLICATION_CREDENTIALS,
+// Local files and mem:// are built in. Cloud drivers are opt-in, by gocloud's
+// own convention of a blank import in the program's main package, so that a
+// binary carries only the drivers it uses (the three cloud SDKs are most of a
+// fray binary's size otherwise):
+//
+//	import _ "gocloud.dev/blob/gcsblob"   // gs://
+//	import _ "gocloud.dev/blob/s3blob"    // s3://
+//	import _ "gocloud.dev/blob/azureblob" // azblob://
+//
+// fray's own commands link all three when built with -tags cloud. Opening a
+// URL whose driver is not linked fails with a *SchemeNotLinkedError that names
+// the import to add. Credentials are taken from the environment in the usual
+// way for each cloud (AWS_*, GOOGLE_APPLICATION_CREDENTIALS,
 // AZURE_STORAGE_ACCOUNT, ...).
 //
 // Keys are always slash-separated, relative to the bucket root, regardless of
@@ -48,12 +58,52 @@ import (
 	"gocloud.dev/blob/fileblob"
 	"gocloud.dev/gcerrors"
 
-	// Cloud and in-memory drivers, registered for URL opening.
-	_ "gocloud.dev/blob/azureblob"
-	_ "gocloud.dev/blob/gcsblob"
+	// The in-memory driver, registered for mem:// URLs; cloud drivers are the
+	// program's choice (see the package comment).
 	_ "gocloud.dev/blob/memblob"
-	_ "gocloud.dev/blob/s3blob"
 )
+
+// ErrSchemeNotLinked is matched (via errors.Is) by the error Open returns for a URL
+// whose scheme has no blob driver linked into the program.
+var ErrSchemeNotLinked = errors.New("storage: no driver linked for this URL scheme")
+
+// cloudDrivers maps the URL schemes of gocloud's cloud drivers to the package a program
+// imports to link one.
+var cloudDrivers = map[string]string{
+	"s3":     "gocloud.dev/blob/s3blob",
+	"gs":     "gocloud.dev/blob/gcsblob",
+	"azblob": "gocloud.dev/blob/azureblob",
+}
+
+// SchemeNotLinkedError reports that URL's Scheme has no driver in this program.
+// Import names the package whose blank import links it ("" for a scheme no known
+// driver serves). It matches ErrSchemeNotLinked with errors.Is.
+type SchemeNotLinkedError struct {
+	URL    string
+	Scheme string
+	Import string
+}
+
+// Error implements error, saying what to change.
+func (e *SchemeNotLinkedError) Error() string {
+	if e.Import == "" {
+		return fmt.Sprintf("storage: %s: no blob driver serves scheme %q; use a local path, file://, mem://, gs://, s3:// or azblob://", e.URL, e.Scheme)
+	}
+	return fmt.Sprintf("storage: %s: the %s:// driver is not linked into this program: add `import _ %q` to its main package (fray's own commands: build with -tags cloud)", e.URL, e.Scheme, e.Import)
+}
+
+// Is reports whether target is ErrSchemeNotLinked.
+func (e *SchemeNotLinkedError) Is(target error) bool { return target == ErrSchemeNotLinked }
+
+// checkScheme returns a *SchemeNotLinkedError when location's scheme has no driver
+// registered with gocloud's default URL mux.
+func checkScheme(location string) error {
+	scheme, _, _ := strings.Cut(location, "://")
+	if blob.DefaultURLMux().ValidBucketScheme(scheme) {
+		return nil
+	}
+	return &SchemeNotLinkedError{URL: location, Scheme: scheme, Import: cloudDrivers[scheme]}
+}
 
 // ErrNotFound is the sentinel matched (via errors.Is) by every error this
 // package returns for a missing object.
@@ -142,6 +192,9 @@ func Open(ctx context.Context, location string) (*FS, error) {
 			return nil, fmt.Errorf("storage: open %s: %w", location, err)
 		}
 		return &FS{url: location, local: dir, bucket: b}, nil
+	}
+	if err := checkScheme(location); err != nil {
+		return nil, err
 	}
 	b, err := blob.OpenBucket(ctx, location)
 	if err != nil {

@@ -336,12 +336,39 @@ func TestOpenLocations(t *testing.T) {
 	}
 }
 
-// TestCloudDriversRegistered checks that the cloud schemes are known to the
-// URL mux (opening is not attempted: it needs credentials and network).
-func TestCloudDriversRegistered(t *testing.T) {
-	for _, scheme := range []string{"s3", "gs", "azblob", "file", "mem"} {
+// TestSchemeNotLinked opens URLs whose drivers this package does not link (its tests
+// import none): each fails with a *SchemeNotLinkedError naming the import to add, before
+// any network or credential use. storage/linked's test links them and sees them open.
+func TestSchemeNotLinked(t *testing.T) {
+	for _, tc := range []struct {
+		url, scheme, imp string
+	}{
+		{"gs://bucket/runs", "gs", "gocloud.dev/blob/gcsblob"},
+		{"s3://bucket?region=us-west-1", "s3", "gocloud.dev/blob/s3blob"},
+		{"azblob://container", "azblob", "gocloud.dev/blob/azureblob"},
+		{"hdfs://namenode/data", "hdfs", ""},
+	} {
+		t.Run(tc.scheme, func(t *testing.T) {
+			fs, err := Open(context.Background(), tc.url)
+			if err == nil {
+				fs.Close()
+				t.Fatalf("Open(%q) succeeded without a driver", tc.url)
+			}
+			var se *SchemeNotLinkedError
+			if !errors.As(err, &se) || !errors.Is(err, ErrSchemeNotLinked) {
+				t.Fatalf("Open(%q) = %v, want a *SchemeNotLinkedError", tc.url, err)
+			}
+			if se.Scheme != tc.scheme || se.Import != tc.imp || se.URL != tc.url {
+				t.Fatalf("error = %+v, want scheme %q import %q", *se, tc.scheme, tc.imp)
+			}
+			if tc.imp != "" && !strings.Contains(err.Error(), `import _ "`+tc.imp+`"`) {
+				t.Fatalf("message %q does not say which import to add", err)
+			}
+		})
+	}
+	for _, scheme := range []string{"file", "mem"} {
 		if !blob.DefaultURLMux().ValidBucketScheme(scheme) {
-			t.Errorf("scheme %q not registered", scheme)
+			t.Errorf("built-in scheme %q not registered", scheme)
 		}
 	}
 }

@@ -481,38 +481,49 @@ func testNamedFreedByKill(s *env) {
 	}
 }
 
-// marinStatusOptions are the ActorOptions of MIGRATION.md, Patterns 2 and 7, verbatim.
-func marinStatusOptions() fray.ActorOptions {
+// statusOptionsFor are the options Marin's executor creates its StatusActor with
+// (MIGRATION.md, Patterns 2 and 7: get-if-exists, detached, zero CPU on the head node), with
+// the suite's own name and namespace so that runs on a shared cluster never meet each other
+// or a real executor's marin/status_actor.
+func statusOptionsFor(name, namespace string, res fray.Resources) fray.ActorOptions {
 	return fray.ActorOptions{
-		Name:        "status_actor",
+		Name:        name,
 		GetIfExists: true,
 		Lifetime:    fray.Detached,
-		Namespace:   "marin",
-		Resources:   fray.Resources{"CPU": 0, "head_node": 0.0001},
+		Namespace:   namespace,
+		Resources:   res,
 	}
 }
 
-// createSeedStatusActor creates (or gets) marin/status_actor and kills it at cleanup, using
-// a peer job context that outlives the subtest's own.
-func createSeedStatusActor(s *env, ctx context.Context) fray.ActorHandle[statusState] {
+// statusOptions are statusOptionsFor with a name and namespace fresh for the subtest.
+func (s *env) statusOptions() fray.ActorOptions {
+	if s.status.Name == "" {
+		s.status = statusOptionsFor("status_actor", uniq("fraytest"), s.onHead())
+	}
+	return s.status
+}
+
+// createStatusActor creates (or gets) the subtest's StatusActor and kills it at cleanup.
+func createStatusActor(s *env, ctx context.Context) fray.ActorHandle[statusState] {
 	s.Helper()
-	h, err := StatusActor.Create(ctx, 10_000, marinStatusOptions())
-	s.must(err, "create StatusActor with Marin's options")
+	h, err := StatusActor.Create(ctx, 10_000, s.statusOptions())
+	s.must(err, "create StatusActor with the executor's options")
 	killAtCleanup(s, ctx, h)
 	return h
 }
 
 func testNamedStatusActor(s *env) {
-	h := createSeedStatusActor(s, s.Ctx)
-	if h.Name() != "status_actor" || h.Namespace() != "marin" {
-		s.Errorf("handle = %q in %q, want status_actor in marin", h.Name(), h.Namespace())
+	h := createStatusActor(s, s.Ctx)
+	opts := s.statusOptions()
+	if h.Name() != opts.Name || h.Namespace() != opts.Namespace {
+		s.Errorf("handle = %q in %q, want %s in %s", h.Name(), h.Namespace(), opts.Name, opts.Namespace)
 	}
 	if isNew, err := statusSet.Call(s.Ctx, h, KV{"step-a", "SUCCESS"}); err != nil || !isNew {
 		s.Fatalf("SetValue = %v, %v", isNew, err)
 	}
 	// A second executor gets the same actor (and its constructor argument is ignored).
-	again, err := StatusActor.Create(s.Ctx, 5, marinStatusOptions())
-	s.must(err, "second Create with Marin's options")
+	again, err := StatusActor.Create(s.Ctx, 5, opts)
+	s.must(err, "second Create with the same options")
 	if again.ID() != h.ID() {
 		s.Fatal("get_if_exists made a second StatusActor")
 	}
@@ -522,8 +533,8 @@ func testNamedStatusActor(s *env) {
 	if n, err := statusCacheSize.Call(s.Ctx, again, struct{}{}); err != nil || n != 10_000 {
 		s.Fatalf("CacheSize = %d, %v; want 10000 (first constructor argument)", n, err)
 	}
-	l, err := StatusActor.Lookup(s.Ctx, "status_actor", "marin")
-	s.must(err, "Lookup marin/status_actor")
+	l, err := StatusActor.Lookup(s.Ctx, opts.Name, opts.Namespace)
+	s.must(err, "Lookup "+opts.Namespace+"/"+opts.Name)
 	if l.ID() != h.ID() {
 		s.Fatal("Lookup found another StatusActor")
 	}

@@ -23,11 +23,14 @@
 // Second, it writes a Factory: a function that makes a fresh job context for one subtest
 // and registers its teardown with t.Cleanup. With Options.PeerOf set it must instead return
 // a second job context on the same cluster and default namespace (a second driver), which
-// the named- and detached-actor subtests use. The cluster behind every job context must
-// offer at least RequiredResources, including exactly 2 of the custom resource
-// "fraytest_widget" (the suite asks for 3 to test infeasible requests).
+// the named- and detached-actor subtests use.
 //
-// Third, it calls Run with the factory and the backend's Capabilities:
+// Third, it calls Run with the factory, the backend's Capabilities and a declaration of the
+// cluster behind every job context: Backend.Resources (what it offers in all, at least
+// MinimumResources) and Backend.Scarce (a custom resource with a whole amount that only the
+// suite uses; it takes all of it and asks for one more). The suite sizes its requests from
+// the declaration, and runs accelerator and head-node requests only where they are declared;
+// a cluster made to measure can use SuggestedResources and SuggestedScarce:
 //
 //	func TestConformance(t *testing.T) {
 //		fraytest.Run(t, fraytest.Backend{
@@ -38,7 +41,7 @@
 //					of := o.PeerOf.(*local.JobContext)
 //					opts = local.Options{Cluster: of.Cluster(), Namespace: of.Namespace()}
 //				} else { // a fresh cluster for every subtest
-//					c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.RequiredResources})
+//					c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.SuggestedResources})
 //					if err != nil {
 //						t.Fatal(err)
 //					}
@@ -52,7 +55,9 @@
 //				t.Cleanup(func() { jc.Close() })
 //				return jc
 //			},
-//			Caps: fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+//			Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+//			Resources: fraytest.SuggestedResources,
+//			Scarce:    fraytest.SuggestedScarce,
 //		})
 //	}
 //
@@ -76,13 +81,11 @@
 // other blocking call so a hang fails with the call's name instead of stalling the run.
 //
 // The suite creates named actors with random suffixes, detached ones in random namespaces,
-// and kills what it leaves behind, so it can run against a shared cluster. The exception
-// is Marin's StatusActor, created exactly as Marin's executor does it (name "status_actor",
-// namespace "marin", get-if-exists, detached, {"CPU": 0, "head_node": 0.0001}) and killed
-// at the end of its subtest: do not run the suite against a cluster where a real executor
-// holds marin/status_actor.
+// and kills what it leaves behind, so it can run against a shared cluster. That includes its
+// StatusActor fixture, created with the options Marin's executor uses (get-if-exists,
+// detached, zero CPU on the head node) but under a fresh namespace per subtest, so a real
+// executor's marin/status_actor on the same cluster is never touched.
 //
-// The porting patterns of MIGRATION.md each have
-// a subtest named after them under Patterns/, except pattern 6 (Ray Data), which Marin
-// keeps out of fray's scope.
+// The porting patterns of MIGRATION.md each have a subtest named after them under
+// Patterns/, except pattern 6 (Ray Data), which Marin keeps out of fray's scope.
 package fraytest

@@ -20,7 +20,7 @@ func TestLocalConformance(t *testing.T) {
 				of := o.PeerOf.(*local.JobContext)
 				opts = local.Options{Cluster: of.Cluster(), Namespace: of.Namespace()}
 			} else { // a fresh cluster for every subtest
-				c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.RequiredResources})
+				c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.SuggestedResources})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -37,7 +37,9 @@ func TestLocalConformance(t *testing.T) {
 		// MaxCalls, runtime envs and GPU tasks run in worker processes (the test binary in
 		// worker mode; TestMain calls fray.Init). backend/local's TestConformanceProcess runs
 		// the suite with every task and actor in a worker process.
-		Caps: fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+		Resources: fraytest.SuggestedResources,
+		Scarce:    fraytest.SuggestedScarce,
 	})
 	// Every subtest's job contexts and clusters are closed by now: nothing may be left running.
 	goleak.VerifyNone(t)

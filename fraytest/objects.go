@@ -404,7 +404,8 @@ func cancelCases() []testCase {
 func testCancelQueued(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
-	all := fray.TaskOptions{Resources: fray.Resources{widget: widgetCapacity}}
+	widget, capacity := s.scarce()
+	all := fray.TaskOptions{Resources: fray.Resources{widget: float64(capacity)}}
 	holder, err := holdOrObserve.Remote(s.Ctx, Holder{Rec: rec, Key: "w", GateKey: "gate"}, all)
 	s.must(err, "submit holder")
 	s.await(rec, "w.holding", 1)

@@ -245,7 +245,12 @@ func patternCases() []testCase {
 func testPattern1(s *env) {
 	// options = TaskOptions(max_calls=1, resources={"TPU": 4})
 	// ref = ctx.create_task(process_file, (input_path, output_path), options=options)
-	options := fray.TaskOptions{MaxCalls: 1, Resources: fray.Resources{"TPU": 4}}
+	// The accelerator is the declared cluster's: its TPUs where it has 4, else one of the
+	// suite's scarce resource, which stands for any device a task must hold alone.
+	options := fray.TaskOptions{MaxCalls: 1, Resources: fray.Resources{s.b.Scarce: 1}}
+	if s.offers(fray.TPU, 4) {
+		options.Resources = fray.Resources{fray.TPU: 4}
+	}
 	ref, err := processFile.Remote(s.Ctx, FilePair{"gs://in/a.jsonl", "gs://out/a.jsonl"}, options)
 	if !s.b.Caps.ProcessTasks {
 		s.unsupported(sub(ref, err).outcome(s), "MaxCalls")
@@ -259,12 +264,8 @@ func testPattern1(s *env) {
 func testPattern2(s *env) {
 	// ActorOptions(name="status_actor", get_if_exists=True, lifetime=DETACHED,
 	//              resources={"CPU": 0, "head_node": 0.0001})
-	options := fray.ActorOptions{
-		Name:        "status_actor",
-		GetIfExists: true,
-		Lifetime:    fray.Detached,
-		Resources:   fray.Resources{"CPU": 0, "head_node": 0.0001},
-	}
+	// (with the suite's own name and namespace, and the head node only where one is declared)
+	options := s.statusOptions()
 	actor, err := StatusActor.Create(s.Ctx, 10_000, options)
 	s.must(err, "create_actor(StatusActor)")
 	killAtCleanup(s, s.Ctx, actor)
@@ -335,13 +336,16 @@ func testPattern3(s *env) {
 
 func testPattern4(s *env) {
 	// resources={"CPU": 4, "GPU": 1, "memory": 8*1024**3, "TPU": 8, "TPU-v4-32-head": 1},
-	// scaled to the suite's cluster (RequiredResources) and without GPU, which it lacks.
-	options := fray.TaskOptions{Resources: fray.Resources{
-		"CPU":            2,
-		"memory":         1 << 30,
-		"TPU":            4,
-		"TPU-v4-32-head": 1,
-	}}
+	// scaled to the declared cluster: MinimumResources, one of the scarce custom resource in
+	// place of "TPU-v4-32-head", and TPUs and a GPU where the cluster declares them.
+	res := fray.Resources{fray.CPU: 2, fray.Memory: 1 << 30, s.b.Scarce: 1}
+	if s.offers(fray.TPU, 4) {
+		res[fray.TPU] = 4
+	}
+	if s.offers(fray.GPU, 1) {
+		res[fray.GPU] = 1
+	}
+	options := fray.TaskOptions{Resources: res}
 	if v := sub(square.Remote(s.Ctx, 12, options)).get(s); v != 144 {
 		s.Fatalf("big_task = %d", v)
 	}
@@ -374,8 +378,8 @@ func testPattern5(s *env) {
 func testPattern7(s *env) {
 	// self.status_actor = ctx.create_actor(StatusActor, options=ActorOptions(name="status_actor",
 	//     get_if_exists=True, lifetime=DETACHED, resources={"CPU": 0, "head_node": 0.0001}))
-	// in the "marin" namespace the executor initialises.
-	status := createSeedStatusActor(s, s.Ctx)
+	// in the namespace the executor initialises (here, the subtest's own).
+	status := createStatusActor(s, s.Ctx)
 	step := uniq("tokenize")
 	name := "runStep:" + step // f"{get_fn_name(step.fn, short=True)}:{step.name}"
 	cfg := StepConfig{Status: status, Step: step, EnvKey: "FRAYTEST_STEP_ENV"}

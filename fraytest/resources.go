@@ -39,8 +39,8 @@ func testResInvalid(s *env) {
 	}{
 		{"negative CPU", fray.Resources{fray.CPU: -1}},
 		{"NaN", fray.Resources{fray.CPU: math.NaN()}},
-		{"+Inf", fray.Resources{widget: math.Inf(1)}},
-		{"-Inf", fray.Resources{widget: math.Inf(-1)}},
+		{"+Inf", fray.Resources{s.b.Scarce: math.Inf(1)}},
+		{"-Inf", fray.Resources{s.b.Scarce: math.Inf(-1)}},
 		{"below 0.0001", fray.Resources{fray.HeadNode: 0.00005}},
 		{"fractional GPU above 1", fray.Resources{fray.GPU: 1.5}},
 		{"fractional TPU above 1", fray.Resources{fray.TPU: 2.5}},
@@ -62,13 +62,20 @@ func testResInvalid(s *env) {
 
 func testResValid(s *env) {
 	cases := []fray.Resources{
-		{fray.CPU: 0, fray.HeadNode: 0.0001},
+		s.onHead(),
 		{fray.CPU: 0.5},
 		{fray.CPU: 0},
-		{fray.TPU: 2},
-		{widget: 1},
+		{s.b.Scarce: 1},
 		{fray.Memory: 1 << 20},
-		{"TPU-v4-32-head": 1, fray.CPU: 1},
+		{s.b.Scarce: 1, fray.CPU: 1},
+	}
+	// Accelerator requests only where the cluster declares the chips (Ray would leave them
+	// pending forever, correctly, on a cluster without any).
+	if s.offers(fray.TPU, 2) {
+		cases = append(cases, fray.Resources{fray.TPU: 2})
+	}
+	if s.offers(fray.GPU, 1) {
+		cases = append(cases, fray.Resources{fray.GPU: 1}, fray.Resources{fray.GPU: 0.5})
 	}
 	for _, r := range cases {
 		v, err := square.Call(s.Ctx, 6, fray.TaskOptions{Resources: r})
@@ -76,10 +83,10 @@ func testResValid(s *env) {
 			s.Errorf("task with resources %v: %d, %v; want 36", r, v, err)
 		}
 	}
-	h, err := Counter.Create(s.Ctx, 1, fray.ActorOptions{Resources: fray.Resources{fray.CPU: 0, fray.HeadNode: 0.0001}})
-	s.must(err, "create actor on head_node 0.0001")
+	h, err := Counter.Create(s.Ctx, 1, fray.ActorOptions{Resources: s.onHead()})
+	s.must(err, "create zero-CPU actor")
 	if v, err := counterAdd.Call(s.Ctx, h, 1); err != nil || v != 2 {
-		s.Errorf("head-node actor Add = %d, %v; want 2", v, err)
+		s.Errorf("zero-CPU actor Add = %d, %v; want 2", v, err)
 	}
 }
 
@@ -89,7 +96,8 @@ func testResValid(s *env) {
 func testResAdmission(s *env) {
 	rec := s.recorder()
 	s.openGateAtCleanup(rec, "gate")
-	all := fray.TaskOptions{Resources: fray.Resources{widget: widgetCapacity}}
+	widget, widgetCapacity := s.scarce()
+	all := fray.TaskOptions{Resources: fray.Resources{widget: float64(widgetCapacity)}}
 	holder, err := holdOrObserve.Remote(s.Ctx, Holder{Rec: rec, Key: "w", GateKey: "gate"}, all)
 	s.must(err, "submit holder")
 	s.await(rec, "w.holding", 1)
@@ -116,7 +124,8 @@ func testResAdmission(s *env) {
 }
 
 func testResInfeasible(s *env) {
-	too := fray.Resources{widget: widgetCapacity + 1}
+	widget, widgetCapacity := s.scarce()
+	too := fray.Resources{widget: float64(widgetCapacity + 1)}
 	ref, err := square.Remote(s.Ctx, 2, fray.TaskOptions{Resources: too})
 	if s.b.Caps.InfeasibleFailsFast {
 		if err == nil {
@@ -125,7 +134,7 @@ func testResInfeasible(s *env) {
 		s.wantErr(err, fray.ErrInfeasible, "task requesting more than the cluster has")
 		var ie *fray.InfeasibleError
 		if errors.As(err, &ie) {
-			if ie.Resource != widget || ie.Requested != widgetCapacity+1 {
+			if ie.Resource != widget || ie.Requested != float64(widgetCapacity+1) {
 				s.Errorf("InfeasibleError = %+v, want resource %s requested %d", *ie, widget, widgetCapacity+1)
 			}
 		} else {

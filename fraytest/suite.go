@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -57,24 +59,75 @@ type Backend struct {
 	// Timeout bounds each subtest's blocking calls, so that a hang becomes a failure that
 	// names the call. Default 60s. It is a safety net, never a timing assertion.
 	Timeout time.Duration
+	// Resources is what the cluster behind every job context offers in all, as the backend
+	// reports it (a local cluster: the resources it was made with; Ray: the alive nodes'
+	// totals). The suite sizes its requests from it instead of assuming a cluster shape; it
+	// must hold at least MinimumResources and the Scarce resource. Subtests about an
+	// accelerator or the head node run their requests only against what is declared here.
+	Resources fray.Resources
+	// Scarce names a custom resource in Resources that nothing but the suite uses, with a
+	// whole amount of at least 1. The suite takes all of it to test admission and queued
+	// cancellation, and asks for one more than there is to test infeasible requests.
+	// SuggestedScarce in SuggestedResources is a ready-made choice.
+	Scarce string
 }
 
-// RequiredResources is what the cluster behind every job context must offer (at least):
-// the suite requests parts of these and, in the infeasible tests, more than
-// "fraytest_widget". The amount of "fraytest_widget" must be exactly 2.
-var RequiredResources = fray.Resources{
-	fray.CPU:         4,
-	fray.Memory:      2 << 30,
-	fray.TPU:         4,
-	fray.HeadNode:    1,
-	"TPU-v4-32-head": 1,
-	widget:           widgetCapacity,
+// MinimumResources is what Backend.Resources must offer at least: the suite runs tasks
+// that ask for 2 CPUs and 1 GiB of memory at once.
+var MinimumResources = fray.Resources{fray.CPU: 2, fray.Memory: 1 << 30}
+
+// SuggestedScarce is a custom resource name only the suite uses; see Backend.Scarce.
+const SuggestedScarce = "fraytest_widget"
+
+// SuggestedResources is a cluster shape that exercises every subtest: MinimumResources with
+// room to spare, a head node, four TPU chips (the accelerator subtests) and two of
+// SuggestedScarce. A backend whose clusters can be made to measure (the local one) can use
+// it as is; one that connects to an existing cluster declares what that cluster has.
+var SuggestedResources = fray.Resources{
+	fray.CPU:        4,
+	fray.Memory:     2 << 30,
+	fray.TPU:        4,
+	fray.HeadNode:   1,
+	SuggestedScarce: 2,
 }
 
-const (
-	widget         = "fraytest_widget"
-	widgetCapacity = 2
-)
+// checkDeclared reports what is wrong with b's declared cluster, or nil.
+func checkDeclared(b Backend) error {
+	if len(b.Resources) == 0 {
+		return errors.New("Backend.Resources is empty: declare what the cluster behind every job context offers (for example fraytest.SuggestedResources for a cluster made to measure)")
+	}
+	for name, n := range b.Resources {
+		// What a cluster reports may include keys no task may request (Ray's
+		// object_store_memory, node:<ip>), so only the amounts are checked.
+		if name == "" || n < 0 || math.IsNaN(n) || math.IsInf(n, 0) {
+			return fmt.Errorf("Backend.Resources: %q = %g is not a resource amount", name, n)
+		}
+	}
+	for name, min := range MinimumResources {
+		if b.Resources[name] < min {
+			return fmt.Errorf("Backend.Resources offers %g %s; the suite needs at least %g (fraytest.MinimumResources)", b.Resources[name], name, min)
+		}
+	}
+	n, ok := b.Resources[b.Scarce]
+	switch {
+	case b.Scarce == "":
+		return fmt.Errorf("Backend.Scarce is empty: name a custom resource in Backend.Resources that only the suite uses (for example %q)", SuggestedScarce)
+	case !ok || n < 1 || n != math.Trunc(n):
+		return fmt.Errorf("Backend.Scarce %q must be in Backend.Resources with a whole amount of at least 1, not %g", b.Scarce, n)
+	case isStandardResource(b.Scarce):
+		return fmt.Errorf("Backend.Scarce %q is a standard resource other work uses; name a custom one such as %q", b.Scarce, SuggestedScarce)
+	}
+	return nil
+}
+
+// isStandardResource reports whether name is one of the resources fray or Ray give meaning to.
+func isStandardResource(name string) bool {
+	switch name {
+	case fray.CPU, fray.GPU, fray.TPU, fray.Memory, fray.HeadNode, "object_store_memory":
+		return true
+	}
+	return strings.HasPrefix(name, "node:") || strings.HasPrefix(name, "accelerator_type:")
+}
 
 // Run runs the whole conformance suite against b, one subtest per behaviour, grouped as
 // Tasks, Errors, Resources, Objects, Wait, Cancel, Actors, NamedActors, Options, Lifecycle,
@@ -84,6 +137,9 @@ func Run(t *testing.T, b Backend) {
 	t.Helper()
 	if b.New == nil {
 		t.Fatal("fraytest: Backend.New is nil")
+	}
+	if err := checkDeclared(b); err != nil {
+		t.Fatalf("fraytest: %s: %v", b.Name, err)
 	}
 	if b.Timeout <= 0 {
 		b.Timeout = 60 * time.Second
@@ -146,6 +202,8 @@ type env struct {
 	b   Backend
 	JC  fray.JobContext
 	Ctx context.Context
+	// status caches statusOptions for the subtest.
+	status fray.ActorOptions
 }
 
 func newS(t *testing.T, b Backend) *env {
@@ -185,6 +243,26 @@ func uniq(base string) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return base + "-" + hex.EncodeToString(b[:])
+}
+
+// scarce returns the Scarce resource's name and whole amount.
+func (s *env) scarce() (string, int) {
+	return s.b.Scarce, int(s.b.Resources[s.b.Scarce])
+}
+
+// offers reports whether the declared cluster has at least amount of name.
+func (s *env) offers(name string, amount float64) bool {
+	return s.b.Resources[name] >= amount
+}
+
+// onHead returns the resources of a zero-CPU actor placed on the head node when the cluster
+// declares one (as Marin's executor places its StatusActor), and a plain zero-CPU request
+// otherwise.
+func (s *env) onHead() fray.Resources {
+	if s.offers(fray.HeadNode, 1) {
+		return fray.Resources{fray.CPU: 0, fray.HeadNode: 0.0001}
+	}
+	return fray.Resources{fray.CPU: 0}
 }
 
 // must fails the test when err is not nil.

@@ -63,15 +63,36 @@ func TestRegisteredNames(t *testing.T) {
 	}
 }
 
-func TestRequiredResources(t *testing.T) {
-	if err := RequiredResources.Validate(); err != nil {
-		t.Fatal(err)
+func TestCheckDeclared(t *testing.T) {
+	ok := func(r fray.Resources) Backend { return Backend{Name: "t", Resources: r, Scarce: SuggestedScarce} }
+	for _, c := range []struct {
+		name string
+		b    Backend
+		want string // substring of the error; "" means valid
+	}{
+		{"suggested", ok(SuggestedResources), ""},
+		{"no accelerator, no head", ok(fray.Resources{fray.CPU: 2, fray.Memory: 1 << 30, SuggestedScarce: 1}), ""},
+		{"nothing declared", Backend{}, "Backend.Resources is empty"},
+		{"too few CPUs", ok(fray.Resources{fray.CPU: 1, fray.Memory: 1 << 30, SuggestedScarce: 2}), "offers 1 CPU; the suite needs at least 2"},
+		{"no memory", ok(fray.Resources{fray.CPU: 2, SuggestedScarce: 2}), "memory"},
+		{"no scarce name", Backend{Resources: SuggestedResources}, "Backend.Scarce is empty"},
+		{"scarce missing", ok(fray.Resources{fray.CPU: 2, fray.Memory: 1 << 30}), "whole amount"},
+		{"scarce fractional", ok(fray.Resources{fray.CPU: 2, fray.Memory: 1 << 30, SuggestedScarce: 1.5}), "whole amount"},
+		{"scarce standard", Backend{Resources: SuggestedResources, Scarce: fray.TPU}, "standard resource"},
+		{"invalid amount", ok(fray.Resources{fray.CPU: -2, fray.Memory: 1 << 30, SuggestedScarce: 2}), "Backend.Resources"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := checkDeclared(c.b)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+		})
 	}
-	if RequiredResources[widget] != widgetCapacity || widgetCapacity != 2 {
-		t.Fatalf("%s = %g, want 2", widget, RequiredResources[widget])
-	}
-	if err := marinStatusOptions().Validate(); err != nil {
-		t.Fatalf("Marin StatusActor options: %v", err)
+	if err := statusOptionsFor("status", "ns", fray.Resources{fray.CPU: 0}).Validate(); err != nil {
+		t.Fatalf("StatusActor options: %v", err)
 	}
 }
 

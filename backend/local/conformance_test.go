@@ -41,7 +41,7 @@ func suiteBackend(name string, base local.Options) fraytest.Backend {
 				of := o.PeerOf.(*local.JobContext)
 				opts.Cluster, opts.Namespace = of.Cluster(), of.Namespace()
 			} else {
-				c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.RequiredResources})
+				c, err := local.NewCluster(local.ClusterOptions{Resources: fraytest.SuggestedResources})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -55,6 +55,8 @@ func suiteBackend(name string, base local.Options) fraytest.Backend {
 			t.Cleanup(func() { _ = jc.Close() })
 			return jc
 		},
-		Caps: fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+		Resources: fraytest.SuggestedResources,
+		Scarce:    fraytest.SuggestedScarce,
 	}
 }

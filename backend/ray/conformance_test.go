@@ -17,7 +17,11 @@ import (
 func TestConformance(t *testing.T) {
 	addr := clusterAddress(t)
 	fraytest.Run(t, fraytest.Backend{
-		Name: "ray",
+		// The suite asks the cluster what it has instead of assuming a shape; the test
+		// cluster (scripts/ray-cluster.sh) adds fraytest.SuggestedScarce for it.
+		Resources: declaredResources(t, addr),
+		Scarce:    fraytest.SuggestedScarce,
+		Name:      "ray",
 		New: func(t *testing.T, o fraytest.Options) fray.JobContext {
 			opts := ray.Options{Address: addr, Logger: testLogger(t)}
 			if o.PeerOf != nil {
@@ -39,4 +43,22 @@ func TestConformance(t *testing.T) {
 		Caps:    fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
 		Timeout: 2 * time.Minute,
 	})
+}
+
+// declaredResources asks the cluster at addr for its alive nodes' total resources, through a
+// short-lived job context of its own.
+func declaredResources(t *testing.T, addr string) fray.Resources {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	jc, err := ray.Connect(ctx, ray.Options{Address: addr, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("ray.Connect: %v", err)
+	}
+	defer jc.Close()
+	res, err := jc.ClusterResources(ctx)
+	if err != nil {
+		t.Fatalf("ClusterResources: %v", err)
+	}
+	return res
 }

@@ -141,8 +141,9 @@ print_env() {
 	echo "export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0"
 }
 
-# head_node marks the head; the rest is what fray's conformance suite (fraytest) expects a
-# cluster to offer: TPU-like custom resources and exactly 2 "fraytest_widget".
+# head_node marks the head. The conformance suite (fraytest) sizes its requests from what the
+# cluster reports; 4 "TPU" let its accelerator subtests run here, and "fraytest_widget"
+# (fraytest.SuggestedScarce) is the custom resource only the suite uses.
 default_resources='{"head_node": 1, "TPU": 4, "TPU-v4-32-head": 1, "fraytest_widget": 2}'
 
 case "${1:-}" in

@@ -12,6 +12,30 @@ import (
 type jobContextKey struct{}
 type taskInfoKey struct{}
 
+// TaskContextValue answers a context.Context's Value for the two keys fray stores a task's
+// job context and TaskInfo under, for a backend that gives its tasks a context.Context type
+// of its own (one layer instead of a WithJobContext and a WithTaskInfo on every task). A
+// backend's Value method calls it first and falls back to its parent for other keys:
+//
+//	func (c *taskCtx) Value(key any) any {
+//		if v, ok := fray.TaskContextValue(key, c.job, c.info); ok {
+//			return v
+//		}
+//		return c.parent.Value(key)
+//	}
+//
+// info is called only when the task info is asked for, so a Value lookup of another key
+// costs nothing.
+func TaskContextValue(key any, jc JobContext, info func() TaskInfo) (any, bool) {
+	switch key.(type) {
+	case jobContextKey:
+		return jc, true
+	case taskInfoKey:
+		return info(), true
+	}
+	return nil, false
+}
+
 var defaultJobContext atomic.Pointer[JobContext]
 
 // WithJobContext returns a copy of ctx that carries jc.

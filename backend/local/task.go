@@ -201,11 +201,7 @@ func (t *task) invoke(ctx *taskCtx, self any) (any, error) {
 		return nil, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", err),
 			Message: "cannot decode the argument: " + err.Error(), Cause: err}
 	}
-	var c context.Context = ctx
-	if !keysFound {
-		c = fray.WithTaskInfo(ctx, ctx.info())
-	}
-	return t.fn.Invoke(c, self, arg)
+	return t.fn.Invoke(ctx, self, arg)
 }
 
 // taskCtx is the context.Context of one task attempt: it carries the job context and the task
@@ -220,46 +216,6 @@ type taskCtx struct {
 }
 
 type taskKey struct{}
-
-// The keys under which package fray stores the job context and the task info in a
-// context.Context, learned at init by watching which keys fray's accessors ask for. With
-// them a task's context answers both itself instead of stacking two context.WithValue
-// layers (and their allocations) on every task.
-var (
-	taskInfoKey, jobContextKey any
-	keysFound                  bool
-)
-
-type keyProbe struct {
-	context.Context
-	keys []any
-}
-
-func (p *keyProbe) Value(key any) any {
-	p.keys = append(p.keys, key)
-	return nil
-}
-
-func init() {
-	p := &keyProbe{Context: context.Background()}
-	fray.TaskInfoFrom(p)
-	if len(p.keys) != 1 {
-		return
-	}
-	taskInfoKey = p.keys[0]
-	p.keys = nil
-	_, _ = fray.JobContextFrom(p)
-	if len(p.keys) != 1 {
-		return
-	}
-	jobContextKey = p.keys[0]
-	// Check that the keys are what fray's own constructors use.
-	probe := fray.WithTaskInfo(context.Background(), fray.TaskInfo{TaskID: "probe"})
-	if info, ok := probe.Value(taskInfoKey).(fray.TaskInfo); !ok || info.TaskID != "probe" {
-		return
-	}
-	keysFound = true
-}
 
 // Deadline reports no deadline: tasks have none of their own.
 func (c *taskCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
@@ -291,16 +247,10 @@ func (c *taskCtx) Err() error {
 
 // Value returns the task info, the job context, and other values of the job's base context.
 func (c *taskCtx) Value(key any) any {
-	switch key {
-	case taskInfoKey:
-		if keysFound {
-			return c.info()
-		}
-	case jobContextKey:
-		if keysFound {
-			return fray.JobContext(c.t.job)
-		}
-	case taskKey{}:
+	if v, ok := fray.TaskContextValue(key, c.t.job, c.info); ok {
+		return v
+	}
+	if _, ok := key.(taskKey); ok {
 		return c.t
 	}
 	return c.t.job.base.Value(key)

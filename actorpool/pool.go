@@ -200,6 +200,9 @@ func (p *Pool[S, In, Out]) Stats() Stats {
 	return s
 }
 
+// Size is the number of actors the pool keeps (Options.Size).
+func (p *Pool[S, In, Out]) Size() int { return p.o.size }
+
 // Capacity is how many calls the pool runs at once when every actor is alive: Size ×
 // MaxInFlight.
 func (p *Pool[S, In, Out]) Capacity() int { return p.o.size * p.o.maxInFlight }

@@ -12,9 +12,6 @@ import (
 // DefaultBatchSize is BatchSpec.BatchSize's default.
 const DefaultBatchSize = 64
 
-// DefaultShardsInFlight is BatchSpec.ShardsInFlight's default: one shard being read while
-// the last batches of the one before it are still on the actors.
-const DefaultShardsInFlight = 2
 
 // BatchSpec says what RunBatches processes and how.
 type BatchSpec struct {
@@ -24,8 +21,9 @@ type BatchSpec struct {
 	// BatchSize is the number of records per call of the pool's method (the last batch of
 	// a shard may be smaller). Default DefaultBatchSize.
 	BatchSize int
-	// ShardsInFlight is how many shards are read and written at once. Default
-	// DefaultShardsInFlight.
+	// ShardsInFlight is how many shards are read and written at once. Default: the pool's
+	// Size + 1, so that every actor can work on a shard of its own while the next shard is
+	// read.
 	ShardsInFlight int
 }
 
@@ -61,7 +59,7 @@ func RunBatches[S, In, Out any](ctx context.Context, pool *actorpool.Pool[S, []I
 	}
 	par := spec.ShardsInFlight
 	if par == 0 {
-		par = DefaultShardsInFlight
+		par = pool.Size() + 1
 	}
 	check := func() error {
 		if size < 0 || par < 0 {

@@ -385,13 +385,16 @@ func (p *Pool[S, In, Out]) start(ctx, runCtx context.Context, index int, in In, 
 	if runCtx == nil {
 		runCtx = ctx
 	}
-	go p.run(runCtx, c, in, m)
+	// The call is submitted here, not in the item's goroutine, so an actor receives its
+	// items in the order they were given room on it.
+	ref, err := p.method.Remote(runCtx, m.h, in)
+	go p.run(runCtx, c, in, m, ref, err)
 	return c, nil
 }
 
-// run is an item's goroutine: it calls the method on m, and after an actor death retries
-// on another actor.
-func (p *Pool[S, In, Out]) run(ctx context.Context, c *call[Out], in In, m *member[S]) {
+// run is an item's goroutine: it waits for the call submitted on m (ref, or the
+// submission's error), and after an actor death retries on another actor.
+func (p *Pool[S, In, Out]) run(ctx context.Context, c *call[Out], in In, m *member[S], ref fray.Ref[Out], subErr error) {
 	defer p.wg.Done()
 	cctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(p.base, cancel)
@@ -407,7 +410,13 @@ func (p *Pool[S, In, Out]) run(ctx context.Context, c *call[Out], in In, m *memb
 		}
 	}()
 	for attempt := 1; ; attempt++ {
-		v, err := p.callOn(cctx, m, in)
+		var (
+			v   Out
+			err = subErr
+		)
+		if err == nil {
+			v, err = p.wait(cctx, ref)
+		}
 		p.release(m, err)
 		if err == nil {
 			c.val = v
@@ -428,17 +437,13 @@ func (p *Pool[S, In, Out]) run(ctx context.Context, c *call[Out], in In, m *memb
 			c.err = err
 			return
 		}
+		ref, subErr = p.method.Remote(cctx, m.h, in)
 	}
 }
 
-// callOn runs the method on m once. When ctx ends first, the call is cancelled (best
+// wait waits for the result of a call. When ctx ends first, the call is cancelled (best
 // effort: a running actor call may not stop).
-func (p *Pool[S, In, Out]) callOn(ctx context.Context, m *member[S], in In) (Out, error) {
-	ref, err := p.method.Remote(ctx, m.h, in)
-	if err != nil {
-		var zero Out
-		return zero, err
-	}
+func (p *Pool[S, In, Out]) wait(ctx context.Context, ref fray.Ref[Out]) (Out, error) {
 	v, err := ref.Get(ctx)
 	if err != nil && ctx.Err() != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelGrace)

@@ -47,6 +47,13 @@ type workerState struct{ calls atomic.Int64 }
 // gates are in-process barriers for Item.Gate, by name.
 var gates sync.Map // string → chan struct{}
 
+var gateSeq atomic.Int64
+
+// uniqueGate names a fresh gate for one test run (-count reruns get new ones).
+func uniqueGate(t *testing.T) string {
+	return fmt.Sprintf("%s-%d", t.Name(), gateSeq.Add(1))
+}
+
 func gate(name string) chan struct{} {
 	ch, _ := gates.LoadOrStore(name, make(chan struct{}))
 	return ch.(chan struct{})
@@ -189,7 +196,7 @@ func TestMapSeqIsOrderedAndBounded(t *testing.T) {
 func TestStopRangeEarlyLetsGo(t *testing.T) {
 	ctx := newJob(t, local.Options{})
 	p := newPool(t, ctx, WorkerArg{}, actorpool.Options{Size: 2})
-	block := t.Name()
+	block := uniqueGate(t)
 	in := append([]Item{{X: 1}}, make([]Item, 10)...)
 	for i := 1; i < len(in); i++ {
 		in[i] = Item{X: i, Gate: block}
@@ -252,7 +259,7 @@ func TestSubmitAndGetNext(t *testing.T) {
 func TestBackpressureBoundsInFlight(t *testing.T) {
 	ctx := newJob(t, local.Options{})
 	p := newPool(t, ctx, WorkerArg{}, actorpool.Options{Size: 2, MaxInFlight: 1})
-	g := t.Name()
+	g := uniqueGate(t)
 	for i := range 2 {
 		if _, err := p.Submit(ctx, Item{X: i, Gate: g}); err != nil {
 			t.Fatal(err)
@@ -294,7 +301,7 @@ func TestMethodErrorIsNotRetried(t *testing.T) {
 func TestKilledActorItemsRunOnReplacement(t *testing.T) {
 	ctx := newJob(t, local.Options{})
 	p := newPool(t, ctx, WorkerArg{}, actorpool.Options{Size: 2, MaxInFlight: 2})
-	g := t.Name()
+	g := uniqueGate(t)
 	in := make([]Item, 8)
 	for i := range in {
 		in[i] = Item{X: i, Gate: g}
@@ -370,7 +377,7 @@ func TestExhaustion(t *testing.T) {
 func TestCancelAndClose(t *testing.T) {
 	ctx := newJob(t, local.Options{})
 	p := newPool(t, ctx, WorkerArg{}, actorpool.Options{Size: 2})
-	g := t.Name() // never opened
+	g := uniqueGate(t) // never opened
 	in := []Item{{X: 1, Gate: g}, {X: 2, Gate: g}, {X: 3, Gate: g}}
 
 	cctx, cancel := context.WithCancel(ctx)

@@ -46,7 +46,7 @@ var PredictBatch = fray.NewMethod(Model, "Predict", (*ModelState).Predict)
 func ScoreBatches(ctx context.Context, batches [][]Doc) ([][]Scored, error) {
 	// snippet:pattern6-pool
 	pool, err := actorpool.New(ctx, Model, 3, PredictBatch, actorpool.Options{
-		Size:  2,                                                       // actors, each with its own model
+		Size:  2,                                                      // actors, each with its own model
 		Actor: fray.ActorOptions{Resources: fray.Resources{"CPU": 1}}, // e.g. {"GPU": 1} each
 	})
 	if err != nil {

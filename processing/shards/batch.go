@@ -12,7 +12,6 @@ import (
 // DefaultBatchSize is BatchSpec.BatchSize's default.
 const DefaultBatchSize = 64
 
-
 // BatchSpec says what RunBatches processes and how.
 type BatchSpec struct {
 	// Spec gives the input, output, compression, progress, Name and Redo, as for Run.

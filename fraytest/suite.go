@@ -130,8 +130,8 @@ func isStandardResource(name string) bool {
 }
 
 // Run runs the whole conformance suite against b, one subtest per behaviour, grouped as
-// Tasks, Errors, Resources, Objects, Wait, Cancel, Actors, NamedActors, Options, Lifecycle,
-// Capabilities and Patterns. Subtests are sequential and independent; each gets fresh job
+// Tasks, Errors, Resources, Objects, Wait, Cancel, Actors, NamedActors, ActorPools,
+// Options, Lifecycle, Capabilities and Patterns. Subtests are sequential and independent; each gets fresh job
 // contexts from b.New.
 func Run(t *testing.T, b Backend) {
 	t.Helper()
@@ -177,6 +177,7 @@ func groups() []group {
 		{"Cancel", cancelCases()},
 		{"Actors", actorCases()},
 		{"NamedActors", namedActorCases()},
+		{"ActorPools", poolCases()},
 		{"Options", optionCases()},
 		{"Lifecycle", lifecycleCases()},
 		{"Capabilities", capabilityCases()},

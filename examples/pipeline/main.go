@@ -4,7 +4,7 @@
 //
 //	ingest → tokenize (BPE token shards and statistics)
 //	       → train-quality (classifier on heuristic labels, held-out accuracy)
-//	       → classify (one fray task per shard, MaxCalls 1, {"CPU": 1}) → filter → report (HTML)
+//	       → classify (batch inference on a pool of model actors) → filter → report (HTML)
 //
 // Run it end to end on the in-process backend:
 //
@@ -59,7 +59,9 @@ func NewCommand() *cobra.Command {
 	fl.Float64Var(&cfg.TestFraction, "test-fraction", cfg.TestFraction, "fraction of documents held out to evaluate the classifier")
 	fl.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "classifier training epochs")
 	fl.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the split and of training")
-	fl.IntVar(&cfg.InferenceMaxCalls, "inference-max-calls", cfg.InferenceMaxCalls, "MaxCalls of the inference shard tasks (1: a fresh worker process per shard; 0: reuse)")
+	fl.IntVar(&cfg.ClassifyActors, "classify-actors", cfg.ClassifyActors, "model actors of the classify step's batch inference (0: one shard task per shard instead)")
+	fl.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "documents per batch sent to a classify actor")
+	fl.IntVar(&cfg.InferenceMaxCalls, "inference-max-calls", cfg.InferenceMaxCalls, "MaxCalls of the inference shard tasks with --classify-actors 0 (1: a fresh worker process per shard; 0: reuse)")
 	fl.Float64Var(&cfg.ShardCPUs, "shard-cpus", cfg.ShardCPUs, "CPUs requested by each tokenize and inference shard task")
 	fl.BoolVar(&cfg.Progress, "progress", isTerminal(os.Stderr), "draw progress bars for the sharded steps (default: when stderr is a terminal)")
 	if f := fl.Lookup("prefix"); f != nil {
@@ -127,6 +129,10 @@ func validate(c steps.Config) error {
 		return cli.FlagError("test-fraction", c.TestFraction, "must be above 0 and below 1 (both the training and the held-out set need documents)")
 	case c.Epochs < 1:
 		return cli.FlagError("epochs", c.Epochs, "must be at least 1")
+	case c.ClassifyActors < 0:
+		return cli.FlagError("classify-actors", c.ClassifyActors, "must be 0 (shard tasks) or more")
+	case c.BatchSize < 1:
+		return cli.FlagError("batch-size", c.BatchSize, "must be at least 1")
 	case c.InferenceMaxCalls < 0:
 		return cli.FlagError("inference-max-calls", c.InferenceMaxCalls, "must be 0 (reuse workers) or more")
 	case !(c.ShardCPUs > 0):

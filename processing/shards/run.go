@@ -187,11 +187,53 @@ type plannedShard struct {
 // returned (the local backend does), so a cancelled shard's temporary file can outlive Run
 // for a moment.
 func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
-	start := time.Now()
 	j := job.impl()
 	if spec.Name == "" {
 		spec.Name = job.Name()
 	}
+	check := func() error {
+		if j.paramsErr != nil {
+			return fmt.Errorf("shards: %s: parameters: %w", spec.Name, j.paramsErr)
+		}
+		if err := spec.Options.Validate(); err != nil {
+			return fmt.Errorf("shards: %s: %w", spec.Name, err)
+		}
+		if !spec.Direct {
+			if _, err := fray.JobContextFrom(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return runPlanned(ctx, spec, j.defaultExt, j.fingerprint(), check,
+		func(ctx context.Context, shards []plannedShard, todo []int, arg func(int) TaskArg[struct{}], record func(int, ShardResult, error)) error {
+			if !spec.Direct {
+				return submitAll(ctx, j, spec, shards, todo, arg, record)
+			}
+			for _, i := range todo {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				res, err := j.direct(ctx, arg(i))
+				if err != nil && ctx.Err() != nil {
+					return ctx.Err()
+				}
+				record(i, res, err)
+			}
+			return nil
+		})
+}
+
+// execFunc processes the shards todo (indexes into shards) and calls record once for each
+// one that finished, from one goroutine at a time. It returns an error that stopped the
+// run early (ctx's, a submission's).
+type execFunc func(ctx context.Context, shards []plannedShard, todo []int, arg func(int) TaskArg[struct{}], record func(int, ShardResult, error)) error
+
+// runPlanned is what Run and RunBatches share: check the request (check), list the
+// input, plan the outputs, skip complete shards (markers with fingerprint fp), show
+// progress, run exec over the rest and sum up.
+func runPlanned(ctx context.Context, spec Spec, defaultExt, fp string, check func() error, exec execFunc) (*Summary, error) {
+	start := time.Now()
 	sum := &Summary{Name: spec.Name}
 	finish := func(err error) (*Summary, error) {
 		sum.Elapsed = time.Since(start)
@@ -200,16 +242,8 @@ func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 		}
 		return sum, err
 	}
-	if j.paramsErr != nil {
-		return sum, fmt.Errorf("shards: %s: parameters: %w", spec.Name, j.paramsErr)
-	}
-	if err := spec.Options.Validate(); err != nil {
-		return sum, fmt.Errorf("shards: %s: %w", spec.Name, err)
-	}
-	if !spec.Direct {
-		if _, err := fray.JobContextFrom(ctx); err != nil {
-			return sum, err
-		}
+	if err := check(); err != nil {
+		return sum, err
 	}
 	in, err := parseInput(spec.Input)
 	if err != nil {
@@ -233,7 +267,7 @@ func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 	}
 	ext := spec.OutputExt
 	if ext == "" {
-		ext = j.defaultExt
+		ext = defaultExt
 	}
 	shards := make([]plannedShard, len(keys))
 	byOut := map[string]string{}
@@ -260,7 +294,6 @@ func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 		return sum, err
 	}
 	defer relOut()
-	fp := j.fingerprint()
 	todo := make([]int, 0, len(shards))
 	if spec.Redo {
 		for i := range shards {
@@ -326,22 +359,7 @@ func Run(ctx context.Context, job Job, spec Spec) (*Summary, error) {
 		return TaskArg[struct{}]{Name: s.name, Input: in.loc.Bucket, InputKey: s.inKey,
 			Output: out.Bucket, OutputKey: s.outKey, MarkerKey: s.markerKey, Fingerprint: fp}
 	}
-	var runErr error
-	if spec.Direct {
-		for _, i := range todo {
-			if runErr = ctx.Err(); runErr != nil {
-				break
-			}
-			res, err := j.direct(ctx, arg(i))
-			if err != nil && ctx.Err() != nil {
-				runErr = ctx.Err()
-				break
-			}
-			record(i, res, err)
-		}
-	} else {
-		runErr = submitAll(ctx, j, spec, shards, todo, arg, record)
-	}
+	runErr := exec(ctx, shards, todo, arg, record)
 	sum.Pending = sum.Total - sum.Skipped - sum.Done - sum.Failed
 	if bar != nil && runErr != nil {
 		_ = bar.Exit()

@@ -12,7 +12,14 @@
 //   - fray_1w and fray_2w: the same shard function as fray tasks on the local backend with
 //     1 and 2 CPUs ({"CPU": 1} per task); inference with MaxCalls 1, as the pipeline runs
 //     it, so every shard gets a fresh worker process (and loads the model again), and also
-//     with MaxCalls 0 (in-process).
+//     with MaxCalls 0 (in-process);
+//   - pool_1a and pool_2a (inference only): the pipeline's classify step as it runs now,
+//     batch inference on an actor pool of 1 and 2 Classifier actors (shards.RunBatches,
+//     -batch-size documents per call, the model loaded once per actor).
+//
+// Then, in fresh child processes of this binary, the peak RSS of batch inference with 1
+// and 4 actors over the input, and with 1 actor over 4 copies of the input (rss_* lines):
+// it must not grow with the input size.
 //
 // and prints the median of -runs runs of each (records per second of wall time, and CPU
 // microseconds per record of this process and its exited worker processes), then the
@@ -28,8 +35,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,7 +57,16 @@ func main() {
 	docs := flag.Int("docs", 1200, "documents to ingest")
 	perShard := flag.Int("docs-per-shard", 50, "documents per shard (small shards balance two workers better: the documents differ a lot in size)")
 	runs := flag.Int("runs", 3, "runs of each measurement (the median is printed)")
+	flag.IntVar(&batchSize, "batch-size", 16, "documents per call of the pool measurements")
+	rssChild := flag.String("rss-child", "", "internal: measure the peak RSS of batch inference over GLOB,MODEL,ACTORS and print it")
 	flag.Parse()
+	if *rssChild != "" {
+		if err := measureRSS(*rssChild); err != nil {
+			slog.Error("rss child failed", "err", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*docs, *perShard, *runs); err != nil {
 		slog.Error("bench failed", "err", err)
 		os.Exit(1)
@@ -146,6 +165,8 @@ func run(nDocs, perShard, runs int) error {
 			{"fray_2w", onFray(2, classifyJob, clsSpec, 1)},
 			{"fray_1w_inproc", onFray(1, classifyJob, clsSpec, 0)},
 			{"fray_2w_inproc", onFray(2, classifyJob, clsSpec, 0)},
+			{"pool_1a", onPool(1, modelPath, glob)},
+			{"pool_2a", onPool(2, modelPath, glob)},
 		}},
 	}
 	for _, g := range groups {
@@ -183,7 +204,113 @@ func run(nDocs, perShard, runs int) error {
 			fmt.Printf("%s/fray_1w_inproc_vs_direct %.2f ratio\n", g.name, r/rates["direct"])
 			fmt.Printf("%s/cpu_fray_1w_inproc_vs_direct %.2f ratio\n", g.name, cpus["fray_1w_inproc"]/cpus["direct"])
 		}
+		if r, ok := rates["pool_1a"]; ok {
+			fmt.Printf("%s/pool_1a_vs_plain %.2f ratio\n", g.name, r/rates["plain"])
+			fmt.Printf("%s/pool_1a_vs_fray_1w %.2f ratio\n", g.name, r/rates["fray_1w"])
+			fmt.Printf("%s/scaling_pool_2a_vs_1a %.2f ratio\n", g.name, rates["pool_2a"]/r)
+			fmt.Printf("%s/cpu_pool_1a_vs_plain %.2f ratio\n", g.name, cpus["pool_1a"]/cpus["plain"])
+		}
 	}
+	return rssRows(dir, glob, modelPath)
+}
+
+// batchSize is -batch-size.
+var batchSize int
+
+// onPool runs the classify step's batch inference on a fresh local backend with a pool of
+// actors Classifier actors.
+func onPool(actors int, modelPath, glob string) func(context.Context, string) (int64, error) {
+	return func(ctx context.Context, out string) (int64, error) {
+		jc, err := local.New(local.Options{Resources: fray.Resources{"CPU": float64(actors)}})
+		if err != nil {
+			return 0, err
+		}
+		defer jc.Close()
+		sum, err := steps.ClassifyOnPool(fray.WithJobContext(ctx, jc), steps.ClassifyParams{ModelPath: modelPath}, actors,
+			shards.BatchSpec{Spec: shards.Spec{Input: glob, Output: out}, BatchSize: batchSize})
+		if err != nil {
+			return 0, err
+		}
+		return sum.RecordsIn, nil
+	}
+}
+
+// rssRows measures the peak RSS of batch inference in child processes: 1 and 4 actors
+// over the input, and 1 actor over 4 copies of it.
+func rssRows(dir, glob, modelPath string) error {
+	big := filepath.Join(dir, "docs4x")
+	if err := os.MkdirAll(big, 0o755); err != nil {
+		return err
+	}
+	paths, err := filepath.Glob(glob)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for k := range 4 {
+			if err := os.WriteFile(filepath.Join(big, fmt.Sprintf("c%d-%s", k, filepath.Base(p))), b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	rows := []struct {
+		name, glob string
+		actors     int
+	}{
+		{"rss_1a_1x", glob, 1},
+		{"rss_4a_1x", glob, 4},
+		{"rss_1a_4x", filepath.Join(big, "*.jsonl.zst"), 1},
+	}
+	kb := map[string]float64{}
+	for _, r := range rows {
+		out, err := exec.Command(self, "-rss-child", fmt.Sprintf("%s,%s,%d", r.glob, modelPath, r.actors), "-batch-size", fmt.Sprint(batchSize)).Output()
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		var v float64
+		if _, err := fmt.Sscan(strings.TrimSpace(string(out)), &v); err != nil {
+			return fmt.Errorf("%s: child printed %q", r.name, out)
+		}
+		kb[r.name] = v
+		fmt.Printf("inference/%s %.0f MiB\n", r.name, v/1024)
+	}
+	fmt.Printf("inference/rss_4a_vs_1a %.2f ratio\n", kb["rss_4a_1x"]/kb["rss_1a_1x"])
+	fmt.Printf("inference/rss_4x_vs_1x_input %.2f ratio\n", kb["rss_1a_4x"]/kb["rss_1a_1x"])
+	return nil
+}
+
+// measureRSS is the child side of rssRows: batch inference over GLOB with MODEL on ACTORS
+// actors, then the process's peak RSS in KiB on standard output.
+func measureRSS(arg string) error {
+	parts := strings.Split(arg, ",")
+	if len(parts) != 3 {
+		return fmt.Errorf("-rss-child wants GLOB,MODEL,ACTORS, got %q", arg)
+	}
+	actors, err := strconv.Atoi(parts[2])
+	if err != nil {
+		return err
+	}
+	out, err := os.MkdirTemp("", "fray-bench-rss")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(out)
+	if _, err := onPool(actors, parts[1], parts[0])(context.Background(), out); err != nil {
+		return err
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return err
+	}
+	fmt.Println(ru.Maxrss) // KiB on Linux
 	return nil
 }
 

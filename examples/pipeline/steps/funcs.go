@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/actorpool"
 	"github.com/fray-go/fray/executor"
 	"github.com/fray-go/fray/processing/corpus"
 	"github.com/fray-go/fray/processing/quality"
@@ -329,31 +331,81 @@ func ScoreDoc(m *quality.Model, d Doc) Scored {
 	return Scored{Doc: d, Score: m.Predict(d.Text), Heuristic: quality.Label(d.Text)}
 }
 
+// Classifier is the classify step's model actor: its constructor loads the model once,
+// and every batch of documents the pool sends it is scored with that model.
+var Classifier = fray.NewActor("pipeline.Classifier", func(ctx context.Context, p ClassifyParams) (*ClassifierState, error) {
+	b, err := executor.ReadFile(ctx, p.ModelPath)
+	if err != nil {
+		return nil, err
+	}
+	m, err := quality.Load(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.ModelPath, err)
+	}
+	return &ClassifierState{m: m}, nil
+})
+
+// ClassifierState is a Classifier actor's state: the loaded model.
+type ClassifierState struct{ m *quality.Model }
+
+// ScoreBatch scores a batch of documents (Classifier's method).
+func (c *ClassifierState) ScoreBatch(_ context.Context, docs []Doc) ([]Scored, error) {
+	out := make([]Scored, len(docs))
+	for i, d := range docs {
+		out[i] = ScoreDoc(c.m, d)
+	}
+	return out, nil
+}
+
+// ScoreBatch is the Classifier method the classify step's pool runs.
+var ScoreBatch = fray.NewMethod(Classifier, "ScoreBatch", (*ClassifierState).ScoreBatch)
+
 // ClassifyConfig configures the classify step.
 type ClassifyConfig struct {
-	Docs     executor.Path
-	Model    executor.Path
-	Output   executor.Path
-	MaxCalls int     // of each shard task; not versioned
-	CPUs     float64 // of each shard task; not versioned
-	Progress bool
+	Docs   executor.Path
+	Model  executor.Path
+	Output executor.Path
+	// Actors is the number of Classifier actors (batch inference on an actor pool); 0
+	// runs the Classify shard task instead, one task per shard with MaxCalls and CPUs.
+	// Not versioned.
+	Actors int
+	// BatchSize is the number of documents per ScoreBatch call. Not versioned.
+	BatchSize int
+	MaxCalls  int     // of each shard task when Actors is 0; not versioned
+	CPUs      float64 // of each shard task when Actors is 0; not versioned
+	Progress  bool
 }
 
 // ClassifyFn is the classify step.
 var ClassifyFn = executor.NewStepFn("pipeline.classify", ClassifyStep)
 
-// ClassifyStep runs Classify over every ingested shard as fray tasks with
-// TaskOptions{MaxCalls: c.MaxCalls, Resources: {"CPU": c.CPUs}}.
+// ClassifyStep scores every ingested shard: as batch inference on a pool of c.Actors
+// Classifier actors (shards.RunBatches; the model loaded once per actor), or, with
+// c.Actors 0, with the Classify shard task, TaskOptions{MaxCalls: c.MaxCalls, Resources:
+// {"CPU": c.CPUs}} per shard.
 func ClassifyStep(ctx context.Context, c ClassifyConfig) error {
 	start := time.Now()
 	pw := progress(c.Progress)
-	sum, err := shards.Run(ctx, Classify.With(ClassifyParams{ModelPath: c.Model.String()}), shards.Spec{
+	params := ClassifyParams{ModelPath: c.Model.String()}
+	var (
+		sum  *shards.Summary
+		err  error
+		note string
+	)
+	spec := shards.Spec{
 		Name:     "classify",
 		Input:    c.Docs.Join(DocsDir, shardGlob),
 		Output:   c.Output.Join(ScoredDir),
-		Options:  shardOptions(c.CPUs, c.MaxCalls),
 		Progress: pw,
-	})
+	}
+	if c.Actors > 0 {
+		sum, err = ClassifyOnPool(ctx, params, c.Actors, shards.BatchSpec{Spec: spec, BatchSize: c.BatchSize})
+		note = fmt.Sprintf("%d shards (%d skipped), batch inference on %d Classifier actors, %d documents per batch", sum.Total, sum.Skipped, c.Actors, batchSize(c.BatchSize))
+	} else {
+		spec.Options = shardOptions(c.CPUs, c.MaxCalls)
+		sum, err = shards.Run(ctx, Classify.With(params), spec)
+		note = fmt.Sprintf("%d shards (%d skipped), max calls %d, %g CPU per task", sum.Total, sum.Skipped, c.MaxCalls, shardOptions(c.CPUs, 0).Resources["CPU"])
+	}
 	logSummary(pw, sum)
 	if err != nil {
 		return err
@@ -361,8 +413,26 @@ func ClassifyStep(ctx context.Context, c ClassifyConfig) error {
 	return writeJSON(ctx, c.Output.Join(SummaryFile), StepSummary{
 		Step: "classify", Duration: time.Since(start), Finished: time.Now().UTC(),
 		Figures: map[string]int64{FigDocsIn: sum.RecordsIn, FigDocsOut: sum.RecordsOut},
-		Note:    fmt.Sprintf("%d shards (%d skipped), max calls %d, %g CPU per task", sum.Total, sum.Skipped, c.MaxCalls, shardOptions(c.CPUs, 0).Resources["CPU"]),
+		Note:    note,
 	})
+}
+
+// ClassifyOnPool is the classify step's batch inference: a pool of actors Classifier
+// actors, one model load each, scoring the shards of spec in batches.
+func ClassifyOnPool(ctx context.Context, p ClassifyParams, actors int, spec shards.BatchSpec) (*shards.Summary, error) {
+	pool, err := actorpool.New(ctx, Classifier, p, ScoreBatch, actorpool.Options{Size: actors})
+	if err != nil {
+		return &shards.Summary{Name: spec.Name}, err
+	}
+	defer pool.Close()
+	return shards.RunBatches(ctx, pool, spec)
+}
+
+func batchSize(n int) int {
+	if n <= 0 {
+		return shards.DefaultBatchSize
+	}
+	return n
 }
 
 // ---- filter ------------------------------------------------------------------------------

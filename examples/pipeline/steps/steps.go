@@ -1,6 +1,6 @@
 // Package steps is the flagship fray pipeline as executor steps: ingest a real text corpus
 // into JSONL shards, tokenize it with a BPE tokenizer, train a quality classifier, score
-// every document with it (one fray task per shard, each in a fresh worker process), filter
+// every document with it (batch inference on a pool of model actors), filter
 // by score, and write an HTML report.
 //
 //	p := steps.New(steps.DefaultConfig())
@@ -55,9 +55,16 @@ type Config struct {
 	Seed uint64
 	// Threshold is the minimum quality score a document needs to be kept.
 	Threshold float64
-	// InferenceMaxCalls is the MaxCalls of the inference shard tasks: 1 gives every shard a
-	// fresh worker process (MIGRATION.md, Pattern 1, max_calls=1); 0 reuses processes or, on the
-	// local backend, runs the shards in-process. Not versioned.
+	// ClassifyActors is the number of model actors of the classify step's batch inference
+	// (an actor pool; the model is loaded once per actor). 0 scores one shard task per
+	// shard instead, with InferenceMaxCalls. Not versioned.
+	ClassifyActors int
+	// BatchSize is the number of documents per batch of the classify step's actors. Not
+	// versioned.
+	BatchSize int
+	// InferenceMaxCalls is the MaxCalls of the inference shard tasks when ClassifyActors is
+	// 0: 1 gives every shard a fresh worker process (MIGRATION.md, Pattern 1, max_calls=1); 0
+	// reuses processes or, on the local backend, runs the shards in-process. Not versioned.
 	InferenceMaxCalls int
 	// ShardCPUs is the CPU request of each tokenize and inference shard task. Not versioned.
 	ShardCPUs float64
@@ -78,6 +85,8 @@ func DefaultConfig() Config {
 		Epochs:            5,
 		Seed:              1,
 		Threshold:         0.5,
+		ClassifyActors:    2,
+		BatchSize:         32,
 		InferenceMaxCalls: 1,
 		ShardCPUs:         1,
 	}
@@ -143,14 +152,16 @@ func (p *Pipeline) Configure(c Config) {
 	}
 	p.Train.Description = "quality classifier on heuristic labels, with held-out accuracy"
 	p.Classify.Config = ClassifyConfig{
-		Docs:     executor.OutputPathOf(p.Ingest),
-		Model:    executor.OutputPathOf(p.Train, "model.bin"),
-		Output:   executor.ThisOutputPath(),
-		MaxCalls: c.InferenceMaxCalls,
-		CPUs:     c.ShardCPUs,
-		Progress: c.Progress,
+		Docs:      executor.OutputPathOf(p.Ingest),
+		Model:     executor.OutputPathOf(p.Train, "model.bin"),
+		Output:    executor.ThisOutputPath(),
+		Actors:    c.ClassifyActors,
+		BatchSize: c.BatchSize,
+		MaxCalls:  c.InferenceMaxCalls,
+		CPUs:      c.ShardCPUs,
+		Progress:  c.Progress,
 	}
-	p.Classify.Description = "quality score of every document, one task per shard"
+	p.Classify.Description = "quality score of every document: batch inference on a pool of model actors"
 	p.Filter.Config = FilterConfig{
 		Scored:    executor.OutputPathOf(p.Classify),
 		Output:    executor.ThisOutputPath(),

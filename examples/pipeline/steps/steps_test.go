@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/actorpool"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/examples/pipeline/steps"
 	"github.com/fray-go/fray/executor"
@@ -207,6 +209,50 @@ func TestClassifyScoresWithTheModel(t *testing.T) {
 		Input: filepath.Join(dir, "docs", "*.jsonl.zst"), Output: filepath.Join(dir, "scored2")})
 	if err == nil || !strings.Contains(err.Error(), "nope.bin") {
 		t.Fatalf("missing model: %v", err)
+	}
+}
+
+// TestClassifyOnPool: batch inference on a pool of Classifier actors gives the scores the
+// model gives, in input order, and a missing model is reported (every actor's
+// constructor fails) after the bounded replacements, naming the file.
+func TestClassifyOnPool(t *testing.T) {
+	ctx := newJob(t)
+	dir := t.TempDir()
+	all := append(docs(prose, "prose"), docs(code, "code")...)
+	m, err := quality.Train(ctx, []quality.Example{{Text: prose[0], Label: true}, {Text: code[0], Label: false}}, quality.TrainOptions{Seed: 1, Bits: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	modelPath := filepath.Join(dir, "model.bin")
+	if err := os.WriteFile(modelPath, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeDocs(t, filepath.Join(dir, "docs"), 3, all)
+	spec := shards.BatchSpec{Spec: shards.Spec{Input: filepath.Join(dir, "docs", "*.jsonl.zst"), Output: filepath.Join(dir, "scored")}, BatchSize: 2}
+	sum, err := steps.ClassifyOnPool(ctx, steps.ClassifyParams{ModelPath: modelPath}, 2, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Done != 2 || sum.RecordsOut != int64(len(all)) {
+		t.Fatalf("summary %s", sum)
+	}
+	got := readDocs[steps.Scored](t, filepath.Join(dir, "scored", "*.jsonl.zst"))
+	if len(got) != len(all) {
+		t.Fatalf("%d scored documents", len(got))
+	}
+	for i, s := range got {
+		if s.Doc != all[i] || s.Score != m.Predict(all[i].Text) || s.Heuristic != quality.Label(all[i].Text) {
+			t.Fatalf("record %d: %+v", i, s)
+		}
+	}
+	spec.Output = filepath.Join(dir, "scored2")
+	_, err = steps.ClassifyOnPool(ctx, steps.ClassifyParams{ModelPath: filepath.Join(dir, "nope.bin")}, 1, spec)
+	if !errors.Is(err, actorpool.ErrNoActors) && !errors.Is(err, actorpool.ErrRetriesExhausted) || !strings.Contains(err.Error(), "nope.bin") {
+		t.Fatalf("missing model: %v; want the pool's exhaustion error naming the file", err)
 	}
 }
 

@@ -165,11 +165,6 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 		}
 		warmWorkers = max(1, int(total[fray.CPU]))
 		fmt.Printf("# cluster: %v CPUs on a machine with %d\n", total[fray.CPU], runtime.NumCPU())
-		driver := "bridge process"
-		if jc.Embedded() {
-			driver = "embedded in this process"
-		}
-		fmt.Printf("# fray's Ray driver: %s\n", driver)
 	}
 	if sides["direct"] {
 		d, stop, err := startDirect(address, python, warmWorkers)

@@ -27,39 +27,6 @@ import (
 // embeddedInUse is held by the job context whose driver is embedded.
 var embeddedInUse sync.Mutex
 
-// embeddedAuth is the token configuration (authKey) of the process's first embedded
-// driver. Ray keeps its token mode and token per process once a driver has used them, so a
-// job context with another configuration (another token, or none) runs its driver in a
-// bridge process, where Connect's token checks hold as they always did.
-var (
-	embeddedAuthMu  sync.Mutex
-	embeddedAuth    string
-	embeddedAuthSet bool
-)
-
-// authKey is the part of a driver's environment that decides its token authentication.
-func authKey(env []string) string {
-	var k []string
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "RAY_AUTH_") {
-			k = append(k, kv)
-		}
-	}
-	return strings.Join(k, "\x00")
-}
-
-// embeddedAllowed reports whether a driver with env may be embedded in this process, and
-// records env's token configuration as the process's when it is the first.
-func embeddedAllowed(env []string) bool {
-	embeddedAuthMu.Lock()
-	defer embeddedAuthMu.Unlock()
-	k := authKey(env)
-	if !embeddedAuthSet {
-		embeddedAuth, embeddedAuthSet = k, true
-	}
-	return embeddedAuth == k
-}
-
 // embedded is the Python side of one embedded session.
 type embedded struct {
 	in                              *cpython.Interpreter

@@ -128,10 +128,8 @@ func TestJobScopedActorDiesWithItsDriver(t *testing.T) {
 	}
 }
 
-// TestBridgeDeath kills the bridge process: only a driver in a bridge process can die
-// apart from this one (an embedded driver is this process).
 func TestBridgeDeath(t *testing.T) {
-	jc, ctx := connect(t, ray.Options{Driver: ray.DriverProcess})
+	jc, ctx := connect(t, ray.Options{})
 	r, err := Sleep.Remote(ctx, 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)

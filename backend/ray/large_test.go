@@ -36,17 +36,13 @@ func pattern(n, seed int) []byte {
 // values put long before they are read, whose ring space has since been reused.
 func TestLargeValues(t *testing.T) {
 	for _, c := range []struct {
-		name   string
-		ring   int
-		driver ray.DriverMode
-	}{{"small ring", 3 << 20, ray.DriverProcess}, {"pipes only", -1, ray.DriverProcess}, {"embedded driver", 0, ray.DriverEmbedded}} {
+		name string
+		ring int
+	}{{"small ring", 3 << 20}, {"pipes only", -1}} {
 		t.Run(c.name, func(t *testing.T) {
-			jc, ctx := connect(t, ray.Options{SharedMemory: c.ring, Driver: c.driver})
-			if want := c.ring > 0 && runtime.GOOS == "linux" && !jc.Embedded(); jc.SharedMemory() != want {
+			jc, ctx := connect(t, ray.Options{SharedMemory: c.ring})
+			if want := c.ring > 0 && runtime.GOOS == "linux"; jc.SharedMemory() != want {
 				t.Fatalf("SharedMemory() = %v, want %v", jc.SharedMemory(), want)
-			}
-			if want := c.driver == ray.DriverEmbedded; jc.Embedded() != want {
-				t.Fatalf("Embedded() = %v, want %v", jc.Embedded(), want)
 			}
 			sizes := []int{1, 64<<10 - 1, 64 << 10, 1 << 20, 1<<20 + 3, 2 << 20, 5 << 20}
 			var refs []fray.Ref[[]byte]

@@ -98,7 +98,7 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 		return nil, err
 	}
 	var b *bridge
-	if mode == DriverEmbedded && embeddedAllowed(env) && embeddedInUse.TryLock() {
+	if mode == DriverEmbedded && embeddedInUse.TryLock() {
 		if b, err = startEmbedded(opts.python(), dir, env, maxFrame, opts.logger()); err != nil {
 			embeddedInUse.Unlock()
 			return nil, err

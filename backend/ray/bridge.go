@@ -56,11 +56,9 @@ func (e *AuthError) Error() string {
 		"(scripts/ray-cluster.sh writes " + tokenFile + ") (Ray: " + e.Detail + ")"
 }
 
-// bridge is the job's Ray driver and the client side of the frames to it: a bridge process
-// and its pipes, or the driver embedded in this process (emb, embedded.go).
+// bridge is the running bridge process and the client side of its pipes.
 type bridge struct {
-	cmd        *exec.Cmd // nil when embedded
-	emb        *embedded // nil for a bridge process
+	cmd        *exec.Cmd
 	toPy       *os.File // our write end (bridge's fd 3)
 	fromPy     *os.File // our read end (bridge's fd 4)
 	w          *frameWriter
@@ -130,7 +128,7 @@ func startBridge(python, dir string, env []string, maxFrame, shmRing int, log *s
 	}
 	closeAll(toPyR, fromPyW, outW)
 	b := &bridge{cmd: cmd, toPy: toPyW, fromPy: fromPyR, out: outR, log: log, shm: shm,
-		w: newFrameWriter(pipeOut{toPyW}, maxFrame), r: newFrameReader(fromPyR, maxFrame),
+		w: newFrameWriter(toPyW, maxFrame), r: newFrameReader(fromPyR, maxFrame),
 		pending: map[uint64]chan answer{}, done: make(chan struct{}), exited: make(chan struct{}),
 		logsDone: make(chan struct{}), readerDone: make(chan struct{})}
 	if shm != nil {
@@ -170,24 +168,19 @@ func (b *bridge) forward(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		b.logLine(sc.Text())
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		b.tailMu.Lock()
+		b.tail = append(b.tail, line)
+		if len(b.tail) > tailLines {
+			b.tail = b.tail[len(b.tail)-tailLines:]
+		}
+		b.tailMu.Unlock()
+		rec := parseLogLine(line)
+		b.log.LogAttrs(context.Background(), rec.level, rec.msg, append([]slog.Attr{slog.String("source", "ray")}, rec.attrs...)...)
 	}
-}
-
-// logLine logs one line of the driver's output at the level it states (parseLogLine),
-// keeping the last few for errors.
-func (b *bridge) logLine(line string) {
-	if strings.TrimSpace(line) == "" {
-		return
-	}
-	b.tailMu.Lock()
-	b.tail = append(b.tail, line)
-	if len(b.tail) > tailLines {
-		b.tail = b.tail[len(b.tail)-tailLines:]
-	}
-	b.tailMu.Unlock()
-	rec := parseLogLine(line)
-	b.log.LogAttrs(context.Background(), rec.level, rec.msg, append([]slog.Attr{slog.String("source", "ray")}, rec.attrs...)...)
 }
 
 func (b *bridge) lastLines() []string {
@@ -328,10 +321,6 @@ func decodeResult(f answer) (wire.Result, error) {
 }
 
 func (b *bridge) kill() {
-	if b.emb != nil {
-		go b.closeEmbedded(30 * time.Second)
-		return
-	}
 	if b.cmd.Process != nil {
 		_ = b.cmd.Process.Kill()
 	}
@@ -340,10 +329,6 @@ func (b *bridge) kill() {
 // close ends the session: closing fd 3 makes the bridge shut Ray down and exit. If it has
 // not exited within grace it is killed.
 func (b *bridge) close(grace time.Duration) {
-	if b.emb != nil {
-		b.closeEmbedded(grace)
-		return
-	}
 	_ = b.toPy.Close()
 	select {
 	case <-b.exited:

@@ -23,37 +23,17 @@ const frameHeaderLen = 13
 // one system call; larger values are written from their own buffer after the header.
 const inlineLimit = 64 << 10
 
-// frameOut is where a frameWriter's frames go: the bridge process's input pipe, or the
-// driver embedded in this process.
-type frameOut interface {
-	// writeFrame writes one whole frame: buf (the header and the start of the body) then
-	// data (the rest of the body, possibly empty).
-	writeFrame(buf, data []byte) error
-}
-
-// pipeOut writes frames to a pipe: buf and data as two writes, so a large value is not
-// copied into one buffer.
-type pipeOut struct{ f *os.File }
-
-func (p pipeOut) writeFrame(buf, data []byte) error {
-	if _, err := p.f.Write(buf); err != nil || len(data) == 0 {
-		return err
-	}
-	_, err := p.f.Write(data)
-	return err
-}
-
-// frameWriter writes whole frames to the bridge; safe for concurrent use.
+// frameWriter writes whole frames to the bridge's input pipe; safe for concurrent use.
 type frameWriter struct {
 	mu  sync.Mutex
-	f   frameOut
+	f   *os.File
 	max int
 	buf []byte
 	err error // sticky
 	shm *ring // the to-bridge ring, once the bridge has mapped it
 }
 
-func newFrameWriter(f frameOut, max int) *frameWriter {
+func newFrameWriter(f *os.File, max int) *frameWriter {
 	return &frameWriter{f: f, max: max}
 }
 
@@ -126,13 +106,12 @@ func (w *frameWriter) writeLocked(t wire.Type, id uint64, head, data []byte) err
 	if inline {
 		buf = append(buf, data...)
 	}
-	rest := data
-	if inline {
-		rest = nil
-	}
-	err := w.f.writeFrame(buf, rest)
+	_, err := w.f.Write(buf)
 	if cap(buf) <= 4*inlineLimit {
 		w.buf = buf[:0]
+	}
+	if err == nil && !inline {
+		_, err = w.f.Write(data)
 	}
 	if err != nil {
 		w.err = err

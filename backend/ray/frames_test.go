@@ -115,7 +115,7 @@ func TestFrameWriterReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	fw := newFrameWriter(pipeOut{w}, 8<<20)
+	fw := newFrameWriter(w, 8<<20)
 	fr := newFrameReader(r, 8<<20)
 	big := bytes.Repeat([]byte("y"), 3<<20)
 	go func() {

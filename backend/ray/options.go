@@ -30,47 +30,6 @@ func (m ShipMode) String() string {
 	return "unknown"
 }
 
-// DriverMode says where the job's Ray driver runs.
-type DriverMode int
-
-const (
-	// DriverDefault is $FRAY_RAY_DRIVER ("embedded" or "process"), else DriverProcess.
-	DriverDefault DriverMode = iota
-	// DriverEmbedded runs the Ray driver in this process's own embedded CPython (loaded at
-	// the first Connect from Options.Python's libpython; nothing is loaded before): no
-	// bridge process, no pipe hop per call. Ray allows one driver per process, so while one
-	// job context has it, another Connect runs its driver in a bridge process.
-	DriverEmbedded
-	// DriverProcess runs the Ray driver in a bridge process (python/fray_bridge.py) that
-	// this process talks to over pipes and shared memory.
-	DriverProcess
-)
-
-func (m DriverMode) String() string {
-	switch m {
-	case DriverEmbedded:
-		return "embedded"
-	case DriverProcess:
-		return "process"
-	}
-	return "default"
-}
-
-// resolve returns the mode Connect uses.
-func (m DriverMode) resolve() (DriverMode, error) {
-	if m != DriverDefault {
-		return m, nil
-	}
-	switch v := os.Getenv("FRAY_RAY_DRIVER"); v {
-	case "", "process":
-		return DriverProcess, nil
-	case "embedded":
-		return DriverEmbedded, nil
-	default:
-		return 0, fmt.Errorf("fray/ray: FRAY_RAY_DRIVER=%q: want \"embedded\" or \"process\"", v)
-	}
-}
-
 // Options configure Connect. The zero value connects to the cluster named by RAY_ADDRESS
 // (else "auto", the running local cluster) with Python found as described at Python.
 type Options struct {
@@ -96,9 +55,6 @@ type Options struct {
 	Python string
 	// Ship says how workers get the Go binary (default ShipPath).
 	Ship ShipMode
-	// Driver says where the job's Ray driver runs (see DriverMode; default $FRAY_RAY_DRIVER,
-	// else a bridge process).
-	Driver DriverMode
 	// Binary is the Go program Ray workers run in worker mode. Empty means this program
 	// (os.Executable); it must be built from the same code, or the handshake fails.
 	Binary string

@@ -93,18 +93,8 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	if err != nil {
 		return nil, err
 	}
-	mode, err := opts.Driver.resolve()
+	b, err := startBridge(opts.python(), dir, env, maxFrame, max(ring, 0), opts.logger())
 	if err != nil {
-		return nil, err
-	}
-	var b *bridge
-	if mode == DriverEmbedded && embeddedInUse.TryLock() {
-		if b, err = startEmbedded(opts.python(), dir, env, maxFrame, opts.logger()); err != nil {
-			embeddedInUse.Unlock()
-			return nil, err
-		}
-		go func() { <-b.exited; embeddedInUse.Unlock() }()
-	} else if b, err = startBridge(opts.python(), dir, env, maxFrame, max(ring, 0), opts.logger()); err != nil {
 		return nil, err
 	}
 	if b.shm != nil {
@@ -195,12 +185,8 @@ func (j *JobContext) RayVersion() string { return j.ready.Ray }
 // through shared memory (Options.SharedMemory) rather than the pipes.
 func (j *JobContext) SharedMemory() bool { return j.ready.Shared }
 
-// BridgePID is the process id of the job's Ray driver: the bridge process, or this
-// process when the driver is embedded (Embedded).
+// BridgePID is the process id of the bridge (the job's Ray driver).
 func (j *JobContext) BridgePID() int { return j.ready.PID }
-
-// Embedded reports whether the job's Ray driver runs in this process (DriverEmbedded).
-func (j *JobContext) Embedded() bool { return j.b.emb != nil }
 
 func (j *JobContext) newOID() string {
 	return fmt.Sprintf("d%s.%d", j.prefix, j.seq.Add(1))

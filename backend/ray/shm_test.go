@@ -116,7 +116,7 @@ func TestWritePutShared(t *testing.T) {
 	defer pr.Close()
 	defer pw.Close()
 	shm := testShm(700 << 10) // room for two of the values below
-	fw := newFrameWriter(pipeOut{pw}, 8<<20)
+	fw := newFrameWriter(pw, 8<<20)
 	fw.enableShared(shm.toPy)
 	fr := newFrameReader(pr, 8<<20)
 	big := bytes.Repeat([]byte("z"), 300<<10)

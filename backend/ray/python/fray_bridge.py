@@ -190,30 +190,19 @@ def connect(h):
     return srv, ready
 
 
-class Dispatcher:
-    """Carries out the Go side's frames on the Ray driver: one-way submissions, puts and
-    calls at once, blocking requests (get, wait, actor lookups) on a thread pool so one slow
-    Get never blocks others. Answers go to the writer w. Both transports use it: the
-    bridge process (serve, frames from a pipe) and the driver embedded in the Go process
-    (Embedded.feed, frames handed over in memory)."""
+def serve(srv, r, w, arena, exit_at_end=True):
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="fray-bridge")
+    inflight = {}
 
-    def __init__(self, srv, w, arena=None):
-        self.srv = srv
-        self.w = w
-        self.arena = arena
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="fray-bridge")
-        self.inflight = {}
-
-    def reply(self, rid, body):
+    def reply(rid, body):
         try:
-            self.w.write(proto.RESULT, rid, body)
+            w.write(proto.RESULT, rid, body)
         except proto.Closed:
             pass
         except ValueError as e:  # frame too large
-            self.w.write(proto.RESULT, rid, {"e": error("serialization", str(e), y="result", x="decode", e=str(e))})
+            w.write(proto.RESULT, rid, {"e": error("serialization", str(e), y="result", x="decode", e=str(e))})
 
-    def blocking(self, typ, rid, body, ids, entries, ev):
-        srv, reply = self.srv, self.reply
+    def blocking(typ, rid, body, ids, entries, ev):
         try:
             if typ == proto.GET:
                 t = body.get("t")
@@ -235,11 +224,13 @@ class Dispatcher:
         except Exception as e:  # noqa: BLE001
             reply(rid, {"e": core.map_exception(e)})
         finally:
-            self.inflight.pop(rid, None)
+            inflight.pop(rid, None)
 
-    def handle(self, typ, rid, body):
-        """Carries out one frame; errors of requests are answered, of one-way frames logged."""
-        srv, arena = self.srv, self.arena
+    while True:
+        try:
+            typ, rid, body = r.read()
+        except proto.Closed:
+            break
         try:
             if typ == proto.B_SUBMIT:
                 srv.submit(body, oid=body["oid"], scan=not body.get("pl"))
@@ -262,186 +253,33 @@ class Dispatcher:
             elif typ == proto.RELEASE:
                 srv.release(body.get("ids"))
             elif typ == proto.CANCEL:
-                ev = self.inflight.get(rid)
+                ev = inflight.get(rid)
                 if ev is not None:
                     ev.set()
             elif typ in (proto.GET, proto.WAIT):
                 ids = body.get("ids") or []
                 entries = srv.resolve(ids)
                 if typ == proto.GET and srv.ready_now(entries):
-                    self.reply(rid, {"os": srv.get(ids, entries)})
-                    return
+                    reply(rid, {"os": srv.get(ids, entries)})
+                    continue
                 ev = threading.Event()
-                self.inflight[rid] = ev
-                self.pool.submit(self.blocking, typ, rid, body, ids, entries, ev)
+                inflight[rid] = ev
+                pool.submit(blocking, typ, rid, body, ids, entries, ev)
             elif typ in (proto.CANCEL_TASK, proto.CREATE_ACTOR_NESTED, proto.GET_ACTOR, proto.KILL_ACTOR, proto.B_NODES):
-                self.pool.submit(self.blocking, typ, rid, body, None, None, None)
+                pool.submit(blocking, typ, rid, body, None, None, None)
             else:
-                self.reply(rid, {"e": error("invalid_argument", "fray-bridge: unknown message type 0x%02x" % typ)})
+                reply(rid, {"e": error("invalid_argument", "fray-bridge: unknown message type 0x%02x" % typ)})
         except Exception as e:  # noqa: BLE001
             if rid:
-                self.reply(rid, {"e": core.map_exception(e)})
+                reply(rid, {"e": core.map_exception(e)})
             else:
                 log("request 0x%02x failed: %s" % (typ, e), "ERROR")
-
-    def shutdown(self):
-        for ev in list(self.inflight.values()):
-            ev.set()
-        self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-def serve(srv, r, w, arena, exit_at_end=True):
-    d = Dispatcher(srv, w, arena)
-    while True:
-        try:
-            typ, rid, body = r.read()
-        except proto.Closed:
-            break
-        d.handle(typ, rid, body)
     import ray
     try:
         ray.shutdown()
     finally:
         if exit_at_end:
             os._exit(0)
-
-
-# --- the driver embedded in the Go process --------------------------------------------------
-
-
-class _QueueWriter(proto.FrameWriter):
-    """A FrameWriter whose frames go to a queue the Go side drains (Embedded.next_out)."""
-
-    def __init__(self, q, max_frame):
-        super().__init__(-1, max_frame)
-        self.q = q
-
-    def _write_locked(self, typ, rid, parts):
-        n = 9 + sum(len(p) if type(p) is bytes else memoryview(p).nbytes for p in parts)
-        if n > self.max:
-            raise ValueError("frame of %d bytes exceeds the %d-byte limit" % (n, self.max))
-        if self.closed:
-            raise proto.Closed()
-        self.q.put(b"".join([proto._HDR.pack(n, typ, rid)] + list(parts)))
-
-
-class _LineWriter:
-    """sys.stdout and sys.stderr of the embedded driver: whole lines to a queue the Go side
-    drains (Embedded.next_log), which logs them as it logs the bridge process's output."""
-
-    def __init__(self, q):
-        self.q = q
-        self.buf = ""
-        self.lock = threading.Lock()
-
-    def write(self, s):
-        with self.lock:
-            self.buf += s
-            if "\n" in self.buf:
-                *lines, self.buf = self.buf.split("\n")
-                for line in lines:
-                    self.q.put(line)
-        return len(s)
-
-    def flush(self):
-        pass
-
-    def isatty(self):
-        return False
-
-    def fileno(self):
-        # Ray's faulthandler.enable asks for a descriptor to dump crashes to: the process's
-        # own standard error (its handlers are put back after ray.init; see embedded.go).
-        return 2
-
-
-class Embedded:
-    """The Ray driver inside the Go process (backend/ray/embedded.go). Go hands it frames
-    with feed (the same frames the bridge process reads from its pipe) and drains answers
-    with next_out and output lines with next_log, each blocking without the GIL until there
-    is something. close ends the Ray job (ray.shutdown) and wakes both drains with None."""
-
-    def __init__(self, max_frame, env):
-        import queue
-
-        # env is the environment a bridge process would get ("k=v" joined by NULs): this
-        # process's own, less what the Go side dropped, plus the token's variables.
-        want = dict(kv.split("=", 1) for kv in env.split("\0") if "=" in kv)
-        for k in [k for k in os.environ if k not in want]:
-            del os.environ[k]
-        for k, v in want.items():
-            if os.environ.get(k) != v:
-                os.environ[k] = v
-        max_frame = int(max_frame)
-        self.out = queue.SimpleQueue()
-        self.logs = queue.SimpleQueue()
-        self.w = _QueueWriter(self.out, max_frame)
-        self.d = None
-        self.closed = False
-        self.old_std = (sys.stdout, sys.stderr)
-        sys.stdout = sys.stderr = _LineWriter(self.logs)
-
-    def feed(self, frame):
-        n, typ, rid = proto._HDR.unpack_from(frame)
-        body = cbor2_loads(memoryview(frame)[13:]) if n > 9 else {}
-        if self.d is not None:
-            self.d.handle(typ, rid, body)
-            return
-        if typ != proto.B_HELLO:
-            self.w.write(proto.RESULT, rid, {"e": error("other", "fray-bridge: expected a hello frame first")})
-            return
-        try:
-            srv, ready = connect(body)
-        except Unauthenticated as e:
-            self.w.write(proto.RESULT, rid, {"e": error("unauthenticated", str(e))})
-            return
-        except Exception as e:  # noqa: BLE001
-            self.w.write(proto.RESULT, rid, {"e": error("other", "fray: connecting to Ray failed: %s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))})
-            return
-        self.d = Dispatcher(srv, self.w)
-        ready["shm"] = False
-        self.w.write(proto.B_READY, rid, ready)
-
-    def next_out(self):
-        """One or more whole frames, concatenated; None once closed."""
-        first = self.out.get()
-        if first is None:
-            return None
-        frames = [first]
-        while len(frames) < 256:
-            try:
-                f = self.out.get_nowait()
-            except Exception:  # noqa: BLE001 - queue.Empty
-                break
-            if f is None:
-                self.out.put(None)  # seen by the next call
-                break
-            frames.append(f)
-        return frames[0] if len(frames) == 1 else b"".join(frames)
-
-    def next_log(self):
-        """The next output line; None once closed."""
-        return self.logs.get()
-
-    def close(self):
-        if self.closed:
-            return
-        self.closed = True
-        self.w.closed = True
-        try:
-            if self.d is not None:
-                self.d.shutdown()
-                import ray
-                ray.shutdown()
-        finally:
-            sys.stdout, sys.stderr = self.old_std
-            self.out.put(None)
-            self.logs.put(None)
-
-
-def cbor2_loads(b):
-    import cbor2
-    return cbor2.loads(b)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ type Object uintptr
 
 // api is the part of the C API this package calls, each a C function pointer.
 type api struct {
-	InitializeEx, RunSimpleString, EvalSaveThread, EvalRestoreThread     uintptr
+	InitializeEx, RunSimpleString, EvalSaveThread, EvalRestoreThread    uintptr
 	GILEnsure, GILRelease, GILGetThisThreadState                         uintptr
 	ImportModule, GetAttrString, CallObject, IncRef, DecRef              uintptr
 	BytesFromStringAndSize, BytesAsString, BytesSize, UnicodeFromStringN uintptr
@@ -163,7 +163,7 @@ func cstr(s string) *byte { b := append([]byte(s), 0); return &b[0] }
 // mainThread initializes the interpreter on a locked OS thread that stays Python's main
 // thread, then runs Main's functions there, taking the GIL for each batch.
 func (in *Interpreter) mainThread(started chan<- error) {
-	runtime.LockOSThread()        // forever: this thread owns the main thread state
+	runtime.LockOSThread() // forever: this thread owns the main thread state
 	in.call(in.c.InitializeEx, 0) // 0: no Python signal handlers; Go owns signals
 	paths, _ := json.Marshal(in.Info.Path)
 	boot := fmt.Sprintf("import sys\nsys.path[:] = %s\nsys.executable = %q\nsys.argv = [%q]\n", paths, in.Info.Executable, in.Info.Executable)

@@ -150,6 +150,29 @@ func ExampleWait() {
 	// Output: 5 0 <nil>
 }
 
+// AsCompleted yields refs as they finish, without fetching; Get fetches when needed.
+func ExampleAsCompleted() {
+	ctx, done := newJob()
+	defer done()
+
+	var refs []fray.Ref[int]
+	for i := 1; i <= 3; i++ {
+		r, _ := Square.Remote(ctx, i)
+		refs = append(refs, r)
+	}
+	sum := 0
+	for r, err := range fray.AsCompleted(ctx, refs) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		v, _ := r.Get(ctx)
+		sum += v
+	}
+	fmt.Println(sum)
+	// Output: 14
+}
+
 // Options are validated the way Ray validates them, with messages that say what to do.
 func ExampleResources_Validate() {
 	err := fray.Resources{"num_cpus": 4}.Validate()

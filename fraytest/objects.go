@@ -236,6 +236,8 @@ func waitCases() []testCase {
 		{"ReadyAndPendingInInputOrder", testWaitOrder},
 		{"TimeoutReturnsPending", testWaitTimeout},
 		{"CtxDeadlineIsTimeout", testWaitCtxDeadline},
+		{"AsCompletedYieldsEachOnce", testAsCompletedAll},
+		{"AsCompletedDoneCtxIsError", testAsCompletedDoneCtx},
 	}
 }
 
@@ -474,5 +476,44 @@ func testCancelFinished(s *env) {
 	s.must(fray.Cancel(s.Ctx, r, false), "Cancel of a finished task")
 	if v := sub(r, nil).get(s); v != 121 {
 		s.Fatalf("after Cancel of a finished task, Get = %d, want 121", v)
+	}
+}
+
+func testAsCompletedAll(s *env) {
+	var refs []fray.Ref[int]
+	want := map[fray.ObjectID]bool{}
+	for i := 1; i <= 4; i++ {
+		r, err := square.Remote(s.Ctx, i)
+		s.must(err, "submit")
+		refs = append(refs, r)
+		want[r.ID()] = true
+	}
+	got := map[fray.ObjectID]bool{}
+	for r, err := range fray.AsCompleted(s.Ctx, refs) {
+		s.must(err, "AsCompleted")
+		if got[r.ID()] || !want[r.ID()] {
+			s.Fatalf("AsCompleted yielded %s twice or a ref it was not given", r.ID())
+		}
+		got[r.ID()] = true
+	}
+	if len(got) != len(want) {
+		s.Fatalf("AsCompleted yielded %d refs, want %d", len(got), len(want))
+	}
+}
+
+func testAsCompletedDoneCtx(s *env) {
+	r, err := square.Remote(s.Ctx, 3)
+	s.must(err, "submit")
+	done, cancel := context.WithCancel(s.Ctx)
+	cancel()
+	n, errs := 0, 0
+	for _, err := range fray.AsCompleted(done, []fray.Ref[int]{r}) {
+		n++
+		if err != nil {
+			errs++
+		}
+	}
+	if n != 1 || errs != 1 {
+		s.Fatalf("AsCompleted with a done ctx yielded %d values, %d errors; want exactly one error", n, errs)
 	}
 }

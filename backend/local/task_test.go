@@ -483,3 +483,40 @@ func TestRelease(t *testing.T) {
 		t.Fatalf("%d objects left after the refs were collected, want %d", n, before)
 	}
 }
+
+func TestAsCompleted(t *testing.T) {
+	_, ctx := newJob(t, local.Options{})
+	a := must[fray.Ref[string]](t)(Block.Remote(ctx, gn(t, "a")))
+	b := must[fray.Ref[string]](t)(Block.Remote(ctx, gn(t, "b")))
+	ga, gb := gates.get(gn(t, "a")), gates.get(gn(t, "b"))
+	go func() { <-gb.start; close(gb.open) }()
+	var order []fray.ObjectID
+	for r, err := range fray.AsCompleted(ctx, []fray.Ref[string]{a, b}) {
+		if err != nil {
+			t.Fatalf("AsCompleted: %v", err)
+		}
+		order = append(order, r.ID())
+		if r.ID() == b.ID() {
+			go func() { <-ga.start; close(ga.open) }()
+		}
+	}
+	if len(order) != 2 || order[0] != b.ID() || order[1] != a.ID() {
+		t.Fatalf("AsCompleted order = %v, want b then a", order)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	c := must[fray.Ref[string]](t)(Block.Remote(ctx, gn(t, "c")))
+	n := 0
+	for _, err := range fray.AsCompleted(done, []fray.Ref[string]{c}) {
+		n++
+		if err == nil {
+			t.Fatalf("AsCompleted with a done ctx yielded no error")
+		}
+	}
+	if n != 1 {
+		t.Fatalf("AsCompleted with a done ctx yielded %d times, want 1", n)
+	}
+	gc := gates.get(gn(t, "c"))
+	<-gc.start
+	close(gc.open)
+}

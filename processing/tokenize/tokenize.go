@@ -32,6 +32,7 @@ import (
 	"sync"
 
 	"github.com/tiktoken-go/tokenizer"
+	"github.com/tiktoken-go/tokenizer/codec"
 )
 
 // Supported encodings.
@@ -63,9 +64,11 @@ func New(encoding string) (*Tokenizer, error) {
 	if t, ok := cache[encoding]; ok {
 		return t, nil
 	}
-	c, err := tokenizer.Get(tokenizer.Encoding(encoding))
-	if err != nil {
-		return nil, fmt.Errorf("tokenize: %s: %w", encoding, err)
+	// The two codecs are built directly rather than through tokenizer.Get, which links
+	// every vocabulary the library has (p50k and r50k too: megabytes in every binary).
+	var c tokenizer.Codec = codec.NewCl100kBase()
+	if encoding == O200kBase {
+		c = codec.NewO200kBase()
 	}
 	t := &Tokenizer{name: encoding, codec: c}
 	cache[encoding] = t

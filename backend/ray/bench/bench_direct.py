@@ -32,6 +32,10 @@ NOOP_TASKS = 2000
 ACTOR_CALLS = 2000
 PUT_OBJECTS = 100
 PUT_SIZE = 1 << 20
+BIG_OBJECTS = 5
+BIG_SIZE = 64 << 20
+SYNC_CALLS = 200
+REF_TASKS = 500
 
 
 FLOOR_SLOTS = 8  # values the floor's shared memory holds per direction
@@ -105,6 +109,11 @@ def noop(x):
 
 
 @ray.remote
+def size(b):
+    return len(b)
+
+
+@ray.remote
 class Counter:
     def __init__(self):
         self.n = 0
@@ -119,6 +128,7 @@ def main():
     warm_workers = int(sys.argv[2])
     c = Counter.remote()
     payload = b"x" * PUT_SIZE
+    big = b"y" * BIG_SIZE
     floor = []  # started on first use
 
     def run(name):
@@ -159,6 +169,28 @@ def main():
                 v = floor[0].put_get(payload)
                 assert len(v) == PUT_SIZE
             return PUT_OBJECTS / (time.perf_counter() - t), "ops/s"
+        if name == "put_get_64m":
+            t = time.perf_counter()
+            for _ in range(BIG_OBJECTS):
+                v = ray.get(ray.put(big))
+                assert len(v) == BIG_SIZE
+            return BIG_OBJECTS / (time.perf_counter() - t), "ops/s"
+        if name == "sync_task":
+            t = time.perf_counter()
+            for i in range(SYNC_CALLS):
+                ray.get(noop.remote(i))
+            return SYNC_CALLS / (time.perf_counter() - t), "calls/s"
+        if name == "sync_actor":
+            t = time.perf_counter()
+            for _ in range(SYNC_CALLS):
+                ray.get(c.add.remote(1))
+            return SYNC_CALLS / (time.perf_counter() - t), "calls/s"
+        if name == "shared_ref":
+            t = time.perf_counter()
+            shared = ray.put(payload)
+            got = ray.get([size.remote(shared) for _ in range(REF_TASKS)])
+            assert all(n == PUT_SIZE for n in got)
+            return REF_TASKS / (time.perf_counter() - t), "tasks/s"
         raise ValueError("unknown workload %r" % name)
 
     print("ready", flush=True)

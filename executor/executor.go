@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fray-go/fray/storage"
 	"log/slog"
 	"os"
 	"path"
@@ -273,6 +274,13 @@ func Run(ctx context.Context, opts Options, steps ...*Step) (*Report, error) {
 	}
 	if opts.InfoBasePath == "" {
 		opts.InfoBasePath = JoinPath(opts.Prefix, "experiments")
+	}
+	// A bucket URL whose driver is not linked fails here once, before any step, rather
+	// than once per step's output.
+	for _, loc := range []string{opts.Prefix, opts.InfoBasePath} {
+		if err := storage.CheckLinked(loc); err != nil {
+			return nil, fmt.Errorf("executor: %w", err)
+		}
 	}
 	if opts.ExperimentName == "" {
 		opts.ExperimentName = strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")

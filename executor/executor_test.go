@@ -149,3 +149,28 @@ func TestInMemoryPrefixWithWorkerProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestUnlinkedPrefixFailsBeforeAnyStep: a bucket URL whose driver this test binary does
+// not link (it imports no cloud driver) is one *storage.SchemeNotLinkedError from Run,
+// before any step runs, not one error per step.
+func TestUnlinkedPrefixFailsBeforeAnyStep(t *testing.T) {
+	jc, err := local.New(local.Options{Resources: fray.Resources{"CPU": 2, "head_node": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jc.Close()
+	ctx := fray.WithJobContext(context.Background(), jc)
+	a := executor.NewStep("u/a", memStep, memConfig{Out: executor.ThisOutputPath(), N: executor.Versioned(1)})
+	b := executor.NewStep("u/b", memStep, memConfig{In: executor.OutputPathOf(a), Out: executor.ThisOutputPath()})
+	rep, err := executor.Run(ctx, executor.Options{Prefix: "gs://fraytest-bucket/runs", ExperimentName: "u", GitCommit: "x"}, b)
+	var se *storage.SchemeNotLinkedError
+	if !errors.As(err, &se) || se.Import != "gocloud.dev/blob/gcsblob" {
+		t.Fatalf("Run = %v, want a *storage.SchemeNotLinkedError naming gcsblob", err)
+	}
+	if rep != nil {
+		t.Fatalf("Run started steps: %+v", rep)
+	}
+	if n := strings.Count(err.Error(), "not linked"); n != 1 {
+		t.Fatalf("the error says %d times that the driver is missing, want once: %v", n, err)
+	}
+}

@@ -95,6 +95,17 @@ func (e *SchemeNotLinkedError) Error() string {
 // Is reports whether target is ErrSchemeNotLinked.
 func (e *SchemeNotLinkedError) Is(target error) bool { return target == ErrSchemeNotLinked }
 
+// CheckLinked reports, without opening anything, whether Open could address location in
+// this program: nil for local paths, file:// and every scheme with a linked driver, else the
+// *SchemeNotLinkedError that Open would return. Programs check their storage flags with it
+// before starting work, so a missing driver is one error up front, not one per use.
+func CheckLinked(location string) error {
+	if _, isLocal, err := localDir(location); err != nil || isLocal {
+		return err
+	}
+	return checkScheme(location)
+}
+
 // checkScheme returns a *SchemeNotLinkedError when location's scheme has no driver
 // registered with gocloud's default URL mux.
 func checkScheme(location string) error {

@@ -366,6 +366,16 @@ func TestSchemeNotLinked(t *testing.T) {
 			}
 		})
 	}
+	for _, tc := range []struct {
+		loc    string
+		linked bool
+	}{{"out/run1", true}, {"/data/run1", true}, {"file:///data/run1", true}, {"mem://x", true},
+		{"gs://bucket/runs", false}, {"s3://bucket", false}, {"hdfs://nn/data", false}} {
+		err := CheckLinked(tc.loc)
+		if tc.linked != (err == nil) || (err != nil && !errors.Is(err, ErrSchemeNotLinked)) {
+			t.Errorf("CheckLinked(%q) = %v, want linked=%v", tc.loc, err, tc.linked)
+		}
+	}
 	for _, scheme := range []string{"file", "mem"} {
 		if !blob.DefaultURLMux().ValidBucketScheme(scheme) {
 			t.Errorf("built-in scheme %q not registered", scheme)

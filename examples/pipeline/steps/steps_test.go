@@ -172,18 +172,7 @@ func TestClassifyScoresWithTheModel(t *testing.T) {
 	ctx := newJob(t)
 	dir := t.TempDir()
 	all := append(docs(prose, "prose"), docs(code, "code")...)
-	m, err := quality.Train(ctx, []quality.Example{{Text: prose[0], Label: true}, {Text: code[0], Label: false}}, quality.TrainOptions{Seed: 1, Bits: 12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := m.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	modelPath := filepath.Join(dir, "model.bin")
-	if err := os.WriteFile(modelPath, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	m, modelPath := trainTinyModel(ctx, t, dir)
 	writeDocs(t, filepath.Join(dir, "docs"), 2, all)
 	// MaxCalls 1: each shard in a fresh worker process, as the pipeline runs it.
 	sum, err := shards.Run(ctx, steps.Classify.With(steps.ClassifyParams{ModelPath: modelPath}), shards.Spec{
@@ -219,18 +208,7 @@ func TestClassifyOnPool(t *testing.T) {
 	ctx := newJob(t)
 	dir := t.TempDir()
 	all := append(docs(prose, "prose"), docs(code, "code")...)
-	m, err := quality.Train(ctx, []quality.Example{{Text: prose[0], Label: true}, {Text: code[0], Label: false}}, quality.TrainOptions{Seed: 1, Bits: 12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := m.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	modelPath := filepath.Join(dir, "model.bin")
-	if err := os.WriteFile(modelPath, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	m, modelPath := trainTinyModel(ctx, t, dir)
 	writeDocs(t, filepath.Join(dir, "docs"), 3, all)
 	spec := shards.BatchSpec{Spec: shards.Spec{Input: filepath.Join(dir, "docs", "*.jsonl.zst"), Output: filepath.Join(dir, "scored")}, BatchSize: 2}
 	sum, err := steps.ClassifyOnPool(ctx, steps.ClassifyParams{ModelPath: modelPath}, 2, spec)
@@ -424,4 +402,23 @@ func TestBuildReport(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, metrics[name], want)
 		}
 	}
+}
+
+// trainTinyModel trains a model on one prose and one code example and saves it in dir;
+// the classify tests score with it.
+func trainTinyModel(ctx context.Context, t *testing.T, dir string) (*quality.Model, string) {
+	t.Helper()
+	m, err := quality.Train(ctx, []quality.Example{{Text: prose[0], Label: true}, {Text: code[0], Label: false}}, quality.TrainOptions{Seed: 1, Bits: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	modelPath := filepath.Join(dir, "model.bin")
+	if err := os.WriteFile(modelPath, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return m, modelPath
 }

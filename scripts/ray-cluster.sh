@@ -183,11 +183,22 @@ start)
 	# Ray's runtime-env agent runs a failed pip install once, not 3 times 1 s apart; what
 	# makes pip fail (no such distribution, conflicting versions) does not go away on a
 	# retry, and pip retries network errors itself.
+	# The dashboard (and with it the state API and the Jobs API) serves on loopback only and
+	# needs Ray's "default" extras (scripts/setup-python.sh installs them). It is on when the
+	# venv has them, unless RAY_INCLUDE_DASHBOARD=false; token authentication stays on.
+	dashboard="${RAY_INCLUDE_DASHBOARD:-}"
+	if [ -z "$dashboard" ]; then
+		if "$venv/bin/python" -c 'import aiohttp, opencensus, prometheus_client' 2>/dev/null; then
+			dashboard=true
+		else
+			dashboard=false
+		fi
+	fi
 	RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$token_file" RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 \
 		RUNTIME_ENV_RETRY_TIMES=1 \
 		"$venv/bin/ray" start --head --node-ip-address=127.0.0.1 --port="$port" \
 		--temp-dir="$temp" --node-manager-port="$nm" --object-manager-port="$om" \
-		--runtime-env-agent-port="$renv" --include-dashboard=false --dashboard-host=127.0.0.1 \
+		--runtime-env-agent-port="$renv" --include-dashboard="$dashboard" --dashboard-host=127.0.0.1 \
 		--dashboard-port="$dash" --dashboard-agent-listen-port="$ahttp" \
 		--dashboard-agent-grpc-port="$agrpc" --metrics-export-port="$metrics" \
 		--min-worker-port="$wmin" --max-worker-port="$wmax" \

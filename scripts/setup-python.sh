@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup-python.sh creates ./.venv (or $FRAY_VENV) with the Python packages the Ray backend
-# needs: ray (the cluster and the driver API the bridge uses), cbor2 (the bridge's and
+# needs: ray with its "default" extras (the cluster, the driver API the bridge uses, and
+# the dashboard that serves Ray's state API and Jobs API), cbor2 (the bridge's and
 # the worker shim's codec for fray's wire frames) and virtualenv (Ray builds the virtualenv
 # of a runtime env with pip packages, fray's RuntimeEnv.PackageRequirements, with it). It
 # is idempotent: when the venv already has exactly the pinned versions it does nothing.
@@ -23,6 +24,7 @@ have_versions() {
 import sys
 from importlib.metadata import version
 ok = (version("ray"), version("cbor2"), version("virtualenv")) == tuple(sys.argv[1:4])
+import aiohttp, opencensus, prometheus_client  # ray[default]: dashboard, state API, Jobs API
 sys.exit(0 if ok else 1)
 PY
 }
@@ -42,9 +44,9 @@ if [ ! -x "$venv/bin/python" ]; then
 	"$python" -m venv "$venv"
 fi
 
-echo "setup-python: installing ray==$RAY_VERSION cbor2==$CBOR2_VERSION virtualenv==$VIRTUALENV_VERSION into $venv"
+echo "setup-python: installing ray[default]==$RAY_VERSION cbor2==$CBOR2_VERSION virtualenv==$VIRTUALENV_VERSION into $venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-	"ray==$RAY_VERSION" "cbor2==$CBOR2_VERSION" "virtualenv==$VIRTUALENV_VERSION"
+	"ray[default]==$RAY_VERSION" "cbor2==$CBOR2_VERSION" "virtualenv==$VIRTUALENV_VERSION"
 
 have_versions || { echo "setup-python: install finished but versions do not match" >&2; exit 1; }
 echo "setup-python: ok ($venv)"

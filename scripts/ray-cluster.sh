@@ -7,6 +7,15 @@
 #   scripts/ray-cluster.sh env     # prints `export NAME=value` lines for the running cluster
 #   scripts/ray-cluster.sh stop    # stops the cluster this script started, and nothing else
 #   scripts/ray-cluster.sh address # prints the address of the running cluster
+#   scripts/ray-cluster.sh add-node        # joins a second raylet to the running cluster
+#   scripts/ray-cluster.sh kill-node TEMP  # SIGKILLs the added node using TEMP: raylet, workers
+#
+# add-node starts a worker node on this machine (`ray start --address`) with its own
+# --temp-dir (RAY_TEMP_DIR, default a new directory under /tmp), its own free ports, the
+# cluster's token, everything on 127.0.0.1, RAY_NUM_CPUS (default 2) and RAY_RESOURCES
+# (default {}), and prints its temp dir; stop ends it with the head. kill-node simulates
+# that node failing: its raylet (found by its --temp_dir) and every other process of the
+# node die at once; the head and the rest of the cluster live on.
 #
 # What connects to the cluster needs its token: `eval "$(scripts/ray-cluster.sh env)"`
 # exports RAY_ADDRESS, RAY_AUTH_MODE=token, RAY_AUTH_TOKEN_PATH (the token, a 0600 file,
@@ -21,6 +30,8 @@
 # which would end every Ray process on the machine.
 #
 # Environment: FRAY_VENV (default ./.venv, created by scripts/setup-python.sh),
+# RAY_CLUSTER_DIR (where the address, the token and the record of the started cluster are
+# kept; default .cache, so a test can run its own cluster beside the one this script started),
 # RAY_NUM_CPUS (default 4), RAY_RESOURCES (JSON, default below), RAY_PORT (the GCS port;
 # default 6379 when free, else a free one), RAY_TEMP_DIR (default .cache/ray, or a directory
 # under /tmp when that path is too long for Ray's unix sockets).
@@ -28,10 +39,11 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${FRAY_VENV:-$root/.venv}"
-cache="$root/.cache"
+cache="${RAY_CLUSTER_DIR:-$root/.cache}"
 addr_file="$cache/ray-address"
 token_file="$cache/ray-auth-token"
 state_file="$cache/ray-cluster" # temp dir and address of the started cluster
+nodes_file="$cache/ray-nodes"    # the temp dirs of the nodes add-node started, one a line
 export RAY_USAGE_STATS_ENABLED=0
 
 if [ ! -x "$venv/bin/ray" ]; then
@@ -42,10 +54,12 @@ fi
 # free_ports prints "gcs node_manager object_manager runtime_env dashboard agent_http
 # agent_grpc metrics worker_min worker_max": ports nothing listens on at 127.0.0.1 (or on all
 # addresses). The worker range lies below the kernel's ephemeral ports and above Ray's
-# default range (10002-19999), so another cluster with default ports keeps its own.
+# default range (10002-19999), so another cluster with default ports keeps its own, and
+# apart from the worker ranges of the raylets running on the machine (another cluster's, or
+# this cluster's head when add-node runs), whose idle ports nobody listens on yet.
 free_ports() {
 	"$venv/bin/python" - "${RAY_PORT:-}" <<'PY'
-import random, socket, sys
+import os, random, socket, sys
 
 def free(p):
     s = socket.socket()
@@ -71,10 +85,21 @@ while len(ports) < 8:  # held open together, so all differ
         ports.append(s.getsockname()[1])
 for s in held:
     s.close()
+taken = []  # [lo, hi] worker port ranges of the raylets running here
+for d in os.listdir("/proc"):
+    try:
+        with open("/proc/%s/cmdline" % d, "rb") as f:
+            args = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        continue
+    r = dict(a[2:].split("=", 1) for a in args if a.startswith(("--min_worker_port=", "--max_worker_port=")))
+    if len(r) == 2 and r["min_worker_port"].isdigit() and r["max_worker_port"].isdigit():
+        taken.append((int(r["min_worker_port"]), int(r["max_worker_port"])))
 n = 1000
 for _ in range(200):
     lo = random.randrange(20000, 32000 - n)
-    if all(free(p) for p in range(lo, lo + n)) and not any(lo <= p < lo + n for p in ports):
+    if (all(free(p) for p in range(lo, lo + n)) and not any(lo <= p < lo + n for p in ports)
+            and not any(lo <= b and a < lo + n for a, b in taken)):
         break
 else:
     sys.exit("ray-cluster: no free range of %d ports for Ray workers in 20000-32000" % n)
@@ -117,6 +142,25 @@ cluster_pids() {
 		}'
 }
 
+# raylet_pid prints the raylet whose --temp_dir is $1, if one runs.
+raylet_pid() {
+	local p first arg
+	for p in /proc/[0-9]*; do
+		first=""
+		while IFS= read -r -d '' arg; do
+			if [ -z "$first" ]; then
+				first="$arg"
+				case "$first" in */raylet) ;; *) break ;; esac
+				continue
+			fi
+			if [ "$arg" = "--temp_dir=$1" ]; then
+				echo "${p#/proc/}"
+				return 0
+			fi
+		done 2>/dev/null <"$p/cmdline"
+	done
+}
+
 # alive reports whether process $1 exists and is not a zombie waiting to be reaped.
 alive() {
 	local st
@@ -145,6 +189,7 @@ print_env() {
 # cluster reports; 4 "TPU" let its accelerator subtests run here, and "fraytest_widget"
 # (fraytest.SuggestedScarce) is the custom resource only the suite uses.
 default_resources='{"head_node": 1, "TPU": 4, "TPU-v4-32-head": 1, "fraytest_widget": 2}'
+no_resources='{}' # an added node's default
 
 case "${1:-}" in
 start)
@@ -154,6 +199,7 @@ start)
 	fi
 	mkdir -p "$cache"
 	chmod 700 "$cache"
+	rm -f "$nodes_file" # a previous cluster's
 	if [ -n "${RAY_TEMP_DIR:-}" ]; then
 		temp="$RAY_TEMP_DIR"
 		mkdir -p "$temp"
@@ -226,6 +272,13 @@ stop)
 	. "$state_file"
 	# One snapshot: once the raylet is gone its children belong to init, not to the cluster.
 	pids="$(cluster_pids "$temp")"
+	if [ -f "$nodes_file" ]; then
+		while IFS= read -r node; do
+			[ -n "$node" ] && pids="$pids $(cluster_pids "$node")"
+		done <"$nodes_file"
+	fi
+	# shellcheck disable=SC2086
+	pids="$(echo $pids)" # one line, or empty
 	if [ -n "$pids" ]; then
 		# shellcheck disable=SC2086
 		kill -TERM $pids 2>/dev/null || true
@@ -243,14 +296,81 @@ stop)
 			kill -KILL $pids 2>/dev/null || true
 		fi
 	fi
-	rm -f "$addr_file" "$state_file" "$token_file"
+	rm -f "$addr_file" "$state_file" "$token_file" "$nodes_file"
 	echo "ray-cluster: stopped"
+	;;
+add-node)
+	if ! running; then
+		echo "ray-cluster: no cluster started by this script runs; scripts/ray-cluster.sh start first" >&2
+		exit 1
+	fi
+	if [ -n "${RAY_TEMP_DIR:-}" ]; then
+		node="$RAY_TEMP_DIR"
+		mkdir -p "$node"
+	else
+		node="$(mktemp -d /tmp/fray-ray-node.XXXXXX)"
+	fi
+	node="$(cd "$node" && pwd -P)"
+	# Recorded first, so that stop ends what a failed start left running.
+	echo "$node" >>"$nodes_file"
+	read -r _ nm om renv _ ahttp agrpc metrics wmin wmax <<<"$(RAY_PORT= free_ports)"
+	log="$node/ray-start.log"
+	# Ray on Linux replaces 127.0.0.1 with the machine's address unless
+	# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, and with that set `ray start --address` refuses
+	# to start a worker node ("not supported on Windows and OSX"). So this runs Ray's own
+	# `ray start` with that one check lifted for its command-line module only: the node's
+	# processes get the variable and keep every socket on 127.0.0.1, like the head's.
+	RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$token_file" RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 \
+		RUNTIME_ENV_RETRY_TIMES=1 \
+		"$venv/bin/python" - start --address="$address" --node-ip-address=127.0.0.1 \
+		--temp-dir="$node" --node-manager-port="$nm" --object-manager-port="$om" \
+		--runtime-env-agent-port="$renv" --dashboard-agent-listen-port="$ahttp" \
+		--dashboard-agent-grpc-port="$agrpc" --metrics-export-port="$metrics" \
+		--min-worker-port="$wmin" --max-worker-port="$wmax" \
+		--num-cpus="${RAY_NUM_CPUS:-2}" --resources="${RAY_RESOURCES:-$no_resources}" \
+		--disable-usage-stats >"$log" 2>&1 <<'PY' || {
+import sys, types
+from ray.scripts import scripts
+
+real = scripts.ray_constants
+lifted = types.ModuleType(real.__name__)
+lifted.__getattr__ = lambda name: getattr(real, name)
+lifted.ENABLE_RAY_CLUSTER = True  # read by scripts.py only: the worker-node check
+scripts.ray_constants = lifted
+sys.argv = ["ray"] + sys.argv[1:]
+sys.exit(scripts.main())
+PY
+		cat "$log" >&2
+		exit 1
+	}
+	echo "$node"
+	;;
+kill-node)
+	node="${2:-}"
+	if [ -d "$node" ]; then node="$(cd "$node" && pwd -P)"; fi # as add-node recorded it
+	if [ -z "$node" ] || ! grep -qxF -- "$node" "$nodes_file" 2>/dev/null; then
+		echo "ray-cluster: kill-node needs the temp dir of a node add-node started (listed in $nodes_file)" >&2
+		exit 2
+	fi
+	pid="$(raylet_pid "$node")"
+	if [ -z "$pid" ]; then
+		echo "ray-cluster: no raylet runs with --temp_dir=$node" >&2
+		exit 1
+	fi
+	# One snapshot of the node's processes (its workers are the raylet's descendants), then
+	# the raylet first: as when the machine dies, no worker of the node outlives it to
+	# finish a task.
+	pids="$(cluster_pids "$node")"
+	kill -KILL "$pid"
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null || true
+	echo "ray-cluster: killed raylet $pid and the $(echo $pids | wc -w) processes of node $node"
 	;;
 address)
 	cat "$addr_file"
 	;;
 *)
-	echo "usage: $0 start|env|stop|address" >&2
+	echo "usage: $0 start|env|stop|address|add-node|kill-node TEMP_DIR" >&2
 	exit 2
 	;;
 esac

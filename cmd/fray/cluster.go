@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fray-go/fray/backend/ray"
-	"github.com/fray-go/fray/internal/raycluster"
 	"github.com/fray-go/fray/internal/rayapi"
+	"github.com/fray-go/fray/internal/raycluster"
 )
 
 // clusterFlags are the flags of the cluster commands.
@@ -273,4 +273,3 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
-

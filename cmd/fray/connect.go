@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/fray-go/fray/backend/ray"
-	"github.com/fray-go/fray/internal/raycluster"
 	"github.com/fray-go/fray/internal/rayapi"
+	"github.com/fray-go/fray/internal/raycluster"
 )
 
 // target is where a command's requests go, and how it was found (for messages).

@@ -133,6 +133,9 @@ and state files are removed. Other Ray clusters on the machine are left alone (t
 			}
 			w := cmd.OutOrStdout()
 			describe(w, st)
+			if addrs, err := raycluster.Listening(st); err == nil {
+				fmt.Fprintf(w, "listening    %s\n", strings.Join(addrs, " "))
+			}
 			if st.Dashboard == "" {
 				fmt.Fprintln(w, "(no dashboard: nodes are listed through it)")
 				return nil

@@ -35,7 +35,7 @@ type Config struct {
 	// TempDir is the cluster's --temp-dir. Empty means <StateDir>/ray, or a new directory
 	// under /tmp when that path is too long for Ray's unix sockets.
 	TempDir string
-	// Dashboard is "true", "false" or "" (on when Python can import what the dashboard
+	// Dashboard is "true", "false" or "" or "auto" (on when Python can import what the dashboard
 	// needs: aiohttp, opencensus, prometheus_client).
 	Dashboard string
 }
@@ -88,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (State, error) {
 		return State{}, err
 	}
 	dashboard := cfg.Dashboard
-	if dashboard == "" {
+	if dashboard == "" || dashboard == "auto" {
 		dashboard = "false"
 		if exec.CommandContext(ctx, cfg.Python, "-c", "import aiohttp, opencensus, prometheus_client").Run() == nil {
 			dashboard = "true"

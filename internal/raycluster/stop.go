@@ -14,11 +14,12 @@ import (
 // Running reports whether processes of the cluster st records still run.
 func Running(st State) bool {
 	pids, err := clusterPIDs(st.TempDir)
-	return err == nil && len(pids) > 0
+	return err == nil && len(alive(pids)) > 0
 }
 
 // Stop ends the processes of the cluster recorded in the state directory dir (SIGTERM, then
-// SIGKILL for what is left after 10 s) and removes its address, token and state files. It
+// SIGKILL for what is left after 10 s: Ray's GCS and raylet take that long to shut down
+// gracefully, if they do) and removes its address, token and state files. It
 // returns the number of processes ended; ErrNotStarted (wrapped) when nothing is recorded.
 func Stop(dir string) (int, error) {
 	st, err := Load(dir)
@@ -40,6 +41,10 @@ func Stop(dir string) (int, error) {
 	}
 	for _, p := range left {
 		syscall.Kill(p, syscall.SIGKILL)
+	}
+	for i := 0; i < 25 && len(left) > 0; i++ { // until the kernel has ended them
+		time.Sleep(200 * time.Millisecond)
+		left = alive(left)
 	}
 	for _, f := range []string{AddressFile, StateFile, TokenFile} {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -126,11 +126,14 @@ $RAY_AUTH_TOKEN_PATH, else .cache/ray-auth-token here or in a parent directory.`
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	pf := root.PersistentFlags()
-	pf.StringVar(&g.address, "address", "", "the cluster: its dashboard's URL (http://HOST:PORT) or its GCS address (HOST:PORT)")
-	pf.StringVar(&g.tokenFile, "token-file", "", "the file holding the cluster's token (default: as ray.Connect finds it)")
-	root.AddCommand(newClusterCmd(), newSubmitCmd(g), newJobsCmd(g),
-		newStateCmd(g, "actors"), newStateCmd(g, "tasks"), newStateCmd(g, "objects"))
+	root.AddCommand(newClusterCmd())
+	for _, c := range []*cobra.Command{newSubmitCmd(g), newJobsCmd(g),
+		newStateCmd(g, "actors"), newStateCmd(g, "tasks"), newStateCmd(g, "objects")} {
+		pf := c.PersistentFlags() // the commands that talk to a cluster's dashboard
+		pf.StringVar(&g.address, "address", "", "the cluster: its dashboard's URL (http://HOST:PORT) or its GCS address (HOST:PORT)")
+		pf.StringVar(&g.tokenFile, "token-file", "", "the file holding the cluster's token (default: as ray.Connect finds it)")
+		root.AddCommand(c)
+	}
 	return root
 }
 

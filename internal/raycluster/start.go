@@ -158,8 +158,14 @@ func clusterEnv(base []string, tokenPath, python string) []string {
 	var env []string
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := set[k]; ok || k == "RAY_AUTH_TOKEN" {
-			continue // RAY_AUTH_TOKEN would take precedence over the new token's file
+		switch k {
+		case "RAY_AUTH_TOKEN", "RAY_ADDRESS", "RAY_API_SERVER_ADDRESS":
+			// Another cluster's: the token would take precedence over this one's file, and
+			// the cluster's processes (job drivers too) must not be pointed elsewhere.
+			continue
+		}
+		if _, ok := set[k]; ok {
+			continue
 		}
 		env = append(env, kv)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -191,5 +192,26 @@ func TestPackageZip(t *testing.T) {
 	must(os.WriteFile(filepath.Join(dir, "prog"), nil, 0o644))
 	if _, err := packageZip(bin, "prog", dir); err == nil || !strings.Contains(err.Error(), "the name the program is shipped under") {
 		t.Errorf("a working dir with a file named like the program: %v", err)
+	}
+}
+
+// TestGoBuildPlatform: --platform builds for the cluster's GOOS/GOARCH.
+func TestGoBuildPlatform(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "hello")
+	var stderr bytes.Buffer
+	if err := goBuild(context.Background(), "./testdata/hello", out, "linux", "arm64", &stderr); err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 {
+		t.Errorf("built for %v, want EM_AARCH64 (linux/arm64)", f.Machine)
+	}
+	err = goBuild(context.Background(), "./testdata/nosuch", out, "", "", &stderr)
+	if err == nil || !strings.Contains(err.Error(), "go build ./testdata/nosuch") {
+		t.Errorf("building a missing package: %v", err)
 	}
 }

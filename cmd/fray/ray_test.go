@@ -85,6 +85,24 @@ func TestSubmitJob(t *testing.T) {
 	}
 }
 
+// TestSubmitShipWorkingDir: a driver that ships its binary to the workers in its own
+// working_dir (ray.ShipWorkingDir, for clusters of several nodes) runs too: its runtime env
+// overrides the job's (RAY_OVERRIDE_JOB_RUNTIME_ENV), and the driver keeps its files.
+func TestSubmitShipWorkingDir(t *testing.T) {
+	raytest.Address(t)
+	work := t.TempDir()
+	if err := os.WriteFile(filepath.Join(work, "data.txt"), []byte("shipped"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	actor := "frayclitest-wd-" + time.Now().Format("150405.000")
+	code, stdout, stderr := runCLI(t, "submit", "--wait", "--working-dir", work, "--env", "FRAY_PYTHON="+clusterPython(t),
+		"--env", "FRAYCLITEST_SHIP=working_dir", "--", testProgram, "ok", actor)
+	want := `double=42 greet="hello, cluster" data="shipped"`
+	if code != exitOK || !strings.Contains(stdout, want) {
+		t.Fatalf("submit --wait: exit %d, want %q in the output\nstdout:\n%s\nstderr:\n%s", code, want, stdout, stderr)
+	}
+}
+
 // TestSubmitFailingJob: with --wait, a driver that fails makes fray exit 1 and say so.
 func TestSubmitFailingJob(t *testing.T) {
 	raytest.Address(t)

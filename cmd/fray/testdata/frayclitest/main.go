@@ -3,6 +3,7 @@
 // a named actor, reads a file shipped with --working-dir, and prints what it got.
 //
 //	frayclitest ok NAME     task, actor NAME, data.txt of the working directory
+//	                        ($FRAYCLITEST_SHIP=working_dir: ray.ShipWorkingDir)
 //	frayclitest fail CODE   exits with CODE
 //	frayclitest sleep       prints "sleeping" and waits to be stopped
 package main
@@ -60,7 +61,11 @@ func main() {
 
 func run(actorName string) error {
 	ctx := context.Background()
-	jc, err := ray.Connect(ctx, ray.Options{Namespace: "frayclitest"})
+	opts := ray.Options{Namespace: "frayclitest"}
+	if os.Getenv("FRAYCLITEST_SHIP") == "working_dir" { // as on a cluster of several nodes
+		opts.Ship = ray.ShipWorkingDir
+	}
+	jc, err := ray.Connect(ctx, opts)
 	if err != nil {
 		return err
 	}

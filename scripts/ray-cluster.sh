@@ -10,9 +10,10 @@
 #
 # What connects to the cluster needs its token: `eval "$(scripts/ray-cluster.sh env)"`
 # exports RAY_ADDRESS, RAY_AUTH_MODE=token, RAY_AUTH_TOKEN_PATH (the token, a 0600 file,
-# .cache/ray-auth-token) and RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, which Ray's Python needs to
-# keep 127.0.0.1 rather than rewrite it to the machine's address. fray's Go side finds the
-# token file by itself (see backend/ray.Options.AuthTokenFile).
+# .cache/ray-auth-token), RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, which Ray's Python needs to
+# keep 127.0.0.1 rather than rewrite it to the machine's address, and RAY_API_SERVER_ADDRESS
+# (the dashboard, for Ray's Jobs CLI). fray's Go side finds the address and the token file
+# by itself (see backend/ray.Options), and so does the `fray` command.
 #
 # Each start picks free ports for everything Ray listens on (GCS, node manager, object
 # manager, runtime-env agent, dashboard and its agent, metrics, a worker port range) and uses
@@ -27,7 +28,8 @@
 # Environment: FRAY_VENV (default ./.venv, created by scripts/setup-python.sh),
 # RAY_NUM_CPUS (default 4), RAY_RESOURCES (JSON, default below), RAY_PORT (the GCS port;
 # default 6379 when free, else a free one), RAY_TEMP_DIR (default .cache/ray, or a directory
-# under /tmp when that path is too long for Ray's unix sockets).
+# under /tmp when that path is too long for Ray's unix sockets), RAY_INCLUDE_DASHBOARD
+# (auto, true or false; default auto: on when the venv has Ray's "default" extras).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,21 +1,21 @@
 package ray_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/ray"
+	"github.com/fray-go/fray/internal/raycluster"
 	"github.com/fray-go/fray/internal/raytest"
 )
 
@@ -63,24 +63,19 @@ type Held struct {
 }
 
 // multiNode is a Ray cluster of two nodes on this machine, started by the test with
-// scripts/ray-cluster.sh (its own state dir, temp dirs and ports; token authentication;
-// loopback only): a head with {"head_node": 1, "slot": 1} and 2 CPUs, and a second raylet
-// with {"node_b": 1, "slot": 1} and 2 CPUs.
+// internal/raycluster (what `fray cluster start|add-node|kill-node|stop` and
+// scripts/ray-cluster.sh run), with its own state dir, temp dirs and ports, token
+// authentication and every socket on loopback: a head with {"head_node": 1, "slot": 1} and
+// 2 CPUs, and a second raylet with {"node_b": 1, "slot": 1} and 2 CPUs.
 type multiNode struct {
-	script, python string
-	env            []string
+	python, state  string
 	address, token string
 	head, b        string // the nodes' --temp-dir
 }
 
 func startMultiNode(t *testing.T) *multiNode {
-	t.Helper()
 	began := time.Now()
 	python := raytest.Python(t)
-	script := findUp(t, "scripts/ray-cluster.sh")
-	if script == "" {
-		t.Fatal("scripts/ray-cluster.sh not found above the working directory")
-	}
 	// Short paths: Ray's unix sockets live some 60 bytes below a temp dir, and a socket
 	// path has at most 107.
 	dir, err := os.MkdirTemp("", "fray-mn")
@@ -88,54 +83,34 @@ func startMultiNode(t *testing.T) *multiNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	c := &multiNode{script: script, python: python, head: filepath.Join(dir, "h"), b: filepath.Join(dir, "b")}
-	// Not the cluster of RAY_ADDRESS: none of its variables, and another state dir.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RAY_") {
-			c.env = append(c.env, kv)
-		}
+	c := &multiNode{python: python, state: filepath.Join(dir, "state")}
+	// The GCS declares a node dead after 3 missed health checks 1 s apart (Ray's defaults:
+	// 5 missed, 3 s apart), so the node-failure part takes seconds, not 20. The cluster's
+	// processes inherit these.
+	for k, v := range map[string]string{"RAY_health_check_initial_delay_ms": "1000", "RAY_health_check_period_ms": "1000",
+		"RAY_health_check_timeout_ms": "1000", "RAY_health_check_failure_threshold": "3"} {
+		t.Setenv(k, v)
 	}
-	c.env = append(c.env, "FRAY_VENV="+filepath.Dir(filepath.Dir(python)),
-		"RAY_CLUSTER_DIR="+filepath.Join(dir, "state"), "RAY_INCLUDE_DASHBOARD=false",
-		"RAY_PORT="+freePort(t), "RAY_USAGE_STATS_ENABLED=0",
-		// The GCS declares a node dead after 3 missed health checks 1 s apart (Ray's
-		// defaults: 5 missed, 3 s apart), so the node-failure part takes seconds, not 20.
-		"RAY_health_check_initial_delay_ms=1000", "RAY_health_check_period_ms=1000",
-		"RAY_health_check_timeout_ms=1000", "RAY_health_check_failure_threshold=3")
-	t.Cleanup(func() { _, _ = c.run("stop") })
-	c.mustRun(t, "start", "RAY_TEMP_DIR="+c.head, "RAY_NUM_CPUS=2", `RAY_RESOURCES={"head_node": 1, "slot": 1}`)
-	addr, err := os.ReadFile(filepath.Join(dir, "state", "ray-address"))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	t.Cleanup(func() { _, _ = raycluster.Stop(c.state) })
+	port, err := strconv.Atoi(freePort(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.address = strings.TrimSpace(string(addr))
-	if c.head, err = filepath.EvalSymlinks(c.head); err != nil { // as the script records it
-		t.Fatal(err)
+	st, err := raycluster.Start(ctx, raycluster.Config{StateDir: c.state, Python: python, NumCPUs: 2,
+		Resources: `{"head_node": 1, "slot": 1}`, Port: port, TempDir: filepath.Join(dir, "h"), Dashboard: "false"})
+	if err != nil {
+		t.Fatalf("starting the head: %v", err)
 	}
-	c.token = filepath.Join(dir, "state", "ray-auth-token")
-	c.mustRun(t, "add-node", "RAY_TEMP_DIR="+c.b, "RAY_NUM_CPUS=2", `RAY_RESOURCES={"node_b": 1, "slot": 1}`)
-	if c.b, err = filepath.EvalSymlinks(c.b); err != nil {
-		t.Fatal(err)
+	c.address, c.token, c.head = st.Address, st.TokenPath(), st.TempDir
+	c.b, err = raycluster.AddNode(ctx, c.state, raycluster.NodeConfig{TempDir: filepath.Join(dir, "b"), NumCPUs: 2,
+		Resources: `{"node_b": 1, "slot": 1}`, Python: python})
+	if err != nil {
+		t.Fatalf("adding node b: %v", err)
 	}
 	t.Logf("two-node cluster at %s up after %v", c.address, time.Since(began).Round(time.Second))
 	return c
-}
-
-// run runs the script with command (its words: "kill-node DIR") and extra variables.
-func (c *multiNode) run(command string, env ...string) (string, error) {
-	cmd := exec.Command(c.script, strings.Fields(command)...)
-	cmd.Env = append(append([]string(nil), c.env...), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
-}
-
-func (c *multiNode) mustRun(t *testing.T, command string, env ...string) {
-	t.Helper()
-	if out, err := c.run(command, env...); err != nil {
-		t.Fatalf("ray-cluster.sh %s: %v\n%s", command, err, out)
-	}
 }
 
 // connect connects a driver to the cluster, shipping the test binary by working_dir.
@@ -353,7 +328,9 @@ func nodeFailure(t *testing.T, ctx context.Context, c *multiNode, mark func(stri
 	}
 
 	mark("a restartable actor and 2+2 tasks running")
-	c.mustRun(t, "kill-node "+c.b)
+	if _, err := raycluster.KillNode(c.state, c.b); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(release, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

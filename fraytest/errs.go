@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 func errorCases() []testCase {
@@ -250,28 +251,38 @@ func testErrCyclicResult(s *env) {
 func testErrUnknownNames(s *env) {
 	arg, err := fray.Marshal(1)
 	s.must(err, "Marshal")
-	id, err := s.JC.SubmitTask(s.Ctx, fray.TaskSpec{Function: "fraytest.noSuchTask", Arg: fray.Payload{Data: arg},
-		Options: fray.TaskOptions{Name: "fraytest.noSuchTask"}})
+	id, err := s.JC.SubmitTask(s.Ctx, backend.TaskSpec{Function: "fraytest.noSuchTask", Arg: backend.Payload{Data: arg},
+		Options: backend.TaskOptions{Name: "fraytest.noSuchTask", Resources: map[string]float64{"CPU": 1}, MaxRetries: fray.DefaultMaxRetries}})
 	if err == nil {
-		_, err = fray.NewRef[int](s.JC, id).Get(s.Ctx)
+		err = objectErr(s, id)
 	}
 	s.wantErr(err, fray.ErrUnknownName, "submitting an unregistered task")
 	s.wantContains(err, "message", "fraytest.noSuchTask")
 
-	_, err = s.JC.CreateActor(s.Ctx, fray.ActorSpec{Class: "fraytest.NoSuchClass", Arg: fray.Payload{Data: arg}})
+	_, err = s.JC.CreateActor(s.Ctx, backend.ActorSpec{Class: "fraytest.NoSuchClass", Arg: backend.Payload{Data: arg}})
 	s.wantErr(err, fray.ErrUnknownName, "creating an unregistered actor class")
 
 	h, err := Counter.Create(s.Ctx, 0)
 	s.must(err, "create Counter")
-	oid, err := s.JC.CallActor(s.Ctx, fray.ActorCall{Actor: h.ID(), Method: "fraytest.Counter.NoSuchMethod", Arg: fray.Payload{Data: arg}})
+	oid, err := s.JC.CallActor(s.Ctx, backend.ActorCall{Actor: h.ID(), Method: "fraytest.Counter.NoSuchMethod", Arg: backend.Payload{Data: arg}})
 	if err == nil {
-		_, err = fray.NewRef[int](s.JC, oid).Get(s.Ctx)
+		err = objectErr(s, oid)
 	}
 	s.wantErr(err, fray.ErrUnknownName, "calling an unregistered method")
 	// The actor survives the bad call.
 	if v, err := counterAdd.Call(s.Ctx, h, 2); err != nil || v != 2 {
 		s.Errorf("Counter.Add after an unknown method = %d, %v; want 2", v, err)
 	}
+}
+
+// objectErr is the error of object id (Get's, or the object's own), read through the SPI.
+func objectErr(s *env, id backend.ObjectID) error {
+	objs, err := s.JC.Get(s.Ctx, []backend.ObjectID{id})
+	if err != nil {
+		return err
+	}
+	s.JC.Release([]backend.ObjectID{id})
+	return objs[0].Err
 }
 
 var lateSeq atomic.Int64

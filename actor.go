@@ -70,7 +70,7 @@ func (a *Actor[S, A]) Create(ctx context.Context, arg A, opts ...ActorOptions) (
 	if err != nil {
 		return ActorHandle[S]{}, fmt.Errorf("fray: actor %s: constructor argument: %w", a.fn.Name, err)
 	}
-	info, err := jc.CreateActor(ctx, backend.ActorSpec{Class: a.fn.Name, Arg: p, Options: o.effective()})
+	info, err := jc.CreateActor(ctx, backend.ActorSpec{Class: a.fn, Arg: p, Options: o.effective()})
 	if err != nil {
 		return ActorHandle[S]{}, err
 	}
@@ -223,7 +223,7 @@ func (m *Method[S, A, R]) Remote(ctx context.Context, h ActorHandle[S], arg A) (
 	if err != nil {
 		return Ref[R]{}, fmt.Errorf("fray: method %s: argument: %w", m.fn.Name, err)
 	}
-	id, err := jc.CallActor(ctx, backend.ActorCall{Actor: h.info.ID, Method: m.fn.Name, Arg: p})
+	id, err := jc.CallActor(ctx, backend.ActorCall{Actor: h.info.ID, Method: m.fn, Arg: p})
 	if err != nil {
 		return Ref[R]{}, err
 	}
@@ -239,7 +239,7 @@ func (m *Method[S, A, R]) RemoteRef(ctx context.Context, h ActorHandle[S], arg R
 	if err := checkRefFor(jc, arg.c); err != nil {
 		return Ref[R]{}, err
 	}
-	id, err := jc.CallActor(ctx, backend.ActorCall{Actor: h.info.ID, Method: m.fn.Name, ArgRef: arg.c.id})
+	id, err := jc.CallActor(ctx, backend.ActorCall{Actor: h.info.ID, Method: m.fn, ArgRef: arg.c.id})
 	runtime.KeepAlive(arg) // the object must not be released before the backend pinned it
 	if err != nil {
 		return Ref[R]{}, err

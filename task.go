@@ -53,7 +53,7 @@ func (t *Task[A, R]) Remote(ctx context.Context, arg A, opts ...TaskOptions) (Re
 	if err != nil {
 		return Ref[R]{}, fmt.Errorf("fray: task %s: argument: %w", t.fn.Name, err)
 	}
-	id, err := jc.SubmitTask(ctx, backend.TaskSpec{Function: t.fn.Name, Arg: p, Options: o})
+	id, err := jc.SubmitTask(ctx, backend.TaskSpec{Function: t.fn, Arg: p, Options: o})
 	if err != nil {
 		return Ref[R]{}, err
 	}
@@ -71,7 +71,7 @@ func (t *Task[A, R]) RemoteRef(ctx context.Context, arg Ref[A], opts ...TaskOpti
 	if err := checkRefFor(jc, arg.c); err != nil {
 		return Ref[R]{}, err
 	}
-	id, err := jc.SubmitTask(ctx, backend.TaskSpec{Function: t.fn.Name, ArgRef: arg.c.id, Options: o})
+	id, err := jc.SubmitTask(ctx, backend.TaskSpec{Function: t.fn, ArgRef: arg.c.id, Options: o})
 	runtime.KeepAlive(arg) // the object must not be released before the backend pinned it
 	if err != nil {
 		return Ref[R]{}, err

@@ -37,15 +37,15 @@ func (p Payload) Encoded(marshal func(any) ([]byte, error)) ([]byte, error) {
 
 // TaskSpec is one task submission, checked and defaulted by the API.
 type TaskSpec struct {
-	Function string   // registered task name; the API checked it is a task
-	Arg      Payload  // the argument, unless ArgRef is set
-	ArgRef   ObjectID // a top-level ref argument, resolved to its value before the task runs
+	Function *Function // the registered task (Kind is KindTask)
+	Arg      Payload   // the argument, unless ArgRef is set
+	ArgRef   ObjectID  // a top-level ref argument, resolved to its value before the task runs
 	Options  TaskOptions
 }
 
 // ActorSpec is one actor creation, checked and defaulted by the API.
 type ActorSpec struct {
-	Class   string // registered actor class name; the API checked it is an actor class
+	Class   *Function // the registered actor class (Kind is KindActorClass)
 	Arg     Payload
 	Options ActorOptions
 }
@@ -53,7 +53,7 @@ type ActorSpec struct {
 // ActorCall is one actor method call.
 type ActorCall struct {
 	Actor  ActorID
-	Method string // registered method name, "<class>.<method>"; the API checked the class
+	Method *Function // the registered method (Kind is KindMethod) of the actor's class
 	Arg    Payload
 	ArgRef ObjectID
 }

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/fray-go/fray"
-	"github.com/fray-go/fray/backend"
 )
 
 func errorCases() []testCase {
@@ -22,7 +21,6 @@ func errorCases() []testCase {
 		{"UnserializableResultFailsGet", testErrUnserializableResult},
 		{"CyclicOrTooDeepArgumentFailsAtCallSite", testErrCyclicArg},
 		{"CyclicOrTooDeepResultFailsGet", testErrCyclicResult},
-		{"UnknownNames", testErrUnknownNames},
 		{"LateRegistration", testErrLateRegistration},
 		{"MissingJobContextSaysHowToSetOne", testErrNoJobContext},
 		{"DroppedTaskContextHasNoJobContext", testErrDroppedCtx},
@@ -246,43 +244,6 @@ func testErrCyclicResult(s *env) {
 	if v, err := counterAdd.Call(s.Ctx, h, 1); err != nil || v != 6 {
 		s.Errorf("Counter.Add after refused results = %d, %v; want 6 (the actor must survive with its state)", v, err)
 	}
-}
-
-func testErrUnknownNames(s *env) {
-	arg, err := fray.Marshal(1)
-	s.must(err, "Marshal")
-	id, err := s.JC.SubmitTask(s.Ctx, backend.TaskSpec{Function: "fraytest.noSuchTask", Arg: backend.Payload{Data: arg},
-		Options: backend.TaskOptions{Name: "fraytest.noSuchTask", Resources: map[string]float64{"CPU": 1}, MaxRetries: fray.DefaultMaxRetries}})
-	if err == nil {
-		err = objectErr(s, id)
-	}
-	s.wantErr(err, fray.ErrUnknownName, "submitting an unregistered task")
-	s.wantContains(err, "message", "fraytest.noSuchTask")
-
-	_, err = s.JC.CreateActor(s.Ctx, backend.ActorSpec{Class: "fraytest.NoSuchClass", Arg: backend.Payload{Data: arg}})
-	s.wantErr(err, fray.ErrUnknownName, "creating an unregistered actor class")
-
-	h, err := Counter.Create(s.Ctx, 0)
-	s.must(err, "create Counter")
-	oid, err := s.JC.CallActor(s.Ctx, backend.ActorCall{Actor: h.ID(), Method: "fraytest.Counter.NoSuchMethod", Arg: backend.Payload{Data: arg}})
-	if err == nil {
-		err = objectErr(s, oid)
-	}
-	s.wantErr(err, fray.ErrUnknownName, "calling an unregistered method")
-	// The actor survives the bad call.
-	if v, err := counterAdd.Call(s.Ctx, h, 2); err != nil || v != 2 {
-		s.Errorf("Counter.Add after an unknown method = %d, %v; want 2", v, err)
-	}
-}
-
-// objectErr is the error of object id (Get's, or the object's own), read through the SPI.
-func objectErr(s *env, id backend.ObjectID) error {
-	objs, err := s.JC.Get(s.Ctx, []backend.ObjectID{id})
-	if err != nil {
-		return err
-	}
-	s.JC.Release([]backend.ObjectID{id})
-	return objs[0].Err
 }
 
 var lateSeq atomic.Int64

@@ -54,13 +54,7 @@ func (j *JobContext) CreateActor(ctx context.Context, spec backend.ActorSpec) (b
 	if j.closed.Load() {
 		return backend.ActorInfo{}, errClosed
 	}
-	fn, err := j.c.lookup(spec.Class)
-	if err != nil {
-		return backend.ActorInfo{}, err
-	}
-	if fn.Kind != backend.KindActorClass {
-		return backend.ActorInfo{}, &fray.UnknownNameError{What: "actor class", Name: spec.Class, Hint: "it is registered as a " + fn.Kind.String() + ", not an actor class"}
-	}
+	fn := spec.Class
 	o := &spec.Options
 	placement, held := o.Placement, o.Held
 	cl := j.c.classFor(placement, false)
@@ -76,7 +70,7 @@ func (j *JobContext) CreateActor(ctx context.Context, spec backend.ActorSpec) (b
 	}
 	arg, err := j.payload(spec.Arg)
 	if err != nil {
-		return backend.ActorInfo{}, fmt.Errorf("local: actor %s: constructor argument: %w", spec.Class, err)
+		return backend.ActorInfo{}, fmt.Errorf("local: actor %s: constructor argument: %w", fn.Name, err)
 	}
 	ns := o.Namespace
 	if ns == "" {
@@ -87,11 +81,11 @@ func (j *JobContext) CreateActor(ctx context.Context, spec backend.ActorSpec) (b
 		taskRetries: o.MaxTaskRetries, pr: pr}
 	a.gone.L = &a.mu
 	a.info = backend.ActorInfo{ID: backend.ActorID(c.tag + "-actor-" + strconv.FormatUint(c.actorSeq.Add(1), 16)),
-		Class: spec.Class, Name: o.Name, Namespace: ns}
+		Class: fn.Name, Name: o.Name, Namespace: ns}
 	if !o.Detached {
 		a.owner = j
 	}
-	t := &task{job: j, fn: fn, class: cl, kind: kindCtor, arg: arg, name: spec.Class, actor: a}
+	t := &task{job: j, fn: fn, class: cl, kind: kindCtor, arg: arg, name: fn.Name, actor: a}
 	if pr != nil {
 		t.pr = &procTask{env: pr.env} // holds the actor's GPU ids once placed
 	}
@@ -291,21 +285,12 @@ func (j *JobContext) CallActor(ctx context.Context, call backend.ActorCall) (bac
 	if j.closed.Load() {
 		return "", errClosed
 	}
-	fn, err := j.c.lookup(call.Method)
-	if err != nil {
-		return "", err
-	}
-	if fn.Kind != backend.KindMethod {
-		return "", &fray.UnknownNameError{What: "method", Name: call.Method, Hint: "it is registered as a " + fn.Kind.String() + ", not an actor method"}
-	}
+	fn := call.Method // the API checked it is a method of the handle's class
 	v, _ := j.c.actors.Load(call.Actor)
 	a, _ := v.(*actor)
-	if a != nil && fn.Class != a.info.Class {
-		return "", fmt.Errorf("local: %w: method %s called on actor %s of class %s", fray.ErrInvalidArgument, call.Method, call.Actor, a.info.Class)
-	}
 	arg, err := j.payload(call.Arg)
 	if err != nil {
-		return "", fmt.Errorf("local: method %s: argument: %w", call.Method, err)
+		return "", fmt.Errorf("local: method %s: argument: %w", fn.Name, err)
 	}
 	t := &task{job: j, fn: fn, kind: kindCall, arg: arg, name: fn.Name, actor: a}
 	if a != nil {

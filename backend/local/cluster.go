@@ -41,8 +41,6 @@ type Cluster struct {
 	actors      sync.Map // backend.ActorID → *actor, for lookups without the lock
 	actorSeq    atomic.Uint64
 	tag         string // random prefix of actor ids
-	funcs       map[string]*backend.Function
-	lastFn      atomic.Pointer[backend.Function]
 	pool        *pool
 	gpus        *procpool.GPUSet // concrete GPU ids for the ledger's GPU amounts
 	workerOpts  WorkerOptions
@@ -77,18 +75,12 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 		jobs:    map[*JobContext]struct{}{},
 		names:   map[actorKey]*actor{},
 		tag:     randomHex(4),
-		funcs:   map[string]*backend.Function{},
 		pool:    newPool(),
 	}
 	c.workerOpts = opts.Workers
 	c.gpus = newGPUSet(c.ledger.snapshot(c.ledger.total))
 	c.idle.L = &c.mu
 	c.defaultTask = c.classFor(nil, true)
-	for _, name := range backend.RegisteredNames() {
-		if f, ok := backend.LookupFunction(name); ok {
-			c.funcs[name] = f
-		}
-	}
 	return c, nil
 }
 
@@ -104,24 +96,6 @@ func (c *Cluster) Available() fray.Resources {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ledger.snapshot(c.ledger.avail)
-}
-
-// lookup returns a registered function; the registry is frozen before a cluster exists, so
-// the snapshot taken at NewCluster is complete, and the fallback only serves odd programs
-// that build a cluster during package initialization.
-func (c *Cluster) lookup(name string) (*backend.Function, error) {
-	// Programs tend to submit the same function many times in a row: remember the last one.
-	if f := c.lastFn.Load(); f != nil && f.Name == name {
-		return f, nil
-	}
-	f, ok := c.funcs[name]
-	if !ok {
-		if f, ok = backend.LookupFunction(name); !ok {
-			return nil, &fray.UnknownNameError{What: "function", Name: name, Hint: "it is not registered in this binary"}
-		}
-	}
-	c.lastFn.Store(f)
-	return f, nil
 }
 
 // classFor returns the scheduling class of a request. With task set, a request without a CPU

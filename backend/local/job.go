@@ -253,20 +253,10 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec backend.TaskSpec) (bac
 	if j.closed.Load() {
 		return "", errClosed
 	}
-	fn, err := j.c.lookup(spec.Function)
-	if err != nil {
-		return "", err
-	}
-	if fn.Kind != backend.KindTask {
-		return "", &fray.UnknownNameError{What: "task", Name: spec.Function, Hint: "it is registered as an " + fn.Kind.String() + ", not a task"}
-	}
-	o := &spec.Options
+	fn, o := spec.Function, &spec.Options // checked and defaulted by the API
 	cl := j.c.classFor(o.Resources, true)
 	if cl.shape.infeasible != nil {
 		return "", cl.shape.infeasible
-	}
-	if o.MaxCalls < 0 {
-		return "", fmt.Errorf("local: task %s: %w: MaxCalls must be >= 0 (0 means unlimited), got %d", spec.Function, fray.ErrInvalidArgument, o.MaxCalls)
 	}
 	var pr *procTask
 	if o.MaxCalls > 0 || !o.RuntimeEnv.IsZero() || cl.shape.gpu > 0 || j.isolation == IsolateProcess || j.c.hasEnv.Load() {
@@ -274,13 +264,10 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec backend.TaskSpec) (bac
 	}
 	arg, err := j.payload(spec.Arg)
 	if err != nil {
-		return "", fmt.Errorf("local: task %s: argument: %w", spec.Function, err)
+		return "", fmt.Errorf("local: task %s: argument: %w", fn.Name, err)
 	}
 	t := &task{job: j, fn: fn, class: cl, kind: kindTask, arg: arg, name: o.Name, pr: pr,
 		retryExceptions: o.RetryExceptions, retriesLeft: int32(min(o.MaxRetries, math.MaxInt32))}
-	if t.name == "" {
-		t.name = fn.Name
-	}
 	t.init()
 	j.mu.Lock()
 	if j.closed.Load() {

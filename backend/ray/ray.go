@@ -144,20 +144,6 @@ func connectError(address, tokenSource string, payload []byte) error {
 // contain the job id), so the bridge need not scan it.
 func (j *JobContext) plain(data []byte) bool { return !bytes.Contains(data, j.marker) }
 
-// registered checks that name is a registered function of that kind. Workers run this
-// binary (the handshake checks their registry digest), so what is unknown here is unknown
-// there too: fail at the call site.
-func registered(name string, kind backend.FunctionKind) error {
-	f, ok := backend.LookupFunction(name)
-	if !ok {
-		return &fray.UnknownNameError{What: kind.String(), Name: name, Hint: "it is not registered in this binary"}
-	}
-	if f.Kind != kind {
-		return &fray.UnknownNameError{What: kind.String(), Name: name, Hint: "it is registered as a " + f.Kind.String()}
-	}
-	return nil
-}
-
 func randomHex(n int) string {
 	buf := make([]byte, n)
 	_, _ = rand.Read(buf)
@@ -263,14 +249,11 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec backend.TaskSpec) (bac
 	if err := j.check(); err != nil {
 		return "", err
 	}
-	if err := registered(spec.Function, backend.KindTask); err != nil {
-		return "", err
-	}
-	if err := j.feasible(ctx, fray.TaskResources(spec.Options.Resources)); err != nil {
-		return "", fmt.Errorf("fray: task %s: %w", spec.Function, err)
+	if err := j.feasible(ctx, spec.Options.Resources); err != nil {
+		return "", fmt.Errorf("fray: task %s: %w", spec.Function.Name, err)
 	}
 	oid := j.newOID()
-	msg := bridgeSubmit{OID: oid, Function: spec.Function, ArgRef: string(spec.ArgRef),
+	msg := bridgeSubmit{OID: oid, Function: spec.Function.Name, ArgRef: string(spec.ArgRef),
 		Options: wire.FromTaskOptions(spec.Options)}
 	if spec.ArgRef == "" {
 		data, err := spec.Arg.Encoded(fray.Marshal)
@@ -444,17 +427,14 @@ func (j *JobContext) CreateActor(ctx context.Context, spec backend.ActorSpec) (b
 	if err := j.check(); err != nil {
 		return backend.ActorInfo{}, err
 	}
-	if err := registered(spec.Class, backend.KindActorClass); err != nil {
-		return backend.ActorInfo{}, err
-	}
 	if err := j.feasible(ctx, spec.Options.Placement); err != nil {
-		return backend.ActorInfo{}, fmt.Errorf("fray: actor %s: %w", spec.Class, err)
+		return backend.ActorInfo{}, fmt.Errorf("fray: actor %s: %w", spec.Class.Name, err)
 	}
 	data, err := spec.Arg.Encoded(fray.Marshal)
 	if err != nil {
 		return backend.ActorInfo{}, err
 	}
-	res, err := j.b.result(ctx, wire.TypeCreateActorNested, wire.CreateActorNested{Class: spec.Class, Arg: data,
+	res, err := j.b.result(ctx, wire.TypeCreateActorNested, wire.CreateActorNested{Class: spec.Class.Name, Arg: data,
 		Options: wire.FromActorOptions(spec.Options)})
 	if err != nil {
 		return backend.ActorInfo{}, err
@@ -479,11 +459,8 @@ func (j *JobContext) CallActor(ctx context.Context, call backend.ActorCall) (bac
 	if err := j.check(); err != nil {
 		return "", err
 	}
-	if err := registered(call.Method, backend.KindMethod); err != nil {
-		return "", err
-	}
 	oid := j.newOID()
-	msg := bridgeCall{OID: oid, ActorID: string(call.Actor), Method: call.Method, ArgRef: string(call.ArgRef)}
+	msg := bridgeCall{OID: oid, ActorID: string(call.Actor), Method: call.Method.Name, ArgRef: string(call.ArgRef)}
 	if call.ArgRef == "" {
 		data, err := call.Arg.Encoded(fray.Marshal)
 		if err != nil {

@@ -498,8 +498,9 @@ func (s *server) finish(c *call, taskID string, v any, err error) wire.Result {
 	return wire.Result{Data: data}
 }
 
-// lookup resolves a name sent by the parent. The parent's API checked it against the same
-// registry (the handshake compared digests), so a miss means a forged or stale message.
+// lookup resolves a name that arrived from the other process (the parent's Run and
+// CreateActor, a child's nested Submit). The sender's API resolved it in the same registry
+// (the handshake compared digests), so a miss means a forged or stale message.
 func lookup(name string, kind backend.FunctionKind) (*backend.Function, error) {
 	f, ok := backend.LookupFunction(name)
 	if !ok {
@@ -774,7 +775,7 @@ func (c *client) do(ctx context.Context, t wire.Type, body any) (wire.Result, er
 }
 
 func (c *client) SubmitTask(ctx context.Context, spec backend.TaskSpec) (backend.ObjectID, error) {
-	m := &wire.Submit{Origin: origin(ctx), Function: spec.Function, ArgRef: string(spec.ArgRef), Options: wire.FromTaskOptions(spec.Options)}
+	m := &wire.Submit{Origin: origin(ctx), Function: spec.Function.Name, ArgRef: string(spec.ArgRef), Options: wire.FromTaskOptions(spec.Options)}
 	if spec.ArgRef == "" {
 		b, err := spec.Arg.Encoded(fray.Marshal)
 		if err != nil {
@@ -845,7 +846,7 @@ func (c *client) CreateActor(ctx context.Context, spec backend.ActorSpec) (backe
 	if err != nil {
 		return backend.ActorInfo{}, err
 	}
-	res, err := c.do(ctx, wire.TypeCreateActorNested, &wire.CreateActorNested{Origin: origin(ctx), Class: spec.Class, Arg: b, Options: wire.FromActorOptions(spec.Options)})
+	res, err := c.do(ctx, wire.TypeCreateActorNested, &wire.CreateActorNested{Origin: origin(ctx), Class: spec.Class.Name, Arg: b, Options: wire.FromActorOptions(spec.Options)})
 	return res.Actor.Backend(), err
 }
 
@@ -855,7 +856,7 @@ func (c *client) GetActor(ctx context.Context, name, namespace string) (backend.
 }
 
 func (c *client) CallActor(ctx context.Context, call backend.ActorCall) (backend.ObjectID, error) {
-	m := &wire.CallActorNested{Origin: origin(ctx), ActorID: string(call.Actor), Method: call.Method, ArgRef: string(call.ArgRef)}
+	m := &wire.CallActorNested{Origin: origin(ctx), ActorID: string(call.Actor), Method: call.Method.Name, ArgRef: string(call.ArgRef)}
 	if call.ArgRef == "" {
 		b, err := call.Arg.Encoded(fray.Marshal)
 		if err != nil {

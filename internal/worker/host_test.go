@@ -98,10 +98,7 @@ func (h *testHost) run(o *hostObj, f *backend.Function, self any, p backend.Payl
 }
 
 func (h *testHost) SubmitTask(ctx context.Context, spec backend.TaskSpec) (backend.ObjectID, error) {
-	f, ok := backend.LookupFunction(spec.Function)
-	if !ok {
-		return "", &fray.UnknownNameError{What: "method", Name: spec.Function}
-	}
+	f := spec.Function
 	info, _ := fray.TaskInfoFrom(ctx)
 	h.mu.Lock()
 	h.submits = append(h.submits, info)
@@ -188,12 +185,9 @@ func (h *testHost) CreateActor(ctx context.Context, spec backend.ActorSpec) (bac
 		return backend.ActorInfo{}, fray.ErrNameTaken
 	}
 	h.n++
-	info := backend.ActorInfo{ID: backend.ActorID(fmt.Sprintf("actor-%d", h.n)), Class: spec.Class, Name: spec.Options.Name, Namespace: spec.Options.Namespace}
+	info := backend.ActorInfo{ID: backend.ActorID(fmt.Sprintf("actor-%d", h.n)), Class: spec.Class.Name, Name: spec.Options.Name, Namespace: spec.Options.Namespace}
 	h.mu.Unlock()
-	f, ok := backend.LookupFunction(spec.Class)
-	if !ok {
-		return backend.ActorInfo{}, &fray.UnknownNameError{What: "actor class", Name: spec.Class}
-	}
+	f := spec.Class
 	arg, err := f.DecodeArg(spec.Arg)
 	if err != nil {
 		return backend.ActorInfo{}, err
@@ -228,10 +222,7 @@ func (h *testHost) CallActor(ctx context.Context, call backend.ActorCall) (backe
 	if !ok {
 		return "", &fray.ActorDiedError{ActorID: string(call.Actor), Reason: "unknown"}
 	}
-	f, ok := backend.LookupFunction(call.Method)
-	if !ok {
-		return "", &fray.UnknownNameError{What: "method", Name: call.Method}
-	}
+	f := call.Method
 	id, o := h.newObj()
 	a.mu.Lock() // one call at a time: run synchronously under the actor's lock
 	defer a.mu.Unlock()

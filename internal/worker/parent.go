@@ -528,7 +528,11 @@ func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
 		}
-		id, err := h.SubmitTask(p.withOrigin(ctx, m.Origin), backend.TaskSpec{Function: m.Function, Arg: backend.Payload{Data: m.Arg},
+		fn, err := lookup(m.Function, backend.KindTask)
+		if err != nil {
+			return errResult(err)
+		}
+		id, err := h.SubmitTask(p.withOrigin(ctx, m.Origin), backend.TaskSpec{Function: fn, Arg: backend.Payload{Data: m.Arg},
 			ArgRef: backend.ObjectID(m.ArgRef), Options: m.Options.Backend()})
 		return objResult(id, err)
 	case wire.TypePut:
@@ -586,7 +590,11 @@ func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
 		if err != nil {
 			return errResult(err)
 		}
-		info, err := h.CreateActor(p.withOrigin(ctx, m.Origin), backend.ActorSpec{Class: m.Class, Arg: backend.Payload{Data: m.Arg}, Options: o})
+		class, err := lookup(m.Class, backend.KindActorClass)
+		if err != nil {
+			return errResult(err)
+		}
+		info, err := h.CreateActor(p.withOrigin(ctx, m.Origin), backend.ActorSpec{Class: class, Arg: backend.Payload{Data: m.Arg}, Options: o})
 		return actorResult(info, err)
 	case wire.TypeGetActor:
 		var m wire.GetActor
@@ -600,7 +608,11 @@ func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
 		}
-		id, err := h.CallActor(p.withOrigin(ctx, m.Origin), backend.ActorCall{Actor: backend.ActorID(m.ActorID), Method: m.Method,
+		method, err := lookup(m.Method, backend.KindMethod)
+		if err != nil {
+			return errResult(err)
+		}
+		id, err := h.CallActor(p.withOrigin(ctx, m.Origin), backend.ActorCall{Actor: backend.ActorID(m.ActorID), Method: method,
 			Arg: backend.Payload{Data: m.Arg}, ArgRef: backend.ObjectID(m.ArgRef)})
 		return objResult(id, err)
 	case wire.TypeKillActor:

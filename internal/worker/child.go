@@ -446,7 +446,7 @@ func (s *server) newCall(id uint64, info wire.TaskInfo) *call {
 		// pool shared by a cluster): the task sees that job's id.
 		jc = &client{s: s, jobID: ti.JobID}
 	}
-	ctx = backend.WithTaskInfo(fray.WithJobContext(ctx, jc), ti)
+	ctx = backend.NewTaskContext(ctx, jc, ti)
 	ctx, cancel := context.WithCancel(ctx)
 	c := &call{ctx: ctx, cancel: cancel}
 	s.mu.Lock()

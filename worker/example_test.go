@@ -1,11 +1,15 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fray-go/fray"
@@ -157,5 +161,70 @@ func TestCloseEndsCallsWithErrClosed(t *testing.T) {
 	}
 	if p.Err() != nil {
 		t.Fatalf("Err after Close = %v, want nil", p.Err())
+	}
+}
+
+// Where reports what a task sees of its process: a variable, the working directory, and it
+// prints a line to standard output.
+var Where = fray.NewTask("worker_test.where", func(ctx context.Context, key string) ([2]string, error) {
+	dir, err := os.Getwd()
+	fmt.Println("hello from the worker")
+	return [2]string{os.Getenv(key), dir}, err
+})
+
+// syncBuffer is a bytes.Buffer safe for the worker's output copier and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestOptionsReachTheProcess(t *testing.T) {
+	dir := t.TempDir()
+	var out syncBuffer
+	ctx := context.Background()
+	p, err := worker.Start(ctx, worker.Options{Env: []string{"WORKER_TEST_KEY=one", "WORKER_TEST_KEY=two"}, Dir: dir, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Run(ctx, lookup(Where.Name()), encode("WORKER_TEST_KEY"), backend.TaskInfo{TaskID: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil { // the output copier is done once the process exited
+		t.Fatal(err)
+	}
+	var got [2]string
+	if err := fray.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != "two" {
+		t.Errorf("WORKER_TEST_KEY in the worker = %q, want the later entry's %q", got[0], "two")
+	}
+	if want, _ := filepath.EvalSymlinks(dir); got[1] != dir && got[1] != want {
+		t.Errorf("working directory = %q, want %q", got[1], dir)
+	}
+	if !strings.Contains(out.String(), "hello from the worker") {
+		t.Errorf("Options.Stdout got %q, want the task's line", out.String())
+	}
+	if os.Getenv("WORKER_TEST_KEY") != "" {
+		t.Error("Options.Env leaked into the parent")
+	}
+}
+
+func TestIsWorkerInTheDriver(t *testing.T) {
+	if worker.IsWorker() {
+		t.Fatal("IsWorker is true in the process running the tests")
 	}
 }

@@ -351,6 +351,11 @@ func (a *actor) next() (*call, *worker.Process, int) {
 		}
 		if a.state == alive && len(a.queue) > 0 {
 			c := a.queue[0]
+			if c.ctx.Err() != nil { // cancelled while queued: never runs
+				a.queue = a.queue[1:]
+				a.mu.Unlock()
+				continue
+			}
 			if c.argRef != "" && c.arg == nil {
 				a.mu.Unlock()
 				if err := a.resolve(c); err != nil {

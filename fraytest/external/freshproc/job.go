@@ -178,7 +178,15 @@ func (j *JobContext) Get(ctx context.Context, ids []backend.ObjectID) ([]backend
 		}
 		objs[i] = o
 	}
-	defer j.lend(ctx)()
+	for _, o := range objs {
+		select {
+		case <-o.done:
+			continue
+		default:
+		}
+		defer j.lend(ctx)() // something is pending: lend the task's CPU while blocked
+		break
+	}
 	out := make([]backend.Object, len(ids))
 	for i, o := range objs {
 		if err := j.wait(ctx, o); err != nil {
@@ -250,11 +258,12 @@ func (j *JobContext) Wait(ctx context.Context, ids []backend.ObjectID, numReturn
 func (j *JobContext) Release(ids []backend.ObjectID) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.pinned {
-		return
-	}
 	for _, id := range ids {
-		delete(j.objs, id)
+		delete(j.byObj, id)
+		delete(j.actorCalls, id)
+		if !j.pinned {
+			delete(j.objs, id)
+		}
 	}
 }
 

@@ -48,6 +48,10 @@ others=$(go list ./... | grep -v -E '^github.com/fray-go/fray($|/backend/local|/
 # shellcheck disable=SC2086
 go test -p 1 -count=1 -timeout 45m $others || status=1
 
+echo "== fraytest/external/freshproc (its own module: a backend on fray's public packages)"
+# Not part of ./... above: a nested go.mod makes it a module of its own.
+(cd fraytest/external/freshproc && go vet ./... && go test -race -count=1 -timeout 10m ./...) || status=1
+
 if [ "$status" -ne 0 ]; then
 	echo "== FAILED (see above)"
 else

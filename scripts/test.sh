@@ -35,12 +35,12 @@ go vet ./...
 # examples) run without it because their cost is in real processes and Python.
 # Both groups always run, so one failure does not hide another; the exit status is theirs.
 status=0
-core=(. ./backend/local/... ./fraytest/... ./internal/... ./executor/... ./worker/...)
+core=(. ./backend/ ./backend/local/... ./fraytest/... ./internal/... ./executor/... ./worker/...)
 echo "== go test -race (core packages)"
 go test -race -count=1 -timeout 25m "${core[@]}" || status=1
 
 echo "== go test (everything else, Ray backend included)"
-others=$(go list ./... | grep -v -E '^github.com/fray-go/fray($|/backend/local|/fraytest|/internal|/executor|/worker)')
+others=$(go list ./... | grep -v -E '^github.com/fray-go/fray($|/backend$|/backend/local|/fraytest|/internal|/executor|/worker)')
 # One package at a time: the Ray-using packages share one cluster and its detached
 # "marin/status_actor", so they must not run side by side. (backend/ray's TestMultiNode
 # also starts a two-node cluster of its own beside it, as `fray cluster start` and

@@ -25,27 +25,28 @@ const inlineLimit = 64 << 10
 
 // frameWriter writes whole frames to the bridge's input pipe; safe for concurrent use.
 type frameWriter struct {
-	mu  sync.Mutex
-	f   *os.File
-	max int
-	buf []byte
-	err error // sticky
-	shm *ring // the to-bridge ring, once the bridge has mapped it
+	mu    sync.Mutex
+	f     *os.File
+	max   int
+	buf   []byte
+	err   error  // sticky
+	shm   *ring  // the to-bridge ring, once the bridge has mapped it
+	spill *spill // with shm: the spill for values that do not fit in it (spill.go)
 }
 
 func newFrameWriter(f *os.File, max int) *frameWriter {
 	return &frameWriter{f: f, max: max}
 }
 
-func (w *frameWriter) enableShared(r *ring) {
+func (w *frameWriter) enableShared(r *ring, sp *spill) {
 	w.mu.Lock()
-	w.shm = r
+	w.shm, w.spill = r, sp
 	w.mu.Unlock()
 }
 
 func (w *frameWriter) disableShared() {
 	w.mu.Lock()
-	w.shm = nil
+	w.shm, w.spill = nil, nil
 	w.mu.Unlock()
 }
 
@@ -61,7 +62,7 @@ func (w *frameWriter) write(t wire.Type, id uint64, body any) error {
 // writePut writes a one-way bridgePut whose value's encoding is enc followed by data
 // (enc may be a CBOR head and data the raw bytes, or enc empty and data the whole
 // encoding): through shared memory when there is room in the ring (the frame then names
-// the region), otherwise through the pipe.
+// the region), else through the spill when it is free, otherwise through the pipe.
 func (w *frameWriter) writePut(oid string, plain bool, enc, data []byte) error {
 	n := len(enc) + len(data)
 	w.mu.Lock()
@@ -73,7 +74,13 @@ func (w *frameWriter) writePut(oid string, plain bool, enc, data []byte) error {
 				return err
 			}
 			copy(region[copy(region, enc):], data)
-			return w.writeLocked(typePut, 0, putSharedHead(oid, plain, pos, n), nil)
+			return w.writeLocked(typePut, 0, putSharedHead(oid, plain, "sh", pos, n), nil)
+		}
+		if w.spill != nil {
+			if region, seq, ok := w.spill.take(n); ok {
+				copy(region[copy(region, enc):], data)
+				return w.writeLocked(typePut, 0, putSharedHead(oid, plain, "sx", seq, n), nil)
+			}
 		}
 	}
 	if len(enc) == 0 {
@@ -294,11 +301,12 @@ func putHead(oid string, plain bool, dataLen int) []byte {
 // byteStringHead is the CBOR head of a byte string of n bytes.
 func byteStringHead(n int) []byte { return appendHead(make([]byte, 0, 9), 2, uint64(n)) }
 
-// putSharedHead is the CBOR body of a bridgePut whose value lies in the to-bridge ring at
-// stream position pos: {"oid": oid, ["pl": true,] "sh": [pos, n]}.
-func putSharedHead(oid string, plain bool, pos uint64, n int) []byte {
-	h := appendHead(appendText(putPrefix(oid, plain), "sh"), 4, 2)
-	h = appendHead(h, 0, pos)
+// putSharedHead is the CBOR body of a bridgePut whose value lies in shared memory:
+// {"oid": oid, ["pl": true,] key: [at, n]}, key "sh" with at the value's stream position in
+// the to-bridge ring, or key "sx" with at its sequence number in the spill.
+func putSharedHead(oid string, plain bool, key string, at uint64, n int) []byte {
+	h := appendHead(appendText(putPrefix(oid, plain), key), 4, 2)
+	h = appendHead(h, 0, at)
 	return appendHead(h, 0, uint64(n))
 }
 

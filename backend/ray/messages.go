@@ -36,6 +36,7 @@ type bridgeHello struct {
 	LogToDriver bool              `cbor:"log_to_driver"`
 	Verbose     bool              `cbor:"verbose,omitempty"`
 	SharedRing  int               `cbor:"shm,omitempty"` // size of each shared-memory ring on fd 5; 0: none
+	SpillAt     int64             `cbor:"sxo,omitempty"` // where the spill starts in fd 5 (spill.go); 0: none
 }
 
 // bridgeReady answers bridgeHello.
@@ -66,7 +67,8 @@ type bridgeSubmit struct {
 type bridgePut struct {
 	OID    string   `cbor:"oid"`
 	Data   []byte   `cbor:"d,omitempty"`
-	Shared []uint64 `cbor:"sh,omitempty"`
+	Shared []uint64 `cbor:"sh,omitempty"` // [position, n] in the to-bridge ring
+	Spill  []uint64 `cbor:"sx,omitempty"` // [sequence number, n] in the spill (spill.go)
 	Plain  bool     `cbor:"pl,omitempty"`
 }
 

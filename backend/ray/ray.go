@@ -100,6 +100,9 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	}
 	if b.shm != nil {
 		hello.SharedRing = ring
+		if b.shm.spill != nil {
+			hello.SpillAt = spillOffset(ring)
+		}
 	}
 	f, err := b.call(ctx, typeHello, hello)
 	if err == nil && f.Type != typeReady {

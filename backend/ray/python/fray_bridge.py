@@ -53,7 +53,7 @@ def main():
     arena = None
     if hello.get("shm"):
         try:
-            arena = proto.Arena(5, int(hello["shm"]))
+            arena = proto.Arena(5, int(hello["shm"]), int(hello.get("sxo") or 0))
         except Exception as e:  # noqa: BLE001 - values then cross through the pipes
             log("shared memory unavailable (%s); values cross through the pipes" % e)
     w.arena = arena
@@ -237,7 +237,18 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 srv.submit(body, oid=body["oid"], scan=not body.get("pl"))
             elif typ == proto.B_PUT:
                 sh = body.get("sh")
-                if sh is None:
+                sx = body.get("sx")
+                if sx is not None:
+                    if arena is None or type(sx) is not list or len(sx) != 2:
+                        raise ValueError("fray-bridge: a put names shared memory the bridge does not have")
+                    seq, n = sx
+                    view = arena.take_spill(seq, n)
+                    try:
+                        srv.put(view, oid=body["oid"], scan=not body.get("pl"))
+                    finally:
+                        del view
+                        arena.release_spill(seq)
+                elif sh is None:
                     srv.put(body.get("d") or b"", oid=body["oid"], scan=not body.get("pl"))
                 elif arena is None or type(sh) is not list or len(sh) != 2:
                     raise ValueError("fray-bridge: a put names shared memory the bridge does not have")

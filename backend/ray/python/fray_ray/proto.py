@@ -112,7 +112,7 @@ class Arena:
     answers). Each ring's consumer publishes how far it has consumed in the header; a
     producer never writes past that plus the ring's size."""
 
-    def __init__(self, fd, ring_size):
+    def __init__(self, fd, ring_size, spill_at=0):
         import ctypes
         import mmap
         flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
@@ -120,6 +120,11 @@ class Arena:
         self.size = ring_size
         self._in_freed = ctypes.c_uint64.from_buffer(self.mm, 0)
         self._out_freed = ctypes.c_uint64.from_buffer(self.mm, 64)
+        self._spill_freed = ctypes.c_uint64.from_buffer(self.mm, 128)
+        self._fd = fd
+        self._flags = flags
+        self.spill_at = spill_at  # 0: no spill
+        self._spill = None  # the mapping of the spill, once a value came through it
         view = memoryview(self.mm)
         self._in = view[_SHM_HEADER:_SHM_HEADER + ring_size]
         self._out = view[_SHM_HEADER + ring_size:_SHM_HEADER + 2 * ring_size]
@@ -136,6 +141,25 @@ class Arena:
 
     def release_in(self, end):
         self._in_freed.value = end
+
+    def take_spill(self, seq, n):
+        """The view of the value Go wrote into the spill (backend/ray/spill.go) as its
+        number seq; release_spill(seq) after use. The spill is mapped anew when Go has
+        grown it past what is mapped (the old mapping goes once no view holds it)."""
+        import mmap
+        if not self.spill_at:
+            raise ValueError("fray-bridge: a put names a spill this session does not have")
+        if type(seq) is not int or type(n) is not int or n < 0:
+            raise ValueError("malformed spill reference %r, %r" % (seq, n))
+        if self._spill is None or len(self._spill) < n:
+            size = os.fstat(self._fd).st_size - self.spill_at
+            if n > size:
+                raise ValueError("spill value of %d bytes is larger than the %d-byte spill" % (n, size))
+            self._spill = mmap.mmap(self._fd, size, flags=self._flags, offset=self.spill_at)
+        return memoryview(self._spill)[:n]
+
+    def release_spill(self, seq):
+        self._spill_freed.value = seq
 
     def put_out(self, v, n):
         """Copies v into the from-bridge ring; its stream position, or None when it does not
@@ -220,6 +244,25 @@ class FrameWriter:
             body = {"os": [{k: (v.tobytes() if type(v) is memoryview else v) for k, v in o.items()}
                            if type(o) is dict else o for o in body["os"]]}
         self.write_parts(typ, rid, [cbor2.dumps(body if body is not None else {})])
+
+    def write_with_value(self, typ, rid, fields, key, value):
+        """Writes one frame whose body is the map fields plus key: value, a byte string
+        written from value's own buffer (bytes or a byte-format memoryview, such as one over
+        the object store): cbor2 would take milliseconds per MiB to encode it, and a bytes
+        copy would come first. The peer decodes map entries in any order."""
+        n = len(value) if type(value) is bytes else memoryview(value).nbytes
+        if n < 65536:
+            body = dict(fields)
+            body[key] = value if type(value) is bytes else bytes(value)
+            self.write(typ, rid, body)
+            return
+        head = bytearray(_head(5, len(fields) + 1))
+        for k, v in fields.items():
+            head += cbor2.dumps(k)
+            head += cbor2.dumps(v)
+        head += cbor2.dumps(key)
+        head += _head(2, n)
+        self.write_parts(typ, rid, [bytes(head), value])
 
     def write_parts(self, typ, rid, parts):
         """Writes one frame whose CBOR body is the concatenation of parts (bytes-like)."""

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fray-go/fray/internal/wire"
 )
@@ -131,6 +132,9 @@ type frameReader struct {
 	r   *bufio.Reader
 	max int
 	shm *ring // the from-bridge ring: typeResultShared frames name regions in it
+	// vm is the bridge once Go has found it can read its memory (vmread.go):
+	// typeResultShared frames then may name values there.
+	vm atomic.Pointer[vmPeer]
 }
 
 func newFrameReader(r io.Reader, max int) *frameReader {
@@ -181,7 +185,7 @@ func (r *frameReader) read() (answer, error) {
 	}
 	f.Body = body
 	if f.Type == typeResultShared {
-		if r.shm == nil {
+		if r.shm == nil && r.vm.Load() == nil {
 			return answer{}, fmt.Errorf("%w: the bridge sent values in shared memory this session does not have", wire.ErrMalformed)
 		}
 		objs, err := r.resolveShared(body)
@@ -195,9 +199,10 @@ func (r *frameReader) read() (answer, error) {
 }
 
 // resolveShared decodes a typeResultShared body, {"os": [...]} whose entries are
-// {"d": bytes}, {"e": bytes} or {"s": [pos, n]} (a value in the from-bridge ring), copies
-// each shared value out into a buffer of its own, and releases the regions. Regions are
-// consumed in the order the bridge allocated them, which is frame order.
+// {"d": bytes}, {"e": bytes}, {"s": [pos, n]} (a value in the from-bridge ring) or
+// {"v": [address, n, seq]} (a value in the bridge's memory, vmread.go), copies each such
+// value into a buffer of its own, and releases the regions and the pinned values. Both are
+// consumed in the order the bridge wrote them, which is frame order.
 func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 	bad := func(what string) error {
 		return fmt.Errorf("%w: shared-memory result: %s", wire.ErrMalformed, what)
@@ -215,7 +220,7 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 		return nil, bad("\"os\" is not an array")
 	}
 	objs := make([]wire.Object, count)
-	var end uint64
+	var end, pinned uint64
 	for k := range objs {
 		if mj, n, i, ok = readHead(body, i); !ok || mj != 5 || n != 1 {
 			return nil, bad("an object is not a one-entry map")
@@ -249,6 +254,9 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 			if mj, size, i, ok = readHead(body, i); !ok || mj != 0 {
 				return nil, bad("a region's size is not an unsigned integer")
 			}
+			if r.shm == nil {
+				return nil, bad("a ring region, and this session has no ring")
+			}
 			region, err := r.shm.region(pos, size)
 			if err != nil {
 				return nil, bad(err.Error())
@@ -256,6 +264,32 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 			// append, not make+copy: the new buffer is not zeroed first
 			objs[k].Data = append([]byte(nil), region...)
 			end = pos + size
+		case 'v':
+			var addr, size, seq uint64
+			if mj, n, i, ok = readHead(body, i); !ok || mj != 4 || n != 3 {
+				return nil, bad("a value in the bridge's memory is not [address, n, seq]")
+			}
+			if mj, addr, i, ok = readHead(body, i); !ok || mj != 0 {
+				return nil, bad("an address is not an unsigned integer")
+			}
+			if mj, size, i, ok = readHead(body, i); !ok || mj != 0 || size > uint64(r.max) {
+				return nil, bad("a size is not an unsigned integer within the frame limit")
+			}
+			if mj, seq, i, ok = readHead(body, i); !ok || mj != 0 {
+				return nil, bad("a sequence number is not an unsigned integer")
+			}
+			peer := r.vm.Load()
+			if peer == nil {
+				return nil, bad("a value in the bridge's memory, which this session does not read")
+			}
+			v := make([]byte, size)
+			if size > 0 {
+				if err := readPeer(peer.pid, v, addr); err != nil {
+					return nil, err
+				}
+			}
+			objs[k].Data = v
+			pinned = seq
 		default:
 			return nil, bad(fmt.Sprintf("unknown object key %q", key))
 		}
@@ -265,6 +299,9 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 	}
 	if end != 0 {
 		r.shm.release(end)
+	}
+	if pinned != 0 {
+		r.vm.Load().release(pinned)
 	}
 	return objs, nil
 }

@@ -49,6 +49,10 @@ type bridgeReady struct {
 	RayJob    string               `cbor:"ray_job"`
 	Shared    bool                 `cbor:"shm"`            // the bridge mapped the shared memory
 	Dashboard string               `cbor:"dash,omitempty"` // host:port of Ray's dashboard; "" without one
+	// ProbeAt and Probe: bytes at an address in the bridge's memory, for Go to check that
+	// it can read values there (vmread.go); absent without shared memory.
+	ProbeAt uint64 `cbor:"vmp,omitempty"`
+	Probe   []byte `cbor:"vmb,omitempty"`
 }
 
 // In the one-way messages below, Plain reports that the value's bytes do not contain the
@@ -92,4 +96,6 @@ type nodesResult struct {
 type bridgeGet struct {
 	IDs     []string `cbor:"ids"`
 	Timeout *float64 `cbor:"t,omitempty"`
+	// CrossMemory asks for large values as addresses in the bridge's memory (vmread.go).
+	CrossMemory bool `cbor:"vm,omitempty"`
 }

@@ -62,3 +62,21 @@ func newSharedMemory(ringSize int) (*sharedMemory, *os.File, error) {
 	}
 	return shm, f, nil
 }
+
+// readPeer copies len(dst) bytes at addr in process pid's memory into dst
+// (process_vm_readv; see vmread.go).
+func readPeer(pid int, dst []byte, addr uint64) error {
+	for len(dst) > 0 {
+		local := unix.Iovec{Base: &dst[0]}
+		local.SetLen(len(dst))
+		n, err := unix.ProcessVMReadv(pid, []unix.Iovec{local}, []unix.RemoteIovec{{Base: uintptr(addr), Len: len(dst)}}, 0)
+		if err != nil {
+			return fmt.Errorf("fray/ray: reading a value from the bridge's memory: %w", err)
+		}
+		if n <= 0 {
+			return errors.New("fray/ray: reading a value from the bridge's memory: no progress")
+		}
+		dst, addr = dst[n:], addr+uint64(n)
+	}
+	return nil
+}

@@ -2,7 +2,10 @@
 
 frame = uint32 BE N | uint8 type | uint64 BE request id | CBOR body (N-9 bytes)
 """
+import collections
+import ctypes
 import os
+import secrets
 import struct
 import threading
 
@@ -64,12 +67,14 @@ _OS_KEY = b"\xa1\x62os"  # {"os": ...
 _D_KEY = b"\xa1\x61d"  # {"d": ...
 
 
-def _objects_parts(objs, arena=None):
+def _objects_parts(objs, arena=None, vm=False):
     """The CBOR of {"os": objs} as a list of parts in which large values are their own
     buffers (not copied), or None when objs is not a list of {"d": buffer} or {"e": bytes}.
     With an arena (the caller holds the writer's lock), values of SHARED_MIN bytes or more
-    are copied into its outgoing ring and encoded as {"s": [pos, n]}; the second result
-    then says so (the frame must be sent as B_RESULT_SHARED)."""
+    are, with vm, pinned where they are for Go to read them (Arena.pin), encoded as
+    {"v": [address, n, seq]}, else copied into its outgoing ring and encoded as
+    {"s": [pos, n]}; the second result then says so (the frame must be sent as
+    B_RESULT_SHARED)."""
     parts = [_OS_KEY + _head(4, len(objs))]
     shared = False
     for o in objs:
@@ -83,6 +88,11 @@ def _objects_parts(objs, arena=None):
                 return None, False
         n = len(v) if type(v) is bytes else v.nbytes
         if arena is not None and k == "d" and n >= SHARED_MIN:
+            if vm:
+                addr, seq = arena.pin(v)
+                parts[-1] += b"\xa1\x61v\x83" + _head(0, addr) + _head(0, n) + _head(0, seq)
+                shared = True
+                continue
             pos = arena.put_out(v, n)
             if pos is not None:
                 parts[-1] += b"\xa1\x61s\x82" + _head(0, pos) + _head(0, n)
@@ -125,6 +135,14 @@ class Arena:
         self._flags = flags
         self.spill_at = spill_at  # 0: no spill
         self._spill = None  # the mapping of the spill, once a value came through it
+        # Values pinned for Go to read from this process's memory (backend/ray/vmread.go):
+        # (seq, value), oldest first; Go publishes the last seq it copied at 192.
+        self._pins_freed = ctypes.c_uint64.from_buffer(self.mm, 192)
+        self._pins = collections.deque()
+        self._pin_seq = 0
+        self._pin_lock = threading.Lock()
+        self.probe = secrets.token_bytes(16)  # Go reads these at probe_at to check it can
+        self.probe_at = buffer_address(self.probe)[0]
         view = memoryview(self.mm)
         self._in = view[_SHM_HEADER:_SHM_HEADER + ring_size]
         self._out = view[_SHM_HEADER + ring_size:_SHM_HEADER + 2 * ring_size]
@@ -161,6 +179,26 @@ class Arena:
     def release_spill(self, seq):
         self._spill_freed.value = seq
 
+    def pin(self, v):
+        """Keeps v (a buffer) alive until Go has read it; its address and number."""
+        addr, _ = buffer_address(v)
+        with self._pin_lock:
+            self._pin_seq += 1
+            self._pins.append((self._pin_seq, v))
+            self._unpin_locked()
+            return addr, self._pin_seq
+
+    def unpin(self):
+        """Lets go of the values Go has read."""
+        with self._pin_lock:
+            self._unpin_locked()
+
+    def _unpin_locked(self):
+        done = self._pins_freed.value
+        pins = self._pins
+        while pins and pins[0][0] <= done:
+            pins.popleft()
+
     def put_out(self, v, n):
         """Copies v into the from-bridge ring; its stream position, or None when it does not
         fit now (the value then goes through the pipe). Callers hold the writer's lock."""
@@ -177,6 +215,32 @@ class Arena:
         self._out[off:off + n] = v
         self._out_head = pos + n
         return pos
+
+
+class _PyBuffer(ctypes.Structure):
+    _fields_ = [("buf", ctypes.c_void_p), ("obj", ctypes.c_void_p), ("len", ctypes.c_ssize_t),
+                ("itemsize", ctypes.c_ssize_t), ("readonly", ctypes.c_int), ("ndim", ctypes.c_int),
+                ("format", ctypes.c_char_p), ("shape", ctypes.c_void_p), ("strides", ctypes.c_void_p),
+                ("suboffsets", ctypes.c_void_p), ("internal", ctypes.c_void_p)]
+
+
+_get_buffer = ctypes.pythonapi.PyObject_GetBuffer
+_get_buffer.argtypes = [ctypes.py_object, ctypes.POINTER(_PyBuffer), ctypes.c_int]
+_get_buffer.restype = ctypes.c_int
+_release_buffer = ctypes.pythonapi.PyBuffer_Release
+_release_buffer.argtypes = [ctypes.POINTER(_PyBuffer)]
+_release_buffer.restype = None
+
+
+def buffer_address(v):
+    """(address, length) of a contiguous buffer's bytes (read-only ones too), valid while
+    v lives."""
+    b = _PyBuffer()
+    _get_buffer(v, ctypes.byref(b), 0)  # PyBUF_SIMPLE: contiguous bytes; raises otherwise
+    try:
+        return b.buf or 0, b.len
+    finally:
+        _release_buffer(ctypes.byref(b))
 
 
 class Closed(Exception):
@@ -234,10 +298,12 @@ class FrameWriter:
         self.closed = False
         self.arena = None
 
-    def write(self, typ, rid, body):
+    def write(self, typ, rid, body, vm=False):
+        """vm: large values may be pinned for Go to read from this process (a Get that
+        asked for it; see _objects_parts)."""
         if type(body) is dict and len(body) == 1 and type(body.get("os")) is list:
             with self.lock:
-                parts, shared = _objects_parts(body["os"], self.arena if typ == RESULT else None)
+                parts, shared = _objects_parts(body["os"], self.arena if typ == RESULT else None, vm)
                 if parts is not None:
                     self._write_locked(B_RESULT_SHARED if shared else typ, rid, parts)
                     return

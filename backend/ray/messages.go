@@ -16,8 +16,9 @@ const (
 	typeCall   wire.Type = 0x44 // one-way: bridgeCall
 	typeNodes  wire.Type = 0x45 // request: alive nodes' resources; answered by Result-like nodesResult
 	// typeResultShared (bridge -> Go) is a Result whose objects may be {"s": [pos, n]}: a
-	// value in the from-bridge shared-memory ring (shm.go). The reader turns it into a
-	// plain Result before anyone else sees it.
+	// value in the from-bridge shared-memory ring (shm.go), or {"v": [address, n, seq]}: a
+	// value in the bridge's memory that Go reads (vmread.go; only in answers to a Get with
+	// "vm"). The reader turns it into a plain Result before anyone else sees it.
 	typeResultShared wire.Type = 0x46
 )
 

@@ -10,7 +10,7 @@ import "sync/atomic"
 // value, names it in a Put frame as {"sx": [seq, n]}, and writes no other until the bridge
 // has published seq as consumed (the header's word at 128) after ray.put copied it into
 // the object store. A value that finds the spill busy takes the pipe: nothing waits. The
-// spill keeps its size for the session (MIGRATION.md, "Ray backend: shared memory").
+// spill keeps its size for the session (see Options.SharedMemory).
 
 // spillOffset is where the spill starts in the memfd: after the rings, page aligned.
 func spillOffset(ringSize int) int64 {

@@ -27,11 +27,11 @@
 //     anonymous memfd the bridge inherits as fd 5: two rings and a spill; see shm.go,
 //     spill.go and Options.SharedMemory) rather than the pipes. A Put value is copied once
 //     into the to-bridge ring (or, too large for it, the spill, which grows to fit) and
-//     stored with ray.put straight from there. A Get answer's large values are read by Go
-//     with one process_vm_readv from where ray.get left them in the bridge (a buffer over
-//     Ray's object store), which the bridge keeps alive until Go has copied them
-//     (vmread.go); where the kernel does not let Go read its child's memory they are copied
-//     through the from-bridge ring instead.
+//     stored with ray.put straight from there. A Get answer's large values are copied once
+//     from Ray's object store into the from-bridge ring; those that do not fit there are
+//     read by Go with one process_vm_readv from where ray.get left them in the bridge,
+//     which keeps them alive until Go has copied them (vmread.go), or, where the kernel
+//     does not let Go read its child's memory, cross the pipe.
 //
 //   - The worker shim (python/fray_ray/shim.py, shipped to workers as a runtime_env
 //     py_module): a Ray remote function and a Ray actor class that start this binary in fray

@@ -5,10 +5,12 @@ import (
 	"sync/atomic"
 )
 
-// Large values of a Get answer are read by Go straight out of the bridge's memory, where
-// ray.get left them (a buffer over Ray's object store, or the bytes Ray made), with one
-// process_vm_readv: one copy instead of two (the bridge into the from-bridge ring, Go out
-// of it), and no ring space to wait for. Go is the bridge's parent, which the kernel's
+// Large values of a Get answer that do not fit in the from-bridge ring (larger than it,
+// or it is full) are read by Go straight out of the bridge's memory, where ray.get left
+// them (a buffer over Ray's object store, or the bytes Ray made), with one
+// process_vm_readv, instead of crossing the pipe (a copy into it, one out, and the
+// frame's growth). Values that fit take the ring: its two memcpys, one in each process,
+// cost less than one process_vm_readv, which walks the bridge's page tables. Go is the bridge's parent, which the kernel's
 // ptrace access rules let read its child's memory; where they do not (a stricter Yama
 // setting, a seccomp profile), the probe at connect fails and the ring carries them as
 // before. The bridge keeps each such value alive (pinned) until Go has copied it: it

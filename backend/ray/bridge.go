@@ -354,6 +354,6 @@ func (b *bridge) close(grace time.Duration) {
 // enableShared lets Puts use the to-bridge ring, once the bridge has said it mapped it.
 func (b *bridge) enableShared() {
 	if b.shm != nil {
-		b.w.enableShared(b.shm.toPy)
+		b.w.enableShared(b.shm.toPy, b.shm.spill)
 	}
 }

@@ -24,9 +24,14 @@
 //     the Ray job: job-scoped actors die with it, as in Ray. Its output (which includes the
 //     output of the job's workers, forwarded by Ray) goes to Options.Logger line by line.
 //     Values of 64 KiB and more cross between Go and the bridge through shared memory (an
-//     anonymous memfd the bridge inherits as fd 5, two rings; see shm.go and
-//     Options.SharedMemory) rather than the pipes: Put values are stored with ray.put
-//     straight from it, and Get answers are copied into it once from Ray's object store.
+//     anonymous memfd the bridge inherits as fd 5: two rings and a spill; see shm.go,
+//     spill.go and Options.SharedMemory) rather than the pipes. A Put value is copied once
+//     into the to-bridge ring (or, too large for it, the spill, which grows to fit) and
+//     stored with ray.put straight from there. A Get answer's large values are copied once
+//     from Ray's object store into the from-bridge ring; those that do not fit there are
+//     read by Go with one process_vm_readv from where ray.get left them in the bridge,
+//     which keeps them alive until Go has copied them (vmread.go), or, where the kernel
+//     does not let Go read its child's memory, cross the pipe.
 //
 //   - The worker shim (python/fray_ray/shim.py, shipped to workers as a runtime_env
 //     py_module): a Ray remote function and a Ray actor class that start this binary in fray

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fray-go/fray/internal/wire"
 )
@@ -25,27 +26,28 @@ const inlineLimit = 64 << 10
 
 // frameWriter writes whole frames to the bridge's input pipe; safe for concurrent use.
 type frameWriter struct {
-	mu  sync.Mutex
-	f   *os.File
-	max int
-	buf []byte
-	err error // sticky
-	shm *ring // the to-bridge ring, once the bridge has mapped it
+	mu    sync.Mutex
+	f     *os.File
+	max   int
+	buf   []byte
+	err   error  // sticky
+	shm   *ring  // the to-bridge ring, once the bridge has mapped it
+	spill *spill // with shm: the spill for values that do not fit in it (spill.go)
 }
 
 func newFrameWriter(f *os.File, max int) *frameWriter {
 	return &frameWriter{f: f, max: max}
 }
 
-func (w *frameWriter) enableShared(r *ring) {
+func (w *frameWriter) enableShared(r *ring, sp *spill) {
 	w.mu.Lock()
-	w.shm = r
+	w.shm, w.spill = r, sp
 	w.mu.Unlock()
 }
 
 func (w *frameWriter) disableShared() {
 	w.mu.Lock()
-	w.shm = nil
+	w.shm, w.spill = nil, nil
 	w.mu.Unlock()
 }
 
@@ -61,7 +63,7 @@ func (w *frameWriter) write(t wire.Type, id uint64, body any) error {
 // writePut writes a one-way bridgePut whose value's encoding is enc followed by data
 // (enc may be a CBOR head and data the raw bytes, or enc empty and data the whole
 // encoding): through shared memory when there is room in the ring (the frame then names
-// the region), otherwise through the pipe.
+// the region), else through the spill when it is free, otherwise through the pipe.
 func (w *frameWriter) writePut(oid string, plain bool, enc, data []byte) error {
 	n := len(enc) + len(data)
 	w.mu.Lock()
@@ -73,7 +75,13 @@ func (w *frameWriter) writePut(oid string, plain bool, enc, data []byte) error {
 				return err
 			}
 			copy(region[copy(region, enc):], data)
-			return w.writeLocked(typePut, 0, putSharedHead(oid, plain, pos, n), nil)
+			return w.writeLocked(typePut, 0, putSharedHead(oid, plain, "sh", pos, n), nil)
+		}
+		if w.spill != nil {
+			if region, seq, ok := w.spill.take(n); ok {
+				copy(region[copy(region, enc):], data)
+				return w.writeLocked(typePut, 0, putSharedHead(oid, plain, "sx", seq, n), nil)
+			}
 		}
 	}
 	if len(enc) == 0 {
@@ -124,6 +132,9 @@ type frameReader struct {
 	r   *bufio.Reader
 	max int
 	shm *ring // the from-bridge ring: typeResultShared frames name regions in it
+	// vm is the bridge once Go has found it can read its memory (vmread.go):
+	// typeResultShared frames then may name values there.
+	vm atomic.Pointer[vmPeer]
 }
 
 func newFrameReader(r io.Reader, max int) *frameReader {
@@ -174,7 +185,7 @@ func (r *frameReader) read() (answer, error) {
 	}
 	f.Body = body
 	if f.Type == typeResultShared {
-		if r.shm == nil {
+		if r.shm == nil && r.vm.Load() == nil {
 			return answer{}, fmt.Errorf("%w: the bridge sent values in shared memory this session does not have", wire.ErrMalformed)
 		}
 		objs, err := r.resolveShared(body)
@@ -188,9 +199,10 @@ func (r *frameReader) read() (answer, error) {
 }
 
 // resolveShared decodes a typeResultShared body, {"os": [...]} whose entries are
-// {"d": bytes}, {"e": bytes} or {"s": [pos, n]} (a value in the from-bridge ring), copies
-// each shared value out into a buffer of its own, and releases the regions. Regions are
-// consumed in the order the bridge allocated them, which is frame order.
+// {"d": bytes}, {"e": bytes}, {"s": [pos, n]} (a value in the from-bridge ring) or
+// {"v": [address, n, seq]} (a value in the bridge's memory, vmread.go), copies each such
+// value into a buffer of its own, and releases the regions and the pinned values. Both are
+// consumed in the order the bridge wrote them, which is frame order.
 func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 	bad := func(what string) error {
 		return fmt.Errorf("%w: shared-memory result: %s", wire.ErrMalformed, what)
@@ -208,7 +220,7 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 		return nil, bad("\"os\" is not an array")
 	}
 	objs := make([]wire.Object, count)
-	var end uint64
+	var end, pinned uint64
 	for k := range objs {
 		if mj, n, i, ok = readHead(body, i); !ok || mj != 5 || n != 1 {
 			return nil, bad("an object is not a one-entry map")
@@ -242,6 +254,9 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 			if mj, size, i, ok = readHead(body, i); !ok || mj != 0 {
 				return nil, bad("a region's size is not an unsigned integer")
 			}
+			if r.shm == nil {
+				return nil, bad("a ring region, and this session has no ring")
+			}
 			region, err := r.shm.region(pos, size)
 			if err != nil {
 				return nil, bad(err.Error())
@@ -249,6 +264,32 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 			// append, not make+copy: the new buffer is not zeroed first
 			objs[k].Data = append([]byte(nil), region...)
 			end = pos + size
+		case 'v':
+			var addr, size, seq uint64
+			if mj, n, i, ok = readHead(body, i); !ok || mj != 4 || n != 3 {
+				return nil, bad("a value in the bridge's memory is not [address, n, seq]")
+			}
+			if mj, addr, i, ok = readHead(body, i); !ok || mj != 0 {
+				return nil, bad("an address is not an unsigned integer")
+			}
+			if mj, size, i, ok = readHead(body, i); !ok || mj != 0 || size > uint64(r.max) {
+				return nil, bad("a size is not an unsigned integer within the frame limit")
+			}
+			if mj, seq, i, ok = readHead(body, i); !ok || mj != 0 {
+				return nil, bad("a sequence number is not an unsigned integer")
+			}
+			peer := r.vm.Load()
+			if peer == nil {
+				return nil, bad("a value in the bridge's memory, which this session does not read")
+			}
+			v := make([]byte, size)
+			if size > 0 {
+				if err := readPeer(peer.pid, v, addr); err != nil {
+					return nil, err
+				}
+			}
+			objs[k].Data = v
+			pinned = seq
 		default:
 			return nil, bad(fmt.Sprintf("unknown object key %q", key))
 		}
@@ -258,6 +299,9 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 	}
 	if end != 0 {
 		r.shm.release(end)
+	}
+	if pinned != 0 {
+		r.vm.Load().release(pinned)
 	}
 	return objs, nil
 }
@@ -294,11 +338,12 @@ func putHead(oid string, plain bool, dataLen int) []byte {
 // byteStringHead is the CBOR head of a byte string of n bytes.
 func byteStringHead(n int) []byte { return appendHead(make([]byte, 0, 9), 2, uint64(n)) }
 
-// putSharedHead is the CBOR body of a bridgePut whose value lies in the to-bridge ring at
-// stream position pos: {"oid": oid, ["pl": true,] "sh": [pos, n]}.
-func putSharedHead(oid string, plain bool, pos uint64, n int) []byte {
-	h := appendHead(appendText(putPrefix(oid, plain), "sh"), 4, 2)
-	h = appendHead(h, 0, pos)
+// putSharedHead is the CBOR body of a bridgePut whose value lies in shared memory:
+// {"oid": oid, ["pl": true,] key: [at, n]}, key "sh" with at the value's stream position in
+// the to-bridge ring, or key "sx" with at its sequence number in the spill.
+func putSharedHead(oid string, plain bool, key string, at uint64, n int) []byte {
+	h := appendHead(appendText(putPrefix(oid, plain), key), 4, 2)
+	h = appendHead(h, 0, at)
 	return appendHead(h, 0, uint64(n))
 }
 

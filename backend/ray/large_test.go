@@ -33,18 +33,25 @@ func pattern(n, seed int) []byte {
 
 // TestLargeValues moves values of many sizes between the driver and Ray: with a small
 // shared-memory ring (so it wraps and fills many times, and values that do not fit take
-// the pipe) and with shared memory off. Every value must come back intact, including
+// the spill or the pipe), Get answers read from the bridge's memory or through the ring,
+// and with shared memory off. Every value must come back intact, including
 // values put long before they are read, whose ring space has since been reused.
 func TestLargeValues(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		ring int
-	}{{"small ring", 3 << 20}, {"pipes only", -1}} {
+		name  string
+		ring  int
+		cross bool // Get answers' large values read from the bridge's memory, where allowed
+	}{{"small ring", 3 << 20, true}, {"small ring, answers through it", 3 << 20, false}, {"pipes only", -1, false}} {
 		t.Run(c.name, func(t *testing.T) {
+			defer ray.SetCrossMemory(c.cross)()
 			jc, ctx := connect(t, ray.Options{SharedMemory: c.ring})
 			if want := c.ring > 0 && runtime.GOOS == "linux"; jc.SharedMemory() != want {
 				t.Fatalf("SharedMemory() = %v, want %v", jc.SharedMemory(), want)
 			}
+			if !c.cross && jc.CrossMemory() {
+				t.Fatal("CrossMemory() = true with cross-memory reads off")
+			}
+			t.Logf("cross-memory reads: %v", jc.CrossMemory())
 			sizes := []int{1, 64<<10 - 1, 64 << 10, 1 << 20, 1<<20 + 3, 2 << 20, 5 << 20}
 			var refs []fray.Ref[[]byte]
 			var want [][]byte

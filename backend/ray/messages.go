@@ -16,8 +16,9 @@ const (
 	typeCall   wire.Type = 0x44 // one-way: bridgeCall
 	typeNodes  wire.Type = 0x45 // request: alive nodes' resources; answered by Result-like nodesResult
 	// typeResultShared (bridge -> Go) is a Result whose objects may be {"s": [pos, n]}: a
-	// value in the from-bridge shared-memory ring (shm.go). The reader turns it into a
-	// plain Result before anyone else sees it.
+	// value in the from-bridge shared-memory ring (shm.go), or {"v": [address, n, seq]}: a
+	// value in the bridge's memory that Go reads (vmread.go; only in answers to a Get with
+	// "vm"). The reader turns it into a plain Result before anyone else sees it.
 	typeResultShared wire.Type = 0x46
 )
 
@@ -36,6 +37,7 @@ type bridgeHello struct {
 	LogToDriver bool              `cbor:"log_to_driver"`
 	Verbose     bool              `cbor:"verbose,omitempty"`
 	SharedRing  int               `cbor:"shm,omitempty"` // size of each shared-memory ring on fd 5; 0: none
+	SpillAt     int64             `cbor:"sxo,omitempty"` // where the spill starts in fd 5 (spill.go); 0: none
 }
 
 // bridgeReady answers bridgeHello.
@@ -48,6 +50,10 @@ type bridgeReady struct {
 	RayJob    string               `cbor:"ray_job"`
 	Shared    bool                 `cbor:"shm"`            // the bridge mapped the shared memory
 	Dashboard string               `cbor:"dash,omitempty"` // host:port of Ray's dashboard; "" without one
+	// ProbeAt and Probe: bytes at an address in the bridge's memory, for Go to check that
+	// it can read values there (vmread.go); absent without shared memory.
+	ProbeAt uint64 `cbor:"vmp,omitempty"`
+	Probe   []byte `cbor:"vmb,omitempty"`
 }
 
 // In the one-way messages below, Plain reports that the value's bytes do not contain the
@@ -66,7 +72,8 @@ type bridgeSubmit struct {
 type bridgePut struct {
 	OID    string   `cbor:"oid"`
 	Data   []byte   `cbor:"d,omitempty"`
-	Shared []uint64 `cbor:"sh,omitempty"`
+	Shared []uint64 `cbor:"sh,omitempty"` // [position, n] in the to-bridge ring
+	Spill  []uint64 `cbor:"sx,omitempty"` // [sequence number, n] in the spill (spill.go)
 	Plain  bool     `cbor:"pl,omitempty"`
 }
 
@@ -90,4 +97,6 @@ type nodesResult struct {
 type bridgeGet struct {
 	IDs     []string `cbor:"ids"`
 	Timeout *float64 `cbor:"t,omitempty"`
+	// CrossMemory asks for large values as addresses in the bridge's memory (vmread.go).
+	CrossMemory bool `cbor:"vm,omitempty"`
 }

@@ -83,7 +83,10 @@ type Options struct {
 	// SharedMemory is the size in bytes of each of the two rings of shared memory (an
 	// anonymous memfd the bridge inherits; Linux only) through which values of 64 KiB and
 	// more cross between this process and the bridge, instead of the pipes. 0 means 16 MiB;
-	// negative turns it off. A value that does not fit at the moment uses the pipe.
+	// negative turns it off (and with it the spill and the reads of the bridge's memory).
+	// A Put value larger than a ring goes through a spill in the same memfd that grows to
+	// the largest such value and keeps that size for the session; a value that finds no
+	// room at the moment uses the pipe.
 	SharedMemory int
 }
 

@@ -101,6 +101,9 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	}
 	if b.shm != nil {
 		hello.SharedRing = ring
+		if b.shm.spill != nil {
+			hello.SpillAt = spillOffset(ring)
+		}
 	}
 	f, err := b.call(ctx, typeHello, hello)
 	if err == nil && f.Type != typeReady {
@@ -122,6 +125,11 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	}
 	if ready.Shared {
 		b.enableShared()
+		if !noCrossMemory.Load() && probeCrossMemory(ready.PID, ready.ProbeAt, ready.Probe) {
+			b.r.vm.Store(&vmPeer{pid: ready.PID, freed: shmCounter(b.shm.mem, 192)})
+		} else {
+			b.log.Debug("Get answers' large values cross through shared memory: this process cannot read the bridge's memory")
+		}
 	}
 	jc := &JobContext{b: b, ready: ready, opts: opts, prefix: randomHex(4), nodes: ready.Nodes}
 	if jc.marker, err = wire.EncodeBody(ready.Job); err != nil {
@@ -186,6 +194,11 @@ func (j *JobContext) RayVersion() string { return j.ready.Ray }
 // SharedMemory reports whether large values cross between this process and the bridge
 // through shared memory (Options.SharedMemory) rather than the pipes.
 func (j *JobContext) SharedMemory() bool { return j.ready.Shared }
+
+// CrossMemory reports whether Get answers' large values are read straight from the
+// bridge's memory (see vmread.go); false when the kernel does not let this process read
+// it, and without shared memory.
+func (j *JobContext) CrossMemory() bool { return j.b.r.vm.Load() != nil }
 
 // BridgePID is the process id of the bridge (the job's Ray driver).
 func (j *JobContext) BridgePID() int { return j.ready.PID }
@@ -319,7 +332,7 @@ func (j *JobContext) Get(ctx context.Context, ids []backend.ObjectID) ([]backend
 	if err := j.check(); err != nil {
 		return nil, err
 	}
-	req := bridgeGet{IDs: wire.IDs(ids)}
+	req := bridgeGet{IDs: wire.IDs(ids), CrossMemory: j.b.r.vm.Load() != nil}
 	callCtx := ctx
 	if err := ctx.Err(); err != nil {
 		if !errors.Is(err, context.DeadlineExceeded) {

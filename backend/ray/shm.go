@@ -15,6 +15,8 @@ import (
 //	                     bridge), at 64 the from-bridge ring's (written by Go)
 //	[4096, 4096+S)       to-bridge ring: Go allocates, the bridge consumes (Put values)
 //	[4096+S, 4096+2S)    from-bridge ring: the bridge allocates, Go consumes (Get answers)
+//	[spillOffset(S), …)  the spill: Put values too large for the ring (spill.go); the
+//	                     header's word at 128 is its consumed sequence number
 //
 // Each ring has one producer and one consumer, and values are consumed in the order they
 // were allocated (allocation and the frame that names the region happen under the frame
@@ -79,17 +81,20 @@ func (r *ring) release(end uint64) { atomic.StoreUint64(r.freed, end) }
 // sharedMemory is the mapping of the memfd and its two rings.
 type sharedMemory struct {
 	mem    []byte
-	toPy   *ring // Go produces
-	fromPy *ring // the bridge produces
+	toPy   *ring  // Go produces
+	fromPy *ring  // the bridge produces
+	spill  *spill // Go produces; nil without one
 	unmap  func() error
 }
 
 func newSharedMemoryOver(mem []byte, ringSize int, unmap func() error) *sharedMemory {
-	counter := func(off int) *uint64 { return (*uint64)(unsafe.Pointer(&mem[off])) }
 	return &sharedMemory{
 		mem:    mem,
-		toPy:   newRing(mem[shmHeader:shmHeader+ringSize], counter(0)),
-		fromPy: newRing(mem[shmHeader+ringSize:shmHeader+2*ringSize], counter(64)),
+		toPy:   newRing(mem[shmHeader:shmHeader+ringSize], shmCounter(mem, 0)),
+		fromPy: newRing(mem[shmHeader+ringSize:shmHeader+2*ringSize], shmCounter(mem, 64)),
 		unmap:  unmap,
 	}
 }
+
+// shmCounter is the header's 64-bit word at off.
+func shmCounter(mem []byte, off int) *uint64 { return (*uint64)(unsafe.Pointer(&mem[off])) }

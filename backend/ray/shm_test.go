@@ -117,7 +117,7 @@ func TestWritePutShared(t *testing.T) {
 	defer pw.Close()
 	shm := testShm(700 << 10) // room for two of the values below
 	fw := newFrameWriter(pw, 8<<20)
-	fw.enableShared(shm.toPy)
+	fw.enableShared(shm.toPy, nil)
 	fr := newFrameReader(pr, 8<<20)
 	big := bytes.Repeat([]byte("z"), 300<<10)
 	head := byteStringHead(len(big))
@@ -152,6 +152,65 @@ func TestWritePutShared(t *testing.T) {
 		} else if p.Shared != nil || !bytes.Equal(p.Data, c.data) {
 			t.Fatalf("%s: want %d inline bytes, got %d (shared %v)", c.oid, len(c.data), len(p.Data), p.Shared)
 		}
+	}
+}
+
+// TestWritePutSpill: a value larger than the ring goes through the spill, which grows to
+// fit; while the bridge has not consumed the spill's value, the next takes the pipe.
+func TestWritePutSpill(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	shm := testShm(256 << 10)
+	var freed uint64
+	grows := 0
+	sp := &spill{freed: &freed, grow: func(old []byte, n int) ([]byte, error) {
+		grows++
+		if n%spillGrain != 0 {
+			t.Errorf("spill grown to %d bytes, not a multiple of %d", n, spillGrain)
+		}
+		return make([]byte, n), nil
+	}}
+	fw := newFrameWriter(pw, 16<<20)
+	fw.enableShared(shm.toPy, sp)
+	fr := newFrameReader(pr, 16<<20)
+	big := bytes.Repeat([]byte("s"), 1<<20+5)
+	bigger := bytes.Repeat([]byte("t"), 3<<20)
+	next := func() bridgePut {
+		t.Helper()
+		f, err := fr.read()
+		if err != nil || f.Type != typePut {
+			t.Fatalf("read: %v %v", f.Type, err)
+		}
+		var p bridgePut
+		if err := f.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	check := func(p bridgePut, oid string, seq uint64, want []byte) {
+		t.Helper()
+		if p.OID != oid || p.Shared != nil || p.Data != nil || len(p.Spill) != 2 || p.Spill[0] != seq || p.Spill[1] != uint64(len(want)) {
+			t.Fatalf("%s: want spill [%d %d], got %+v", oid, seq, len(want), p.Spill)
+		}
+		if !bytes.Equal(sp.mem[:len(want)], want) {
+			t.Fatalf("%s: the spill holds the wrong bytes", oid)
+		}
+	}
+	go func() { _ = fw.writePut("s1", true, nil, big) }()
+	check(next(), "s1", 1, big)
+	go func() { _ = fw.writePut("s2", true, nil, big) }() // s1 not consumed: the pipe
+	if p := next(); p.Spill != nil || !bytes.Equal(p.Data, big) {
+		t.Fatalf("s2: want %d bytes through the pipe, got spill %v and %d bytes", len(big), p.Spill, len(p.Data))
+	}
+	freed = 1
+	go func() { _ = fw.writePut("s3", true, nil, bigger) }()
+	check(next(), "s3", 2, bigger)
+	if grows != 2 || len(sp.mem) != 3<<20 {
+		t.Fatalf("spill grew %d times to %d bytes, want 2 times to %d", grows, len(sp.mem), 3<<20)
 	}
 }
 

@@ -53,11 +53,13 @@ def main():
     arena = None
     if hello.get("shm"):
         try:
-            arena = proto.Arena(5, int(hello["shm"]))
+            arena = proto.Arena(5, int(hello["shm"]), int(hello.get("sxo") or 0))
         except Exception as e:  # noqa: BLE001 - values then cross through the pipes
             log("shared memory unavailable (%s); values cross through the pipes" % e)
     w.arena = arena
     ready["shm"] = arena is not None
+    if arena is not None:
+        ready["vmp"], ready["vmb"] = arena.probe_at, arena.probe
     w.write(proto.B_READY, rid, ready)
     prof = os.environ.get("FRAY_BRIDGE_PROFILE")
     if prof:  # a cProfile of the reading thread, written when the session ends
@@ -195,9 +197,9 @@ def serve(srv, r, w, arena, exit_at_end=True):
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="fray-bridge")
     inflight = {}
 
-    def reply(rid, body):
+    def reply(rid, body, vm=False):
         try:
-            w.write(proto.RESULT, rid, body)
+            w.write(proto.RESULT, rid, body, vm)
         except proto.Closed:
             pass
         except ValueError as e:  # frame too large
@@ -207,7 +209,7 @@ def serve(srv, r, w, arena, exit_at_end=True):
         try:
             if typ == proto.GET:
                 t = body.get("t")
-                reply(rid, {"os": srv.get(ids, entries, ev, None if t is None else float(t))})
+                reply(rid, {"os": srv.get(ids, entries, ev, None if t is None else float(t))}, bool(body.get("vm")))
             elif typ == proto.WAIT:
                 reply(rid, {"rd": srv.wait(ids, entries, int(body.get("n") or 1), float(body.get("t", -1)), ev)})
             elif typ == proto.CANCEL_TASK:
@@ -237,7 +239,18 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 srv.submit(body, oid=body["oid"], scan=not body.get("pl"))
             elif typ == proto.B_PUT:
                 sh = body.get("sh")
-                if sh is None:
+                sx = body.get("sx")
+                if sx is not None:
+                    if arena is None or type(sx) is not list or len(sx) != 2:
+                        raise ValueError("fray-bridge: a put names shared memory the bridge does not have")
+                    seq, n = sx
+                    view = arena.take_spill(seq, n)
+                    try:
+                        srv.put(view, oid=body["oid"], scan=not body.get("pl"))
+                    finally:
+                        del view
+                        arena.release_spill(seq)
+                elif sh is None:
                     srv.put(body.get("d") or b"", oid=body["oid"], scan=not body.get("pl"))
                 elif arena is None or type(sh) is not list or len(sh) != 2:
                     raise ValueError("fray-bridge: a put names shared memory the bridge does not have")
@@ -253,6 +266,8 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 srv.call_actor(body, oid=body["oid"], scan=not body.get("pl"))
             elif typ == proto.RELEASE:
                 srv.release(body.get("ids"))
+                if arena is not None:
+                    arena.unpin()  # values Go has read and no longer needs pinned
             elif typ == proto.CANCEL:
                 ev = inflight.get(rid)
                 if ev is not None:
@@ -261,7 +276,7 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 ids = body.get("ids") or []
                 entries = srv.resolve(ids)
                 if typ == proto.GET and srv.ready_now(entries):
-                    reply(rid, {"os": srv.get(ids, entries)})
+                    reply(rid, {"os": srv.get(ids, entries)}, bool(body.get("vm")))
                     continue
                 ev = threading.Event()
                 inflight[rid] = ev

@@ -83,9 +83,54 @@ def check_arena():
         raise AssertionError("put_out accepted a value larger than the ring")
 
 
+def check_spill_and_pins():
+    """The spill is mapped as Go grows it and refuses values larger than what it holds; a
+    pinned value stays pinned until Go publishes its number as copied, and its address
+    holds its bytes (raises)."""
+    import ctypes
+    import os
+    size = 4096
+    at = 4096 + 2 * size
+    fd = os.memfd_create("fray-selftest")
+    try:
+        os.ftruncate(fd, at)
+        arena = proto.Arena(fd, size, at)
+        for seq, n in [(1, 0), (1, 1)]:
+            try:
+                arena.take_spill(seq, n)
+            except ValueError:
+                continue
+            if n:
+                raise AssertionError("take_spill accepted %d bytes of an empty spill" % n)
+        os.pwrite(fd, b"spilled", at + 3 * 4096)
+        v = arena.take_spill(1, 3 * 4096 + 7)
+        if bytes(v[-7:]) != b"spilled":
+            raise AssertionError("take_spill after the spill grew")
+        del v
+        arena.release_spill(1)
+        for seq, n in [(2, 5 * 4096), ("2", 1), (2, -1)]:
+            try:
+                arena.take_spill(seq, n)
+            except ValueError:
+                continue
+            raise AssertionError("take_spill accepted %r, %r" % (seq, n))
+    finally:
+        os.close(fd)
+    a, b = b"first pinned value", memoryview(bytearray(b"second"))
+    addr, seq1 = arena.pin(a)
+    if ctypes.string_at(addr, len(a)) != a:
+        raise AssertionError("a pinned value's address does not hold its bytes")
+    _, seq2 = arena.pin(b)
+    ctypes.c_uint64.from_buffer(arena.mm, 192).value = seq1
+    arena.unpin()
+    if [p[0] for p in arena._pins] != [seq2]:
+        raise AssertionError("unpin kept %r, want [%d]" % ([p[0] for p in arena._pins], seq2))
+
+
 def main():
     check_calls()
     check_arena()
+    check_spill_and_pins()
     for name, exc in cases():
         print(name, core.map_exception(exc, "obj-1").hex())
 

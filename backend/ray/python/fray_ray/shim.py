@@ -254,7 +254,7 @@ class Child:
 
     # requests to the child
 
-    def request(self, typ, body):
+    def request(self, typ, body, arg=None):
         rid = next(self.ids)
         slot = _Slot()
         with self.plock:
@@ -262,21 +262,28 @@ class Child:
                 raise ChildDied(self.dead)
             self.pending[rid] = slot
         try:
-            self.w.write(typ, rid, body)
+            if arg is None:
+                self.w.write(typ, rid, body)
+            else:
+                self.w.write_with_value(typ, rid, body, "a", arg)
         except proto.Closed:
             with self.plock:
                 self.pending.pop(rid, None)
             raise ChildDied(self.dead or "the worker's pipe is closed")
         return rid, slot
 
-    def call(self, typ, body):
+    def call_with_arg(self, typ, body, arg):
+        """call with body["a"] = arg written from arg's own buffer (see proto.FrameWriter)."""
+        return self.call(typ, body, arg)
+
+    def call(self, typ, body, arg=None):
         """Sends a request and waits for its answer, reading from the child itself while no
         other thread does. While a nested Get or Wait of the child blocks on Ray, the calling
         thread (the one running the Ray task) shadow-waits on those refs instead, so Ray
         releases this task's CPU while the Go child waits on other tasks, and the helper
         thread reads meanwhile. A cancel (Ray interrupts the main thread) is passed to the Go
         call as Cancel; the call still waits for its answer, then raises KeyboardInterrupt."""
-        rid, slot = self.request(typ, body)
+        rid, slot = self.request(typ, body, arg)
         s = server()
         main = threading.current_thread() is threading.main_thread()
         if main:
@@ -581,11 +588,11 @@ def run_task(call, arg=None, carried=None):
         s.register(*carried)
     fn, name, data = core.unpack_call(call)
     if data is None:
-        data = s.unpack(arg)
+        data = s.unpack_view(arg)  # a buffer over the object store stays one: no copy
     child = _child_for_tasks()
     info = {"j": s.job, "t": ray.get_runtime_context().get_task_id() or "", "n": name, "at": _attempt()}
     try:
-        _, res = child.call(proto.RUN, {"f": fn, "a": data, "ti": info})
+        _, res = child.call_with_arg(proto.RUN, {"f": fn, "ti": info}, data)
     except ChildDied as e:
         _die(e)
     if res.get("e"):
@@ -651,10 +658,10 @@ class FrayActor:
             s.register(*carried)
         method, _, data = core.unpack_call(call)
         if data is None:
-            data = s.unpack(arg)
+            data = s.unpack_view(arg)
         info = {"j": s.job, "t": ray.get_runtime_context().get_task_id() or "", "n": method, "ac": self.aid}
         try:
-            _, res = self.child.call(proto.CALL_ACTOR, {"id": self.aid, "m": method, "a": data, "ti": info})
+            _, res = self.child.call_with_arg(proto.CALL_ACTOR, {"id": self.aid, "m": method, "ti": info}, data)
         except ChildDied as e:
             _die(e)
         if res.get("e"):

@@ -93,6 +93,9 @@ func (t *Task[A, R]) prepare(ctx context.Context, opts []TaskOptions) (JobContex
 	if err := o.Validate(); err != nil {
 		return nil, o, fmt.Errorf("fray: task %s: %w", t.fn.Name, err)
 	}
+	if err := checkPlacement(jc, o.Placement); err != nil {
+		return nil, o, fmt.Errorf("fray: task %s: %w", t.fn.Name, err)
+	}
 	if o.Name == "" {
 		o.Name = t.fn.Name
 	}

@@ -63,6 +63,11 @@ func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray
 	o := &spec.Options
 	placement, held := fray.ActorResources(o.Resources)
 	cl := j.c.classFor(placement, false)
+	if o.Placement != nil {
+		if cl, err = j.c.classInGroup(placement, false, o.Placement); err != nil {
+			return fray.ActorInfo{}, err
+		}
+	}
 	if cl.shape.infeasible != nil {
 		return fray.ActorInfo{}, cl.shape.infeasible
 	}
@@ -107,6 +112,10 @@ func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray
 		c.mu.Unlock()
 		return fray.ActorInfo{}, errClosed
 	}
+	if cl.pg != nil && cl.pg.state == pgRemoved {
+		c.mu.Unlock()
+		return fray.ActorInfo{}, cl.pg.removedError("creating actor " + spec.Class)
+	}
 	if o.Name != "" {
 		key := actorKey{ns, o.Name}
 		if ex := c.names[key]; ex != nil && !ex.dead() {
@@ -117,6 +126,9 @@ func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray
 			return fray.ActorInfo{}, fmt.Errorf("local: %w: an actor named %q already lives in namespace %q; choose another name, set GetIfExists to use the existing one, or kill it first", fray.ErrNameTaken, o.Name, ns)
 		}
 		c.names[key] = a
+	}
+	if cl.pg != nil {
+		cl.pg.actors[a] = struct{}{}
 	}
 	c.actors.Store(a.info.ID, a)
 	c.mu.Unlock()
@@ -692,6 +704,9 @@ func (a *actor) afterDeath(failed []*task) {
 	key := actorKey{a.info.Namespace, a.info.Name}
 	if a.info.Name != "" && c.names[key] == a {
 		delete(c.names, key)
+	}
+	if g := a.ctorTask.class.pg; g != nil {
+		delete(g.actors, a)
 	}
 	c.mu.Unlock()
 	if a.owner != nil {

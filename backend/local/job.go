@@ -261,6 +261,11 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 	}
 	o := &spec.Options
 	cl := j.c.classFor(o.Resources, true)
+	if o.Placement != nil {
+		if cl, err = j.c.classInGroup(o.Resources, true, o.Placement); err != nil {
+			return "", err
+		}
+	}
 	if cl.shape.infeasible != nil {
 		return "", cl.shape.infeasible
 	}
@@ -683,6 +688,7 @@ func (j *JobContext) close() {
 	for _, a := range actors {
 		a.waitGoroutines()
 	}
+	j.c.removeOwnedGroups(j)
 	for j.active.Load() > 0 {
 		<-j.idleSig
 	}

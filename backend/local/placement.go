@@ -445,3 +445,39 @@ func groupRemovedLocked(t *task) error {
 	}
 	return t.class.pg.removedError("task " + t.name + " (" + string(t.obj.id) + ")")
 }
+
+// --- nested calls from worker processes ---------------------------------------------------
+
+var _ fray.PlacementGroups = (*router)(nil)
+
+func (r *router) CreatePlacementGroup(ctx context.Context, spec fray.PlacementGroupSpec) (fray.PlacementGroupInfo, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return fray.PlacementGroupInfo{}, err
+	}
+	return j.CreatePlacementGroup(ctx, spec)
+}
+
+func (r *router) WaitPlacementGroup(ctx context.Context, id fray.PlacementGroupID, timeout time.Duration) (bool, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return false, err
+	}
+	return j.WaitPlacementGroup(ctx, id, timeout)
+}
+
+func (r *router) RemovePlacementGroup(ctx context.Context, id fray.PlacementGroupID) error {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return err
+	}
+	return j.RemovePlacementGroup(ctx, id)
+}
+
+func (r *router) GetPlacementGroup(ctx context.Context, name, namespace string) (fray.PlacementGroupInfo, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return fray.PlacementGroupInfo{}, err
+	}
+	return j.GetPlacementGroup(ctx, name, namespace)
+}

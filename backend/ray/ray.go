@@ -265,7 +265,8 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 	if err := registered(spec.Function, fray.KindTask); err != nil {
 		return "", err
 	}
-	if err := j.feasible(ctx, fray.TaskResources(spec.Options.Resources)); err != nil {
+	// A task in a placement group draws from its bundle (checked by the API), not a node.
+	if err := j.feasibleUnlessPlaced(ctx, spec.Options.Placement, fray.TaskResources(spec.Options.Resources)); err != nil {
 		return "", fmt.Errorf("fray: task %s: %w", spec.Function, err)
 	}
 	oid := j.newOID()
@@ -447,7 +448,7 @@ func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray
 		return fray.ActorInfo{}, err
 	}
 	placement, _ := fray.ActorResources(spec.Options.Resources)
-	if err := j.feasible(ctx, placement); err != nil {
+	if err := j.feasibleUnlessPlaced(ctx, spec.Options.Placement, placement); err != nil {
 		return fray.ActorInfo{}, fmt.Errorf("fray: actor %s: %w", spec.Class, err)
 	}
 	data, err := spec.Arg.Encoded()

@@ -30,6 +30,7 @@ type TaskOptions struct {
 	MaxRetries      *int       `cbor:"max_retries,omitempty"`
 	RetryExceptions bool       `cbor:"retry_exceptions,omitempty"`
 	RuntimeEnv      RuntimeEnv `cbor:"runtime_env,omitempty"`
+	Placement       *Placement `cbor:"placement,omitempty"`
 }
 
 // ActorOptions is fray.ActorOptions on the wire.
@@ -43,6 +44,7 @@ type ActorOptions struct {
 	MaxTaskRetries int                `cbor:"max_task_retries,omitempty"`
 	MaxConcurrency int                `cbor:"max_concurrency,omitempty"`
 	RuntimeEnv     RuntimeEnv         `cbor:"runtime_env,omitempty"`
+	Placement      *Placement         `cbor:"placement,omitempty"`
 }
 
 // FromRuntimeEnv converts to the wire form.
@@ -59,13 +61,14 @@ func (e RuntimeEnv) Fray() fray.RuntimeEnv {
 func FromTaskOptions(o fray.TaskOptions) TaskOptions {
 	return TaskOptions{Name: o.Name, Resources: o.Resources, MaxCalls: o.MaxCalls,
 		MaxRetries: o.MaxRetries, RetryExceptions: o.RetryExceptions,
-		RuntimeEnv: FromRuntimeEnv(o.RuntimeEnv)}
+		RuntimeEnv: FromRuntimeEnv(o.RuntimeEnv), Placement: FromPlacement(o.Placement)}
 }
 
 // Fray converts back.
 func (o TaskOptions) Fray() fray.TaskOptions {
 	return fray.TaskOptions{Name: o.Name, Resources: fray.Resources(o.Resources), MaxCalls: o.MaxCalls,
-		MaxRetries: o.MaxRetries, RetryExceptions: o.RetryExceptions, RuntimeEnv: o.RuntimeEnv.Fray()}
+		MaxRetries: o.MaxRetries, RetryExceptions: o.RetryExceptions, RuntimeEnv: o.RuntimeEnv.Fray(),
+		Placement: o.Placement.Fray("")}
 }
 
 // FromActorOptions converts to the wire form.
@@ -76,14 +79,14 @@ func FromActorOptions(o fray.ActorOptions) ActorOptions {
 	}
 	return ActorOptions{Name: o.Name, Namespace: o.Namespace, GetIfExists: o.GetIfExists,
 		Lifetime: lt, Resources: o.Resources, MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries,
-		MaxConcurrency: o.MaxConcurrency, RuntimeEnv: FromRuntimeEnv(o.RuntimeEnv)}
+		MaxConcurrency: o.MaxConcurrency, RuntimeEnv: FromRuntimeEnv(o.RuntimeEnv), Placement: FromPlacement(o.Placement)}
 }
 
 // Fray converts back; an unknown lifetime is an error.
 func (o ActorOptions) Fray() (fray.ActorOptions, error) {
 	out := fray.ActorOptions{Name: o.Name, Namespace: o.Namespace, GetIfExists: o.GetIfExists,
 		Resources: fray.Resources(o.Resources), MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries,
-		MaxConcurrency: o.MaxConcurrency, RuntimeEnv: o.RuntimeEnv.Fray()}
+		MaxConcurrency: o.MaxConcurrency, RuntimeEnv: o.RuntimeEnv.Fray(), Placement: o.Placement.Fray("")}
 	switch o.Lifetime {
 	case "":
 	case "detached":

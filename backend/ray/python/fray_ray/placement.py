@@ -11,8 +11,7 @@ import threading
 import time
 
 import ray
-from ray.util import placement_group as _pgmod
-from ray.util.placement_group import PlacementGroup
+from ray.util.placement_group import PlacementGroup, placement_group as _create, remove_placement_group as _remove
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from . import proto
@@ -88,7 +87,7 @@ class Groups:
         name = body.get("n") or ""
         lifetime = "detached" if body.get("lt") == "detached" else None
         try:
-            pg = _pgmod.placement_group(bundles, strategy=strategy, name=name, lifetime=lifetime)
+            pg = _create(bundles, strategy=strategy, name=name, lifetime=lifetime)
         except Exception as e:  # noqa: BLE001
             if "already exists" in str(e):
                 from .core import RequestError
@@ -173,7 +172,7 @@ class Groups:
             srv._store(oid, _failed(removed_error(info, "task %s (%s)" % (fn, oid))))
             doomed.append(v)
         try:
-            _pgmod.remove_placement_group(_group(pg_hex))
+            _remove(_group(pg_hex))
         except Exception as e:  # noqa: BLE001 - already gone: removing twice is harmless
             if "does not exist" not in str(e):
                 raise

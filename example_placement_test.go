@@ -12,7 +12,7 @@ import (
 )
 
 // Gang-schedule two workers into a STRICT_PACK placement group, one bundle each, then
-// remove the group (MIGRATION.md, "PlacementGroups").
+// remove the group (MIGRATION.md, "Placement groups").
 func ExampleCreatePlacementGroup() {
 	jc, err := local.New(local.Options{Resources: fray.Resources{fray.CPU: 4}})
 	if err != nil {

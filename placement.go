@@ -10,7 +10,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// Placement groups (MIGRATION.md, "PlacementGroups"): a set of resource bundles reserved
+// Placement groups (MIGRATION.md, "Placement groups"): a set of resource bundles reserved
 // together with a strategy, so that the tasks and actors scheduled into it are
 // gang-scheduled (for example the workers of tensor-parallel inference, one bundle each).
 //

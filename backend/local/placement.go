@@ -10,7 +10,7 @@ import (
 	"github.com/fray-go/fray/internal/worker"
 )
 
-// Placement groups on the one node of a local cluster (MIGRATION.md, "PlacementGroups").
+// Placement groups on the one node of a local cluster (MIGRATION.md, "Placement groups").
 //
 // A group is pending until the node's free pool holds all of its bundles at once; then each
 // bundle's resources move from the free pool into the bundle's own account (the group is

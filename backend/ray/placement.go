@@ -12,7 +12,7 @@ import (
 // Placement groups are Ray's own (ray.util.placement_group), made by the bridge, so Ray's
 // tools (`ray list placement-groups`, the dashboard) show them with their names. Tasks and
 // actors scheduled into one get Ray's PlacementGroupSchedulingStrategy with the bundle
-// index. MIGRATION.md, "PlacementGroups".
+// index. MIGRATION.md, "Placement groups".
 
 var _ fray.PlacementGroups = (*JobContext)(nil)
 

@@ -10,7 +10,7 @@ import (
 )
 
 // The PlacementGroups group: placement groups as Ray has them (MIGRATION.md,
-// "PlacementGroups"), on every backend that implements fray.PlacementGroups. A backend
+// "Placement groups"), on every backend that implements fray.PlacementGroups. A backend
 // without them must refuse every call with fray.ErrUnsupported.
 
 func placementCases() []testCase {

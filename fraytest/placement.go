@@ -23,6 +23,7 @@ func placementCases() []testCase {
 		{"StrategiesTheClusterCannotMeet", testPGInfeasible},
 		{"NamedAndLifetime", testPGNamedLifetime},
 		{"HandlePassedToTasks", testPGHandleInTask},
+		{"CreatedInsideATask", testPGInsideTask},
 	}
 }
 
@@ -37,6 +38,40 @@ type pgSquareArg struct {
 var squareIn = fray.NewTask("fraytest.squareIn", func(ctx context.Context, a pgSquareArg) (int, error) {
 	return square.Call(ctx, a.X, fray.TaskOptions{Placement: &fray.PlacementOptions{Group: a.Group, Bundle: a.Bundle}})
 })
+
+// pgRoundTrip creates a one-bundle group from inside a task, waits for it, squares X in
+// it, looks it up by Name, and removes it: every placement-group call made from a worker.
+var pgRoundTrip = fray.NewTask("fraytest.pgRoundTrip", func(ctx context.Context, a pgRoundTripArg) (int, error) {
+	g, err := fray.CreatePlacementGroup(ctx, fray.PlacementGroupOptions{Name: a.Name, Bundles: []fray.Resources{{fray.CPU: 0.5}}})
+	if err != nil {
+		return 0, err
+	}
+	defer g.Remove(ctx)
+	if err := g.Ready(ctx, fray.Forever); err != nil {
+		return 0, err
+	}
+	found, err := fray.GetPlacementGroup(ctx, a.Name, "")
+	if err != nil {
+		return 0, err
+	}
+	if found.ID() != g.ID() {
+		return 0, fmt.Errorf("GetPlacementGroup found %v, want %v", found, g)
+	}
+	v, err := square.Call(ctx, a.X, fray.TaskOptions{Resources: fray.Resources{fray.CPU: 0.5}, Placement: &fray.PlacementOptions{Group: found}})
+	if err != nil {
+		return 0, err
+	}
+	if err := g.Remove(ctx); err != nil {
+		return 0, err
+	}
+	return v, nil
+})
+
+// pgRoundTripArg is pgRoundTrip's argument.
+type pgRoundTripArg struct {
+	Name string
+	X    int
+}
 
 // hasPG reports whether the backend implements placement groups. Without them it checks
 // instead that they are refused with fray.ErrUnsupported, and the subtest ends there.
@@ -334,4 +369,21 @@ func testPGHandleInTask(s *env) {
 	}
 	err := sub(squareIn.Remote(s.Ctx, pgSquareArg{Group: g, Bundle: 5, X: 7})).outcome(s)
 	s.wantErr(err, fray.ErrPlacement, "nested task with an out-of-range bundle")
+}
+
+func testPGInsideTask(s *env) {
+	if !s.hasPG() {
+		return
+	}
+	name := uniq("fraytest-pg-nested")
+	if v := sub(pgRoundTrip.Remote(s.Ctx, pgRoundTripArg{Name: name, X: 8}, fray.TaskOptions{Resources: fray.Resources{fray.CPU: 0.5}})).get(s); v != 64 {
+		s.Fatalf("placement group made inside a task: square = %d", v)
+	}
+	s.eventually("the task's group removed", func() error {
+		_, err := fray.GetPlacementGroup(s.Ctx, name, "")
+		if errors.Is(err, fray.ErrUnknownName) {
+			return nil
+		}
+		return fmt.Errorf("GetPlacementGroup returned %v, not an unknown-name error", err)
+	})
 }

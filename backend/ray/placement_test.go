@@ -88,3 +88,24 @@ print(json.dumps([r if isinstance(r, dict) else r.__dict__ for r in rows], defau
 	}
 	return rows[0]
 }
+
+// BenchmarkPlacementGroupCreateRemove is Ray's microbenchmark row "placement group
+// create/removal" through fray on Ray: create a one-bundle group, wait until it is ready,
+// remove it.
+func BenchmarkPlacementGroupCreateRemove(b *testing.B) {
+	_, ctx := connect(b, ray.Options{})
+	opts := fray.PlacementGroupOptions{Bundles: []fray.Resources{{fray.CPU: 0.01}}}
+	for b.Loop() {
+		g, err := fray.CreatePlacementGroup(ctx, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := g.Ready(ctx, fray.Forever); err != nil {
+			b.Fatal(err)
+		}
+		if err := g.Remove(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "groups/s")
+}

@@ -75,9 +75,19 @@ class Groups:
         with self.lock:
             info = self.removed.get(pg_hex)
             if info is None:
-                self.oids.setdefault(pg_hex, {})[oid] = fn
+                oids = self.oids.setdefault(pg_hex, {})
+                oids[oid] = fn
+                if len(oids) % 4096 == 0:
+                    self._prune(oids)
                 return None
         return removed_error(info, "task %s (%s)" % (fn, oid))
+
+    def _prune(self, oids):
+        """Forgets tasks whose objects the Go side released (self.lock held)."""
+        with self.srv.lock:
+            gone = [o for o in oids if o not in self.srv.objects]
+        for o in gone:
+            del oids[o]
 
     def create(self, body):
         bundles = [dict(b) for b in (body.get("b") or [])]

@@ -240,3 +240,23 @@ var InGroup = fray.NewTask("localtest.inGroup", func(ctx context.Context, g fray
 	}
 	return sum, nil
 })
+
+// TestPlacementActorHoldsBundle: an actor's held resources come out of its bundle for its
+// life and go back to the bundle (not the free pool) when it dies.
+func TestPlacementActorHoldsBundle(t *testing.T) {
+	jc, ctx := newJob(t, local.Options{Resources: fray.Resources{fray.CPU: 2}})
+	g := must[fray.PlacementGroup](t)(fray.CreatePlacementGroup(ctx, fray.PlacementGroupOptions{Bundles: []fray.Resources{{fray.CPU: 1}}}))
+	must[struct{}](t)(struct{}{}, g.Ready(ctx, fray.Forever))
+	h := must[fray.ActorHandle[CounterState]](t)(Counter.Create(ctx, 0, fray.ActorOptions{Resources: fray.Resources{fray.CPU: 1}, Placement: pgIn(g, 0)}))
+	must[int](t)(Add.Call(ctx, h, 1))
+	q := must[fray.Ref[int]](t)(Square.Remote(ctx, 3, fray.TaskOptions{Placement: pgIn(g, 0)}))
+	if ready, _, _ := fray.Wait(ctx, []fray.AnyRef{q}, 1, 20*time.Millisecond); len(ready) != 0 {
+		t.Fatal("a task ran in a bundle whose CPU an actor holds")
+	}
+	wantCPU(t, jc.Cluster(), 1, "actor in the bundle")
+	must[struct{}](t)(struct{}{}, h.Kill(ctx))
+	if v := must[int](t)(q.Get(ctx)); v != 9 {
+		t.Fatalf("task after the actor died: %d", v)
+	}
+	wantCPU(t, jc.Cluster(), 1, "actor dead, group still there")
+}

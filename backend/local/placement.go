@@ -300,10 +300,13 @@ func (j *JobContext) WaitPlacementGroup(ctx context.Context, id fray.PlacementGr
 		return false, unknownGroup(id)
 	}
 	select {
+	case <-g.removedCh: // checked first: a removed group was ready once, too
+		return false, g.removedError("")
+	default:
+	}
+	select {
 	case <-g.readyCh:
 		return true, nil
-	case <-g.removedCh:
-		return false, g.removedError("")
 	default:
 	}
 	if timeout <= 0 || ctx.Err() != nil {
@@ -319,10 +322,15 @@ func (j *JobContext) WaitPlacementGroup(ctx context.Context, id fray.PlacementGr
 		timer = tm.C
 	}
 	select {
-	case <-g.readyCh:
-		return true, nil
 	case <-g.removedCh:
 		return false, g.removedError("")
+	case <-g.readyCh:
+		select {
+		case <-g.removedCh:
+			return false, g.removedError("")
+		default:
+			return true, nil
+		}
 	case <-timer:
 		return false, nil
 	case <-ctx.Done():

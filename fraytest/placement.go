@@ -273,6 +273,8 @@ func testPGRemoveFailsWork(s *env) {
 	})
 	err = sub(square.Remote(s.Ctx, 2, fray.TaskOptions{Placement: in(g, 1)})).outcome(s)
 	s.wantErr(err, fray.ErrPlacementGroupRemoved, "a task into the removed group")
+	_, err = Counter.Create(s.Ctx, 0, fray.ActorOptions{Placement: in(g, 1)})
+	s.wantErr(err, fray.ErrPlacementGroupRemoved, "an actor into the removed group")
 	s.wantErr(g.Ready(s.Ctx, time.Second), fray.ErrPlacementGroupRemoved, "Ready of the removed group")
 }
 

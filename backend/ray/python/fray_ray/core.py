@@ -524,6 +524,10 @@ class RayServer:
         from . import shim
         op = body.get("op") or {}
         cls = body["c"]
+        if op.get("placement"):
+            gone = self.pg.removed_error_for(op["placement"]["pg"], "creating actor " + cls)
+            if gone is not None:
+                raise RequestError(gone)
         opts = actor_options(op, self.namespace)
         name = op.get("name") or ""
         ns = opts.get("namespace", self.namespace) if name else self.namespace

@@ -89,6 +89,12 @@ class Groups:
         for o in gone:
             del oids[o]
 
+    def removed_error_for(self, pg_hex, what):
+        """The error for work scheduled into a group this process removed, else None."""
+        with self.lock:
+            info = self.removed.get(pg_hex)
+        return None if info is None else removed_error(info, what)
+
     def create(self, body):
         bundles = [dict(b) for b in (body.get("b") or [])]
         strategy = body.get("s") or "PACK"

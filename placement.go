@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fray-go/fray/backend"
 	"github.com/fxamacker/cbor/v2"
 )
 
@@ -111,13 +112,13 @@ func (o PlacementGroupOptions) Validate() error {
 }
 
 // PlacementGroupID identifies a placement group within a backend.
-type PlacementGroupID string
+type PlacementGroupID = backend.PlacementGroupID
 
 // PlacementGroup is a handle to a placement group, returned by CreatePlacementGroup and
 // GetPlacementGroup. It is a small value that may be passed to tasks and actors (they can
 // schedule work into it); like an ActorHandle it belongs to the job context that made it.
 type PlacementGroup struct {
-	info PlacementGroupInfo
+	info backend.PlacementGroupInfo
 	job  string
 }
 
@@ -131,13 +132,16 @@ func (g PlacementGroup) Name() string { return g.info.Name }
 func (g PlacementGroup) Namespace() string { return g.info.Namespace }
 
 // Strategy returns the group's strategy.
-func (g PlacementGroup) Strategy() PlacementStrategy { return g.info.Strategy }
+func (g PlacementGroup) Strategy() PlacementStrategy {
+	s, _ := ParsePlacementStrategy(g.info.Strategy)
+	return s
+}
 
 // Bundles returns a copy of the group's bundles.
 func (g PlacementGroup) Bundles() []Resources {
 	out := make([]Resources, len(g.info.Bundles))
 	for i, b := range g.info.Bundles {
-		out[i] = b.Clone()
+		out[i] = Resources(b).Clone()
 	}
 	return out
 }
@@ -146,7 +150,7 @@ func (g PlacementGroup) Bundles() []Resources {
 func (g PlacementGroup) IsZero() bool { return g.info.ID == "" }
 
 // String describes the group for messages, e.g. `placement group "train" (pg-1, STRICT_PACK, 2 bundles)`.
-func (g PlacementGroup) String() string { return g.info.describe() }
+func (g PlacementGroup) String() string { return g.info.Describe() }
 
 // CreatePlacementGroup asks the backend to reserve the bundles of opts. It returns at once;
 // the reservation happens as soon as the cluster has room (Ready waits for it). A request
@@ -160,10 +164,10 @@ func CreatePlacementGroup(ctx context.Context, opts PlacementGroupOptions) (Plac
 	if err != nil {
 		return PlacementGroup{}, err
 	}
-	spec := PlacementGroupSpec{Options: opts}
-	spec.Options.Bundles = make([]Resources, len(opts.Bundles))
+	spec := backend.PlacementGroupSpec{Name: opts.Name, Namespace: opts.Namespace, Strategy: opts.Strategy.String(),
+		Detached: opts.Lifetime == Detached, Bundles: make([]map[string]float64, len(opts.Bundles))}
 	for i, b := range opts.Bundles {
-		spec.Options.Bundles[i] = b.Clone()
+		spec.Bundles[i] = b.Clone()
 	}
 	info, err := pgs.CreatePlacementGroup(ctx, spec)
 	if err != nil {
@@ -195,7 +199,7 @@ func GetPlacementGroup(ctx context.Context, name, namespace string) (PlacementGr
 // ErrTimeout) when the timeout passes first, an error matching ErrPlacementGroupRemoved
 // when the group was removed, and ctx's error when ctx is done first.
 func (g PlacementGroup) Ready(ctx context.Context, timeout time.Duration) error {
-	_, pgs, err := g.backend(ctx)
+	_, pgs, err := g.backendOf(ctx)
 	if err != nil {
 		return err
 	}
@@ -213,21 +217,21 @@ func (g PlacementGroup) Ready(ctx context.Context, timeout time.Duration) error 
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return &PlacementGroupTimeoutError{Group: g.String(), Waited: time.Since(start).Round(time.Millisecond), Bundles: g.info.Bundles}
+	return &PlacementGroupTimeoutError{Group: g.String(), Waited: time.Since(start).Round(time.Millisecond), Bundles: g.Bundles()}
 }
 
 // Remove removes the group: its reservation is freed, tasks queued or running in it fail
 // with an error matching ErrPlacementGroupRemoved, and actors placed in it die (their calls
 // fail with an *ActorDiedError), as in Ray. Removing a group twice is harmless.
 func (g PlacementGroup) Remove(ctx context.Context) error {
-	_, pgs, err := g.backend(ctx)
+	_, pgs, err := g.backendOf(ctx)
 	if err != nil {
 		return err
 	}
 	return pgs.RemovePlacementGroup(ctx, g.info.ID)
 }
 
-func (g PlacementGroup) backend(ctx context.Context) (JobContext, PlacementGroups, error) {
+func (g PlacementGroup) backendOf(ctx context.Context) (backend.JobContext, backend.PlacementGroups, error) {
 	if g.info.ID == "" {
 		return nil, nil, newKind(ErrInvalidArgument, "fray: zero PlacementGroup: use the handle CreatePlacementGroup or GetPlacementGroup returned")
 	}
@@ -241,12 +245,12 @@ func (g PlacementGroup) backend(ctx context.Context) (JobContext, PlacementGroup
 	return jc, pgs, nil
 }
 
-func placementBackend(ctx context.Context) (JobContext, PlacementGroups, error) {
+func placementBackend(ctx context.Context) (backend.JobContext, backend.PlacementGroups, error) {
 	jc, err := JobContextFrom(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	pgs, err := PlacementGroupsOf(jc)
+	pgs, err := placementGroupsOf(jc)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -259,18 +263,14 @@ type wirePlacementGroup struct {
 	ID        PlacementGroupID
 	Name      string
 	Namespace string
-	Strategy  int
+	Strategy  string
 	Bundles   []map[string]float64
 }
 
 // MarshalCBOR encodes the handle for another task or actor.
 func (g PlacementGroup) MarshalCBOR() ([]byte, error) {
-	bs := make([]map[string]float64, len(g.info.Bundles))
-	for i, b := range g.info.Bundles {
-		bs[i] = b
-	}
 	return cbor.Marshal(wirePlacementGroup{Job: g.job, ID: g.info.ID, Name: g.info.Name, Namespace: g.info.Namespace,
-		Strategy: int(g.info.Strategy), Bundles: bs})
+		Strategy: g.info.Strategy, Bundles: g.info.Bundles})
 }
 
 func (PlacementGroup) encodesOneLevel() {} // see oneLevel
@@ -281,27 +281,14 @@ func (g *PlacementGroup) UnmarshalCBOR(b []byte) error {
 	if err := cbor.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	bs := make([]Resources, len(w.Bundles))
-	for i, m := range w.Bundles {
-		bs[i] = Resources(m)
-	}
-	*g = PlacementGroup{job: w.Job, info: PlacementGroupInfo{ID: w.ID, Name: w.Name, Namespace: w.Namespace,
-		Strategy: PlacementStrategy(w.Strategy), Bundles: bs}}
+	*g = PlacementGroup{job: w.Job, info: backend.PlacementGroupInfo{ID: w.ID, Name: w.Name, Namespace: w.Namespace,
+		Strategy: w.Strategy, Bundles: w.Bundles}}
 	return nil
 }
 
-// PlacementGroupFromInfo builds a handle from what a backend returned (SPI: worker-side
-// clients).
-func PlacementGroupFromInfo(job string, info PlacementGroupInfo) PlacementGroup {
-	return PlacementGroup{info: info, job: job}
-}
-
-// Info returns what the backend reported about the group (SPI).
-func (g PlacementGroup) Info() PlacementGroupInfo { return g.info }
-
 // AnyBundle is PlacementOptions.Bundle for "any bundle of the group that has room" (Ray's
 // placement_group_bundle_index=-1).
-const AnyBundle = -1
+const AnyBundle = backend.AnyBundle
 
 // PlacementOptions schedule a task or actor into a placement group (TaskOptions.Placement,
 // ActorOptions.Placement): its resources are then drawn from the bundle's reservation, not
@@ -332,7 +319,7 @@ func (p *PlacementOptions) validate(what string, need Resources) error {
 	if p.Bundle != AnyBundle {
 		if miss := notFitting(need, bundles[p.Bundle]); miss != "" {
 			return &PlacementError{Group: p.Group.String(), Bundle: p.Bundle,
-				Reason: fmt.Sprintf("the %s needs %s but bundle %d reserves %s (%s): lower the %s's Resources (set \"CPU\": 0 to run without a CPU) or make the bundle larger", what, need, p.Bundle, bundles[p.Bundle], miss, what)}
+				Reason: fmt.Sprintf("the %s needs %s but bundle %d reserves %s (%s): lower the %s's Resources (set \"CPU\": 0 to run without a CPU) or make the bundle larger", what, need, p.Bundle, Resources(bundles[p.Bundle]), miss, what)}
 		}
 		return nil
 	}
@@ -346,7 +333,7 @@ func (p *PlacementOptions) validate(what string, need Resources) error {
 }
 
 // notFitting names the first resource of need that bundle lacks, or returns "".
-func notFitting(need, bundle Resources) string {
+func notFitting(need Resources, bundle map[string]float64) string {
 	for _, name := range need.sortedNames() {
 		if u := Units(need[name]); u > 0 && u > Units(bundle[name]) {
 			return fmt.Sprintf("%s %g > %g", name, need[name], bundle[name])
@@ -419,3 +406,36 @@ func (e *PlacementGroupTimeoutError) Error() string {
 
 // Is reports whether target is ErrTimeout.
 func (e *PlacementGroupTimeoutError) Is(target error) bool { return target == ErrTimeout }
+
+// placementGroupsOf returns jc's placement-group support, or an *UnsupportedError naming
+// the backend when it has none.
+func placementGroupsOf(jc backend.JobContext) (backend.PlacementGroups, error) {
+	if pgs, ok := jc.(backend.PlacementGroups); ok {
+		return pgs, nil
+	}
+	return nil, &UnsupportedError{Backend: jc.Backend(), Feature: "placement groups",
+		Hint: "use a backend that has them (backend/local, backend/ray), or schedule without TaskOptions.Placement / ActorOptions.Placement"}
+}
+
+// checkPlacement refuses a Placement option that jc cannot honour: a backend without
+// placement groups, or a group handle from another job context.
+func checkPlacement(jc backend.JobContext, p *PlacementOptions) error {
+	if p == nil {
+		return nil
+	}
+	if _, err := placementGroupsOf(jc); err != nil {
+		return err
+	}
+	if p.Group.job != jc.JobID() {
+		return foreignRef("placement group", string(p.Group.info.ID), p.Group.job, jc)
+	}
+	return nil
+}
+
+// bundleOf is the effective form of p (nil stays nil).
+func (p *PlacementOptions) bundleOf() *backend.Bundle {
+	if p == nil {
+		return nil
+	}
+	return &backend.Bundle{Group: p.Group.info.ID, Index: p.Bundle}
+}

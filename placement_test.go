@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fray-go/fray/backend"
 )
 
 func TestPlacementStrategyNames(t *testing.T) {
@@ -65,7 +67,11 @@ func TestPlacementGroupOptionsValidate(t *testing.T) {
 }
 
 func testGroup(bundles ...Resources) PlacementGroup {
-	return PlacementGroup{job: "j1", info: PlacementGroupInfo{ID: "pg-1", Name: "g", Bundles: bundles, Strategy: StrictPack}}
+	bs := make([]map[string]float64, len(bundles))
+	for i, b := range bundles {
+		bs[i] = b
+	}
+	return PlacementGroup{job: "j1", info: backend.PlacementGroupInfo{ID: "pg-1", Name: "g", Bundles: bs, Strategy: "STRICT_PACK"}}
 }
 
 func TestPlacementOptionsValidate(t *testing.T) {
@@ -147,7 +153,7 @@ func TestPlacementErrorsCrossProcesses(t *testing.T) {
 }
 
 // noPGJob is a job context of a backend without placement groups.
-type noPGJob struct{ JobContext }
+type noPGJob struct{ backend.JobContext }
 
 func (noPGJob) JobID() string   { return "j1" }
 func (noPGJob) Backend() string { return "fake" }

@@ -3,7 +3,7 @@ package fraytest_test
 import (
 	"testing"
 
-	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/fraytest"
 	"go.uber.org/goleak"
@@ -14,7 +14,7 @@ import (
 func TestLocalConformance(t *testing.T) {
 	fraytest.Run(t, fraytest.Backend{
 		Name: "local",
-		New: func(t *testing.T, o fraytest.Options) fray.JobContext {
+		New: func(t *testing.T, o fraytest.Options) backend.JobContext {
 			opts := local.Options{}
 			if o.PeerOf != nil { // a second driver on the same cluster and namespace
 				of := o.PeerOf.(*local.JobContext)

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 // The PlacementGroups group: placement groups as Ray has them (MIGRATION.md,
-// "Placement groups"), on every backend that implements fray.PlacementGroups. A backend
+// "Placement groups"), on every backend that implements backend.PlacementGroups. A backend
 // without them must refuse every call with fray.ErrUnsupported.
 
 func placementCases() []testCase {
@@ -77,7 +78,7 @@ type pgRoundTripArg struct {
 // instead that they are refused with fray.ErrUnsupported, and the subtest ends there.
 func (s *env) hasPG() bool {
 	s.Helper()
-	if _, err := fray.PlacementGroupsOf(s.JC); err == nil {
+	if _, ok := s.JC.(backend.PlacementGroups); ok {
 		return true
 	}
 	_, err := fray.CreatePlacementGroup(s.Ctx, fray.PlacementGroupOptions{Bundles: []fray.Resources{{fray.CPU: 1}}})

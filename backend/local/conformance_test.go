@@ -3,7 +3,7 @@ package local_test
 import (
 	"testing"
 
-	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/fraytest"
 )
@@ -35,7 +35,7 @@ func TestConformanceProcess(t *testing.T) {
 func suiteBackend(name string, base local.Options) fraytest.Backend {
 	return fraytest.Backend{
 		Name: name,
-		New: func(t *testing.T, o fraytest.Options) fray.JobContext {
+		New: func(t *testing.T, o fraytest.Options) backend.JobContext {
 			opts := base
 			if o.PeerOf != nil {
 				of := o.PeerOf.(*local.JobContext)

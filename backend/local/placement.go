@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/worker"
 )
 
@@ -21,7 +22,7 @@ import (
 // all bundles on the one node, so STRICT_SPREAD with more than one bundle can never be met
 // and fails at creation.
 
-var _ fray.PlacementGroups = (*JobContext)(nil)
+var _ backend.PlacementGroups = (*JobContext)(nil)
 
 const (
 	pgPending = iota
@@ -32,7 +33,7 @@ const (
 // placementGroup is one group; its fields below mu-comments are guarded by the cluster's
 // mutex.
 type placementGroup struct {
-	info      fray.PlacementGroupInfo
+	info      backend.PlacementGroupInfo
 	owner     *JobContext // nil: detached
 	bundles   []*bundle
 	total     *shape        // all bundles together, against the node's ledger
@@ -55,7 +56,7 @@ type bundle struct {
 
 // pgTable is the cluster's placement groups; guarded by the cluster's mutex.
 type pgTable struct {
-	byID    map[fray.PlacementGroupID]*placementGroup
+	byID    map[backend.PlacementGroupID]*placementGroup
 	byName  map[actorKey]*placementGroup
 	pending []*placementGroup // in creation order
 	seq     uint64
@@ -65,7 +66,7 @@ func (g *placementGroup) removedError(what string) *fray.PlacementGroupRemovedEr
 	return &fray.PlacementGroupRemovedError{Group: g.info.Describe(), What: what}
 }
 
-func unknownGroup(id fray.PlacementGroupID) error {
+func unknownGroup(id backend.PlacementGroupID) error {
 	return &fray.PlacementGroupRemovedError{Group: "placement group " + string(id),
 		What: "scheduling into it (no live group with this id on this cluster: it was removed, its job closed, or it was made on another cluster)"}
 }
@@ -158,23 +159,23 @@ func (c *Cluster) admitInGroupLocked(t *task, cl *class) bool {
 }
 
 // classInGroup returns the scheduling class of a request (see classFor) placed in a group.
-func (c *Cluster) classInGroup(r fray.Resources, task bool, p *fray.PlacementOptions) (*class, error) {
+func (c *Cluster) classInGroup(r fray.Resources, task bool, p *backend.Bundle) (*class, error) {
 	var buf [96]byte
 	key := append(buf[:0], "pg:"...)
-	key = append(key, p.Group.ID()...)
+	key = append(key, p.Group...)
 	key = append(key, '/')
-	key = strconv.AppendInt(key, int64(p.Bundle), 10)
+	key = strconv.AppendInt(key, int64(p.Index), 10)
 	key = append(key, '|')
 	key = shapeKey(key, r, task)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	g := c.pgs.byID[p.Group.ID()]
+	g := c.pgs.byID[p.Group]
 	if g == nil {
-		return nil, unknownGroup(p.Group.ID())
+		return nil, unknownGroup(p.Group)
 	}
-	if p.Bundle < fray.AnyBundle || p.Bundle >= len(g.bundles) {
-		return nil, &fray.PlacementError{Group: g.info.Describe(), Bundle: p.Bundle,
-			Reason: fmt.Sprintf("bundle index %d is out of range (the group has %d)", p.Bundle, len(g.bundles))}
+	if p.Index < backend.AnyBundle || p.Index >= len(g.bundles) {
+		return nil, &fray.PlacementError{Group: g.info.Describe(), Bundle: p.Index,
+			Reason: fmt.Sprintf("bundle index %d is out of range (the group has %d)", p.Index, len(g.bundles))}
 	}
 	if cl, ok := g.classes[string(key)]; ok {
 		return cl, nil
@@ -183,7 +184,7 @@ func (c *Cluster) classInGroup(r fray.Resources, task bool, p *fray.PlacementOpt
 	if task {
 		req = fray.TaskResources(r)
 	}
-	cl := &class{shape: c.ledger.shapeOf(req), pg: g, bundle: p.Bundle}
+	cl := &class{shape: c.ledger.shapeOf(req), pg: g, bundle: p.Index}
 	g.classes[string(key)] = cl
 	return cl, nil
 }
@@ -221,11 +222,11 @@ func (c *Cluster) placePendingLocked() bool {
 // pool holds all of them. On one node every strategy places all bundles together, so the
 // bundles' sum must fit the node (else fray.ErrInfeasible), and STRICT_SPREAD with more
 // than one bundle can never be met (a *fray.PlacementError that matches fray.ErrInfeasible).
-func (j *JobContext) CreatePlacementGroup(ctx context.Context, spec fray.PlacementGroupSpec) (fray.PlacementGroupInfo, error) {
+func (j *JobContext) CreatePlacementGroup(ctx context.Context, spec backend.PlacementGroupSpec) (backend.PlacementGroupInfo, error) {
 	if j.closed.Load() {
-		return fray.PlacementGroupInfo{}, errClosed
+		return backend.PlacementGroupInfo{}, errClosed
 	}
-	o := spec.Options
+	o := spec
 	ns := o.Namespace
 	if ns == "" {
 		ns = j.ns
@@ -234,16 +235,16 @@ func (j *JobContext) CreatePlacementGroup(ctx context.Context, spec fray.Placeme
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.closing.Load() {
-		return fray.PlacementGroupInfo{}, errClosed
+		return backend.PlacementGroupInfo{}, errClosed
 	}
 	c.pgs.seq++
-	info := fray.PlacementGroupInfo{ID: fray.PlacementGroupID(c.tag + "-pg-" + strconv.FormatUint(c.pgs.seq, 16)),
+	info := backend.PlacementGroupInfo{ID: backend.PlacementGroupID(c.tag + "-pg-" + strconv.FormatUint(c.pgs.seq, 16)),
 		Strategy: o.Strategy, Bundles: o.Bundles}
 	if o.Name != "" {
 		info.Name, info.Namespace = o.Name, ns
 	}
-	if o.Strategy == fray.StrictSpread && len(o.Bundles) > 1 {
-		return fray.PlacementGroupInfo{}, &fray.PlacementError{Group: info.Describe(), Bundle: fray.AnyBundle, Infeasible: true,
+	if o.Strategy == fray.StrictSpread.String() && len(o.Bundles) > 1 {
+		return backend.PlacementGroupInfo{}, &fray.PlacementError{Group: info.Describe(), Bundle: backend.AnyBundle, Infeasible: true,
 			Reason: fmt.Sprintf("STRICT_SPREAD needs a node for each of its %d bundles and the local backend is a single node; use SPREAD (best effort) or PACK here, or run on a Ray cluster with at least %d nodes", len(o.Bundles), len(o.Bundles))}
 	}
 	sum := fray.Resources{}
@@ -254,17 +255,17 @@ func (j *JobContext) CreatePlacementGroup(ctx context.Context, spec fray.Placeme
 	}
 	total := c.ledger.shapeOf(sum)
 	if total.infeasible != nil {
-		return fray.PlacementGroupInfo{}, fmt.Errorf("local: %s: its bundles go on the one node together and need %s in all: %w", info.Describe(), sum, total.infeasible)
+		return backend.PlacementGroupInfo{}, fmt.Errorf("local: %s: its bundles go on the one node together and need %s in all: %w", info.Describe(), sum, total.infeasible)
 	}
 	if o.Name != "" {
 		key := actorKey{ns, o.Name}
 		if c.pgs.byName[key] != nil {
-			return fray.PlacementGroupInfo{}, fmt.Errorf("local: %w: a placement group named %q already exists in namespace %q; choose another name, use GetPlacementGroup to share it, or remove it first", fray.ErrNameTaken, o.Name, ns)
+			return backend.PlacementGroupInfo{}, fmt.Errorf("local: %w: a placement group named %q already exists in namespace %q; choose another name, use GetPlacementGroup to share it, or remove it first", fray.ErrNameTaken, o.Name, ns)
 		}
 	}
 	g := &placementGroup{info: info, total: total, readyCh: make(chan struct{}), removedCh: make(chan struct{}),
 		classes: map[string]*class{}, running: map[*task]struct{}{}, actors: map[*actor]struct{}{}}
-	if o.Lifetime == fray.JobScoped {
+	if !o.Detached {
 		g.owner = j
 	}
 	for i, r := range o.Bundles {
@@ -275,7 +276,7 @@ func (j *JobContext) CreatePlacementGroup(ctx context.Context, spec fray.Placeme
 		}
 	}
 	if c.pgs.byID == nil {
-		c.pgs.byID = map[fray.PlacementGroupID]*placementGroup{}
+		c.pgs.byID = map[backend.PlacementGroupID]*placementGroup{}
 		c.pgs.byName = map[actorKey]*placementGroup{}
 	}
 	c.pgs.byID[info.ID] = g
@@ -289,7 +290,7 @@ func (j *JobContext) CreatePlacementGroup(ctx context.Context, spec fray.Placeme
 
 // WaitPlacementGroup waits until the group is ready, the timeout passes, ctx is done or the
 // job closes. A task waiting here lends its CPU to the node meanwhile, as in Get.
-func (j *JobContext) WaitPlacementGroup(ctx context.Context, id fray.PlacementGroupID, timeout time.Duration) (bool, error) {
+func (j *JobContext) WaitPlacementGroup(ctx context.Context, id backend.PlacementGroupID, timeout time.Duration) (bool, error) {
 	if j.closed.Load() {
 		return false, errClosed
 	}
@@ -344,7 +345,7 @@ func (j *JobContext) WaitPlacementGroup(ctx context.Context, id fray.PlacementGr
 // queued or running in it fail with a *fray.PlacementGroupRemovedError (a task running in a
 // worker process has its process killed; one running in-process has its context cancelled),
 // and its actors die. Removing an unknown or removed group does nothing.
-func (j *JobContext) RemovePlacementGroup(ctx context.Context, id fray.PlacementGroupID) error {
+func (j *JobContext) RemovePlacementGroup(ctx context.Context, id backend.PlacementGroupID) error {
 	if j.closed.Load() {
 		return errClosed
 	}
@@ -353,9 +354,9 @@ func (j *JobContext) RemovePlacementGroup(ctx context.Context, id fray.Placement
 }
 
 // GetPlacementGroup finds a live named group of any job context on the cluster.
-func (j *JobContext) GetPlacementGroup(ctx context.Context, name, namespace string) (fray.PlacementGroupInfo, error) {
+func (j *JobContext) GetPlacementGroup(ctx context.Context, name, namespace string) (backend.PlacementGroupInfo, error) {
 	if j.closed.Load() {
-		return fray.PlacementGroupInfo{}, errClosed
+		return backend.PlacementGroupInfo{}, errClosed
 	}
 	if namespace == "" {
 		namespace = j.ns
@@ -364,14 +365,14 @@ func (j *JobContext) GetPlacementGroup(ctx context.Context, name, namespace stri
 	g := j.c.pgs.byName[actorKey{namespace, name}]
 	j.c.mu.Unlock()
 	if g == nil {
-		return fray.PlacementGroupInfo{}, &fray.UnknownNameError{What: "placement group", Name: name,
+		return backend.PlacementGroupInfo{}, &fray.UnknownNameError{What: "placement group", Name: name,
 			Hint: fmt.Sprintf("no live placement group of that name in namespace %q; names are per namespace, and a group's name is freed when it is removed (a job-scoped group is removed with its job)", namespace)}
 	}
 	return g.info, nil
 }
 
 // removeGroup removes group id (see RemovePlacementGroup).
-func (c *Cluster) removeGroup(id fray.PlacementGroupID) {
+func (c *Cluster) removeGroup(id backend.PlacementGroupID) {
 	c.mu.Lock()
 	g := c.pgs.byID[id]
 	if g == nil || g.state == pgRemoved {
@@ -433,7 +434,7 @@ func (c *Cluster) removeGroup(id fray.PlacementGroupID) {
 // removeOwnedGroups removes the job-scoped groups of job j (at its Close).
 func (c *Cluster) removeOwnedGroups(j *JobContext) {
 	c.mu.Lock()
-	var ids []fray.PlacementGroupID
+	var ids []backend.PlacementGroupID
 	for id, g := range c.pgs.byID {
 		if g.owner == j {
 			ids = append(ids, id)
@@ -456,17 +457,17 @@ func groupRemovedLocked(t *task) error {
 
 // --- nested calls from worker processes ---------------------------------------------------
 
-var _ fray.PlacementGroups = (*router)(nil)
+var _ backend.PlacementGroups = (*router)(nil)
 
-func (r *router) CreatePlacementGroup(ctx context.Context, spec fray.PlacementGroupSpec) (fray.PlacementGroupInfo, error) {
+func (r *router) CreatePlacementGroup(ctx context.Context, spec backend.PlacementGroupSpec) (backend.PlacementGroupInfo, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
-		return fray.PlacementGroupInfo{}, err
+		return backend.PlacementGroupInfo{}, err
 	}
 	return j.CreatePlacementGroup(ctx, spec)
 }
 
-func (r *router) WaitPlacementGroup(ctx context.Context, id fray.PlacementGroupID, timeout time.Duration) (bool, error) {
+func (r *router) WaitPlacementGroup(ctx context.Context, id backend.PlacementGroupID, timeout time.Duration) (bool, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return false, err
@@ -474,7 +475,7 @@ func (r *router) WaitPlacementGroup(ctx context.Context, id fray.PlacementGroupI
 	return j.WaitPlacementGroup(ctx, id, timeout)
 }
 
-func (r *router) RemovePlacementGroup(ctx context.Context, id fray.PlacementGroupID) error {
+func (r *router) RemovePlacementGroup(ctx context.Context, id backend.PlacementGroupID) error {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return err
@@ -482,10 +483,10 @@ func (r *router) RemovePlacementGroup(ctx context.Context, id fray.PlacementGrou
 	return j.RemovePlacementGroup(ctx, id)
 }
 
-func (r *router) GetPlacementGroup(ctx context.Context, name, namespace string) (fray.PlacementGroupInfo, error) {
+func (r *router) GetPlacementGroup(ctx context.Context, name, namespace string) (backend.PlacementGroupInfo, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
-		return fray.PlacementGroupInfo{}, err
+		return backend.PlacementGroupInfo{}, err
 	}
 	return j.GetPlacementGroup(ctx, name, namespace)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/ray"
 	"github.com/fray-go/fray/fraytest"
 )
@@ -24,7 +25,7 @@ func TestConformance(t *testing.T) {
 		Nodes:     nodes,
 		Scarce:    fraytest.SuggestedScarce,
 		Name:      "ray",
-		New: func(t *testing.T, o fraytest.Options) fray.JobContext {
+		New: func(t *testing.T, o fraytest.Options) backend.JobContext {
 			opts := ray.Options{Address: addr, Logger: testLogger(t)}
 			if o.PeerOf != nil {
 				opts.Namespace = o.PeerOf.(*ray.JobContext).Namespace()

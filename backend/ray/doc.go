@@ -41,7 +41,7 @@
 //     nested Get, the thread running the Ray task waits on the same refs with ray.wait, so
 //     Ray releases the task's CPU and nested tasks cannot deadlock a full cluster.
 //
-//   - This package: Connect and the JobContext (fray.JobContext) that sends the bridge one
+//   - This package: Connect and the JobContext (backend.JobContext) that sends the bridge one
 //     message per operation. Task submissions, actor calls and puts are one-way messages
 //     carrying an object id the Go side chose, so submitting is not a round trip.
 //
@@ -143,6 +143,9 @@
 // too (a cluster bound to loopback), the bridge keeps the address as it is, which Ray's
 // Python otherwise replaces with the machine's address (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
 // does the same for other Python drivers).
+//
+// A driver whose Python has another Ray or Python version than the cluster's (Ray refuses
+// it in ray.init) fails Connect with a *VersionMismatchError that names both versions.
 //
 // # Running it
 //

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/wire"
 )
 
@@ -14,35 +15,35 @@ import (
 // actors scheduled into one get Ray's PlacementGroupSchedulingStrategy with the bundle
 // index. MIGRATION.md, "Placement groups".
 
-var _ fray.PlacementGroups = (*JobContext)(nil)
+var _ backend.PlacementGroups = (*JobContext)(nil)
 
 // CreatePlacementGroup is ray.util.placement_group(bundles, strategy, name, lifetime). As
 // for tasks, a group no set of alive nodes could ever hold fails at once (unless
 // Options.AllowInfeasible): a bundle no node fits, STRICT_PACK bundles no one node holds
 // together, STRICT_SPREAD with more bundles than nodes. Ray names groups in the job's
 // namespace only, so another Namespace is refused with a *fray.UnsupportedError.
-func (j *JobContext) CreatePlacementGroup(ctx context.Context, spec fray.PlacementGroupSpec) (fray.PlacementGroupInfo, error) {
+func (j *JobContext) CreatePlacementGroup(ctx context.Context, spec backend.PlacementGroupSpec) (backend.PlacementGroupInfo, error) {
 	if err := j.check(); err != nil {
-		return fray.PlacementGroupInfo{}, err
+		return backend.PlacementGroupInfo{}, err
 	}
-	o := spec.Options
+	o := spec
 	if o.Namespace != "" && o.Namespace != j.Namespace() {
-		return fray.PlacementGroupInfo{}, &fray.UnsupportedError{Backend: "ray", Feature: "placement groups named in another namespace",
+		return backend.PlacementGroupInfo{}, &fray.UnsupportedError{Backend: "ray", Feature: "placement groups named in another namespace",
 			Hint: fmt.Sprintf("Ray names placement groups in the creating job's namespace (%q); leave PlacementGroupOptions.Namespace empty, or connect with ray.Options.Namespace %q", j.Namespace(), o.Namespace)}
 	}
 	if err := j.groupFeasible(ctx, o); err != nil {
-		return fray.PlacementGroupInfo{}, err
+		return backend.PlacementGroupInfo{}, err
 	}
 	res, err := j.b.result(ctx, wire.TypeCreatePlacementGroup, wire.FromCreatePlacementGroup(spec))
 	if err != nil {
-		return fray.PlacementGroupInfo{}, err
+		return backend.PlacementGroupInfo{}, err
 	}
-	return res.Group.Fray(), nil
+	return res.Group.Backend(), nil
 }
 
 // feasibleUnlessPlaced is feasible for work outside placement groups; work in a bundle
 // draws from the bundle, which the API checked it fits.
-func (j *JobContext) feasibleUnlessPlaced(ctx context.Context, p *fray.PlacementOptions, req fray.Resources) error {
+func (j *JobContext) feasibleUnlessPlaced(ctx context.Context, p *backend.Bundle, req map[string]float64) error {
 	if p != nil {
 		return nil
 	}
@@ -50,7 +51,7 @@ func (j *JobContext) feasibleUnlessPlaced(ctx context.Context, p *fray.Placement
 }
 
 // groupFeasible checks a group against the alive nodes (refreshed once before failing).
-func (j *JobContext) groupFeasible(ctx context.Context, o fray.PlacementGroupOptions) error {
+func (j *JobContext) groupFeasible(ctx context.Context, o backend.PlacementGroupSpec) error {
 	if j.opts.AllowInfeasible {
 		return nil
 	}
@@ -71,15 +72,15 @@ func (j *JobContext) groupFeasible(ctx context.Context, o fray.PlacementGroupOpt
 // checks what is certain without solving the packing: every bundle fits some node;
 // STRICT_PACK's sum fits one node; STRICT_SPREAD has no more bundles than nodes that fit
 // one of them.
-func groupInfeasible(o fray.PlacementGroupOptions, nodes []map[string]float64) error {
+func groupInfeasible(o backend.PlacementGroupSpec, nodes []map[string]float64) error {
 	desc := fmt.Sprintf("placement group (%s, %d bundles)", o.Strategy, len(o.Bundles))
 	for i, b := range o.Bundles {
 		if err := infeasible(b, nodes); err != nil {
-			return fmt.Errorf("fray: %s: bundle %d %s fits no alive node: %w", desc, i, b, err)
+			return fmt.Errorf("fray: %s: bundle %d %s fits no alive node: %w", desc, i, fray.Resources(b), err)
 		}
 	}
 	switch o.Strategy {
-	case fray.StrictPack:
+	case fray.StrictPack.String():
 		sum := fray.Resources{}
 		for _, b := range o.Bundles {
 			for k, v := range b {
@@ -89,7 +90,7 @@ func groupInfeasible(o fray.PlacementGroupOptions, nodes []map[string]float64) e
 		if err := infeasible(sum, nodes); err != nil {
 			return fmt.Errorf("fray: %s: STRICT_PACK puts every bundle on one node, and no alive node holds %s: %w", desc, sum, err)
 		}
-	case fray.StrictSpread:
+	case fray.StrictSpread.String():
 		if len(o.Bundles) > len(nodes) {
 			return &fray.PlacementError{Group: desc, Bundle: fray.AnyBundle, Infeasible: true,
 				Reason: fmt.Sprintf("STRICT_SPREAD needs a node for each of its %d bundles and the cluster has %d alive node(s); use SPREAD (best effort) or PACK, or add nodes", len(o.Bundles), len(nodes))}
@@ -100,7 +101,7 @@ func groupInfeasible(o fray.PlacementGroupOptions, nodes []map[string]float64) e
 
 // WaitPlacementGroup waits for the group's bundles to be reserved (Ray's pg.wait), at most
 // timeout; ctx ends the wait early.
-func (j *JobContext) WaitPlacementGroup(ctx context.Context, id fray.PlacementGroupID, timeout time.Duration) (bool, error) {
+func (j *JobContext) WaitPlacementGroup(ctx context.Context, id backend.PlacementGroupID, timeout time.Duration) (bool, error) {
 	if err := j.check(); err != nil {
 		return false, err
 	}
@@ -118,7 +119,7 @@ func (j *JobContext) WaitPlacementGroup(ctx context.Context, id fray.PlacementGr
 // unfinished tasks in the group at once with a *fray.PlacementGroupRemovedError (Ray would
 // retry a running one into the removed group, where it never runs) and force-cancels them;
 // Ray kills the group's actors.
-func (j *JobContext) RemovePlacementGroup(ctx context.Context, id fray.PlacementGroupID) error {
+func (j *JobContext) RemovePlacementGroup(ctx context.Context, id backend.PlacementGroupID) error {
 	if err := j.check(); err != nil {
 		return err
 	}
@@ -127,15 +128,15 @@ func (j *JobContext) RemovePlacementGroup(ctx context.Context, id fray.Placement
 }
 
 // GetPlacementGroup is ray.util.get_placement_group, in any namespace ("" is the job's).
-func (j *JobContext) GetPlacementGroup(ctx context.Context, name, namespace string) (fray.PlacementGroupInfo, error) {
+func (j *JobContext) GetPlacementGroup(ctx context.Context, name, namespace string) (backend.PlacementGroupInfo, error) {
 	if err := j.check(); err != nil {
-		return fray.PlacementGroupInfo{}, err
+		return backend.PlacementGroupInfo{}, err
 	}
 	res, err := j.b.result(ctx, wire.TypeGetPlacementGroup, wire.GetPlacementGroup{Name: name, Namespace: namespace})
 	if err != nil {
-		return fray.PlacementGroupInfo{}, err
+		return backend.PlacementGroupInfo{}, err
 	}
-	return res.Group.Fray(), nil
+	return res.Group.Backend(), nil
 }
 
 // NodeCount returns how many alive nodes the cluster has now.

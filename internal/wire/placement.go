@@ -4,24 +4,25 @@ import (
 	"fmt"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 // Placement-group requests (child→parent nested requests, and Go driver→bridge), mirroring
-// fray.PlacementGroups. Their numbers sit apart from the other nested requests (0x20-0x23)
+// backend.PlacementGroups. Their numbers sit apart from the other nested requests (0x20-0x23)
 // so that later additions to either range cannot collide. Each is answered by a Result:
 // Group for CreatePlacementGroup and GetPlacementGroup, Ready (one element) for
 // WaitPlacementGroup, nothing for RemovePlacementGroup.
 const (
-	// CreatePlacementGroup creates a group (PlacementGroups.CreatePlacementGroup); body
+	// CreatePlacementGroup creates a group (backend.PlacementGroups.CreatePlacementGroup); body
 	// CreatePlacementGroup; answer Result{pg}.
 	TypeCreatePlacementGroup Type = 0x20
-	// WaitPlacementGroup waits for a group to be ready (PlacementGroups.WaitPlacementGroup);
+	// WaitPlacementGroup waits for a group to be ready (backend.PlacementGroups.WaitPlacementGroup);
 	// body WaitPlacementGroup; answer Result{rd: [ready]}. The sender may Cancel it.
 	TypeWaitPlacementGroup Type = 0x21
-	// RemovePlacementGroup removes a group (PlacementGroups.RemovePlacementGroup); body
+	// RemovePlacementGroup removes a group (backend.PlacementGroups.RemovePlacementGroup); body
 	// RemovePlacementGroup; answer Result{}.
 	TypeRemovePlacementGroup Type = 0x22
-	// GetPlacementGroup looks up a named group (PlacementGroups.GetPlacementGroup); body
+	// GetPlacementGroup looks up a named group (backend.PlacementGroups.GetPlacementGroup); body
 	// GetPlacementGroup; answer Result{pg}.
 	TypeGetPlacementGroup Type = 0x23
 )
@@ -38,14 +39,14 @@ func isPlacementRequest(t Type) bool {
 	return t >= TypeCreatePlacementGroup && t <= TypeGetPlacementGroup
 }
 
-// Placement is fray.PlacementOptions on the wire (in TaskOptions and ActorOptions): the
+// Placement is backend.Bundle on the wire (in TaskOptions and ActorOptions): the
 // group's id and the bundle index (-1: any bundle).
 type Placement struct {
 	Group  string `cbor:"pg"`
 	Bundle int    `cbor:"b"`
 }
 
-// PlacementGroupInfo is fray.PlacementGroupInfo on the wire. Strategy is Ray's spelling.
+// PlacementGroupInfo is backend.PlacementGroupInfo on the wire. Strategy is Ray's spelling.
 type PlacementGroupInfo struct {
 	ID        string               `cbor:"id"`
 	Name      string               `cbor:"n,omitempty"`
@@ -85,77 +86,56 @@ type GetPlacementGroup struct {
 	Namespace string `cbor:"ns,omitempty"`
 }
 
-// FromPlacement converts to the wire form (nil stays nil).
-func FromPlacement(p *fray.PlacementOptions) *Placement {
-	if p == nil {
+// FromBundle converts to the wire form (nil stays nil).
+func FromBundle(b *backend.Bundle) *Placement {
+	if b == nil {
 		return nil
 	}
-	return &Placement{Group: string(p.Group.ID()), Bundle: p.Bundle}
+	return &Placement{Group: string(b.Group), Bundle: b.Index}
 }
 
-// Fray converts back: the handle carries the id only (the receiving backend schedules by
-// id; the sender's API already checked the bundle against the group).
-func (p *Placement) Fray(job string) *fray.PlacementOptions {
+// Backend converts back (nil stays nil).
+func (p *Placement) Backend() *backend.Bundle {
 	if p == nil {
 		return nil
 	}
-	return &fray.PlacementOptions{Group: fray.PlacementGroupFromInfo(job, fray.PlacementGroupInfo{ID: fray.PlacementGroupID(p.Group)}), Bundle: p.Bundle}
+	return &backend.Bundle{Group: backend.PlacementGroupID(p.Group), Index: p.Bundle}
 }
 
 // FromCreatePlacementGroup converts a spec to the wire form.
-func FromCreatePlacementGroup(spec fray.PlacementGroupSpec) CreatePlacementGroup {
-	o := spec.Options
-	m := CreatePlacementGroup{Name: o.Name, Namespace: o.Namespace, Strategy: o.Strategy.String(),
-		Bundles: make([]map[string]float64, len(o.Bundles))}
-	for i, b := range o.Bundles {
-		m.Bundles[i] = b
-	}
-	if o.Lifetime == fray.Detached {
+func FromCreatePlacementGroup(spec backend.PlacementGroupSpec) CreatePlacementGroup {
+	m := CreatePlacementGroup{Name: spec.Name, Namespace: spec.Namespace, Strategy: spec.Strategy, Bundles: spec.Bundles}
+	if spec.Detached {
 		m.Lifetime = "detached"
 	}
 	return m
 }
 
 // Spec converts back; an unknown strategy or lifetime is an error.
-func (m CreatePlacementGroup) Spec() (fray.PlacementGroupSpec, error) {
-	s, err := fray.ParsePlacementStrategy(m.Strategy)
-	if err != nil {
-		return fray.PlacementGroupSpec{}, err
+func (m CreatePlacementGroup) Spec() (backend.PlacementGroupSpec, error) {
+	if _, err := fray.ParsePlacementStrategy(m.Strategy); err != nil {
+		return backend.PlacementGroupSpec{}, err
 	}
-	o := fray.PlacementGroupOptions{Name: m.Name, Namespace: m.Namespace, Strategy: s, Bundles: make([]fray.Resources, len(m.Bundles))}
-	for i, b := range m.Bundles {
-		o.Bundles[i] = fray.Resources(b)
-	}
+	spec := backend.PlacementGroupSpec{Name: m.Name, Namespace: m.Namespace, Strategy: m.Strategy, Bundles: m.Bundles}
 	switch m.Lifetime {
 	case "":
 	case "detached":
-		o.Lifetime = fray.Detached
+		spec.Detached = true
 	default:
-		return fray.PlacementGroupSpec{}, fmt.Errorf("%w: unknown placement group lifetime %q (want \"detached\" or \"\")", fray.ErrInvalidArgument, m.Lifetime)
+		return backend.PlacementGroupSpec{}, fmt.Errorf("%w: unknown placement group lifetime %q (want \"detached\" or \"\")", fray.ErrInvalidArgument, m.Lifetime)
 	}
-	return fray.PlacementGroupSpec{Options: o}, nil
+	return spec, nil
 }
 
 // FromPlacementGroupInfo converts to the wire form.
-func FromPlacementGroupInfo(i fray.PlacementGroupInfo) *PlacementGroupInfo {
-	w := &PlacementGroupInfo{ID: string(i.ID), Name: i.Name, Namespace: i.Namespace, Strategy: i.Strategy.String(),
-		Bundles: make([]map[string]float64, len(i.Bundles))}
-	for k, b := range i.Bundles {
-		w.Bundles[k] = b
-	}
-	return w
+func FromPlacementGroupInfo(i backend.PlacementGroupInfo) *PlacementGroupInfo {
+	return &PlacementGroupInfo{ID: string(i.ID), Name: i.Name, Namespace: i.Namespace, Strategy: i.Strategy, Bundles: i.Bundles}
 }
 
-// Fray converts back (nil gives the zero info; an unknown strategy reads as PACK).
-func (w *PlacementGroupInfo) Fray() fray.PlacementGroupInfo {
+// Backend converts back (nil gives the zero info).
+func (w *PlacementGroupInfo) Backend() backend.PlacementGroupInfo {
 	if w == nil {
-		return fray.PlacementGroupInfo{}
+		return backend.PlacementGroupInfo{}
 	}
-	s, _ := fray.ParsePlacementStrategy(w.Strategy)
-	i := fray.PlacementGroupInfo{ID: fray.PlacementGroupID(w.ID), Name: w.Name, Namespace: w.Namespace, Strategy: s,
-		Bundles: make([]fray.Resources, len(w.Bundles))}
-	for k, b := range w.Bundles {
-		i.Bundles[k] = fray.Resources(b)
-	}
-	return i
+	return backend.PlacementGroupInfo{ID: backend.PlacementGroupID(w.ID), Name: w.Name, Namespace: w.Namespace, Strategy: w.Strategy, Bundles: w.Bundles}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fxamacker/cbor/v2"
 )
 
@@ -21,12 +22,12 @@ func TestPlacementRequestsAreNested(t *testing.T) {
 }
 
 func TestPlacementSpecRoundTrip(t *testing.T) {
-	for _, o := range []fray.PlacementGroupOptions{
-		{Bundles: []fray.Resources{{fray.CPU: 1}}},
-		{Name: "g", Namespace: "ns", Bundles: []fray.Resources{{fray.CPU: 1}, {fray.GPU: 1, "x": 0.5}}, Strategy: fray.StrictSpread, Lifetime: fray.Detached},
-		{Bundles: []fray.Resources{{fray.CPU: 2}}, Strategy: fray.StrictPack},
+	for _, spec := range []backend.PlacementGroupSpec{
+		{Bundles: []map[string]float64{{"CPU": 1}}, Strategy: "PACK"},
+		{Name: "g", Namespace: "ns", Bundles: []map[string]float64{{"CPU": 1}, {"GPU": 1, "x": 0.5}}, Strategy: "STRICT_SPREAD", Detached: true},
+		{Bundles: []map[string]float64{{"CPU": 2}}, Strategy: "STRICT_PACK"},
 	} {
-		b, err := cbor.Marshal(FromCreatePlacementGroup(fray.PlacementGroupSpec{Options: o}))
+		b, err := cbor.Marshal(FromCreatePlacementGroup(spec))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,8 +39,8 @@ func TestPlacementSpecRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(back.Options, o) {
-			t.Errorf("round trip: %+v, want %+v", back.Options, o)
+		if !reflect.DeepEqual(back, spec) {
+			t.Errorf("round trip: %+v, want %+v", back, spec)
 		}
 	}
 	for _, bad := range []CreatePlacementGroup{{Strategy: "pack"}, {Strategy: "PACK", Lifetime: "forever"}} {
@@ -50,9 +51,9 @@ func TestPlacementSpecRoundTrip(t *testing.T) {
 }
 
 func TestPlacementOptionsOnTheWire(t *testing.T) {
-	g := fray.PlacementGroupFromInfo("j", fray.PlacementGroupInfo{ID: "pg-7", Bundles: []fray.Resources{{fray.CPU: 1}}})
-	for _, bundle := range []int{0, 3, fray.AnyBundle} {
-		w := FromTaskOptions(fray.TaskOptions{Placement: &fray.PlacementOptions{Group: g, Bundle: bundle}})
+	for _, index := range []int{0, 3, backend.AnyBundle} {
+		bundle := &backend.Bundle{Group: "pg-7", Index: index}
+		w := FromTaskOptions(backend.TaskOptions{Resources: map[string]float64{"CPU": 1}, Bundle: bundle})
 		b, err := cbor.Marshal(w)
 		if err != nil {
 			t.Fatal(err)
@@ -61,23 +62,22 @@ func TestPlacementOptionsOnTheWire(t *testing.T) {
 		if err := cbor.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
-		p := back.Fray().Placement
-		if p == nil || p.Group.ID() != "pg-7" || p.Bundle != bundle {
-			t.Errorf("bundle %d: back as %+v", bundle, p)
+		if got := back.Backend().Bundle; got == nil || *got != *bundle {
+			t.Errorf("task bundle %d: back as %+v", index, got)
 		}
-		a, err := FromActorOptions(fray.ActorOptions{Placement: &fray.PlacementOptions{Group: g, Bundle: bundle}}).Fray()
-		if err != nil || a.Placement == nil || a.Placement.Bundle != bundle {
-			t.Errorf("actor bundle %d: %+v, %v", bundle, a.Placement, err)
+		a, err := FromActorOptions(backend.ActorOptions{Bundle: bundle}).Backend()
+		if err != nil || a.Bundle == nil || *a.Bundle != *bundle {
+			t.Errorf("actor bundle %d: %+v, %v", index, a.Bundle, err)
 		}
 	}
-	if FromTaskOptions(fray.TaskOptions{}).Placement != nil || (TaskOptions{}).Fray().Placement != nil {
+	if FromTaskOptions(backend.TaskOptions{}).Placement != nil || (TaskOptions{}).Backend().Bundle != nil {
 		t.Error("no placement became one")
 	}
-	info := fray.PlacementGroupInfo{ID: "pg-1", Name: "n", Namespace: "ns", Strategy: fray.Spread, Bundles: []fray.Resources{{fray.CPU: 1}}}
-	if back := FromPlacementGroupInfo(info).Fray(); !reflect.DeepEqual(back, info) {
+	info := backend.PlacementGroupInfo{ID: "pg-1", Name: "n", Namespace: "ns", Strategy: "SPREAD", Bundles: []map[string]float64{{"CPU": 1}}}
+	if back := FromPlacementGroupInfo(info).Backend(); !reflect.DeepEqual(back, info) {
 		t.Errorf("info round trip: %+v, want %+v", back, info)
 	}
-	if (*PlacementGroupInfo)(nil).Fray().ID != "" {
+	if (*PlacementGroupInfo)(nil).Backend().ID != "" {
 		t.Error("nil info is not the zero info")
 	}
 }

@@ -5,23 +5,24 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/wire"
 )
 
 // Placement groups from inside a worker: the client forwards them to the parent as nested
 // requests (internal/wire/placement.go), and the parent serves them with its host's
-// fray.PlacementGroups.
+// backend.PlacementGroups.
 
-var _ fray.PlacementGroups = (*client)(nil)
+var _ backend.PlacementGroups = (*client)(nil)
 
-func (c *client) CreatePlacementGroup(ctx context.Context, spec fray.PlacementGroupSpec) (fray.PlacementGroupInfo, error) {
+func (c *client) CreatePlacementGroup(ctx context.Context, spec backend.PlacementGroupSpec) (backend.PlacementGroupInfo, error) {
 	m := wire.FromCreatePlacementGroup(spec)
 	m.Origin = origin(ctx)
 	res, err := c.do(ctx, wire.TypeCreatePlacementGroup, &m)
-	return res.Group.Fray(), err
+	return res.Group.Backend(), err
 }
 
-func (c *client) WaitPlacementGroup(ctx context.Context, id fray.PlacementGroupID, timeout time.Duration) (bool, error) {
+func (c *client) WaitPlacementGroup(ctx context.Context, id backend.PlacementGroupID, timeout time.Duration) (bool, error) {
 	res, err := c.do(ctx, wire.TypeWaitPlacementGroup, &wire.WaitPlacementGroup{Origin: origin(ctx), ID: string(id), Timeout: wire.TimeoutSeconds(timeout)})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -32,26 +33,27 @@ func (c *client) WaitPlacementGroup(ctx context.Context, id fray.PlacementGroupI
 	return len(res.Ready) == 1 && res.Ready[0], nil
 }
 
-func (c *client) RemovePlacementGroup(ctx context.Context, id fray.PlacementGroupID) error {
+func (c *client) RemovePlacementGroup(ctx context.Context, id backend.PlacementGroupID) error {
 	_, err := c.do(ctx, wire.TypeRemovePlacementGroup, &wire.RemovePlacementGroup{Origin: origin(ctx), ID: string(id)})
 	return err
 }
 
-func (c *client) GetPlacementGroup(ctx context.Context, name, namespace string) (fray.PlacementGroupInfo, error) {
+func (c *client) GetPlacementGroup(ctx context.Context, name, namespace string) (backend.PlacementGroupInfo, error) {
 	res, err := c.do(ctx, wire.TypeGetPlacementGroup, &wire.GetPlacementGroup{Origin: origin(ctx), Name: name, Namespace: namespace})
-	return res.Group.Fray(), err
+	return res.Group.Backend(), err
 }
 
 // handlePlacement serves a nested placement-group request with the host's support for them.
 func (p *Process) handlePlacement(ctx context.Context, f wire.Frame) wire.Result {
-	pgs, err := fray.PlacementGroupsOf(p.host)
-	if err != nil {
-		return errResult(err)
+	pgs, ok := p.host.(backend.PlacementGroups)
+	if !ok {
+		return errResult(&fray.UnsupportedError{Backend: p.host.Backend(), Feature: "placement groups",
+			Hint: "the worker's host has none; schedule without TaskOptions.Placement / ActorOptions.Placement"})
 	}
 	bad := func(err error) wire.Result {
 		return errResult(&fray.SerializationError{Type: f.Type.String(), Op: "decode", Cause: err})
 	}
-	groupResult := func(info fray.PlacementGroupInfo, err error) wire.Result {
+	groupResult := func(info backend.PlacementGroupInfo, err error) wire.Result {
 		if err != nil {
 			return errResult(err)
 		}
@@ -73,7 +75,7 @@ func (p *Process) handlePlacement(ctx context.Context, f wire.Frame) wire.Result
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
 		}
-		ready, err := pgs.WaitPlacementGroup(p.withOrigin(ctx, m.Origin), fray.PlacementGroupID(m.ID), wire.TimeoutDuration(m.Timeout))
+		ready, err := pgs.WaitPlacementGroup(p.withOrigin(ctx, m.Origin), backend.PlacementGroupID(m.ID), wire.TimeoutDuration(m.Timeout))
 		if err != nil {
 			return errResult(err)
 		}
@@ -83,7 +85,7 @@ func (p *Process) handlePlacement(ctx context.Context, f wire.Frame) wire.Result
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
 		}
-		return emptyResult(pgs.RemovePlacementGroup(p.withOrigin(ctx, m.Origin), fray.PlacementGroupID(m.ID)))
+		return emptyResult(pgs.RemovePlacementGroup(p.withOrigin(ctx, m.Origin), backend.PlacementGroupID(m.ID)))
 	case wire.TypeGetPlacementGroup:
 		var m wire.GetPlacementGroup
 		if err := f.Decode(&m); err != nil {

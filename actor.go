@@ -66,6 +66,9 @@ func (a *Actor[S, A]) Create(ctx context.Context, arg A, opts ...ActorOptions) (
 	if err := o.Validate(); err != nil {
 		return ActorHandle[S]{}, fmt.Errorf("fray: actor %s: %w", a.fn.Name, err)
 	}
+	if err := checkPlacement(jc, o.Placement); err != nil {
+		return ActorHandle[S]{}, fmt.Errorf("fray: actor %s: %w", a.fn.Name, err)
+	}
 	p, err := makePayload(jc, arg)
 	if err != nil {
 		return ActorHandle[S]{}, fmt.Errorf("fray: actor %s: constructor argument: %w", a.fn.Name, err)

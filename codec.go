@@ -324,6 +324,8 @@ func toWire(err error) wireError {
 	var ie *InfeasibleError
 	var un *UnknownNameError
 	var re *RuntimeEnvError
+	var pr *PlacementGroupRemovedError
+	var pe *PlacementError
 	switch {
 	case errors.As(err, &te):
 		w.Task, w.TaskID, w.TypeName, w.Stack, w.Panic = te.Task, te.TaskID, te.TypeName, te.Stack, te.Panic
@@ -362,6 +364,10 @@ func toWire(err error) wireError {
 		w.Name, w.Reason, w.Extra = un.Name, un.What, un.Hint
 	case errors.As(err, &re):
 		w.Reason = re.Detail
+	case errors.As(err, &pr):
+		w.Name, w.Reason = pr.Group, pr.What
+	case errors.As(err, &pe):
+		w.Name, w.Reason, w.Num1, w.Flag = pe.Group, pe.Reason, float64(pe.Bundle), pe.Infeasible
 	}
 	return w
 }
@@ -419,6 +425,10 @@ func decodeError(b []byte, depth int) error {
 		return &UnknownNameError{What: w.Reason, Name: w.Name, Hint: w.Extra}
 	case "runtime_env":
 		return &RuntimeEnvError{Detail: w.Reason}
+	case "pg_removed":
+		return &PlacementGroupRemovedError{Group: w.Name, What: w.Reason}
+	case "placement":
+		return &PlacementError{Group: w.Name, Reason: w.Reason, Bundle: int(w.Num1), Infeasible: w.Flag}
 	}
 	if s, ok := sentinelByKind[w.Kind]; ok {
 		return newKind(s, w.Message)

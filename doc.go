@@ -58,6 +58,16 @@
 // Named actors live in namespaces; GetIfExists finds an existing one; Detached actors outlive
 // their creator.
 //
+// # Placement groups
+//
+// CreatePlacementGroup reserves bundles of resources together with Ray's strategies (Pack,
+// Spread, StrictPack, StrictSpread); Ready waits for the reservation with a timeout, and
+// TaskOptions.Placement / ActorOptions.Placement schedule work into a bundle (or AnyBundle),
+// drawing on the bundle's reservation. Remove frees it, failing the tasks in it and killing
+// its actors. Groups may be named (GetPlacementGroup) and Detached. A backend without them
+// implements no backend.PlacementGroups and every call fails with ErrUnsupported.
+// MIGRATION.md, "Placement groups".
+//
 // # Objects
 //
 // Ref[T] is a small, copyable reference to a value a task or Put will produce. Get blocks (the
@@ -90,7 +100,8 @@
 // does), *CancelledError, *TimeoutError, *ActorDiedError, *WorkerDiedError (a worker process
 // died, also while starting), *WorkerStartError (a worker program that never reached
 // fray.Init), *ObjectLostError, *SerializationError,
-// *UnsupportedError, *InfeasibleError, *UnknownNameError, *RuntimeEnvError, each matching a
+// *UnsupportedError, *InfeasibleError, *UnknownNameError, *RuntimeEnvError, *PlacementError,
+// *PlacementGroupRemovedError, *PlacementGroupTimeoutError, each matching a
 // sentinel (ErrTaskFailed, ErrCancelled, ...) with errors.Is. Application error types
 // registered with RegisterError survive process boundaries, so errors.As finds them.
 //

@@ -278,6 +278,10 @@ func errorKindOf(err error) string {
 		return "worker_start"
 	case errors.Is(err, ErrSerialization):
 		return "serialization"
+	case errors.Is(err, ErrPlacementGroupRemoved):
+		return "pg_removed"
+	case errors.Is(err, ErrPlacement):
+		return "placement"
 	case errors.Is(err, ErrUnsupported):
 		return "unsupported"
 	case errors.Is(err, ErrInfeasible):

@@ -29,6 +29,9 @@ type TaskOptions struct {
 	RetryExceptions bool
 	// RuntimeEnv is the environment the task runs in (pip packages, environment variables).
 	RuntimeEnv RuntimeEnv
+	// Placement schedules the task into a bundle of a placement group: its Resources are
+	// drawn from the bundle's reservation (see PlacementOptions). nil: the node's free pool.
+	Placement *PlacementOptions
 }
 
 // DefaultMaxRetries is Ray's default retry count for system failures.
@@ -47,6 +50,7 @@ func (o TaskOptions) effective(fn string) backend.TaskOptions {
 	if o.MaxRetries != nil {
 		e.MaxRetries = *o.MaxRetries
 	}
+	e.Bundle = o.Placement.bundleOf()
 	return e
 }
 
@@ -60,6 +64,9 @@ func (o TaskOptions) Validate() error {
 	}
 	if o.MaxRetries != nil && *o.MaxRetries < -1 {
 		return newKind(ErrInvalidArgument, fmt.Sprintf("fray: MaxRetries must be >= -1 (-1 means unlimited), got %d", *o.MaxRetries))
+	}
+	if err := o.Placement.validate("task", TaskResources(o.Resources)); err != nil {
+		return err
 	}
 	return o.RuntimeEnv.Validate()
 }
@@ -114,6 +121,9 @@ type ActorOptions struct {
 	MaxConcurrency int
 	// RuntimeEnv is the environment the actor's process runs in.
 	RuntimeEnv RuntimeEnv
+	// Placement places the actor in a bundle of a placement group: its resources are drawn
+	// from the bundle's reservation, and removing the group kills it (see PlacementOptions).
+	Placement *PlacementOptions
 }
 
 // Validate reports the first problem with the options.
@@ -136,6 +146,11 @@ func (o ActorOptions) Validate() error {
 	if o.GetIfExists && o.Name == "" {
 		return newKind(ErrInvalidArgument, "fray: GetIfExists needs a Name")
 	}
+	if placement, _ := ActorResources(o.Resources); o.Placement != nil {
+		if err := o.Placement.validate("actor", placement); err != nil {
+			return err
+		}
+	}
 	return o.RuntimeEnv.Validate()
 }
 
@@ -149,6 +164,7 @@ func (o ActorOptions) effective() backend.ActorOptions {
 	if e.MaxConcurrency <= 0 {
 		e.MaxConcurrency = 1
 	}
+	e.Bundle = o.Placement.bundleOf()
 	return e
 }
 

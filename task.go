@@ -96,6 +96,9 @@ func (t *Task[A, R]) prepare(ctx context.Context, opts []TaskOptions) (backend.J
 	if err := o.Validate(); err != nil {
 		return nil, backend.TaskOptions{}, fmt.Errorf("fray: task %s: %w", t.fn.Name, err)
 	}
+	if err := checkPlacement(jc, o.Placement); err != nil {
+		return nil, backend.TaskOptions{}, fmt.Errorf("fray: task %s: %w", t.fn.Name, err)
+	}
 	return jc, o.effective(t.fn.Name), nil
 }
 

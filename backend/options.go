@@ -25,6 +25,8 @@ type TaskOptions struct {
 	RetryExceptions bool
 	// RuntimeEnv is the environment the task runs in.
 	RuntimeEnv RuntimeEnv
+	// Bundle places the work in a placement group's bundle (placement.go); nil: none.
+	Bundle *Bundle
 }
 
 // ActorOptions are one actor's effective options.
@@ -50,6 +52,8 @@ type ActorOptions struct {
 	MaxConcurrency int
 	// RuntimeEnv is the environment the actor's process runs in.
 	RuntimeEnv RuntimeEnv
+	// Bundle places the work in a placement group's bundle (placement.go); nil: none.
+	Bundle *Bundle
 }
 
 // RuntimeEnv is an effective runtime environment (fray.RuntimeEnv, validated).

@@ -71,6 +71,9 @@ type Backend struct {
 	// cancellation, and asks for one more than there is to test infeasible requests.
 	// SuggestedScarce in SuggestedResources is a ready-made choice.
 	Scarce string
+	// Nodes is how many nodes the cluster has (0 means 1): the PlacementGroups subtests
+	// ask for STRICT_SPREAD with one bundle more than that.
+	Nodes int
 }
 
 // MinimumResources is what Backend.Resources must offer at least: the suite runs tasks
@@ -132,7 +135,7 @@ func isStandardResource(name string) bool {
 
 // Run runs the whole conformance suite against b, one subtest per behaviour, grouped as
 // Tasks, Errors, Resources, Objects, Wait, Cancel, Actors, NamedActors, ActorPools,
-// Options, Lifecycle, Capabilities and Patterns. Subtests are sequential and independent; each gets fresh job
+// PlacementGroups, Options, Lifecycle, Capabilities and Patterns. Subtests are sequential and independent; each gets fresh job
 // contexts from b.New.
 func Run(t *testing.T, b Backend) {
 	t.Helper()
@@ -179,6 +182,7 @@ func groups() []group {
 		{"Actors", actorCases()},
 		{"NamedActors", namedActorCases()},
 		{"ActorPools", poolCases()},
+		{"PlacementGroups", placementCases()},
 		{"Options", optionCases()},
 		{"Lifecycle", lifecycleCases()},
 		{"Capabilities", capabilityCases()},

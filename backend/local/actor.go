@@ -58,6 +58,12 @@ func (j *JobContext) CreateActor(ctx context.Context, spec backend.ActorSpec) (b
 	o := &spec.Options
 	placement, held := o.Placement, o.Held
 	cl := j.c.classFor(placement, false)
+	if o.Bundle != nil {
+		var err error
+		if cl, err = j.c.classInGroup(placement, false, o.Bundle); err != nil {
+			return backend.ActorInfo{}, err
+		}
+	}
 	if cl.shape.infeasible != nil {
 		return backend.ActorInfo{}, cl.shape.infeasible
 	}
@@ -99,6 +105,10 @@ func (j *JobContext) CreateActor(ctx context.Context, spec backend.ActorSpec) (b
 		c.mu.Unlock()
 		return backend.ActorInfo{}, errClosed
 	}
+	if cl.pg != nil && cl.pg.state == pgRemoved {
+		c.mu.Unlock()
+		return backend.ActorInfo{}, cl.pg.removedError("creating actor " + spec.Class.Name)
+	}
 	if o.Name != "" {
 		key := actorKey{ns, o.Name}
 		if ex := c.names[key]; ex != nil && !ex.dead() {
@@ -109,6 +119,9 @@ func (j *JobContext) CreateActor(ctx context.Context, spec backend.ActorSpec) (b
 			return backend.ActorInfo{}, fmt.Errorf("local: %w: an actor named %q already lives in namespace %q; choose another name, set GetIfExists to use the existing one, or kill it first", fray.ErrNameTaken, o.Name, ns)
 		}
 		c.names[key] = a
+	}
+	if cl.pg != nil {
+		cl.pg.actors[a] = struct{}{}
 	}
 	c.actors.Store(a.info.ID, a)
 	c.mu.Unlock()
@@ -675,6 +688,9 @@ func (a *actor) afterDeath(failed []*task) {
 	key := actorKey{a.info.Namespace, a.info.Name}
 	if a.info.Name != "" && c.names[key] == a {
 		delete(c.names, key)
+	}
+	if g := a.ctorTask.class.pg; g != nil {
+		delete(g.actors, a)
 	}
 	c.mu.Unlock()
 	if a.owner != nil {

@@ -45,6 +45,7 @@ type Cluster struct {
 	gpus        *procpool.GPUSet // concrete GPU ids for the ledger's GPU amounts
 	workerOpts  WorkerOptions
 	procs       procs       // worker processes of detached actors
+	pgs         pgTable     // placement groups (placement.go); guarded by mu
 	hasEnv      atomic.Bool // some task or actor has a runtime env its nested tasks inherit
 	closing     atomic.Bool
 	closeOnce   sync.Once
@@ -59,6 +60,8 @@ type class struct {
 	head, tail *task
 	n          int
 	inReady    bool
+	pg         *placementGroup // non-nil: work in a bundle of this group (placement.go)
+	bundle     int             // with pg: the bundle index, or fray.AnyBundle
 }
 
 // NewCluster starts an empty node with the given resources. Close it when done; closing kills
@@ -127,6 +130,11 @@ func (c *Cluster) submit(t *task) {
 	if c.closed {
 		c.mu.Unlock()
 		t.job.complete(&t.obj, backend.Payload{}, errClosed)
+		return
+	}
+	if err := groupRemovedLocked(t); err != nil {
+		c.mu.Unlock()
+		t.job.complete(&t.obj, backend.Payload{}, err)
 		return
 	}
 	start := c.enqueueLocked(t)
@@ -248,10 +256,13 @@ func (c *Cluster) finish(t *task, retry bool) *task {
 	if t.keep {
 		t.keep = false // an actor keeps its placement resources, or returned them already
 	} else {
-		c.ledger.releaseExceptCPU(cl.shape, t.heldCPU)
+		c.releaseRunLocked(t, cl.shape, t.heldCPU)
 		c.releaseGPUsLocked(t)
 	}
 	t.heldCPU = 0
+	if len(c.pgs.pending) > 0 {
+		c.placePendingLocked()
+	}
 	if retry && !c.closed {
 		if c.enqueueLocked(t) {
 			c.mu.Unlock()
@@ -282,8 +293,11 @@ func (c *Cluster) finish(t *task, retry bool) *task {
 // resources, taken by its creation task t), GPU ids included.
 func (c *Cluster) releaseTask(t *task) {
 	c.mu.Lock()
-	c.ledger.release(t.class.shape)
+	releaseIn(c.availOf(t), t.class.shape)
 	c.releaseGPUsLocked(t)
+	if len(c.pgs.pending) > 0 {
+		c.placePendingLocked()
+	}
 	c.dispatchLocked()
 }
 
@@ -312,7 +326,7 @@ func (c *Cluster) lendCPU(t *task) func() {
 	}
 	lent := t.heldCPU
 	t.heldCPU = 0
-	c.ledger.avail[c.ledger.cpu] += lent
+	c.availOf(t)[c.ledger.cpu] += lent
 	c.dispatchLocked()
 	return func() { c.unblock(t, lent) }
 }
@@ -321,7 +335,7 @@ func (c *Cluster) unblock(t *task, lent int64) {
 	c.mu.Lock()
 	t.blocked--
 	if lent > 0 && t.lentBack(lent) {
-		c.ledger.avail[c.ledger.cpu] -= lent
+		c.availOf(t)[c.ledger.cpu] -= lent
 		t.heldCPU = lent
 	}
 	c.mu.Unlock()

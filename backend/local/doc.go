@@ -61,6 +61,20 @@
 // KillActor fails queued and running calls with *fray.ActorDiedError; with restarts allowed
 // and left, the constructor runs again (state lost) and later calls go to the new instance.
 //
+// # Placement groups
+//
+// A placement group is pending until the node's free pool holds all of its bundles at once;
+// then their resources move into the bundles' own accounts (Ready returns). Work scheduled
+// into a bundle is admitted against that bundle only, and a task blocked in Get, Wait or
+// Ready lends its CPU back to the bundle it came from. On one node every strategy puts all
+// bundles together, so bundles whose sum exceeds the node fail at creation with
+// fray.ErrInfeasible, and STRICT_SPREAD with more than one bundle with a *fray.PlacementError
+// that matches it. Removing a group returns its reservation, fails its queued and running
+// tasks with *fray.PlacementGroupRemovedError (a task in a worker process has its process
+// killed; an in-process one has its context cancelled) and kills its actors. Names are unique
+// per namespace across the cluster; a job-scoped group is removed when its job context
+// closes, a detached one when removed (or when the cluster closes).
+//
 // # What runs in a process
 //
 // A task runs in a worker process when TaskOptions.MaxCalls > 0, when it has a runtime env

@@ -255,6 +255,12 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec backend.TaskSpec) (bac
 	}
 	fn, o := spec.Function, &spec.Options // checked and defaulted by the API
 	cl := j.c.classFor(o.Resources, true)
+	if o.Bundle != nil {
+		var err error
+		if cl, err = j.c.classInGroup(o.Resources, true, o.Bundle); err != nil {
+			return "", err
+		}
+	}
 	if cl.shape.infeasible != nil {
 		return "", cl.shape.infeasible
 	}
@@ -668,6 +674,7 @@ func (j *JobContext) close() {
 	for _, a := range actors {
 		a.waitGoroutines()
 	}
+	j.c.removeOwnedGroups(j)
 	for j.active.Load() > 0 {
 		<-j.idleSig
 	}

@@ -220,6 +220,9 @@ func (t *task) retryable(err error) bool {
 // admitLocked takes cl's resources for t if they fit, with concrete GPU ids for a GPU
 // amount; c.mu is held.
 func (c *Cluster) admitLocked(t *task, cl *class) bool {
+	if cl.pg != nil {
+		return c.admitInGroupLocked(t, cl)
+	}
 	if !c.ledger.fits(cl.shape) {
 		return false
 	}

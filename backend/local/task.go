@@ -89,6 +89,7 @@ type task struct {
 	ctx    atomic.Pointer[taskCtx] // the current attempt's context
 	tc     taskCtx                 // the first attempt's context
 	pr     *procTask               // non-nil: the task runs in a worker process
+	bnd    *bundle                 // cluster mutex: the placement group bundle it holds resources of
 
 	heldCPU         int64 // cluster mutex: CPU units held now (0 while lent out)
 	retriesLeft     int32 // -1: unlimited

@@ -17,10 +17,12 @@ import (
 // a fresh job (its own bridge, Ray job and random namespace); peers share the namespace.
 func TestConformance(t *testing.T) {
 	addr := clusterAddress(t)
+	res, nodes := declaredResources(t, addr)
 	fraytest.Run(t, fraytest.Backend{
 		// The suite asks the cluster what it has instead of assuming a shape; the test
 		// cluster (scripts/ray-cluster.sh) adds fraytest.SuggestedScarce for it.
-		Resources: declaredResources(t, addr),
+		Resources: res,
+		Nodes:     nodes,
 		Scarce:    fraytest.SuggestedScarce,
 		Name:      "ray",
 		New: func(t *testing.T, o fraytest.Options) backend.JobContext {
@@ -46,9 +48,9 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// declaredResources asks the cluster at addr for its alive nodes' total resources, through a
-// short-lived job context of its own.
-func declaredResources(t *testing.T, addr string) fray.Resources {
+// declaredResources asks the cluster at addr for its alive nodes' total resources and their
+// number, through a short-lived job context of its own.
+func declaredResources(t *testing.T, addr string) (fray.Resources, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -61,5 +63,9 @@ func declaredResources(t *testing.T, addr string) fray.Resources {
 	if err != nil {
 		t.Fatalf("ClusterResources: %v", err)
 	}
-	return res
+	nodes, err := jc.NodeCount(ctx)
+	if err != nil {
+		t.Fatalf("NodeCount: %v", err)
+	}
+	return res, nodes
 }

@@ -74,6 +74,16 @@
 //	ActorHandle.Kill             ray.kill(no_restart=!AllowRestart)
 //	top-level ref arguments      passed to Ray as top-level arguments, so Ray resolves them (and a failed
 //	                             upstream fails the dependent task without running it)
+//	CreatePlacementGroup         ray.util.placement_group(bundles, strategy=, name=, lifetime="detached"),
+//	                             named in the job's namespace (Ray has no other); Ray's state API
+//	                             (`ray list placement-groups`) shows it
+//	PlacementGroup.Ready         pg.wait(timeout), cancellable from Go
+//	PlacementGroup.Remove        ray.util.remove_placement_group; this job's unfinished tasks in the
+//	                             group fail at once with *fray.PlacementGroupRemovedError and are
+//	                             force-cancelled (Ray would retry a running one into the removed group)
+//	GetPlacementGroup            the GCS's placement group of that name, in any namespace
+//	TaskOptions/ActorOptions.Placement
+//	                             scheduling_strategy=PlacementGroupSchedulingStrategy(pg, bundle index)
 //
 // # Refs inside values
 //
@@ -109,7 +119,9 @@
 // an autoscaler). This backend instead checks each task's and actor's resources against the
 // alive nodes' totals at submission (refreshing the node list once before failing) and
 // fails with *fray.InfeasibleError, which is friendlier and matches the local backend. Set
-// Options.AllowInfeasible for Ray's behaviour (autoscaling clusters). Ray's rule that TPU
+// Options.AllowInfeasible for Ray's behaviour (autoscaling clusters). Placement groups are
+// checked the same way: a bundle no node fits, STRICT_PACK bundles no one node holds, and
+// STRICT_SPREAD with more bundles than nodes fail at creation. Ray's rule that TPU
 // requests are 1, 2, 4 or 8 chips is part of fray's own validation (fray.Resources.Validate),
 // so such requests fail at the call site on every backend.
 //

@@ -277,7 +277,8 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec backend.TaskSpec) (bac
 	if err := j.check(); err != nil {
 		return "", err
 	}
-	if err := j.feasible(ctx, spec.Options.Resources); err != nil {
+	// Work in a placement group draws from its bundle (checked by the API), not a node.
+	if err := j.feasibleUnlessPlaced(ctx, spec.Options.Bundle, spec.Options.Resources); err != nil {
 		return "", fmt.Errorf("fray: task %s: %w", spec.Function.Name, err)
 	}
 	oid := j.newOID()
@@ -455,7 +456,7 @@ func (j *JobContext) CreateActor(ctx context.Context, spec backend.ActorSpec) (b
 	if err := j.check(); err != nil {
 		return backend.ActorInfo{}, err
 	}
-	if err := j.feasible(ctx, spec.Options.Placement); err != nil {
+	if err := j.feasibleUnlessPlaced(ctx, spec.Options.Bundle, spec.Options.Placement); err != nil {
 		return backend.ActorInfo{}, fmt.Errorf("fray: actor %s: %w", spec.Class.Name, err)
 	}
 	data, err := spec.Arg.Encoded(fray.Marshal)

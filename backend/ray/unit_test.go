@@ -168,7 +168,8 @@ func TestPythonErrorMapping(t *testing.T) {
 		"cancelled": fray.ErrCancelled, "actor_died": fray.ErrActorDied, "actor_unavailable": fray.ErrActorDied,
 		"object_lost": fray.ErrObjectLost, "owner_died": fray.ErrObjectLost, "get_timeout": fray.ErrTimeout,
 		"runtime_env": fray.ErrRuntimeEnv, "runtime_env_pip": fray.ErrRuntimeEnv, "oom": fray.ErrWorkerDied,
-		"request_error": fray.ErrInvalidArgument,
+		"request_error": fray.ErrInvalidArgument, "task_pg_removed": fray.ErrPlacementGroupRemoved,
+		"actor_pg_removed": fray.ErrPlacementGroupRemoved, "bridge_pg_removed": fray.ErrPlacementGroupRemoved,
 	}
 	seen := 0
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -202,6 +203,11 @@ func TestPythonErrorMapping(t *testing.T) {
 		if err := fray.DecodeError(mustHex(t, out, name)); !errors.As(err, &ad) || ad.Restarting != restarting {
 			t.Errorf("%s: %v, want an ActorDiedError with Restarting %v", name, err, restarting)
 		}
+	}
+	// The bridge's own placement-group error names the group as fray's describes it
+	wantPG := `fray: task t (x.1) failed: its placement group "g" (ab12, STRICT_PACK, 1 bundle) was removed; create a new group and schedule the work into it`
+	if err := fray.DecodeError(mustHex(t, out, "bridge_pg_removed")); err.Error() != wantPG {
+		t.Errorf("bridge_pg_removed: %q, want %q", err, wantPG)
 	}
 	// Ray's runtime-env traceback becomes pip's own lines, on one line
 	var re *fray.RuntimeEnvError

@@ -89,7 +89,9 @@ func (t Type) String() string {
 func (t Type) Known() bool { _, ok := typeNames[t]; return ok }
 
 // IsNested reports whether t is a child→parent nested request.
-func (t Type) IsNested() bool { return t >= TypeSubmit && t <= TypeRelease }
+func (t Type) IsNested() bool {
+	return (t >= TypeSubmit && t <= TypeRelease) || isPlacementRequest(t)
+}
 
 // WorkerOptions tune the child's worker loop; sent in Hello.
 type WorkerOptions struct {
@@ -197,6 +199,8 @@ type Result struct {
 	Objects  []Object   `cbor:"os,omitempty"`
 	Ready    []bool     `cbor:"rd,omitempty"`
 	Actor    *ActorInfo `cbor:"ac,omitempty"`
+	// Group answers CreatePlacementGroup and GetPlacementGroup (placement.go).
+	Group *PlacementGroupInfo `cbor:"pg,omitempty"`
 }
 
 // Origin is part of every nested request: the id of the parent→child request (Run,

@@ -32,6 +32,7 @@ type TaskOptions struct {
 	MaxRetries      *int       `cbor:"max_retries,omitempty"`
 	RetryExceptions bool       `cbor:"retry_exceptions,omitempty"`
 	RuntimeEnv      RuntimeEnv `cbor:"runtime_env,omitempty"`
+	Placement       *Placement `cbor:"placement,omitempty"`
 }
 
 // ActorOptions is backend.ActorOptions on the wire (Resources: what the actor holds).
@@ -45,6 +46,7 @@ type ActorOptions struct {
 	MaxTaskRetries int                `cbor:"max_task_retries,omitempty"`
 	MaxConcurrency int                `cbor:"max_concurrency,omitempty"`
 	RuntimeEnv     RuntimeEnv         `cbor:"runtime_env,omitempty"`
+	Placement      *Placement         `cbor:"placement,omitempty"`
 }
 
 // FromRuntimeEnv converts to the wire form.
@@ -62,7 +64,7 @@ func FromTaskOptions(o backend.TaskOptions) TaskOptions {
 	retries := o.MaxRetries
 	return TaskOptions{Name: o.Name, Resources: o.Resources, MaxCalls: o.MaxCalls,
 		MaxRetries: &retries, RetryExceptions: o.RetryExceptions,
-		RuntimeEnv: FromRuntimeEnv(o.RuntimeEnv)}
+		RuntimeEnv: FromRuntimeEnv(o.RuntimeEnv), Placement: FromBundle(o.Bundle)}
 }
 
 // Backend converts back.
@@ -75,6 +77,7 @@ func (o TaskOptions) Backend() backend.TaskOptions {
 	if out.Resources == nil { // senders always send the CPU amount; never hand on a nil map
 		out.Resources = map[string]float64{}
 	}
+	out.Bundle = o.Placement.Backend()
 	return out
 }
 
@@ -92,14 +95,14 @@ func FromActorOptions(o backend.ActorOptions) ActorOptions {
 	}
 	return ActorOptions{Name: o.Name, Namespace: o.Namespace, GetIfExists: o.GetIfExists,
 		Lifetime: lt, Resources: res, MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries,
-		MaxConcurrency: o.MaxConcurrency, RuntimeEnv: FromRuntimeEnv(o.RuntimeEnv)}
+		MaxConcurrency: o.MaxConcurrency, RuntimeEnv: FromRuntimeEnv(o.RuntimeEnv), Placement: FromBundle(o.Bundle)}
 }
 
 // Backend converts back; an unknown lifetime is an error.
 func (o ActorOptions) Backend() (backend.ActorOptions, error) {
 	out := backend.ActorOptions{Name: o.Name, Namespace: o.Namespace, GetIfExists: o.GetIfExists,
 		MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries,
-		MaxConcurrency: max(o.MaxConcurrency, 1), RuntimeEnv: o.RuntimeEnv.Backend()}
+		MaxConcurrency: max(o.MaxConcurrency, 1), RuntimeEnv: o.RuntimeEnv.Backend(), Bundle: o.Placement.Backend()}
 	if len(o.Resources) == 0 {
 		out.Placement, out.Held = map[string]float64{"CPU": 1}, map[string]float64{}
 	} else {

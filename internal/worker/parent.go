@@ -626,6 +626,8 @@ func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
 			return bad(err)
 		}
 		return emptyResult(h.KillActor(p.withOrigin(ctx, m.Origin), backend.ActorID(m.ActorID), m.NoRestart))
+	case wire.TypeCreatePlacementGroup, wire.TypeWaitPlacementGroup, wire.TypeRemovePlacementGroup, wire.TypeGetPlacementGroup:
+		return p.handlePlacement(ctx, f)
 	}
 	return errResult(&fray.UnsupportedError{Backend: "worker parent", Feature: "message " + f.Type.String()})
 }

@@ -224,6 +224,8 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 reply(rid, {})
             elif typ == proto.B_NODES:
                 reply(rid, {"nodes": srv.nodes()})
+            elif typ in core.PLACEMENT_TYPES:
+                reply(rid, srv.serve_placement(typ, body, ev))
         except Exception as e:  # noqa: BLE001
             reply(rid, {"e": core.map_exception(e)})
         finally:
@@ -283,6 +285,10 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 pool.submit(blocking, typ, rid, body, ids, entries, ev)
             elif typ in (proto.CANCEL_TASK, proto.CREATE_ACTOR_NESTED, proto.GET_ACTOR, proto.KILL_ACTOR, proto.B_NODES):
                 pool.submit(blocking, typ, rid, body, None, None, None)
+            elif typ in core.PLACEMENT_TYPES:
+                ev = threading.Event()
+                inflight[rid] = ev
+                pool.submit(blocking, typ, rid, body, None, None, ev)
             else:
                 reply(rid, {"e": error("invalid_argument", "fray-bridge: unknown message type 0x%02x" % typ)})
         except Exception as e:  # noqa: BLE001

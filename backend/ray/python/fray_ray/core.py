@@ -22,7 +22,8 @@ import cbor2
 import ray
 import ray.exceptions as rex
 
-from . import proto
+from . import placement, proto
+from .placement import _placement_option
 from .proto import FrayTaskError, error
 
 
@@ -84,6 +85,9 @@ def map_exception(e, object_id=""):
         return error("object_lost", str(e), n=object_id, x=_short(str(e)))
     if isinstance(e, rex.GetTimeoutError):
         return error("timeout", str(e))
+    if isinstance(e, (rex.TaskPlacementGroupRemoved, rex.ActorPlacementGroupRemoved)):
+        what = "actor" if isinstance(e, rex.ActorPlacementGroupRemoved) else "task"
+        return error("pg_removed", str(e), n="placement group", x=what)
     if isinstance(e, rex.RuntimeEnvSetupError):
         line = runtime_env_reason(str(e))
         return error("runtime_env", line, x=line)
@@ -161,6 +165,7 @@ def task_options(op):
     env = runtime_env(op.get("runtime_env"))
     if env:
         o["runtime_env"] = env
+    _placement_option(op, o)
     return o
 
 
@@ -186,6 +191,7 @@ def actor_options(op, default_ns):
     env = runtime_env(op.get("runtime_env"))
     if env:
         o["runtime_env"] = env
+    _placement_option(op, o)
     return o
 
 
@@ -213,6 +219,7 @@ class RayServer:
         self._ref_marker = b"\x82" + jt
         self._handle_marker = b"\x85" + jt
         self._job_bytes = jt
+        self.pg = placement.Groups(self)
 
     def new_id(self):
         return "%s.%d" % (self.prefix, next(self.counter))
@@ -298,6 +305,11 @@ class RayServer:
         try:
             fn = body["f"]
             op = body.get("op")
+            if op and op.get("placement"):
+                gone = self.pg.track(op["placement"], oid, fn)
+                if gone is not None:
+                    self._store(oid, Failed(gone))
+                    return oid
             remote, name = self._task_remote(op, fn)
             args = self._call_args(fn, name, body, scan)
             if isinstance(args, Failed):
@@ -516,6 +528,10 @@ class RayServer:
         from . import shim
         op = body.get("op") or {}
         cls = body["c"]
+        if op.get("placement"):
+            gone = self.pg.removed_error_for(op["placement"]["pg"], "creating actor " + cls)
+            if gone is not None:
+                raise RequestError(gone)
         opts = actor_options(op, self.namespace)
         name = op.get("name") or ""
         ns = opts.get("namespace", self.namespace) if name else self.namespace
@@ -614,6 +630,21 @@ class RayServer:
 
     def nodes(self):
         return [dict(n.get("Resources") or {}) for n in ray.nodes() if n.get("Alive")]
+
+    def serve_placement(self, typ, body, ev=None):
+        """The Result body for a placement-group request (PLACEMENT_TYPES)."""
+        if typ == proto.CREATE_PLACEMENT_GROUP:
+            return {"pg": self.pg.create(body)}
+        if typ == proto.WAIT_PLACEMENT_GROUP:
+            return {"rd": [self.pg.wait(body["id"], float(body.get("t", -1)), ev)]}
+        if typ == proto.REMOVE_PLACEMENT_GROUP:
+            self.pg.remove(body["id"])
+            return {}
+        return {"pg": self.pg.get(body["n"], body.get("ns") or "")}
+
+
+PLACEMENT_TYPES = (proto.CREATE_PLACEMENT_GROUP, proto.WAIT_PLACEMENT_GROUP,
+                   proto.REMOVE_PLACEMENT_GROUP, proto.GET_PLACEMENT_GROUP)
 
 
 # --- calls as Ray arguments ---------------------------------------------------------------

@@ -35,6 +35,11 @@ GET_ACTOR = 0x16
 CALL_ACTOR_NESTED = 0x17
 KILL_ACTOR = 0x18
 RELEASE = 0x19
+# Placement groups (internal/wire/placement.go).
+CREATE_PLACEMENT_GROUP = 0x20
+WAIT_PLACEMENT_GROUP = 0x21
+REMOVE_PLACEMENT_GROUP = 0x22
+GET_PLACEMENT_GROUP = 0x23
 
 # Bridge-only types (backend/ray/messages.go): the Go driver talks to the bridge with the
 # nested-request vocabulary above plus these.

@@ -4,7 +4,7 @@ exceptions, so the Go tests can check that fray.DecodeError rebuilds the right t
 against malformed input. Needs ray and cbor2, not a cluster."""
 import ray.exceptions as rex
 
-from . import core, proto
+from . import core, placement, proto
 
 
 # What Ray's runtime-env agent reports for a requirement pip cannot satisfy (shortened:
@@ -41,6 +41,10 @@ def cases():
         ("oom", rex.OutOfMemoryError("memory monitor killed it")),
         ("other", RuntimeError("something else")),
         ("request_error", core.invalid("bad id")),
+        ("task_pg_removed", rex.TaskPlacementGroupRemoved()),
+        ("actor_pg_removed", rex.ActorPlacementGroupRemoved()),
+        ("bridge_pg_removed", core.RequestError(placement.removed_error(
+            {"id": "ab12", "n": "g", "s": "STRICT_PACK", "b": [{"CPU": 1}]}, "task t (x.1)"))),
     ]
 
 

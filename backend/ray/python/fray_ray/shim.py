@@ -510,7 +510,7 @@ class Child:
                 ev = self.inflight.get(rid)
                 if ev is not None:
                     ev.set()
-            elif typ in (proto.GET, proto.WAIT, proto.CANCEL_TASK, proto.CREATE_ACTOR_NESTED, proto.GET_ACTOR):
+            elif typ in (proto.GET, proto.WAIT, proto.CANCEL_TASK, proto.CREATE_ACTOR_NESTED, proto.GET_ACTOR) + core.PLACEMENT_TYPES:
                 ev = threading.Event()
                 if typ in (proto.GET, proto.WAIT):
                     ids = body.get("ids") or []
@@ -524,6 +524,8 @@ class Child:
                     tok = s._block([e for e in entries if not isinstance(e, core.Failed)])
                 else:
                     ids = entries = tok = None
+                    if typ == proto.WAIT_PLACEMENT_GROUP:
+                        self.inflight[rid] = ev
                 self.pool.submit(self._serve_blocking, typ, rid, body, ids, entries, ev, tok)
             else:
                 self._reply(rid, {"e": error("invalid_argument", "fray: the shim does not serve message type 0x%02x" % typ)})
@@ -545,6 +547,8 @@ class Child:
                 self._reply(rid, {"ac": s.create_actor(body)})
             elif typ == proto.GET_ACTOR:
                 self._reply(rid, {"ac": s.get_actor(body["n"], body.get("ns") or "")})
+            elif typ in core.PLACEMENT_TYPES:
+                self._reply(rid, s.serve_placement(typ, body, ev))
         except Exception as e:  # noqa: BLE001
             self._reply(rid, {"e": core.map_exception(e)})
         finally:

@@ -53,7 +53,8 @@ type Options struct {
 	AuthTokenFile string
 	// Python is the interpreter that has ray and cbor2 installed (scripts/setup-python.sh).
 	// Empty means $FRAY_PYTHON, else the first .venv/bin/python in the working directory or
-	// one of its parents, else python3 from PATH.
+	// one of its parents, else, for a program run as a Ray job's driver (`fray submit`), the
+	// Python of the Ray that started it (on Linux), else python3 from PATH.
 	Python string
 	// Ship says how workers get the Go binary (default ShipPath).
 	Ship ShipMode
@@ -216,6 +217,9 @@ func (o Options) python() string {
 			}
 			dir = parent
 		}
+	}
+	if p := jobDriverPython(); p != "" {
+		return p
 	}
 	return "python3"
 }

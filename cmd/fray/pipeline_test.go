@@ -25,8 +25,8 @@ var pipelineSteps = []string{"ingest", "tokenize", "train-quality", "classify", 
 // with --backend ray as the job's driver. The job succeeds, every step's output and the
 // report exist under the prefix, `fray jobs logs` has the executor's summary, and Ray's
 // state API lists the pipeline's tasks under fray's names, some of them on the second node.
-// The driver finds the cluster's Python through the FRAY_PYTHON the cluster exports (no
-// --env here).
+// The pipeline's driver finds the cluster's Python through the FRAY_PYTHON the cluster
+// exports (no --env); a second, small job without it finds Ray's own.
 func TestSubmitPipelineTwoNodes(t *testing.T) {
 	began := time.Now()
 	python := raytest.Python(t)
@@ -138,6 +138,19 @@ func TestSubmitPipelineTwoNodes(t *testing.T) {
 		t.Errorf("no task of job %s under a fray name:\n%s", rayJob[1], tasks)
 	}
 	t.Logf("task names: %v; on node b: %v", keys(names), onB)
+
+	// A job that sets no FRAY_PYTHON (as on a cluster started by `ray start`, which exports
+	// none), with no .venv above its working directory (this cluster's temp dirs are under
+	// /tmp), finds the Python of the Ray that started it (ray.Options.Python).
+	work := t.TempDir()
+	if err := os.WriteFile(filepath.Join(work, "data.txt"), []byte("shipped"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI(t, append(append([]string{"submit", "--wait", "--working-dir", work, "--env", "FRAY_PYTHON="}, at...),
+		"--", testProgram, "ok", "frayclitest-nopython")...)
+	if code != exitOK || !strings.Contains(stdout, "double=42") {
+		t.Fatalf("submit --wait without FRAY_PYTHON: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
 	t.Logf("done after %v", time.Since(began).Round(time.Second))
 }
 

@@ -1,6 +1,7 @@
 package ray
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,4 +53,29 @@ func pythonsFromMaps(maps string) []string {
 		return []string{filepath.Join(bin, "python"), filepath.Join(bin, ver), filepath.Join(bin, "python3")}
 	}
 	return nil
+}
+
+// jobWorkingDirBinary is, for a program run as a Ray job's entrypoint whose job has a
+// working_dir (`fray submit` ships the program so) and whose binary bin lies in it (the
+// driver's working directory cwd), bin's path relative to cwd, which is where every worker
+// of the job finds the same files on its own node (Ray copies the job's working_dir to each
+// node, below that node's temp dir). It returns "" otherwise: then workers get bin's
+// absolute path (ShipPath). jobConfig is Ray's RAY_JOB_CONFIG_JSON_ENV_VAR.
+func jobWorkingDirBinary(bin, cwd, jobConfig string) string {
+	if jobConfig == "" || cwd == "" {
+		return ""
+	}
+	var cfg struct {
+		RuntimeEnv struct {
+			WorkingDir string `json:"working_dir"`
+		} `json:"runtime_env"`
+	}
+	if json.Unmarshal([]byte(jobConfig), &cfg) != nil || cfg.RuntimeEnv.WorkingDir == "" {
+		return ""
+	}
+	rel, err := filepath.Rel(cwd, bin)
+	if err != nil || !filepath.IsLocal(rel) {
+		return ""
+	}
+	return "./" + filepath.ToSlash(rel)
 }

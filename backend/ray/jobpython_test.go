@@ -36,3 +36,24 @@ func TestJobDriverPythonOutsideAJob(t *testing.T) {
 		t.Fatalf("jobDriverPython() = %q outside a Ray job, want \"\"", p)
 	}
 }
+
+func TestJobWorkingDirBinary(t *testing.T) {
+	const wd = `{"runtime_env": {"working_dir": "gcs://_ray_pkg_0123.zip", "env_vars": {}}, "metadata": {}}`
+	const cwd = "/tmp/ray/session_1/runtime_resources/working_dir_files/_ray_pkg_0123"
+	for _, c := range []struct {
+		name, bin, cwd, cfg, want string
+	}{
+		{"submitted driver", cwd + "/pipeline", cwd, wd, "./pipeline"},
+		{"in a subdirectory", cwd + "/bin/tool", cwd, wd, "./bin/tool"},
+		{"not a job's driver", cwd + "/pipeline", cwd, "", ""},
+		{"a job without working_dir", "/usr/local/bin/tool", cwd, `{"runtime_env": {}}`, ""},
+		{"binary outside the working dir", "/usr/local/bin/tool", cwd, wd, ""},
+		{"binary beside it", cwd + "-x/tool", cwd, wd, ""},
+		{"unreadable config", cwd + "/pipeline", cwd, "{", ""},
+		{"no cwd", cwd + "/pipeline", "", wd, ""},
+	} {
+		if got := jobWorkingDirBinary(c.bin, c.cwd, c.cfg); got != c.want {
+			t.Errorf("%s: jobWorkingDirBinary = %q, want %q", c.name, got, c.want)
+		}
+	}
+}

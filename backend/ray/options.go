@@ -13,7 +13,9 @@ type ShipMode int
 
 const (
 	// ShipPath (the default) hands workers the binary's absolute path. Right for a cluster
-	// whose nodes all see this machine's file system, such as a one-machine cluster.
+	// whose nodes all see this machine's file system, such as a one-machine cluster. A job's
+	// driver run from its job's working_dir (`fray submit`) hands them the binary's path in
+	// that working_dir instead, which Ray copies to every node.
 	ShipPath ShipMode = iota
 	// ShipWorkingDir copies the binary into a staging directory and makes it the job's
 	// runtime_env working_dir, so Ray uploads it to every node (multi-node clusters).

@@ -146,10 +146,16 @@ func TestSubmitPipelineTwoNodes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(work, "data.txt"), []byte("shipped"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr = runCLI(t, append(append([]string{"submit", "--wait", "--working-dir", work, "--env", "FRAY_PYTHON="}, at...),
-		"--", testProgram, "ok", "frayclitest-nopython")...)
+	code, stdout, stderr = runCLI(t, append(append([]string{"submit", "--wait", "--working-dir", work, "--env", "FRAY_PYTHON=",
+		"--env", "FRAYCLITEST_WHERE=node_b"}, at...), "--", testProgram, "ok", "frayclitest-nopython")...)
 	if code != exitOK || !strings.Contains(stdout, "double=42") {
 		t.Fatalf("submit --wait without FRAY_PYTHON: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	// Its task pinned to node b ran node b's copy of the job's working_dir (ray.ShipPath
+	// for a submitted driver), not the head's: what a cluster of several machines needs.
+	where := regexp.MustCompile(`where=(\S+)`).FindStringSubmatch(stdout)
+	if where == nil || !strings.HasPrefix(where[1], filepath.Join(dir, "b")+string(filepath.Separator)) {
+		t.Errorf("the task on node b ran %v, want a binary below node b's temp dir %s:\n%s", where, filepath.Join(dir, "b"), stdout)
 	}
 	t.Logf("done after %v", time.Since(began).Round(time.Second))
 }

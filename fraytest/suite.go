@@ -130,7 +130,7 @@ func isStandardResource(name string) bool {
 }
 
 // Run runs the whole conformance suite against b, one subtest per behaviour, grouped as
-// Tasks, Errors, Resources, Objects, Wait, Cancel, Actors, NamedActors, ActorPools,
+// Tasks, Errors, Resources, Objects, Wait, Cancel, Actors, NamedActors, ActorPools, Streams,
 // Options, Lifecycle, Capabilities and Patterns. Subtests are sequential and independent; each gets fresh job
 // contexts from b.New.
 func Run(t *testing.T, b Backend) {
@@ -178,6 +178,7 @@ func groups() []group {
 		{"Actors", actorCases()},
 		{"NamedActors", namedActorCases()},
 		{"ActorPools", poolCases()},
+		{"Streams", streamCases()},
 		{"Options", optionCases()},
 		{"Lifecycle", lifecycleCases()},
 		{"Capabilities", capabilityCases()},

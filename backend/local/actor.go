@@ -290,6 +290,11 @@ func (a *actor) waitGoroutines() {
 
 // CallActor queues a method call in the actor's mailbox.
 func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.ObjectID, error) {
+	return j.callActor(ctx, call, nil)
+}
+
+// callActor is CallActor; with stream set, of a streaming method whose items go there.
+func (j *JobContext) callActor(ctx context.Context, call fray.ActorCall, stream *streamBuf) (fray.ObjectID, error) {
 	if j.closed.Load() {
 		return "", errClosed
 	}
@@ -300,6 +305,9 @@ func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.O
 	if fn.Kind != fray.KindMethod {
 		return "", &fray.UnknownNameError{What: "method", Name: call.Method, Hint: "it is registered as a " + fn.Kind.String() + ", not an actor method"}
 	}
+	if err := checkStreaming(fn, stream); err != nil {
+		return "", err
+	}
 	v, _ := j.c.actors.Load(call.Actor)
 	a, _ := v.(*actor)
 	if a != nil && fn.Class != a.info.Class {
@@ -309,8 +317,8 @@ func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.O
 	if err != nil {
 		return "", fmt.Errorf("local: method %s: argument: %w", call.Method, err)
 	}
-	t := &task{job: j, fn: fn, kind: kindCall, arg: arg, name: fn.Name, actor: a}
-	if a != nil {
+	t := &task{job: j, fn: fn, kind: kindCall, arg: arg, name: fn.Name, actor: a, stream: stream}
+	if a != nil && stream == nil { // a stream is not run again: its consumer saw items of the first run
 		t.retriesLeft = int32(a.taskRetries)
 	}
 	t.init()
@@ -329,6 +337,9 @@ func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.O
 		t.dep = dep
 	}
 	id := j.newIDLocked(&t.obj)
+	if stream != nil {
+		stream.id = id
+	}
 	j.mu.Unlock()
 	if a == nil {
 		j.complete(&t.obj, fray.Payload{}, &fray.ActorDiedError{ActorID: string(call.Actor),

@@ -249,6 +249,11 @@ func (j *JobContext) TaskRunsInProcess(ctx context.Context, o fray.TaskOptions) 
 // SubmitTask queues a task; it runs once its ArgRef (if any) is ready and its resources are
 // free.
 func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.ObjectID, error) {
+	return j.submitTask(ctx, spec, nil)
+}
+
+// submitTask is SubmitTask; with stream set, of a streaming task whose items go there.
+func (j *JobContext) submitTask(ctx context.Context, spec fray.TaskSpec, stream *streamBuf) (fray.ObjectID, error) {
 	if j.closed.Load() {
 		return "", errClosed
 	}
@@ -258,6 +263,9 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 	}
 	if fn.Kind != fray.KindTask {
 		return "", &fray.UnknownNameError{What: "task", Name: spec.Function, Hint: "it is registered as an " + fn.Kind.String() + ", not a task"}
+	}
+	if err := checkStreaming(fn, stream); err != nil {
+		return "", err
 	}
 	o := &spec.Options
 	cl := j.c.classFor(o.Resources, true)
@@ -279,7 +287,7 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 		return "", fmt.Errorf("local: task %s: argument: %w", spec.Function, err)
 	}
 	t := &task{job: j, fn: fn, class: cl, kind: kindTask, arg: arg, name: o.Name, pr: pr,
-		retryExceptions: o.RetryExceptions, retriesLeft: int32(min(o.EffectiveMaxRetries(), math.MaxInt32))}
+		retryExceptions: o.RetryExceptions, retriesLeft: int32(min(o.EffectiveMaxRetries(), math.MaxInt32)), stream: stream}
 	if t.name == "" {
 		t.name = fn.Name
 	}
@@ -299,6 +307,9 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 		t.dep = dep
 	}
 	id := j.newIDLocked(&t.obj)
+	if stream != nil {
+		stream.id = id
+	}
 	switch {
 	case dep != nil && !dep.done:
 		t.state.Store(stWaitDep)
@@ -357,6 +368,9 @@ func (j *JobContext) complete(o *object, p fray.Payload, err error) {
 // dependents that can now be scheduled.
 func (j *JobContext) completeLocked(o *object, p fray.Payload, err error, ready []*task) []*task {
 	o.done, o.val, o.err = true, p, err
+	if o.task != nil && o.task.stream != nil {
+		o.task.stream.finish(err)
+	}
 	ow := o.wait
 	o.wait = nil
 	if o.released {

@@ -88,6 +88,7 @@ type task struct {
 	ctx    atomic.Pointer[taskCtx] // the current attempt's context
 	tc     taskCtx                 // the first attempt's context
 	pr     *procTask               // non-nil: the task runs in a worker process
+	stream *streamBuf              // non-nil: a streaming task or call, whose items go there
 
 	heldCPU         int64 // cluster mutex: CPU units held now (0 while lent out)
 	retriesLeft     int32 // -1: unlimited
@@ -201,7 +202,7 @@ func (t *task) invoke(ctx *taskCtx, self any) (any, error) {
 		return nil, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", err),
 			Message: "cannot decode the argument: " + err.Error(), Cause: err}
 	}
-	return t.fn.Invoke(ctx, self, arg)
+	return t.fn.Invoke(t.streamCtx(ctx), self, arg)
 }
 
 // taskCtx is the context.Context of one task attempt: it carries the job context and the task

@@ -66,6 +66,12 @@ const (
 	TypeKillActor Type = 0x18
 	// Release (one-way, header id 0) drops references (JobContext.Release); body Release.
 	TypeRelease Type = 0x19
+
+	// StreamItem (child→parent, request) is one item yielded by the streaming task or
+	// method of the parent→child request named by its Origin; body StreamItem; answer
+	// Result{} once the parent took it (after its backpressure bound allowed), or
+	// Result{e} when the stream was cancelled (the producer's yield fails with it).
+	TypeStreamItem Type = 0x30
 )
 
 var typeNames = map[Type]string{
@@ -75,7 +81,7 @@ var typeNames = map[Type]string{
 	TypeSubmit: "Submit", TypePut: "Put", TypeGet: "Get", TypeWait: "Wait",
 	TypeCancelTask: "CancelTask", TypeCreateActorNested: "CreateActorNested",
 	TypeGetActor: "GetActor", TypeCallActorNested: "CallActorNested",
-	TypeKillActor: "KillActor", TypeRelease: "Release",
+	TypeKillActor: "KillActor", TypeRelease: "Release", TypeStreamItem: "StreamItem",
 }
 
 func (t Type) String() string {
@@ -278,4 +284,11 @@ type KillActor struct {
 type Release struct {
 	Origin
 	IDs []string `cbor:"ids"`
+}
+
+// StreamItem is one item of a running stream (child→parent); From names the Run or
+// CallActor request whose function yielded it.
+type StreamItem struct {
+	Origin
+	Data []byte `cbor:"d"` // fray.Marshal bytes of the item
 }

@@ -79,6 +79,7 @@ type Process struct {
 
 	mu     sync.Mutex
 	calls  map[uint64]fray.TaskInfo      // our requests in flight, for nested-call attribution
+	emits  map[uint64]fray.StreamEmitter // our streaming requests in flight: where their items go
 	nested map[uint64]context.CancelFunc // child requests being served
 
 	closing atomic.Bool
@@ -143,7 +144,7 @@ func Start(ctx context.Context, o StartOptions) (*Process, error) {
 	p := &Process{opts: o, cmd: cmd, pid: cmd.Process.Pid, log: o.Logger.With("worker_pid", cmd.Process.Pid),
 		toW: toW, fromW: fromW, host: o.Host,
 		rd: wire.NewReader(fromW, o.MaxFrame), wr: wire.NewWriter(toW, o.MaxFrame),
-		calls: map[uint64]fray.TaskInfo{}, nested: map[uint64]context.CancelFunc{},
+		calls: map[uint64]fray.TaskInfo{}, nested: map[uint64]context.CancelFunc{}, emits: map[uint64]fray.StreamEmitter{},
 		done: make(chan struct{}), readerD: make(chan struct{})}
 	p.out = newPeer(p.wr)
 	p.hostCtx, p.hostCancel = context.WithCancel(context.Background())
@@ -269,7 +270,7 @@ func (p *Process) readLoop() {
 			if f.Decode(&m) == nil && p.host != nil {
 				p.host.Release(wire.ObjectIDs(m.IDs))
 			}
-		case f.Type.IsNested():
+		case f.Type.IsNested() || f.Type == wire.TypeStreamItem:
 			p.serveNested(f)
 		default:
 			if f.ID != 0 {
@@ -332,21 +333,28 @@ func (p *Process) InFlight() int { return p.out.pendingCount() }
 // for the answer (the worker answers promptly when the code honours ctx; Kill otherwise).
 func (p *Process) call(ctx context.Context, t wire.Type, body any, what string, info fray.TaskInfo) (wire.Result, error) {
 	// The call is registered before its frame goes out: the worker may send nested requests
-	// naming it before the write returns.
+	// (and stream items) naming it before the write returns. A ctx carrying a
+	// fray.StreamEmitter makes the call a streaming one: its StreamItem frames go there.
+	emit := fray.StreamEmitterFrom(ctx)
 	id, ch, err := p.out.startWith(t, body, func(id uint64) {
 		p.mu.Lock()
 		p.calls[id] = info
+		if emit != nil {
+			p.emits[id] = emit
+		}
 		p.mu.Unlock()
 	})
 	if err != nil {
 		p.mu.Lock()
 		delete(p.calls, id)
+		delete(p.emits, id)
 		p.mu.Unlock()
 		return wire.Result{}, p.callErr(err, what)
 	}
 	defer func() {
 		p.mu.Lock()
 		delete(p.calls, id)
+		delete(p.emits, id)
 		p.mu.Unlock()
 	}()
 	var r reply
@@ -513,6 +521,9 @@ func (p *Process) withOrigin(ctx context.Context, o wire.Origin) context.Context
 }
 
 func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
+	if f.Type == wire.TypeStreamItem {
+		return p.streamItem(ctx, f)
+	}
 	h := p.host
 	if h == nil {
 		return errResult(&fray.UnsupportedError{Backend: "worker parent", Feature: "nested calls from inside a worker (" + f.Type.String() + ")",
@@ -631,4 +642,20 @@ func emptyResult(err error) wire.Result {
 		return errResult(err)
 	}
 	return wire.Result{}
+}
+
+// streamItem hands one item of a streaming call to that call's emitter, which blocks while
+// the stream's backpressure bound is reached; the answer lets the child's yield return.
+func (p *Process) streamItem(ctx context.Context, f wire.Frame) wire.Result {
+	var m wire.StreamItem
+	if err := f.Decode(&m); err != nil {
+		return errResult(&fray.SerializationError{Type: f.Type.String(), Op: "decode", Cause: err})
+	}
+	p.mu.Lock()
+	emit := p.emits[m.From]
+	p.mu.Unlock()
+	if emit == nil {
+		return errResult(fmt.Errorf("%w: stream item for request %d, which is no streaming call in flight (it ended or was cancelled)", fray.ErrCancelled, m.From))
+	}
+	return emptyResult(emit(ctx, fray.Payload{Data: m.Data}))
 }

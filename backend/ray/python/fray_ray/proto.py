@@ -32,6 +32,7 @@ GET_ACTOR = 0x16
 CALL_ACTOR_NESTED = 0x17
 KILL_ACTOR = 0x18
 RELEASE = 0x19
+STREAM_ITEM = 0x30  # child -> parent: one item of a streaming Run/CallActor (fr), answered RESULT{}
 
 # Bridge-only types (backend/ray/messages.go): the Go driver talks to the bridge with the
 # nested-request vocabulary above plus these.

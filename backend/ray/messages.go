@@ -90,3 +90,34 @@ type bridgeGet struct {
 	IDs     []string `cbor:"ids"`
 	Timeout *float64 `cbor:"t,omitempty"`
 }
+
+// Streams (fray.StreamJobContext): a streaming task or actor method is started one-way,
+// like a submission, under an object id the Go side chose, which then names the stream
+// (Ray's ObjectRefGenerator, in the bridge's object table); typeStreamNext asks for its
+// next item.
+const (
+	typeStream     wire.Type = 0x50 // one-way: bridgeStream (a streaming task)
+	typeStreamCall wire.Type = 0x51 // one-way: bridgeStreamCall (a streaming actor method)
+	// typeStreamNext (request, bridgeStreamNext) is answered by Result{os: [object]} with
+	// the next item ({d}) or the producer's failure ({e}, the last answer with objects),
+	// or by Result{} at the end of the stream.
+	typeStreamNext wire.Type = 0x52
+)
+
+// bridgeStream is bridgeSubmit for a streaming task, with its backpressure bound (Ray's
+// _generator_backpressure_num_objects; -1 none).
+type bridgeStream struct {
+	bridgeSubmit
+	Backpressure int `cbor:"bp"`
+}
+
+// bridgeStreamCall is bridgeCall for a streaming actor method.
+type bridgeStreamCall struct {
+	bridgeCall
+	Backpressure int `cbor:"bp"`
+}
+
+// bridgeStreamNext asks for a stream's next item.
+type bridgeStreamNext struct {
+	OID string `cbor:"o"`
+}

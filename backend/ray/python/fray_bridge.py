@@ -221,6 +221,8 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 reply(rid, {})
             elif typ == proto.B_NODES:
                 reply(rid, {"nodes": srv.nodes()})
+            elif typ == proto.B_STREAM_NEXT:
+                reply(rid, srv.stream_next(body["o"], ev))
         except Exception as e:  # noqa: BLE001
             reply(rid, {"e": core.map_exception(e)})
         finally:
@@ -250,6 +252,14 @@ def serve(srv, r, w, arena, exit_at_end=True):
                         arena.release_in(pos + n)
             elif typ == proto.B_CALL:
                 srv.call_actor(body, oid=body["oid"], scan=not body.get("pl"))
+            elif typ == proto.B_STREAM:
+                srv.submit_stream(body, oid=body["oid"], scan=not body.get("pl"))
+            elif typ == proto.B_STREAM_CALL:
+                srv.call_actor_stream(body, oid=body["oid"], scan=not body.get("pl"))
+            elif typ == proto.B_STREAM_NEXT:
+                ev = threading.Event()
+                inflight[rid] = ev
+                pool.submit(blocking, typ, rid, body, None, None, ev)
             elif typ == proto.RELEASE:
                 srv.release(body.get("ids"))
             elif typ == proto.CANCEL:

@@ -43,6 +43,9 @@ B_PUT = 0x43  # one-way put with a driver-chosen object id
 B_CALL = 0x44  # one-way actor call with a driver-chosen object id
 B_NODES = 0x45  # request: alive nodes' total resources; answered by B_READY-like RESULT
 B_RESULT_SHARED = 0x46  # bridge -> Go: a RESULT whose {"s": [pos, n]} objects lie in shared memory
+B_STREAM = 0x50  # one-way: a streaming task (Ray streaming generator) under a driver-chosen id
+B_STREAM_CALL = 0x51  # one-way: a streaming actor method under a driver-chosen id
+B_STREAM_NEXT = 0x52  # request {o}: the stream's next item, RESULT{os: [obj]}; RESULT{} at its end
 
 _HDR = struct.Struct(">IBQ")
 

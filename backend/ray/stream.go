@@ -1,0 +1,172 @@
+package ray
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/internal/wire"
+)
+
+// Streaming tasks and actor methods run as Ray streaming generators (num_returns="streaming"
+// with _generator_backpressure_num_objects): the worker shim's generator yields each item
+// as the Go child sends it (a StreamItem frame, PROTOCOL.md), and the bridge hands the Go
+// driver one item per typeStreamNext from the ObjectRefGenerator.
+
+var _ fray.StreamJobContext = (*JobContext)(nil)
+
+// SubmitStreamTask starts a streaming task as a Ray streaming generator task.
+func (j *JobContext) SubmitStreamTask(ctx context.Context, spec fray.TaskSpec, s fray.StreamSpec) (fray.StreamReader, error) {
+	if err := j.check(); err != nil {
+		return nil, err
+	}
+	if err := registered(spec.Function, fray.KindTask); err != nil {
+		return nil, err
+	}
+	if err := j.feasible(ctx, fray.TaskResources(spec.Options.Resources)); err != nil {
+		return nil, fmt.Errorf("fray: task %s: %w", spec.Function, err)
+	}
+	oid := j.newOID()
+	msg := bridgeStream{bridgeSubmit: bridgeSubmit{OID: oid, Function: spec.Function, ArgRef: string(spec.ArgRef),
+		Options: wire.FromTaskOptions(spec.Options)}, Backpressure: s.Backpressure}
+	if spec.ArgRef == "" {
+		data, err := spec.Arg.Encoded()
+		if err != nil {
+			return nil, err
+		}
+		msg.Arg, msg.Plain = data, j.plain(data)
+	}
+	if err := j.b.send(typeStream, 0, msg); err != nil {
+		return nil, err
+	}
+	return &stream{j: j, oid: oid}, nil
+}
+
+// CallActorStream calls a streaming actor method as a Ray streaming generator method.
+func (j *JobContext) CallActorStream(ctx context.Context, call fray.ActorCall, s fray.StreamSpec) (fray.StreamReader, error) {
+	if err := j.check(); err != nil {
+		return nil, err
+	}
+	if err := registered(call.Method, fray.KindMethod); err != nil {
+		return nil, err
+	}
+	oid := j.newOID()
+	msg := bridgeStreamCall{bridgeCall: bridgeCall{OID: oid, ActorID: string(call.Actor), Method: call.Method,
+		ArgRef: string(call.ArgRef)}, Backpressure: s.Backpressure}
+	if call.ArgRef == "" {
+		data, err := call.Arg.Encoded()
+		if err != nil {
+			return nil, err
+		}
+		msg.Arg, msg.Plain = data, j.plain(data)
+	}
+	if err := j.b.send(typeStreamCall, 0, msg); err != nil {
+		return nil, err
+	}
+	return &stream{j: j, oid: oid}, nil
+}
+
+// stream reads one Ray streaming generator through the bridge. Next calls go to the bridge
+// one at a time (Ray's ObjectRefGenerator is not thread-safe).
+type stream struct {
+	j   *JobContext
+	oid string
+
+	next sync.Mutex // held by the Next call talking to the bridge
+
+	mu        sync.Mutex
+	end       error // io.EOF or the producer's failure, once seen
+	cancelled bool
+	released  bool
+}
+
+// Next asks the bridge for the next item.
+func (s *stream) Next(ctx context.Context) (fray.Payload, error) {
+	s.next.Lock()
+	defer s.next.Unlock()
+	if err := s.ended(); err != nil {
+		return fray.Payload{}, err
+	}
+	f, err := s.j.b.call(ctx, typeStreamNext, bridgeStreamNext{OID: s.oid})
+	if err != nil {
+		return fray.Payload{}, err
+	}
+	var objs []wire.Object
+	switch {
+	case f.objects != nil:
+		objs = f.objects
+	default:
+		var ok bool
+		if objs, ok = fastObjects(f.Body); !ok {
+			res, err := decodeResult(f)
+			if err != nil {
+				// The request failed as a whole (a stream the bridge no longer holds).
+				return fray.Payload{}, s.finish(err)
+			}
+			objs = res.Objects
+		}
+	}
+	if len(objs) == 0 {
+		return fray.Payload{}, s.finish(io.EOF)
+	}
+	if o := objs[0]; o.Err != nil {
+		return fray.Payload{}, s.finish(fray.DecodeError(o.Err))
+	} else {
+		return fray.Payload{Data: o.Data, Owned: true}, nil
+	}
+}
+
+// ended is the error every Next returns once the stream is over, or nil.
+func (s *stream) ended() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancelled {
+		return &fray.CancelledError{TaskID: s.oid}
+	}
+	return s.end
+}
+
+// finish records the stream's end and lets the bridge drop the generator.
+func (s *stream) finish(err error) error {
+	s.mu.Lock()
+	if s.cancelled {
+		s.mu.Unlock()
+		return &fray.CancelledError{TaskID: s.oid}
+	}
+	if s.end == nil {
+		s.end = err
+	}
+	err = s.end
+	s.mu.Unlock()
+	s.release()
+	return err
+}
+
+// Cancel is ray.cancel of the generator; the bridge then drops it.
+func (s *stream) Cancel() error {
+	s.mu.Lock()
+	if s.end != nil || s.cancelled {
+		s.mu.Unlock()
+		s.release()
+		return nil
+	}
+	s.cancelled = true
+	s.mu.Unlock()
+	if s.j.check() == nil {
+		_, _ = s.j.b.result(context.Background(), wire.TypeCancelTask, wire.CancelTask{ObjectID: s.oid})
+	}
+	s.release()
+	return nil
+}
+
+func (s *stream) release() {
+	s.mu.Lock()
+	r := s.released
+	s.released = true
+	s.mu.Unlock()
+	if !r {
+		s.j.Release([]fray.ObjectID{fray.ObjectID(s.oid)})
+	}
+}

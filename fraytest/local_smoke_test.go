@@ -1,6 +1,7 @@
 package fraytest_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/fray-go/fray"
@@ -40,6 +41,9 @@ func TestLocalConformance(t *testing.T) {
 		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
 		Resources: fraytest.SuggestedResources,
 		Scarce:    fraytest.SuggestedScarce,
+		Fetched: func(_ context.Context, jc fray.JobContext) (int64, error) {
+			return jc.(*local.JobContext).ObjectsFetched(), nil
+		},
 	})
 	// Every subtest's job contexts and clusters are closed by now: nothing may be left running.
 	goleak.VerifyNone(t)

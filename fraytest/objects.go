@@ -238,6 +238,7 @@ func waitCases() []testCase {
 		{"CtxDeadlineIsTimeout", testWaitCtxDeadline},
 		{"AsCompletedYieldsEachOnce", testAsCompletedAll},
 		{"AsCompletedDoneCtxIsError", testAsCompletedDoneCtx},
+		{"DoesNotFetch", testWaitDoesNotFetch},
 	}
 }
 

@@ -70,6 +70,10 @@ type Backend struct {
 	// cancellation, and asks for one more than there is to test infeasible requests.
 	// SuggestedScarce in SuggestedResources is a ready-made choice.
 	Scarce string
+	// Fetched reports how many object values jc's driver side has fetched so far (the
+	// values its Get calls returned), for the subtest proving that Wait and AsCompleted
+	// do not fetch (Ray's fetch_local=False). Nil skips that subtest, saying so.
+	Fetched func(ctx context.Context, jc fray.JobContext) (int64, error)
 }
 
 // MinimumResources is what Backend.Resources must offer at least: the suite runs tasks

@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/fray-go/fray"
@@ -58,5 +59,8 @@ func suiteBackend(name string, base local.Options) fraytest.Backend {
 		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
 		Resources: fraytest.SuggestedResources,
 		Scarce:    fraytest.SuggestedScarce,
+		Fetched: func(_ context.Context, jc fray.JobContext) (int64, error) {
+			return jc.(*local.JobContext).ObjectsFetched(), nil
+		},
 	}
 }

@@ -65,6 +65,7 @@ type JobContext struct {
 	closed    atomic.Bool
 	closedCh  chan struct{}
 	active    atomic.Int64 // tasks and actor calls of this job now executing
+	fetched   atomic.Int64 // objects whose values Get handed out (ObjectsFetched)
 	idleSig   chan struct{}
 	closeOnce sync.Once
 }
@@ -385,6 +386,9 @@ func (j *JobContext) completeLocked(o *object, p fray.Payload, err error, ready 
 			w.ch <- struct{}{}
 		}
 	}
+	for _, e := range ow.sets {
+		e.set.ready <- e.idx
+	}
 	deps := ow.deps
 	for _, d := range deps {
 		if err != nil {
@@ -409,6 +413,7 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 	if j.closed.Load() {
 		return nil, errClosed
 	}
+	j.fetched.Add(int64(len(ids)))
 	out := make([]fray.Object, len(ids))
 	var pbuf [4]*object
 	var ibuf [4]int

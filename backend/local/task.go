@@ -46,8 +46,9 @@ type object struct {
 
 // objWait lists who waits for a pending object.
 type objWait struct {
-	waiters []*waiter // Get and Wait calls blocked on it
-	deps    []*task   // tasks whose ArgRef it is
+	waiters []*waiter  // Get and Wait calls blocked on it
+	deps    []*task    // tasks whose ArgRef it is
+	sets    []setEntry // fray.AsCompleted's watchers (readyset.go)
 	buf     [1]*waiter
 }
 

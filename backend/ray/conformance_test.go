@@ -42,6 +42,9 @@ func TestConformance(t *testing.T) {
 		},
 		Caps:    fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
 		Timeout: 2 * time.Minute,
+		Fetched: func(ctx context.Context, jc fray.JobContext) (int64, error) {
+			return jc.(*ray.JobContext).ObjectsFetched(ctx)
+		},
 	})
 }
 

@@ -121,3 +121,12 @@ type bridgeStreamCall struct {
 type bridgeStreamNext struct {
 	OID string `cbor:"o"`
 }
+
+// typeFetched (request, empty body) is answered by fetchedResult: how many objects the
+// bridge has fetched with ray.get for this driver (Get answers and stream items).
+const typeFetched wire.Type = 0x53
+
+type fetchedResult struct {
+	Err []byte `cbor:"e,omitempty"`
+	N   int64  `cbor:"n"`
+}

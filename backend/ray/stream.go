@@ -170,3 +170,25 @@ func (s *stream) release() {
 		s.j.Release([]fray.ObjectID{fray.ObjectID(s.oid)})
 	}
 }
+
+// ObjectsFetched returns how many objects the bridge has fetched with ray.get for this job
+// context so far (the values of Get answers and stream items), so that a test can check
+// that an operation moved no value to the driver: Wait and fray.AsCompleted never fetch
+// (ray.wait with fetch_local=False).
+func (j *JobContext) ObjectsFetched(ctx context.Context) (int64, error) {
+	if err := j.check(); err != nil {
+		return 0, err
+	}
+	f, err := j.b.call(ctx, typeFetched, struct{}{})
+	if err != nil {
+		return 0, err
+	}
+	var res fetchedResult
+	if err := f.Decode(&res); err != nil {
+		return 0, err
+	}
+	if res.Err != nil {
+		return 0, fray.DecodeError(res.Err)
+	}
+	return res.N, nil
+}

@@ -275,6 +275,8 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 ev = threading.Event()
                 inflight[rid] = ev
                 pool.submit(blocking, typ, rid, body, ids, entries, ev)
+            elif typ == proto.B_FETCHED:
+                reply(rid, {"n": srv.fetched})
             elif typ in (proto.CANCEL_TASK, proto.CREATE_ACTOR_NESTED, proto.GET_ACTOR, proto.KILL_ACTOR, proto.B_NODES):
                 pool.submit(blocking, typ, rid, body, None, None, None)
             else:

@@ -209,6 +209,7 @@ class RayServer:
         self._remote_cache = {}  # canonical task options -> (remote function with options, name)
         self.blocked = {}  # token -> [ObjectRef] that some thread is blocked on
         self.blocked_lock = threading.Lock()
+        self.fetched = 0  # objects whose values get (and stream_next) fetched with ray.get
         jt = proto.cbor_text(job)
         self._ref_marker = b"\x82" + jt
         self._handle_marker = b"\x85" + jt
@@ -409,6 +410,8 @@ class RayServer:
                 return {}
             if not ref.is_nil():
                 break
+        with self.lock:
+            self.fetched += 1
         try:
             v = ray.get(ref)
         except Exception as e:  # noqa: BLE001 - the producer's failure, after its items
@@ -471,6 +474,8 @@ class RayServer:
         seconds) the objects must be ready by then, else the request fails with a timeout."""
         refs = [e for e in entries if not isinstance(e, Failed)]
         uniq = list({r: None for r in refs})
+        with self.lock:
+            self.fetched += len(uniq)
         tok = self._block(uniq) if uniq else None
         try:
             local = self.local

@@ -46,6 +46,7 @@ B_RESULT_SHARED = 0x46  # bridge -> Go: a RESULT whose {"s": [pos, n]} objects l
 B_STREAM = 0x50  # one-way: a streaming task (Ray streaming generator) under a driver-chosen id
 B_STREAM_CALL = 0x51  # one-way: a streaming actor method under a driver-chosen id
 B_STREAM_NEXT = 0x52  # request {o}: the stream's next item, RESULT{os: [obj]}; RESULT{} at its end
+B_FETCHED = 0x53  # request {}: RESULT{"n": objects this driver fetched with ray.get so far}
 
 _HDR = struct.Struct(">IBQ")
 

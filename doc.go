@@ -65,6 +65,13 @@
 // of mixed types in input order, Cancel stops a task. A Ref passed as a task's top-level
 // argument (RemoteRef) is resolved before the task runs; Refs nested in values travel as refs.
 //
+// # Streams
+//
+// NewStreamTask and NewStreamMethod register functions that yield values (Ray's generators
+// with num_returns="streaming"); Remote returns a *Stream[R] read with Next or ranged over
+// with All while the producer runs, back-pressured (StreamOptions.Backpressure) and
+// cancellable, with the producer's error after its values.
+//
 // # The job context
 //
 // The job context travels in context.Context. Every task and actor method receives a ctx that
@@ -105,6 +112,8 @@
 // # Backend SPI
 //
 // Backends implement JobContext (spi.go) and run registered functions through
-// LookupFunction, Function.DecodeArg and Function.Invoke. The fraytest package is the
+// LookupFunction, Function.DecodeArg and Function.Invoke. Optional interfaces add streams
+// (StreamJobContext, spi_stream.go) and readiness watching for AsCompleted (ReadyWatcher,
+// spi_wait.go). The fraytest package is the
 // conformance suite every backend passes.
 package fray

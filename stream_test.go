@@ -14,6 +14,7 @@ import (
 	"github.com/fray-go/fray/backend/local"
 )
 
+// snippet:streams-decl
 // Countdown yields n, n-1, ..., 1 and fails on a negative n after yielding nothing.
 var Countdown = fray.NewStreamTask("examples.countdown", func(ctx context.Context, n int, yield func(int) error) error {
 	if n < 0 {
@@ -26,6 +27,8 @@ var Countdown = fray.NewStreamTask("examples.countdown", func(ctx context.Contex
 	}
 	return nil
 })
+
+// end snippet:streams-decl
 
 // Tokens is a model actor whose Generate method streams tokens as it produces them.
 type Tokens struct{ vocab []string }
@@ -57,6 +60,7 @@ func ExampleNewStreamTask() {
 	defer jc.Close()
 	ctx := fray.WithJobContext(context.Background(), jc)
 
+	// snippet:streams-call
 	// Backpressure 2: the producer runs at most two values ahead of the consumer.
 	s, err := Countdown.Remote(ctx, 3, fray.StreamOptions{Backpressure: 2})
 	if err != nil {
@@ -68,6 +72,7 @@ func ExampleNewStreamTask() {
 		}
 		fmt.Println(v)
 	}
+	// end snippet:streams-call
 
 	// A failing producer's error comes after its values, as a *fray.TaskError.
 	s, _ = Countdown.Remote(ctx, -1)

@@ -46,7 +46,8 @@ type bridgeReady struct {
 	Ray       string               `cbor:"ray"`
 	PID       int                  `cbor:"pid"`
 	RayJob    string               `cbor:"ray_job"`
-	Shared    bool                 `cbor:"shm"` // the bridge mapped the shared memory
+	Shared    bool                 `cbor:"shm"`            // the bridge mapped the shared memory
+	Dashboard string               `cbor:"dash,omitempty"` // host:port of Ray's dashboard; "" without one
 }
 
 // In the one-way messages below, Plain reports that the value's bytes do not contain the

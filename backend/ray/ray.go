@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,6 +178,17 @@ func (j *JobContext) Namespace() string { return j.ready.Namespace }
 
 // RayJobID is Ray's own id of the job.
 func (j *JobContext) RayJobID() string { return j.ready.RayJob }
+
+// DashboardURL returns the URL of the cluster's Ray dashboard (its state API and Jobs API
+// too), or "" when the cluster runs without one. On the project's clusters it is bound to
+// 127.0.0.1.
+func (j *JobContext) DashboardURL() string {
+	d := j.ready.Dashboard
+	if d == "" || strings.Contains(d, "://") {
+		return d
+	}
+	return "http://" + d
+}
 
 // RayVersion is the version of Ray the bridge runs.
 func (j *JobContext) RayVersion() string { return j.ready.Ray }

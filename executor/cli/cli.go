@@ -42,6 +42,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,6 +55,7 @@ import (
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/executor"
 	"github.com/fray-go/fray/internal/logging"
+	progressview "github.com/fray-go/fray/processing/progress"
 )
 
 // Main builds the command for steps, runs it with os.Args and exits with Execute's status.
@@ -324,13 +326,27 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, logger *slog.Log
 	if err != nil {
 		return err
 	}
+	// One live view for the run, shared with the sharded steps that draw on the same writer
+	// (processing/shards finds it with progressview.Lookup); on a terminal, log records and
+	// the output of worker processes (started after it, so made before Connect) go above its
+	// lines instead of through them.
+	tty := !f.dryRun && isTerminal(stderr) && logCfg.Format != logging.FormatJSON
+	view := progressview.New(stderr, progressview.Options{Terminal: &tty, Logger: logger, LogEvery: 30 * time.Second})
+	defer view.Close()
+	if tty {
+		logger = logging.Install(view.Writer(), logCfg)
+		defer logging.Install(stderr, logCfg)
+	}
 	jc, err := Connect(ctx, BackendConfig{Name: f.backend, RayAddress: f.rayAddress, Namespace: f.namespace, Prefix: prefix})
 	if err != nil {
 		return err
 	}
 	defer jc.Close()
 	ctx = fray.WithJobContext(ctx, jc)
-	prog := newProgress(stderr, logger, isTerminal(stderr) && logCfg.Format != logging.FormatJSON)
+	if url := dashboardURL(jc); url != "" {
+		logger.Info("Ray dashboard", "url", url)
+	}
+	prog := newProgress(view)
 	opts := executor.Options{
 		Prefix: prefix, InfoBasePath: f.infoBase, DryRun: f.dryRun, ForceRunFailed: f.forceRunFailed,
 		RunOnly: f.runOnly, MaxConcurrent: f.maxConcurrent, Logger: logger, ExperimentName: f.experiment,
@@ -342,6 +358,7 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, logger *slog.Log
 	}
 	rep, err := executor.Run(ctx, opts, steps...)
 	prog.stop()
+	view.Close() // the live lines end before the summary is printed
 	if rep != nil {
 		if f.dryRun {
 			executor.PrintPlan(stdout, rep)
@@ -385,23 +402,19 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// progress renders live counts from executor updates: in place on a terminal, else as log
-// records.
+// progress is the executor's line in the live view: the running steps by name and the
+// counts of the others, redrawn in place on a terminal (above the sharded steps' own lines,
+// see processing/progress), else logged when it changes.
 type progress struct {
-	w      io.Writer
-	log    *slog.Logger
-	tty    bool
+	view   *progressview.View
+	status *progressview.Status
 	mu     sync.Mutex
 	states map[string]executor.State
 	begin  time.Time
-	last   counts
-	lastAt time.Time
-	done   chan struct{}
-	wg     sync.WaitGroup
 }
 
-func newProgress(w io.Writer, log *slog.Logger, tty bool) *progress {
-	return &progress{w: w, log: log, tty: tty, states: map[string]executor.State{}, done: make(chan struct{})}
+func newProgress(view *progressview.View) *progress {
+	return &progress{view: view, states: map[string]executor.State{}}
 }
 
 func (p *progress) observe(u executor.Update) {
@@ -411,16 +424,20 @@ func (p *progress) observe(u executor.Update) {
 }
 
 // counts are the steps in each state.
-type counts struct{ running, waiting, done, failed int }
+type counts struct {
+	running       []string
+	waiting, done int
+	failed        int
+}
 
 func (p *progress) counts() counts {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var c counts
-	for _, s := range p.states {
+	for name, s := range p.states {
 		switch s {
 		case executor.StateRunning:
-			c.running++
+			c.running = append(c.running, name)
 		case executor.StateWaiting:
 			c.waiting++
 		case executor.StateSucceeded, executor.StateSkipped:
@@ -429,49 +446,37 @@ func (p *progress) counts() counts {
 			c.failed++
 		}
 	}
+	sort.Strings(c.running)
 	return c
+}
+
+// text is the status line: "[3s] running 2 (pipeline/a, pipeline/b), waiting 0, done 1, failed 0".
+func (p *progress) text() string {
+	c := p.counts()
+	names := ""
+	if len(c.running) > 0 {
+		names = " (" + strings.Join(c.running, ", ") + ")"
+	}
+	return fmt.Sprintf("[%s] running %d%s, waiting %d, done %d, failed %d",
+		time.Since(p.begin).Round(time.Second), len(c.running), names, c.waiting, c.done, c.failed)
 }
 
 func (p *progress) start() {
 	p.begin = time.Now()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.done:
-				return
-			case <-t.C:
-				p.render(false)
-			}
-		}
-	}()
-}
-
-// render shows the counts: in place on a terminal; as a log record only when they changed,
-// or every 30 seconds.
-func (p *progress) render(final bool) {
-	c, elapsed := p.counts(), time.Since(p.begin).Round(time.Second)
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K[%s] running %d, waiting %d, done %d, failed %d", elapsed, c.running, c.waiting, c.done, c.failed)
-		if final {
-			fmt.Fprintln(p.w)
-		}
-		return
-	}
-	if c != p.last || time.Since(p.lastAt) > 30*time.Second || final {
-		p.log.Info("progress", "running", c.running, "waiting", c.waiting, "done", c.done, "failed", c.failed, "elapsed", elapsed.String())
-		p.last, p.lastAt = c, time.Now()
-	}
+	p.status = p.view.AddStatus(p.text)
 }
 
 func (p *progress) stop() {
-	if p.begin.IsZero() {
-		return
+	if p.status != nil {
+		p.status.Done()
 	}
-	close(p.done)
-	p.wg.Wait()
-	p.render(true)
+}
+
+// dashboardURL returns the URL of the cluster's dashboard when the backend has one (the Ray
+// backend's job context reports it), else "".
+func dashboardURL(jc fray.JobContext) string {
+	if d, ok := jc.(interface{ DashboardURL() string }); ok {
+		return d.DashboardURL()
+	}
+	return ""
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/internal/hook"
+	"github.com/fray-go/fray/internal/logging"
 	"github.com/fray-go/fray/internal/wire"
 )
 
@@ -116,6 +117,10 @@ func Start(ctx context.Context, o StartOptions) (*Process, error) {
 	}
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
+		if c := logging.Console(); c != nil { // a live view is on the terminal: print above it
+			o.Stderr = logging.LineWriter(c)
+			o.Env = append(o.Env[:len(o.Env):len(o.Env)], logging.ConsoleRelayEnv+"=1")
+		}
 	}
 	childR, toW, err := os.Pipe()
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/processing/progress"
 	"github.com/fray-go/fray/storage"
-	"github.com/schollz/progressbar/v3"
 )
 
 // DefaultMaxInFlight is how many shard tasks Run keeps submitted at once by default. The
@@ -235,10 +235,27 @@ type execFunc func(ctx context.Context, shards []plannedShard, todo []int, arg f
 func runPlanned(ctx context.Context, spec Spec, defaultExt, fp string, check func() error, exec execFunc) (*Summary, error) {
 	start := time.Now()
 	sum := &Summary{Name: spec.Name}
+	// The summary goes above the live lines of the View shared with the executor (or one
+	// of Run's own), so a step running beside this one keeps its line.
+	var (
+		view *progress.View
+		bar  *progress.Bar
+	)
+	if spec.Progress != nil {
+		if view = progress.Lookup(spec.Progress); view == nil {
+			view = progress.New(spec.Progress, progress.Options{})
+			defer view.Close()
+		}
+	}
 	finish := func(err error) (*Summary, error) {
 		sum.Elapsed = time.Since(start)
-		if spec.Progress != nil {
-			fmt.Fprintln(spec.Progress, sum.String())
+		switch {
+		case bar != nil && err != nil:
+			bar.Abort(sum.String())
+		case bar != nil:
+			bar.Done(sum.String())
+		case view != nil:
+			view.Printf("%s", sum.String())
 		}
 		return sum, err
 	}
@@ -317,20 +334,8 @@ func runPlanned(ctx context.Context, spec Spec, defaultExt, fp string, check fun
 		}
 	}
 
-	var bar *progressbar.ProgressBar
-	if spec.Progress != nil && len(todo) > 0 {
-		bar = progressbar.NewOptions(len(todo),
-			progressbar.OptionSetWriter(spec.Progress),
-			progressbar.OptionSetDescription(describe(spec.Name, sum, 0)),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetItsString("shards"),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionSetElapsedTime(true),
-			progressbar.OptionSetWidth(20),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(spec.Progress) }),
-		)
-		_ = bar.RenderBlank()
+	if view != nil && len(todo) > 0 {
+		bar = view.AddBar(spec.Name, len(todo), "shards")
 	}
 
 	// record files the outcome of shard i.
@@ -350,8 +355,7 @@ func runPlanned(ctx context.Context, spec Spec, defaultExt, fp string, check fun
 			sum.DoneRecordsIn += res.RecordsIn
 		}
 		if bar != nil {
-			bar.Describe(describe(spec.Name, sum, time.Since(start)))
-			_ = bar.Add(1)
+			bar.Add(1, describe(sum, time.Since(start)))
 		}
 	}
 	arg := func(i int) TaskArg[struct{}] {
@@ -361,10 +365,6 @@ func runPlanned(ctx context.Context, spec Spec, defaultExt, fp string, check fun
 	}
 	runErr := exec(ctx, shards, todo, arg, record)
 	sum.Pending = sum.Total - sum.Skipped - sum.Done - sum.Failed
-	if bar != nil && runErr != nil {
-		_ = bar.Exit()
-		fmt.Fprintln(spec.Progress)
-	}
 	if runErr != nil {
 		return finish(runErr)
 	}
@@ -460,8 +460,8 @@ func submitAll(ctx context.Context, j jobImpl, spec Spec, shards []plannedShard,
 }
 
 // describe is the progress bar's description: records so far and their rate.
-func describe(name string, s *Summary, elapsed time.Duration) string {
-	d := fmt.Sprintf("%s: %d records", name, s.DoneRecordsIn)
+func describe(s *Summary, elapsed time.Duration) string {
+	d := fmt.Sprintf("%d records", s.DoneRecordsIn)
 	if elapsed > 0 && s.DoneRecordsIn > 0 {
 		d += fmt.Sprintf(" (%.0f/s)", float64(s.DoneRecordsIn)/elapsed.Seconds())
 	}

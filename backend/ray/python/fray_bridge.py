@@ -178,15 +178,16 @@ def connect(h):
     renv["env_vars"] = job_env
     if address:
         check_reachable(address)
-    ray.init(address=address, namespace=ns, runtime_env=renv, log_to_driver=bool(h.get("log_to_driver", True)),
-             logging_level=level)
+    info = ray.init(address=address, namespace=ns, runtime_env=renv, log_to_driver=bool(h.get("log_to_driver", True)),
+                    logging_level=level)
     rc = ray.get_runtime_context()
     if not ns:
         # Ray picked an anonymous namespace; workers learn it from their own runtime context.
         pass
     srv = core.RayServer(job, rc.namespace, is_driver=True)
     ready = {"job": job, "ns": rc.namespace, "nodes": srv.nodes(), "ray": ray.__version__,
-             "pid": os.getpid(), "ray_job": rc.get_job_id()}
+             "pid": os.getpid(), "ray_job": rc.get_job_id(),
+             "dash": getattr(info, "dashboard_url", None) or ""}  # "" when the cluster runs no dashboard
     return srv, ready
 
 

@@ -29,6 +29,7 @@ import (
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/executor"
 	"github.com/fray-go/fray/processing/corpus"
+	progressview "github.com/fray-go/fray/processing/progress"
 	"github.com/fray-go/fray/processing/shards"
 	"github.com/fray-go/fray/processing/tokenize"
 )
@@ -274,13 +275,11 @@ func readJSON(ctx context.Context, path string, v any) error {
 }
 
 // progress returns where sharded steps draw progress bars: standard error when enabled and
-// it is a terminal in the process running the step (on Ray workers it is a log file, where
-// a bar redrawn with carriage returns would be one endless line).
+// a live view shows it (a terminal, or the driver's view a local worker process relays to;
+// on Ray workers it is a log file, where a redrawn bar would be one endless line).
 func progress(enabled bool) io.Writer {
-	if enabled {
-		if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return os.Stderr
-		}
+	if enabled && progressview.Live(os.Stderr) {
+		return os.Stderr
 	}
 	return nil
 }

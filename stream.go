@@ -256,7 +256,7 @@ func newStream[R any](ctx context.Context, name string, r StreamReader) *Stream[
 	s.stop = context.AfterFunc(ctx, func() { _ = r.Cancel() })
 	runtime.AddCleanup(s, func(c streamCleanup) {
 		c.stop()
-		_ = c.r.Cancel()
+		go func() { _ = c.r.Cancel() }() // may talk to the backend: not on the cleanup goroutine
 	}, streamCleanup{r, s.stop})
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/internal/wire"
@@ -155,7 +156,9 @@ func (s *stream) Cancel() error {
 	s.cancelled = true
 	s.mu.Unlock()
 	if s.j.check() == nil {
-		_, _ = s.j.b.result(context.Background(), wire.TypeCancelTask, wire.CancelTask{ObjectID: s.oid})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, _ = s.j.b.result(ctx, wire.TypeCancelTask, wire.CancelTask{ObjectID: s.oid})
+		cancel()
 	}
 	s.release()
 	return nil

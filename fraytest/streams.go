@@ -67,6 +67,33 @@ func (c *CounterState) CountUp(_ context.Context, n int, yield func(int) error) 
 
 var counterCountUp = fray.NewStreamMethod(Counter, "CountUp", (*CounterState).CountUp)
 
+// ConsumeArg configures streamConsumer: read streamCount(Stream) to its end, or only the
+// first Take values (then break out of the loop) when Take > 0.
+type ConsumeArg struct {
+	Stream StreamArg
+	Take   int
+}
+
+// streamConsumer is a task that consumes a stream (as a pipeline step reading a model's
+// output would) and returns the values it read.
+var streamConsumer = fray.NewTask("fraytest.streamConsumer", func(ctx context.Context, a ConsumeArg) ([]int, error) {
+	st, err := streamCount.Remote(ctx, a.Stream, fray.StreamOptions{Backpressure: 2})
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for v, err := range st.All(ctx) {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+		if len(out) == a.Take {
+			break
+		}
+	}
+	return out, nil
+})
+
 // --- the Streams group ---------------------------------------------------------------------
 
 func streamCases() []testCase {
@@ -76,6 +103,7 @@ func streamCases() []testCase {
 		{"Backpressure", testStreamBackpressure},
 		{"Cancel", testStreamCancel},
 		{"ActorMethod", testStreamActorMethod},
+		{"ConsumedInTask", testStreamConsumedInTask},
 	}
 }
 
@@ -273,4 +301,15 @@ func testStreamActorMethod(s *env) {
 		_, err = st.Next(s.Ctx)
 	}
 	s.wantErr(err, fray.ErrActorDied, "a stream of a killed actor")
+}
+
+// testStreamConsumedInTask: a task consumes a stream (wherever the backend runs it: in a
+// worker process, on a Ray worker); breaking out of its loop stops the producer.
+func testStreamConsumedInTask(s *env) {
+	got := sub(streamConsumer.Remote(s.Ctx, ConsumeArg{Stream: StreamArg{N: 20}})).get(s)
+	wantInts(s, "values read in the task", got, 0, 20)
+	rec := s.recorder()
+	got = sub(streamConsumer.Remote(s.Ctx, ConsumeArg{Stream: StreamArg{N: -1, Rec: rec, Key: "nested"}, Take: 3})).get(s)
+	wantInts(s, "values read before the break", got, 0, 3)
+	s.await(rec, "nested.stopped", 1)
 }

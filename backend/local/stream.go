@@ -214,3 +214,23 @@ func (b *streamBuf) release() {
 		b.j.Release([]fray.ObjectID{b.id})
 	}
 }
+
+// The router serves streams that code in worker processes consumes, like its other nested
+// calls: in the calling task's job context.
+var _ fray.StreamJobContext = (*router)(nil)
+
+func (r *router) SubmitStreamTask(ctx context.Context, spec fray.TaskSpec, s fray.StreamSpec) (fray.StreamReader, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return j.SubmitStreamTask(ctx, spec, s)
+}
+
+func (r *router) CallActorStream(ctx context.Context, call fray.ActorCall, s fray.StreamSpec) (fray.StreamReader, error) {
+	j, ctx, err := r.route(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return j.CallActorStream(ctx, call, s)
+}

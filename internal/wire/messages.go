@@ -72,6 +72,17 @@ const (
 	// Result{} once the parent took it (after its backpressure bound allowed), or
 	// Result{e} when the stream was cancelled (the producer's yield fails with it).
 	TypeStreamItem Type = 0x30
+	// StreamSubmit (child→parent, request) starts a streaming task
+	// (fray.StreamJobContext.SubmitStreamTask); body StreamSubmit; answer Result{o}, the
+	// stream's id. CancelTask of that id cancels the stream; Release of it drops it.
+	TypeStreamSubmit Type = 0x31
+	// StreamCall (child→parent, request) calls a streaming actor method
+	// (fray.StreamJobContext.CallActorStream); body StreamCall; answer Result{o}.
+	TypeStreamCall Type = 0x32
+	// StreamNext (child→parent, request) reads a stream's next item; body StreamNext;
+	// answer Result{os: [Object]}: the item (d) or the producer's failure (e, the stream's
+	// last answer), or Result{} at the stream's end.
+	TypeStreamNext Type = 0x33
 )
 
 var typeNames = map[Type]string{
@@ -82,6 +93,7 @@ var typeNames = map[Type]string{
 	TypeCancelTask: "CancelTask", TypeCreateActorNested: "CreateActorNested",
 	TypeGetActor: "GetActor", TypeCallActorNested: "CallActorNested",
 	TypeKillActor: "KillActor", TypeRelease: "Release", TypeStreamItem: "StreamItem",
+	TypeStreamSubmit: "StreamSubmit", TypeStreamCall: "StreamCall", TypeStreamNext: "StreamNext",
 }
 
 func (t Type) String() string {
@@ -96,6 +108,10 @@ func (t Type) Known() bool { _, ok := typeNames[t]; return ok }
 
 // IsNested reports whether t is a child→parent nested request.
 func (t Type) IsNested() bool { return t >= TypeSubmit && t <= TypeRelease }
+
+// IsStream reports whether t is a child→parent stream request (an item, or a stream the
+// child consumes).
+func (t Type) IsStream() bool { return t >= TypeStreamItem && t <= TypeStreamNext }
 
 // WorkerOptions tune the child's worker loop; sent in Hello.
 type WorkerOptions struct {
@@ -291,4 +307,22 @@ type Release struct {
 type StreamItem struct {
 	Origin
 	Data []byte `cbor:"d"` // fray.Marshal bytes of the item
+}
+
+// StreamSubmit starts a streaming task (child→parent): Submit plus the backpressure bound.
+type StreamSubmit struct {
+	Submit
+	Backpressure int `cbor:"bp,omitempty"` // > 0 bound, -1 none
+}
+
+// StreamCall calls a streaming actor method (child→parent).
+type StreamCall struct {
+	CallActorNested
+	Backpressure int `cbor:"bp,omitempty"`
+}
+
+// StreamNext reads a stream's next item (child→parent).
+type StreamNext struct {
+	Origin
+	ID string `cbor:"o"` // the stream's id from StreamSubmit or StreamCall
 }

@@ -78,10 +78,11 @@ type Process struct {
 	hostCancel context.CancelFunc
 	nestedWG   sync.WaitGroup
 
-	mu     sync.Mutex
-	calls  map[uint64]fray.TaskInfo      // our requests in flight, for nested-call attribution
-	emits  map[uint64]fray.StreamEmitter // our streaming requests in flight: where their items go
-	nested map[uint64]context.CancelFunc // child requests being served
+	mu      sync.Mutex
+	calls   map[uint64]fray.TaskInfo      // our requests in flight, for nested-call attribution
+	emits   map[uint64]fray.StreamEmitter // our streaming requests in flight: where their items go
+	streams streamTable                   // streams the child consumes (stream.go)
+	nested  map[uint64]context.CancelFunc // child requests being served
 
 	closing atomic.Bool
 	done    chan struct{}
@@ -273,9 +274,11 @@ func (p *Process) readLoop() {
 		case f.Type == wire.TypeRelease:
 			var m wire.Release
 			if f.Decode(&m) == nil && p.host != nil {
-				p.host.Release(wire.ObjectIDs(m.IDs))
+				if ids := p.releaseStreams(m.IDs); len(ids) > 0 {
+					p.host.Release(wire.ObjectIDs(ids))
+				}
 			}
-		case f.Type.IsNested() || f.Type == wire.TypeStreamItem:
+		case f.Type.IsNested() || f.Type.IsStream():
 			p.serveNested(f)
 		default:
 			if f.ID != 0 {
@@ -309,6 +312,7 @@ func (p *Process) waitLoop() {
 	p.toW.Close()
 	close(p.done) // before failing the calls, so that a caller seeing a failure sees Done too
 	p.out.fail(callErr)
+	p.streams.cancelAll() // nobody reads them any more
 }
 
 // PID returns the worker's process id.
@@ -530,6 +534,9 @@ func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
 		return p.streamItem(ctx, f)
 	}
 	h := p.host
+	if f.Type.IsStream() && h != nil {
+		return p.serveStream(ctx, f)
+	}
 	if h == nil {
 		return errResult(&fray.UnsupportedError{Backend: "worker parent", Feature: "nested calls from inside a worker (" + f.Type.String() + ")",
 			Hint: "start the worker with StartOptions.Host set"})
@@ -590,6 +597,9 @@ func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
 		var m wire.CancelTask
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
+		}
+		if p.cancelStream(m.ObjectID) {
+			return wire.Result{}
 		}
 		return emptyResult(h.Cancel(p.withOrigin(ctx, m.Origin), fray.ObjectID(m.ObjectID), m.Force))
 	case wire.TypeCreateActorNested:

@@ -33,6 +33,9 @@ CALL_ACTOR_NESTED = 0x17
 KILL_ACTOR = 0x18
 RELEASE = 0x19
 STREAM_ITEM = 0x30  # child -> parent: one item of a streaming Run/CallActor (fr), answered RESULT{}
+STREAM_SUBMIT = 0x31  # child -> parent: start a streaming task; RESULT{o: stream id}
+STREAM_CALL = 0x32  # child -> parent: call a streaming actor method; RESULT{o: stream id}
+STREAM_NEXT = 0x33  # child -> parent: {o}: RESULT{os: [obj]} with the next item, RESULT{} at the end
 
 # Bridge-only types (backend/ray/messages.go): the Go driver talks to the bridge with the
 # nested-request vocabulary above plus these.

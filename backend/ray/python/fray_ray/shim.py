@@ -572,6 +572,14 @@ class Child:
                 ev = self.inflight.get(rid)
                 if ev is not None:
                     ev.set()
+            elif typ == proto.STREAM_SUBMIT:
+                self._reply(rid, {"o": s.submit_stream(body)})
+            elif typ == proto.STREAM_CALL:
+                self._reply(rid, {"o": s.call_actor_stream(body)})
+            elif typ == proto.STREAM_NEXT:
+                ev = threading.Event()
+                self.inflight[rid] = ev
+                self.pool.submit(self._serve_blocking, typ, rid, body, None, None, ev)
             elif typ == proto.STREAM_ITEM:
                 q = self.streams.get(body.get("fr"))
                 if q is None:
@@ -613,6 +621,8 @@ class Child:
                 self._reply(rid, {"ac": s.create_actor(body)})
             elif typ == proto.GET_ACTOR:
                 self._reply(rid, {"ac": s.get_actor(body["n"], body.get("ns") or "")})
+            elif typ == proto.STREAM_NEXT:
+                self._reply(rid, s.stream_next(body["o"], ev))
         except Exception as e:  # noqa: BLE001
             self._reply(rid, {"e": core.map_exception(e)})
         finally:

@@ -10,9 +10,10 @@
 #
 # What connects to the cluster needs its token: `eval "$(scripts/ray-cluster.sh env)"`
 # exports RAY_ADDRESS, RAY_AUTH_MODE=token, RAY_AUTH_TOKEN_PATH (the token, a 0600 file,
-# .cache/ray-auth-token) and RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, which Ray's Python needs to
-# keep 127.0.0.1 rather than rewrite it to the machine's address. fray's Go side finds the
-# token file by itself (see backend/ray.Options.AuthTokenFile).
+# .cache/ray-auth-token), RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, which Ray's Python needs to
+# keep 127.0.0.1 rather than rewrite it to the machine's address, and RAY_API_SERVER_ADDRESS
+# (the dashboard, for Ray's Jobs CLI). fray's Go side finds the address and the token file
+# by itself (see backend/ray.Options), and so does the `fray` command.
 #
 # Each start picks free ports for everything Ray listens on (GCS, node manager, object
 # manager, runtime-env agent, dashboard and its agent, metrics, a worker port range) and uses
@@ -20,18 +21,20 @@
 # the processes of the cluster it started (found by that --temp-dir), never `ray stop`,
 # which would end every Ray process on the machine.
 #
+# The work is done by `fray cluster` (cmd/fray, internal/raycluster), built here into
+# .cache/bin/fray: this script only maps its environment variables to that command's flags,
+# so the test cluster and `fray cluster start` are one implementation.
+#
 # Environment: FRAY_VENV (default ./.venv, created by scripts/setup-python.sh),
 # RAY_NUM_CPUS (default 4), RAY_RESOURCES (JSON, default below), RAY_PORT (the GCS port;
 # default 6379 when free, else a free one), RAY_TEMP_DIR (default .cache/ray, or a directory
-# under /tmp when that path is too long for Ray's unix sockets).
+# under /tmp when that path is too long for Ray's unix sockets), RAY_INCLUDE_DASHBOARD
+# (auto, true or false; default auto: on when the venv has Ray's "default" extras).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${FRAY_VENV:-$root/.venv}"
 cache="$root/.cache"
-addr_file="$cache/ray-address"
-token_file="$cache/ray-auth-token"
-state_file="$cache/ray-cluster" # temp dir and address of the started cluster
 export RAY_USAGE_STATS_ENABLED=0
 
 if [ ! -x "$venv/bin/ray" ]; then
@@ -39,215 +42,37 @@ if [ ! -x "$venv/bin/ray" ]; then
 	exit 1
 fi
 
-# free_ports prints "gcs node_manager object_manager runtime_env dashboard agent_http
-# agent_grpc metrics worker_min worker_max": ports nothing listens on at 127.0.0.1 (or on all
-# addresses). The worker range lies below the kernel's ephemeral ports and above Ray's
-# default range (10002-19999), so another cluster with default ports keeps its own.
-free_ports() {
-	"$venv/bin/python" - "${RAY_PORT:-}" <<'PY'
-import random, socket, sys
-
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-held, ports = [], []
-want = sys.argv[1]
-if want:
-    ports.append(int(want))
-elif free(6379):
-    ports.append(6379)
-while len(ports) < 8:  # held open together, so all differ
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    held.append(s)
-    if s.getsockname()[1] not in ports:
-        ports.append(s.getsockname()[1])
-for s in held:
-    s.close()
-n = 1000
-for _ in range(200):
-    lo = random.randrange(20000, 32000 - n)
-    if all(free(p) for p in range(lo, lo + n)) and not any(lo <= p < lo + n for p in ports):
-        break
-else:
-    sys.exit("ray-cluster: no free range of %d ports for Ray workers in 20000-32000" % n)
-print(*ports, lo, lo + n - 1)
-PY
-}
-
-# cluster_pids prints the processes of the cluster whose --temp-dir is $1: those with a
-# directory argument in it (GCS, raylet, monitor, dashboard, log monitor: --session-dir,
-# --temp_dir, --logs-dir and the like, so that a `less` of one of its logs is not one), and
-# all their descendants (Ray's agents and workers, and the workers' children).
-cluster_pids() {
-	local temp="$1" p arg roots=""
-	for p in /proc/[0-9]*; do
-		[ "${p#/proc/}" != "$$" ] || continue
-		while IFS= read -r -d '' arg; do
-			case "$arg" in
-			--session-dir=* | --session_dir=* | --temp-dir=* | --temp_dir=* | --logs-dir=* | --log-dir=* | --log_dir=*)
-				case "${arg#*=}" in
-				"$temp" | "$temp"/*)
-					roots="$roots ${p#/proc/}"
-					break
-					;;
-				esac
-				;;
-			esac
-		done 2>/dev/null <"$p/cmdline"
-	done
-	[ -n "$roots" ] || return 0
-	ps -eo pid=,ppid= | awk -v roots="$roots" '
-		{ parent[$1] = $2 }
-		END {
-			n = split(roots, r, " ")
-			for (i = 1; i <= n; i++) keep[r[i]] = 1
-			do {
-				grew = 0
-				for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1 }
-			} while (grew)
-			for (p in keep) print p
-		}'
-}
-
-# alive reports whether process $1 exists and is not a zombie waiting to be reaped.
-alive() {
-	local st
-	st="$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" || return 1
-	[ -n "$st" ] && [ "$st" != Z ]
-}
-
-# running reports whether the cluster recorded in the state file still runs.
-running() {
-	[ -f "$state_file" ] || return 1
-	# shellcheck disable=SC1090
-	. "$state_file"
-	[ -n "$(cluster_pids "$temp")" ]
-}
-
-print_env() {
-	# shellcheck disable=SC1090
-	. "$state_file"
-	printf 'export RAY_ADDRESS=%q\n' "$address"
-	echo "export RAY_AUTH_MODE=token"
-	printf 'export RAY_AUTH_TOKEN_PATH=%q\n' "$token_file"
-	echo "export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0"
-}
-
 # head_node marks the head. The conformance suite (fraytest) sizes its requests from what the
 # cluster reports; 4 "TPU" let its accelerator subtests run here, and "fraytest_widget"
 # (fraytest.SuggestedScarce) is the custom resource only the suite uses.
 default_resources='{"head_node": 1, "TPU": 4, "TPU-v4-32-head": 1, "fraytest_widget": 2}'
 
+mkdir -p "$cache"
+chmod 700 "$cache"
+fray="$cache/bin/fray"
+(cd "$root" && go build -o "$fray" ./cmd/fray) || {
+	echo "ray-cluster: building cmd/fray failed" >&2
+	exit 1
+}
+
 case "${1:-}" in
 start)
-	if running; then
-		print_env
-		exit 0
-	fi
-	mkdir -p "$cache"
-	chmod 700 "$cache"
-	if [ -n "${RAY_TEMP_DIR:-}" ]; then
-		temp="$RAY_TEMP_DIR"
-		mkdir -p "$temp"
-	else
-		# Ray's unix sockets live at <temp>/session_<date>_<time>_<pid>/sockets/plasma_store
-		# (about 60 bytes below temp), and a socket path has at most 107 bytes.
-		temp="$cache/ray"
-		if [ "${#temp}" -gt 45 ]; then
-			temp="$(mktemp -d /tmp/fray-ray.XXXXXX)"
-		fi
-		rm -rf "$temp" # the previous cluster's logs
-		mkdir -p "$temp"
-	fi
-	temp="$(cd "$temp" && pwd -P)"
-	# A new token for each cluster, readable by this user only.
-	(umask 077 && "$venv/bin/python" -c 'import secrets; print(secrets.token_hex(32), end="")' >"$token_file")
-	chmod 600 "$token_file"
-	read -r port nm om renv dash ahttp agrpc metrics wmin wmax <<<"$(free_ports)"
-	# Recorded first, so that stop finds what a failed start left running.
-	{
-		echo "temp=$(printf %q "$temp")"
-		echo "address=127.0.0.1:$port"
-	} >"$state_file"
-	# Token authentication for every process of the cluster (they inherit the environment);
-	# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 stops Ray from replacing --node-ip-address=127.0.0.1
-	# with the machine's address, which every server binds to. RUNTIME_ENV_RETRY_TIMES=1:
-	# Ray's runtime-env agent runs a failed pip install once, not 3 times 1 s apart; what
-	# makes pip fail (no such distribution, conflicting versions) does not go away on a
-	# retry, and pip retries network errors itself.
 	# The dashboard (and with it the state API and the Jobs API) serves on loopback only and
-	# needs Ray's "default" extras (scripts/setup-python.sh installs them). It is on when the
-	# venv has them, unless RAY_INCLUDE_DASHBOARD=false; token authentication stays on.
-	dashboard="${RAY_INCLUDE_DASHBOARD:-}"
-	if [ -z "$dashboard" ]; then
-		if "$venv/bin/python" -c 'import aiohttp, opencensus, prometheus_client' 2>/dev/null; then
-			dashboard=true
-		else
-			dashboard=false
-		fi
-	fi
-	RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$token_file" RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 \
-		RUNTIME_ENV_RETRY_TIMES=1 \
-		"$venv/bin/ray" start --head --node-ip-address=127.0.0.1 --port="$port" \
-		--temp-dir="$temp" --node-manager-port="$nm" --object-manager-port="$om" \
-		--runtime-env-agent-port="$renv" --include-dashboard="$dashboard" --dashboard-host=127.0.0.1 \
-		--dashboard-port="$dash" --dashboard-agent-listen-port="$ahttp" \
-		--dashboard-agent-grpc-port="$agrpc" --metrics-export-port="$metrics" \
-		--min-worker-port="$wmin" --max-worker-port="$wmax" \
-		--num-cpus="${RAY_NUM_CPUS:-4}" --resources="${RAY_RESOURCES:-$default_resources}" \
-		--disable-usage-stats >"$cache/ray-start.log" 2>&1 || {
-		cat "$cache/ray-start.log" >&2
-		exit 1
-	}
-	echo "127.0.0.1:$port" >"$addr_file"
-	print_env
+	# needs Ray's "default" extras (scripts/setup-python.sh installs them): on when the venv
+	# has them, unless RAY_INCLUDE_DASHBOARD=false; token authentication stays on.
+	args=(cluster start --print-env --state-dir "$cache" --python "$venv/bin/python"
+		--num-cpus "${RAY_NUM_CPUS:-4}" --resources "${RAY_RESOURCES:-$default_resources}"
+		--dashboard "${RAY_INCLUDE_DASHBOARD:-auto}")
+	if [ -n "${RAY_PORT:-}" ]; then args+=(--port "$RAY_PORT"); fi
+	if [ -n "${RAY_TEMP_DIR:-}" ]; then args+=(--temp-dir "$RAY_TEMP_DIR"); fi
+	exec "$fray" "${args[@]}"
 	;;
-env)
-	if ! running; then
-		echo "ray-cluster: no cluster started by this script runs; scripts/ray-cluster.sh start" >&2
-		exit 1
-	fi
-	print_env
+env | address)
+	exec "$fray" cluster "$1" --state-dir "$cache"
 	;;
 stop)
-	if [ ! -f "$state_file" ]; then
-		echo "ray-cluster: no cluster started by this script"
-		exit 0
-	fi
-	# shellcheck disable=SC1090
-	. "$state_file"
-	# One snapshot: once the raylet is gone its children belong to init, not to the cluster.
-	pids="$(cluster_pids "$temp")"
-	if [ -n "$pids" ]; then
-		# shellcheck disable=SC2086
-		kill -TERM $pids 2>/dev/null || true
-		for _ in $(seq 1 50); do
-			left=""
-			for p in $pids; do
-				if alive "$p"; then left="$left $p"; fi
-			done
-			pids="$left"
-			[ -n "$pids" ] || break
-			sleep 0.2
-		done
-		if [ -n "$pids" ]; then
-			# shellcheck disable=SC2086
-			kill -KILL $pids 2>/dev/null || true
-		fi
-	fi
-	rm -f "$addr_file" "$state_file" "$token_file"
+	"$fray" cluster stop --state-dir "$cache" >/dev/null
 	echo "ray-cluster: stopped"
-	;;
-address)
-	cat "$addr_file"
 	;;
 *)
 	echo "usage: $0 start|env|stop|address" >&2

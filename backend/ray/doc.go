@@ -132,6 +132,9 @@
 // Python otherwise replaces with the machine's address (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
 // does the same for other Python drivers).
 //
+// A driver whose Python has another Ray or Python version than the cluster's (Ray refuses
+// it in ray.init) fails Connect with a *VersionMismatchError that names both versions.
+//
 // # Running it
 //
 //	scripts/setup-python.sh                # ./.venv with ray==2.60.0 and cbor2

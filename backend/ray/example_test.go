@@ -15,7 +15,7 @@ import (
 func ExampleConnect() {
 	ctx := context.Background()
 	jc, err := ray.Connect(ctx, ray.Options{
-		Address:   "auto",  // or "127.0.0.1:6379"; empty: $RAY_ADDRESS, else auto
+		Address:   "auto",  // or "127.0.0.1:6379"; empty: $RAY_ADDRESS, else .cache/ray-address, else auto
 		Namespace: "marin", // named actors are found in this namespace
 		Ship:      ray.ShipWorkingDir,
 	})

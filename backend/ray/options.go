@@ -34,7 +34,9 @@ func (m ShipMode) String() string {
 // (else "auto", the running local cluster) with Python found as described at Python.
 type Options struct {
 	// Address is the Ray cluster address: "auto", "127.0.0.1:6379", ... Empty means the
-	// RAY_ADDRESS environment variable, else "auto".
+	// RAY_ADDRESS environment variable, else the address in .cache/ray-address in the
+	// working directory or one of its parents (what `fray cluster start` writes), else
+	// "auto".
 	Address string
 	// Namespace for named actors. Empty means Ray's default, an anonymous namespace per job,
 	// in which other jobs cannot find this job's named actors.
@@ -90,6 +92,9 @@ func (o Options) address() string {
 		return o.Address
 	}
 	if a := os.Getenv("RAY_ADDRESS"); a != "" {
+		return a
+	}
+	if a := recordedAddress(); a != "" {
 		return a
 	}
 	return "auto"

@@ -106,6 +106,9 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 		var res wire.Result
 		if err = f.Decode(&res); err == nil {
 			err = connectError(hello.Address, tokenSource, res.Err)
+			if vm := versionMismatch(hello.Address, opts.python(), err.Error()); vm != nil {
+				err = vm
+			}
 		}
 	}
 	var ready bridgeReady

@@ -16,8 +16,9 @@ import (
 // refs give the ErrInvalidArgument error of Wait.
 //
 // Over n refs it costs O(n) in all on a backend that implements ReadyWatcher (the local
-// backend does); elsewhere each round waits once on the refs still pending and yields every
-// ref that round found ready.
+// backend does; on Ray the ids cross to the bridge once, and each round there is one
+// ray.wait over what is still pending); elsewhere each round waits once on the refs still
+// pending and yields every ref that round found ready.
 func AsCompleted[T any](ctx context.Context, refs []Ref[T]) iter.Seq2[Ref[T], error] {
 	return func(yield func(Ref[T], error) bool) {
 		if len(refs) == 0 {

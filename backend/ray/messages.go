@@ -131,3 +131,21 @@ type fetchedResult struct {
 	Err []byte `cbor:"e,omitempty"`
 	N   int64  `cbor:"n"`
 }
+
+// Readiness watching for fray.AsCompleted (fray.ReadyWatcher): typeWatch registers the ids
+// once and is answered Result{o: watch id}; each typeWatchNext {o} is answered by
+// watchResult, the indexes that became ready since the last one (at least one while any is
+// pending). Release of the watch id ends it.
+const (
+	typeWatch     wire.Type = 0x54
+	typeWatchNext wire.Type = 0x55
+)
+
+type bridgeWatch struct {
+	IDs []string `cbor:"ids"`
+}
+
+type watchResult struct {
+	Err     []byte `cbor:"e,omitempty"`
+	Indexes []int  `cbor:"ix"`
+}

@@ -80,3 +80,50 @@ func TestStreamChildKilled(t *testing.T) {
 		t.Fatalf("after the kill: %d, %v", v, err)
 	}
 }
+
+// TestAsCompletedWatch: AsCompleted through the bridge's watch (fray.ReadyWatcher) yields
+// each of many refs once, failed ones included, without fetching any value; breaking out
+// early ends the watch.
+func TestAsCompletedWatch(t *testing.T) {
+	jc, ctx := connect(t, ray.Options{})
+	var refs []fray.Ref[int]
+	for i := range 60 {
+		var r fray.Ref[int]
+		var err error
+		if i%10 == 3 {
+			r, err = Fail.Remote(ctx, "boom")
+		} else {
+			r, err = Square.Remote(ctx, i)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, r)
+	}
+	before, err := jc.ObjectsFetched(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[fray.ObjectID]bool{}
+	for r, err := range fray.AsCompleted(ctx, refs) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[r.ID()] {
+			t.Fatalf("%s yielded twice", r.ID())
+		}
+		seen[r.ID()] = true
+	}
+	if len(seen) != len(refs) {
+		t.Fatalf("yielded %d of %d refs", len(seen), len(refs))
+	}
+	if after, err := jc.ObjectsFetched(ctx); err != nil || after != before {
+		t.Fatalf("AsCompleted fetched %d values (%v), want none", after-before, err)
+	}
+	for range fray.AsCompleted(ctx, refs) {
+		break
+	}
+	if v, err := refs[2].Get(ctx); err != nil || v != 4 {
+		t.Fatalf("Get after an early break: %d, %v", v, err)
+	}
+}

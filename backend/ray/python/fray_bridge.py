@@ -224,6 +224,8 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 reply(rid, {"nodes": srv.nodes()})
             elif typ == proto.B_STREAM_NEXT:
                 reply(rid, srv.stream_next(body["o"], ev))
+            elif typ == proto.B_WATCH_NEXT:
+                reply(rid, {"ix": srv.watch_next(body["o"], ev)})
         except Exception as e:  # noqa: BLE001
             reply(rid, {"e": core.map_exception(e)})
         finally:
@@ -257,7 +259,9 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 srv.submit_stream(body, oid=body["oid"], scan=not body.get("pl"))
             elif typ == proto.B_STREAM_CALL:
                 srv.call_actor_stream(body, oid=body["oid"], scan=not body.get("pl"))
-            elif typ == proto.B_STREAM_NEXT:
+            elif typ == proto.B_WATCH:
+                reply(rid, {"o": srv.watch(body.get("ids") or [])})
+            elif typ in (proto.B_STREAM_NEXT, proto.B_WATCH_NEXT):
                 ev = threading.Event()
                 inflight[rid] = ev
                 pool.submit(blocking, typ, rid, body, None, None, ev)

@@ -210,6 +210,7 @@ class RayServer:
         self.blocked = {}  # token -> [ObjectRef] that some thread is blocked on
         self.blocked_lock = threading.Lock()
         self.fetched = 0  # objects whose values get (and stream_next) fetched with ray.get
+        self.watches = {}  # watch id -> [pending {ref: [index]}, ready indexes not reported]
         jt = proto.cbor_text(job)
         self._ref_marker = b"\x82" + jt
         self._handle_marker = b"\x85" + jt
@@ -441,6 +442,7 @@ class RayServer:
     def release(self, ids):
         with self.lock:
             for i in ids or ():
+                self.watches.pop(i, None)
                 v = self.objects.pop(i, None)
                 if v is not None and not isinstance(v, Failed):
                     self.local.discard(v)
@@ -579,6 +581,43 @@ class RayServer:
         finally:
             self._unblock(tok)
         return ready
+
+    def watch(self, ids):
+        """Starts watching ids for readiness (fray.AsCompleted); returns the watch id. The
+        Go side then sends only the watch id per round, not the pending ids again."""
+        entries = self.resolve(ids)
+        pending, ready = {}, []
+        for i, e in enumerate(entries):
+            if isinstance(e, Failed):
+                ready.append(i)
+            else:
+                pending.setdefault(e, []).append(i)
+        wid = "w" + self.new_id()
+        with self.lock:
+            self.watches[wid] = [pending, ready]
+        return wid
+
+    def watch_next(self, wid, cancelled=None):
+        """The indexes of watched objects that became ready since the last call (every one
+        ready now), waiting for at least one while any is pending; [] once all were reported.
+        Readiness only: ray.wait with fetch_local=False."""
+        with self.lock:
+            w = self.watches.get(wid)
+        if w is None:
+            raise invalid("fray: unknown watch %r: it was closed" % wid)
+        pending, ready = w
+        while not ready and pending:
+            if cancelled is not None and cancelled.is_set():
+                raise RequestError(error("cancelled", "fray: wait was cancelled by its caller"))
+            refs = list(pending)
+            done, _ = ray.wait(refs, num_returns=1, timeout=1.0, fetch_local=False)
+            if done and len(refs) > 1:
+                done, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
+            for r in done:
+                ready.extend(pending.pop(r))
+        out = list(ready)
+        del ready[:]
+        return out
 
     def cancel(self, oid, force):
         v = self.lookup(oid)

@@ -50,6 +50,8 @@ B_STREAM = 0x50  # one-way: a streaming task (Ray streaming generator) under a d
 B_STREAM_CALL = 0x51  # one-way: a streaming actor method under a driver-chosen id
 B_STREAM_NEXT = 0x52  # request {o}: the stream's next item, RESULT{os: [obj]}; RESULT{} at its end
 B_FETCHED = 0x53  # request {}: RESULT{"n": objects this driver fetched with ray.get so far}
+B_WATCH = 0x54  # request {ids}: watch them for readiness (AsCompleted); RESULT{o: watch id}
+B_WATCH_NEXT = 0x55  # request {o}: RESULT{ix: [indexes newly ready]}, at least one while any is left
 
 _HDR = struct.Struct(">IBQ")
 

@@ -7,6 +7,8 @@ import (
 	"runtime"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/fray-go/fray/backend"
 )
 
 // Actor is a registered actor class: a constructor that builds state *S from an argument A.
@@ -21,27 +23,26 @@ import (
 // reach it through an ActorHandle and run one at a time, in submission order, unless
 // ActorOptions.MaxConcurrency allows more.
 type Actor[S, A any] struct {
-	fn      *Function
+	fn      *backend.Function
 	lateErr error
 }
 
 // NewActor registers an actor class under name.
 func NewActor[S, A any](name string, newFn func(ctx context.Context, arg A) (*S, error)) *Actor[S, A] {
 	checkName("actor class", name)
-	f := &Function{
-		Name: name, Kind: KindActorClass, DefinedAt: callerLocation(),
+	f := &backend.Function{
+		Name: name, Kind: backend.KindActorClass, DefinedAt: callerLocation(),
 		ArgType: reflect.TypeFor[A](), ResultType: reflect.TypeFor[*S](),
-		call: func(ctx context.Context, _ any, arg any) (any, error) {
-			a, _ := arg.(A)
-			s, err := newFn(ctx, a)
-			if err == nil && s == nil {
-				return nil, fmt.Errorf("constructor returned a nil state without an error")
-			}
-			return s, err
-		},
-		decodeArg: decoderFor[A](),
 	}
-	return &Actor[S, A]{fn: f, lateErr: register(f)}
+	call := func(ctx context.Context, _ any, arg any) (any, error) {
+		a, _ := arg.(A)
+		s, err := newFn(ctx, a)
+		if err == nil && s == nil {
+			return nil, fmt.Errorf("constructor returned a nil state without an error")
+		}
+		return s, err
+	}
+	return &Actor[S, A]{fn: f, lateErr: register(f, call, decoderFor[A]())}
 }
 
 // Name returns the registered class name.
@@ -69,7 +70,7 @@ func (a *Actor[S, A]) Create(ctx context.Context, arg A, opts ...ActorOptions) (
 	if err != nil {
 		return ActorHandle[S]{}, fmt.Errorf("fray: actor %s: constructor argument: %w", a.fn.Name, err)
 	}
-	info, err := jc.CreateActor(ctx, ActorSpec{Class: a.fn.Name, Arg: p, Options: o})
+	info, err := jc.CreateActor(ctx, backend.ActorSpec{Class: a.fn, Arg: p, Options: o.effective()})
 	if err != nil {
 		return ActorHandle[S]{}, err
 	}
@@ -98,19 +99,19 @@ func (a *Actor[S, A]) Lookup(ctx context.Context, name, namespace string) (Actor
 	return ActorHandle[S]{info: info, job: jc.JobID()}, nil
 }
 
-func classMismatch(info ActorInfo, want string) error {
+func classMismatch(info backend.ActorInfo, want string) error {
 	return newKind(ErrInvalidArgument, fmt.Sprintf("fray: actor %q in namespace %q is a %s, not a %s", info.Name, info.Namespace, info.Class, want))
 }
 
 // ActorHandle refers to a live actor whose state is *S. It is a small value that can be
 // passed to tasks and other actors.
 type ActorHandle[S any] struct {
-	info ActorInfo
+	info backend.ActorInfo
 	job  string
 }
 
 // ID returns the actor id.
-func (h ActorHandle[S]) ID() ActorID { return h.info.ID }
+func (h ActorHandle[S]) ID() backend.ActorID { return h.info.ID }
 
 // Name returns the actor's name ("" if unnamed).
 func (h ActorHandle[S]) Name() string { return h.info.Name }
@@ -141,7 +142,7 @@ func (h ActorHandle[S]) Kill(ctx context.Context, opts ...KillOptions) error {
 	return jc.KillActor(ctx, h.info.ID, !o.AllowRestart)
 }
 
-func (h ActorHandle[S]) jc(ctx context.Context) (JobContext, error) {
+func (h ActorHandle[S]) jc(ctx context.Context) (backend.JobContext, error) {
 	if h.info.ID == "" {
 		return nil, newKind(ErrInvalidArgument, "fray: zero ActorHandle: use the handle Create or Lookup returned")
 	}
@@ -158,7 +159,7 @@ func (h ActorHandle[S]) jc(ctx context.Context) (JobContext, error) {
 type wireHandle struct {
 	_         struct{} `cbor:",toarray"`
 	Job       string
-	ID        ActorID
+	ID        backend.ActorID
 	Class     string
 	Name      string
 	Namespace string
@@ -177,18 +178,13 @@ func (h *ActorHandle[S]) UnmarshalCBOR(b []byte) error {
 	if err := cbor.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*h = ActorHandle[S]{info: ActorInfo{ID: w.ID, Class: w.Class, Name: w.Name, Namespace: w.Namespace}, job: w.Job}
+	*h = ActorHandle[S]{info: backend.ActorInfo{ID: w.ID, Class: w.Class, Name: w.Name, Namespace: w.Namespace}, job: w.Job}
 	return nil
-}
-
-// HandleFromInfo builds a handle from what a backend returned (SPI: worker-side clients).
-func HandleFromInfo[S any](job string, info ActorInfo) ActorHandle[S] {
-	return ActorHandle[S]{info: info, job: job}
 }
 
 // Method is a registered actor method of state S taking A and returning R.
 type Method[S, A, R any] struct {
-	fn      *Function
+	fn      *backend.Function
 	lateErr error
 }
 
@@ -197,21 +193,20 @@ type Method[S, A, R any] struct {
 // The registered name is "<class>.<name>".
 func NewMethod[S, CA, A, R any](actor *Actor[S, CA], name string, fn func(s *S, ctx context.Context, arg A) (R, error)) *Method[S, A, R] {
 	checkName("method", name)
-	f := &Function{
-		Name: actor.fn.Name + "." + name, Kind: KindMethod, Class: actor.fn.Name,
+	f := &backend.Function{
+		Name: actor.fn.Name + "." + name, Kind: backend.KindMethod, Class: actor.fn.Name,
 		DefinedAt: callerLocation(),
 		ArgType:   reflect.TypeFor[A](), ResultType: reflect.TypeFor[R](),
-		call: func(ctx context.Context, self any, arg any) (any, error) {
-			s, ok := self.(*S)
-			if !ok {
-				return nil, fmt.Errorf("fray: method %s.%s called on %T", actor.fn.Name, name, self)
-			}
-			a, _ := arg.(A)
-			return fn(s, ctx, a)
-		},
-		decodeArg: decoderFor[A](),
 	}
-	return &Method[S, A, R]{fn: f, lateErr: register(f)}
+	call := func(ctx context.Context, self any, arg any) (any, error) {
+		s, ok := self.(*S)
+		if !ok {
+			return nil, fmt.Errorf("fray: method %s.%s called on %T", actor.fn.Name, name, self)
+		}
+		a, _ := arg.(A)
+		return fn(s, ctx, a)
+	}
+	return &Method[S, A, R]{fn: f, lateErr: register(f, call, decoderFor[A]())}
 }
 
 // Name returns the registered name, "<class>.<method>".
@@ -228,11 +223,11 @@ func (m *Method[S, A, R]) Remote(ctx context.Context, h ActorHandle[S], arg A) (
 	if err != nil {
 		return Ref[R]{}, fmt.Errorf("fray: method %s: argument: %w", m.fn.Name, err)
 	}
-	id, err := jc.CallActor(ctx, ActorCall{Actor: h.info.ID, Method: m.fn.Name, Arg: p})
+	id, err := jc.CallActor(ctx, backend.ActorCall{Actor: h.info.ID, Method: m.fn, Arg: p})
 	if err != nil {
 		return Ref[R]{}, err
 	}
-	return NewRef[R](jc, id), nil
+	return newRef[R](jc, id), nil
 }
 
 // RemoteRef calls the method with the value of arg, resolved before the call runs.
@@ -244,12 +239,12 @@ func (m *Method[S, A, R]) RemoteRef(ctx context.Context, h ActorHandle[S], arg R
 	if err := checkRefFor(jc, arg.c); err != nil {
 		return Ref[R]{}, err
 	}
-	id, err := jc.CallActor(ctx, ActorCall{Actor: h.info.ID, Method: m.fn.Name, ArgRef: arg.c.id})
+	id, err := jc.CallActor(ctx, backend.ActorCall{Actor: h.info.ID, Method: m.fn, ArgRef: arg.c.id})
 	runtime.KeepAlive(arg) // the object must not be released before the backend pinned it
 	if err != nil {
 		return Ref[R]{}, err
 	}
-	return NewRef[R](jc, id), nil
+	return newRef[R](jc, id), nil
 }
 
 // Call is Remote followed by Get.
@@ -262,7 +257,7 @@ func (m *Method[S, A, R]) Call(ctx context.Context, h ActorHandle[S], arg A) (R,
 	return r.Get(ctx)
 }
 
-func (m *Method[S, A, R]) prepare(ctx context.Context, h ActorHandle[S]) (JobContext, error) {
+func (m *Method[S, A, R]) prepare(ctx context.Context, h ActorHandle[S]) (backend.JobContext, error) {
 	if m.lateErr != nil {
 		return nil, m.lateErr
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"iter"
 	"runtime"
+
+	"github.com/fray-go/fray/backend"
 )
 
 // AsCompleted yields the refs in the order they become ready (finished, successfully or
@@ -15,7 +17,7 @@ import (
 // ctx is done; it starts no goroutine, so breaking out leaks nothing. Duplicate or zero
 // refs give the ErrInvalidArgument error of Wait.
 //
-// Over n refs it costs O(n) in all on a backend that implements ReadyWatcher (the local
+// Over n refs it costs O(n) in all on a backend that implements backend.ReadyWatcher (the local
 // backend does; on Ray the ids cross to the bridge once, and each round there is one
 // ray.wait over what is still pending); elsewhere each round waits once on the refs still
 // pending and yields every ref that round found ready.
@@ -35,7 +37,7 @@ func AsCompleted[T any](ctx context.Context, refs []Ref[T]) iter.Seq2[Ref[T], er
 			yield(zero, mapCtxErr("wait", ctx.Err()))
 			return
 		}
-		if w, ok := jc.(ReadyWatcher); ok {
+		if w, ok := jc.(backend.ReadyWatcher); ok {
 			set, err := w.WatchReady(ctx, ids)
 			if err != nil {
 				yield(zero, err)
@@ -60,13 +62,13 @@ func AsCompleted[T any](ctx context.Context, refs []Ref[T]) iter.Seq2[Ref[T], er
 		for i := range pending {
 			pending[i] = i
 		}
-		pids := make([]ObjectID, 0, len(ids))
+		pids := make([]backend.ObjectID, 0, len(ids))
 		for len(pending) > 0 {
 			pids = pids[:0]
 			for _, i := range pending {
 				pids = append(pids, ids[i])
 			}
-			mask, err := jc.Wait(ctx, pids, 1, Forever)
+			mask, err := jc.Wait(ctx, pids, 1, backend.Forever)
 			if err == nil && ctx.Err() != nil {
 				err = ctx.Err()
 			}
@@ -94,13 +96,13 @@ func AsCompleted[T any](ctx context.Context, refs []Ref[T]) iter.Seq2[Ref[T], er
 }
 
 // asCompletedIDs checks refs as Wait does and returns their job context and ids.
-func asCompletedIDs[T any](ctx context.Context, refs []Ref[T]) (JobContext, []ObjectID, error) {
+func asCompletedIDs[T any](ctx context.Context, refs []Ref[T]) (backend.JobContext, []backend.ObjectID, error) {
 	jc, err := resolveJC(ctx, refs[0].c)
 	if err != nil {
 		return nil, nil, err
 	}
-	ids := make([]ObjectID, len(refs))
-	seen := make(map[ObjectID]bool, len(refs))
+	ids := make([]backend.ObjectID, len(refs))
+	seen := make(map[backend.ObjectID]bool, len(refs))
 	for i, r := range refs {
 		c := r.c
 		if c == nil {

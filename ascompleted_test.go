@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 )
 
@@ -28,25 +29,25 @@ var Held = fray.NewTask("examples.held", func(ctx context.Context, _ struct{}) (
 
 // counting wraps a job context and counts what AsCompleted asks of it.
 type counting struct {
-	fray.JobContext
+	backend.JobContext
 	waitCalls, waitIDs int
 }
 
-func (c *counting) Wait(ctx context.Context, ids []fray.ObjectID, n int, timeout time.Duration) ([]bool, error) {
+func (c *counting) Wait(ctx context.Context, ids []backend.ObjectID, n int, timeout time.Duration) ([]bool, error) {
 	c.waitCalls++
 	c.waitIDs += len(ids)
 	return c.JobContext.Wait(ctx, ids, n, timeout)
 }
 
-// watching is counting for a backend that implements fray.ReadyWatcher.
+// watching is counting for a backend that implements backend.ReadyWatcher.
 type watching struct {
 	*counting
-	w                   fray.ReadyWatcher
+	w                   backend.ReadyWatcher
 	watchCalls, watched int
 	after               func() // runs once the watch is registered
 }
 
-func (c *watching) WatchReady(ctx context.Context, ids []fray.ObjectID) (fray.ReadySet, error) {
+func (c *watching) WatchReady(ctx context.Context, ids []backend.ObjectID) (backend.ReadySet, error) {
 	c.watchCalls++
 	c.watched += len(ids)
 	s, err := c.w.WatchReady(ctx, ids)
@@ -81,7 +82,7 @@ func chain(t *testing.T, ctx context.Context, n int) []fray.Ref[int] {
 }
 
 // TestAsCompletedLinear: over a chain of n tasks that complete one after another,
-// AsCompleted yields them in completion order, and on a fray.ReadyWatcher (the local
+// AsCompleted yields them in completion order, and on a backend.ReadyWatcher (the local
 // backend) asks for n ids in all and never re-waits on the pending set (the old loop sent
 // about n*n/2 ids to Wait). A backend without ReadyWatcher gets the Wait loop, which yields
 // every ref a round finds ready.
@@ -98,7 +99,7 @@ func TestAsCompletedLinear(t *testing.T) {
 	}{{"ReadyWatcher", true}, {"WaitLoop", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &counting{JobContext: jc}
-			var wrapped fray.JobContext = c
+			var wrapped backend.JobContext = c
 			gate = make(chan struct{})
 			w := &watching{counting: c, w: jc, after: func() { close(gate) }}
 			if tc.watch {

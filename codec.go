@@ -301,8 +301,8 @@ func RegisterError[E error](name string) {
 }
 
 // EncodeError turns any error into bytes that DecodeError rebuilds on another process with
-// the same type (for fray's own errors and registered application errors). It is part of the
-// backend SPI.
+// the same type (for fray's own errors and registered application errors). Backends use it
+// for errors that cross a process boundary (see package backend).
 func EncodeError(err error) []byte {
 	w := toWire(err)
 	b, e := encMode.Marshal(w)

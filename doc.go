@@ -20,7 +20,7 @@
 //
 // # Backends
 //
-// A JobContext connects a program to a backend. backend/local runs everything inside the
+// A job context (a backend.JobContext) connects a program to a backend. backend/local runs everything inside the
 // process (with real resource accounting, and worker processes where a task needs process
 // semantics); backend/ray runs the same functions on a real Ray cluster through a small Python
 // bridge. Code written against this package runs unchanged on both.
@@ -109,11 +109,12 @@
 // (for a task's result: from Get) instead of arriving broken or crashing the process. The local backend round-trips values through the
 // codec by default so a test that passes locally does not fail on a cluster.
 //
-// # Backend SPI
+// # Writing a backend
 //
-// Backends implement JobContext (spi.go) and run registered functions through
-// LookupFunction, Function.DecodeArg and Function.Invoke. Optional interfaces add streams
-// (StreamJobContext, spi_stream.go) and readiness watching for AsCompleted (ReadyWatcher,
-// spi_wait.go). The fraytest package is the
+// A backend implements backend.JobContext, the SPI in package
+// github.com/fray-go/fray/backend, whose documentation is the contract: this package checks
+// and defaults every call (functions resolved, options validated and made effective) before
+// the backend sees it. Optional interfaces there add streams (backend.StreamJobContext) and
+// readiness watching for AsCompleted (backend.ReadyWatcher). The fraytest package is the
 // conformance suite every backend passes.
 package fray

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/hook"
 	"github.com/fray-go/fray/internal/logging"
 )
@@ -22,7 +23,7 @@ import (
 // Init would become a driver starting workers of its own: the constructor instead makes it
 // exit at once, and the driver's call fails with a *WorkerStartError naming Init.
 func Init() {
-	FreezeRegistry()
+	backend.FreezeRegistry()
 	if !hook.IsWorker() {
 		logging.InstallFromEnv()
 		return

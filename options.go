@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/fray-go/fray/backend"
 )
 
 // TaskOptions configure one task invocation, at the call site (MIGRATION.md, Pattern 1: the
@@ -30,17 +32,22 @@ type TaskOptions struct {
 }
 
 // DefaultMaxRetries is Ray's default retry count for system failures.
-const DefaultMaxRetries = 3
+const DefaultMaxRetries = backend.DefaultMaxRetries
 
 // Retries returns a pointer to n, for TaskOptions.MaxRetries.
 func Retries(n int) *int { return &n }
 
-// EffectiveMaxRetries resolves MaxRetries' default.
-func (o TaskOptions) EffectiveMaxRetries() int {
-	if o.MaxRetries == nil {
-		return DefaultMaxRetries
+// effective resolves every default for the backend (fn is the registered name). o is valid.
+func (o TaskOptions) effective(fn string) backend.TaskOptions {
+	e := backend.TaskOptions{Name: o.Name, Resources: TaskResources(o.Resources), MaxCalls: o.MaxCalls,
+		MaxRetries: DefaultMaxRetries, RetryExceptions: o.RetryExceptions, RuntimeEnv: backend.RuntimeEnv(o.RuntimeEnv)}
+	if e.Name == "" {
+		e.Name = fn
 	}
-	return *o.MaxRetries
+	if o.MaxRetries != nil {
+		e.MaxRetries = *o.MaxRetries
+	}
+	return e
 }
 
 // Validate reports the first problem with the options.
@@ -132,12 +139,17 @@ func (o ActorOptions) Validate() error {
 	return o.RuntimeEnv.Validate()
 }
 
-// EffectiveMaxConcurrency resolves MaxConcurrency's default of 1.
-func (o ActorOptions) EffectiveMaxConcurrency() int {
-	if o.MaxConcurrency <= 0 {
-		return 1
+// effective resolves every default for the backend. o is valid.
+func (o ActorOptions) effective() backend.ActorOptions {
+	placement, held := ActorResources(o.Resources)
+	e := backend.ActorOptions{Name: o.Name, Namespace: o.Namespace, GetIfExists: o.GetIfExists,
+		Detached: o.Lifetime == Detached, Placement: placement, Held: held,
+		MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries, MaxConcurrency: o.MaxConcurrency,
+		RuntimeEnv: backend.RuntimeEnv(o.RuntimeEnv)}
+	if e.MaxConcurrency <= 0 {
+		e.MaxConcurrency = 1
 	}
-	return o.MaxConcurrency
+	return e
 }
 
 // RuntimeEnv is the environment a task or actor runs in (MIGRATION.md, Pattern 5: Ray's "pip"

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/fray-go/fray/backend"
 )
 
 // Ref is a typed reference to an object that a task or Put will produce: a small value that
@@ -20,50 +22,50 @@ import (
 type Ref[T any] struct{ c *refCore }
 
 type refCore struct {
-	id      ObjectID
+	id      backend.ObjectID
 	job     string
-	jc      JobContext   // nil for refs decoded from a payload
-	escaped *atomic.Bool // set once the ref was encoded; such objects are never auto-released
+	jc      backend.JobContext // nil for refs decoded from a payload
+	escaped *atomic.Bool       // set once the ref was encoded; such objects are never auto-released
 }
 
 // AnyRef is a Ref of any type, for Wait and Cancel over mixed types.
 type AnyRef interface {
 	// ID returns the object id.
-	ID() ObjectID
+	ID() backend.ObjectID
 	// JobID returns the id of the job context that made the ref.
 	JobID() string
 	core() *refCore
 }
 
 type releaseArg struct {
-	jc      JobContext
-	id      ObjectID
+	jc      backend.JobContext
+	id      backend.ObjectID
 	escaped *atomic.Bool
 }
 
-// NewRef wraps an object id that jc just returned (SPI: backends and internal packages).
+// newRef wraps an object id that jc just returned.
 // When the last copy of the Ref is garbage collected, jc.Release is called for the id unless
 // the ref was sent elsewhere.
-func NewRef[T any](jc JobContext, id ObjectID) Ref[T] {
+func newRef[T any](jc backend.JobContext, id backend.ObjectID) Ref[T] {
 	c := &refCore{id: id, job: jc.JobID(), jc: jc, escaped: new(atomic.Bool)}
 	runtime.AddCleanup(c, func(a releaseArg) {
 		if !a.escaped.Load() {
-			a.jc.Release([]ObjectID{a.id})
+			a.jc.Release([]backend.ObjectID{a.id})
 		}
 	}, releaseArg{jc, id, c.escaped})
 	return Ref[T]{c}
 }
 
-// RefFromID builds a Ref for an id that is known to belong to job, without release tracking
-// (SPI: for worker processes rebuilding refs they were sent).
-func RefFromID[T any](job string, id ObjectID) Ref[T] {
+// refFromID builds a Ref for an id that is known to belong to job, without release tracking
+// (a ref decoded from a payload).
+func refFromID[T any](job string, id backend.ObjectID) Ref[T] {
 	e := new(atomic.Bool)
 	e.Store(true)
 	return Ref[T]{&refCore{id: id, job: job, escaped: e}}
 }
 
 // ID returns the object id ("" for the zero Ref).
-func (r Ref[T]) ID() ObjectID {
+func (r Ref[T]) ID() backend.ObjectID {
 	if r.c == nil {
 		return ""
 	}
@@ -101,7 +103,7 @@ func (r Ref[T]) Get(ctx context.Context) (T, error) {
 type wireRef struct {
 	_   struct{} `cbor:",toarray"`
 	Job string
-	ID  ObjectID
+	ID  backend.ObjectID
 }
 
 // MarshalCBOR encodes the ref as its job and object ids and pins the object.
@@ -128,13 +130,13 @@ func (r *Ref[T]) UnmarshalCBOR(b []byte) error {
 	if w.ID == "" {
 		return errors.New("fray: ref without an id")
 	}
-	*r = RefFromID[T](w.Job, w.ID)
+	*r = refFromID[T](w.Job, w.ID)
 	return nil
 }
 
 // resolveJC picks the job context for an operation on refs made by job: the one in ctx when
 // present (it must be the same job), else the ref's own, else the process default.
-func resolveJC(ctx context.Context, c *refCore) (JobContext, error) {
+func resolveJC(ctx context.Context, c *refCore) (backend.JobContext, error) {
 	if c == nil {
 		return nil, newKind(ErrInvalidArgument, "fray: zero Ref: it refers to no object (use the Ref a Remote or Put call returned)")
 	}
@@ -151,7 +153,7 @@ func resolveJC(ctx context.Context, c *refCore) (JobContext, error) {
 	return jc, nil
 }
 
-func foreignRef(what, id, job string, jc JobContext) error {
+func foreignRef(what, id, job string, jc backend.JobContext) error {
 	return newKind(ErrForeignRef, fmt.Sprintf("fray: %s %s belongs to job %s but was used with job context %s (%s backend); pick one job context per program, and do not mix refs between backends", what, id, job, jc.JobID(), jc.Backend()))
 }
 
@@ -164,7 +166,7 @@ func GetAll[T any](ctx context.Context, refs []Ref[T]) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]ObjectID, len(refs))
+	ids := make([]backend.ObjectID, len(refs))
 	for i, r := range refs {
 		if i > 0 {
 			if r.c == nil {
@@ -198,7 +200,7 @@ func GetAll[T any](ctx context.Context, refs []Ref[T]) ([]T, error) {
 // Get is GetAll for one ref.
 func Get[T any](ctx context.Context, ref Ref[T]) (T, error) { return ref.Get(ctx) }
 
-func payloadAs[T any](p Payload) (T, error) {
+func payloadAs[T any](p backend.Payload) (T, error) {
 	if p.Data != nil {
 		if p.Owned {
 			if v, ok := aliasBytes[T](p.Data); ok {
@@ -246,25 +248,25 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 	if err != nil {
 		return Ref[T]{}, err
 	}
-	return NewRef[T](jc, id), nil
+	return newRef[T](jc, id), nil
 }
 
-func makePayload[T any](jc JobContext, v T) (Payload, error) {
+func makePayload[T any](jc backend.JobContext, v T) (backend.Payload, error) {
 	if jc.PassesValuesDirectly() {
-		return Payload{Value: v}, nil
+		return backend.Payload{Value: v}, nil
 	}
 	if b, ok := any(v).([]byte); ok && b != nil {
-		// Left to the backend to encode (Payload.Encoded) as it sends or stores the value,
+		// Left to the backend to encode (backend.Payload.Encoded) as it sends or stores the value,
 		// which for a large value saves a copy: the Ray backend writes the CBOR head and
 		// the bytes straight into shared memory. Backends encode before the call returns,
 		// so the caller may reuse the slice afterwards.
-		return Payload{Value: b}, nil
+		return backend.Payload{Value: b}, nil
 	}
 	b, err := Marshal(v)
 	if err != nil {
-		return Payload{}, err
+		return backend.Payload{}, err
 	}
-	return Payload{Data: b}, nil
+	return backend.Payload{Data: b}, nil
 }
 
 // Wait waits until numReturns of refs are ready (finished, successfully or not) or the
@@ -287,8 +289,8 @@ func Wait(ctx context.Context, refs []AnyRef, numReturns int, timeout time.Durat
 	if err != nil {
 		return nil, nil, err
 	}
-	ids := make([]ObjectID, len(refs))
-	seen := make(map[ObjectID]bool, len(refs))
+	ids := make([]backend.ObjectID, len(refs))
+	seen := make(map[backend.ObjectID]bool, len(refs))
 	for i, r := range refs {
 		c := r.core()
 		if c == nil {
@@ -353,3 +355,6 @@ func Cancel(ctx context.Context, ref AnyRef, force bool) error {
 	}
 	return jc.Cancel(ctx, ref.ID(), force)
 }
+
+// Forever is the timeout that never expires (Ray's timeout=None), for Wait and WaitRefs.
+const Forever = backend.Forever

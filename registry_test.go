@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/fray-go/fray/backend"
 )
 
 var regTestTask = NewTask("fray_test.double", func(ctx context.Context, x int) (int, error) { return 2 * x, nil })
@@ -30,37 +32,29 @@ func TestInvalidNamePanics(t *testing.T) {
 }
 
 func TestInvokeWrapsErrorsAndPanics(t *testing.T) {
-	f, err := LookupFunction("fray_test.double")
-	if err != nil {
-		t.Fatal(err)
+	f, ok := backend.LookupFunction("fray_test.double")
+	if !ok {
+		t.Fatal("fray_test.double is not registered")
 	}
-	arg, err := f.DecodeArg(Payload{Value: 21})
+	arg, err := f.DecodeArg(backend.Payload{Value: 21})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v, err := f.Invoke(context.Background(), nil, arg); err != nil || v.(int) != 42 {
 		t.Fatalf("Invoke = %v, %v", v, err)
 	}
-	if _, err := f.DecodeArg(Payload{Value: "not an int"}); !errors.Is(err, ErrSerialization) {
+	if _, err := f.DecodeArg(backend.Payload{Value: "not an int"}); !errors.Is(err, ErrSerialization) {
 		t.Fatalf("DecodeArg of a wrong type = %v", err)
 	}
 	b, _ := Marshal(5)
-	if v, err := f.DecodeArg(Payload{Data: b}); err != nil || v.(int) != 5 {
+	if v, err := f.DecodeArg(backend.Payload{Data: b}); err != nil || v.(int) != 5 {
 		t.Fatalf("DecodeArg(data) = %v, %v", v, err)
 	}
-	panicky := &Function{Name: "p", call: func(context.Context, any, any) (any, error) { panic("kaboom") }}
+	panicky := &funcImpl{name: "p", call: func(context.Context, any, any) (any, error) { panic("kaboom") }}
 	_, err = panicky.Invoke(context.Background(), nil, nil)
 	var te *TaskError
 	if !errors.As(err, &te) || !te.Panic || !strings.Contains(te.Stack, "TestInvokeWrapsErrorsAndPanics") {
 		t.Fatalf("panic gave %#v", err)
-	}
-}
-
-func TestLookupUnknown(t *testing.T) {
-	_, err := LookupFunction("nope.nothing")
-	var un *UnknownNameError
-	if !errors.As(err, &un) || !strings.Contains(err.Error(), "package-level") {
-		t.Fatalf("LookupFunction = %v", err)
 	}
 }
 
@@ -72,24 +66,24 @@ func TestNoJobContextSaysHowToSetOne(t *testing.T) {
 }
 
 func TestManifestAndDigest(t *testing.T) {
-	m := strings.Join(RegistryManifest(), "\n")
+	m := strings.Join(backend.RegistryManifest(), "\n")
 	if !strings.Contains(m, "task fray_test.double(int) int") {
 		t.Fatalf("manifest = %s", m)
 	}
-	if RegistryDigest() != RegistryDigest() || len(RegistryDigest()) != 32 {
+	if backend.RegistryDigest() != backend.RegistryDigest() || len(backend.RegistryDigest()) != 32 {
 		t.Fatal("digest not stable")
 	}
 }
 
 // TestZLateRegistration runs last in file order; it freezes the registry for this binary.
 func TestZLateRegistration(t *testing.T) {
-	FreezeRegistry()
+	backend.FreezeRegistry()
 	late := NewTask("fray_test.late", func(ctx context.Context, x int) (int, error) { return x, nil })
 	_, err := late.Remote(context.Background(), 1)
 	if !errors.Is(err, ErrRegistryFrozen) || !strings.Contains(err.Error(), "package-level") {
 		t.Fatalf("late task Remote = %v", err)
 	}
-	if _, err := LookupFunction("fray_test.late"); err == nil {
+	if _, ok := backend.LookupFunction("fray_test.late"); ok {
 		t.Fatal("late task was registered")
 	}
 }

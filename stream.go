@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"runtime"
 	"sync"
+
+	"github.com/fray-go/fray/backend"
 )
 
 // Streaming tasks and actor methods yield a sequence of values that the caller consumes as
@@ -51,34 +53,34 @@ type StreamOptions struct {
 }
 
 // spec validates and defaults the stream part of the options.
-func (o StreamOptions) spec() (StreamSpec, error) {
+func (o StreamOptions) spec() (backend.StreamSpec, error) {
 	switch {
 	case o.Backpressure == 0:
-		return StreamSpec{Backpressure: DefaultStreamBackpressure}, nil
+		return backend.StreamSpec{Backpressure: DefaultStreamBackpressure}, nil
 	case o.Backpressure > 0 || o.Backpressure == -1:
-		return StreamSpec{Backpressure: o.Backpressure}, nil
+		return backend.StreamSpec{Backpressure: o.Backpressure}, nil
 	}
-	return StreamSpec{}, newKind(ErrInvalidArgument, fmt.Sprintf("fray: StreamOptions.Backpressure must be > 0, 0 (default %d) or -1 (no bound), got %d", DefaultStreamBackpressure, o.Backpressure))
+	return backend.StreamSpec{}, newKind(ErrInvalidArgument, fmt.Sprintf("fray: StreamOptions.Backpressure must be > 0, 0 (default %d) or -1 (no bound), got %d", DefaultStreamBackpressure, o.Backpressure))
 }
 
 // streamFn adapts a typed producer to the registry's erased call: the items go to the
 // StreamEmitter the backend put in ctx.
 func streamFn[A, R any](name string, fn func(ctx context.Context, self any, arg A, yield func(R) error) error) func(ctx context.Context, self, arg any) (any, error) {
 	return func(ctx context.Context, self, arg any) (any, error) {
-		emit := StreamEmitterFrom(ctx)
+		emit := backend.StreamEmitterFrom(ctx)
 		if emit == nil {
 			return nil, &UnsupportedError{Backend: "this", Feature: "running streaming function " + name + " as a plain call",
-				Hint: "a backend runs it through fray.StreamJobContext with a StreamEmitter in its ctx"}
+				Hint: "a backend runs it through backend.StreamJobContext with a StreamEmitter in its ctx"}
 		}
 		a, _ := arg.(A)
-		return nil, fn(ctx, self, a, func(r R) error { return emit(ctx, Payload{Value: r}) })
+		return nil, fn(ctx, self, a, func(r R) error { return emit(ctx, backend.Payload{Value: r}) })
 	}
 }
 
 // StreamTask is a registered streaming task taking A and yielding values of R. Declare it
 // once, in a package-level variable, under a stable name (see NewStreamTask).
 type StreamTask[A, R any] struct {
-	fn      *Function
+	fn      *backend.Function
 	lateErr error
 }
 
@@ -89,15 +91,14 @@ type StreamTask[A, R any] struct {
 // in a *TaskError. It panics if the name is already taken.
 func NewStreamTask[A, R any](name string, fn func(ctx context.Context, arg A, yield func(R) error) error) *StreamTask[A, R] {
 	checkName("task", name)
-	f := &Function{
-		Name: name, Kind: KindTask, Streaming: true, DefinedAt: callerLocation(),
+	f := &backend.Function{
+		Name: name, Kind: backend.KindTask, Streaming: true, DefinedAt: callerLocation(),
 		ArgType: reflect.TypeFor[A](), ResultType: reflect.TypeFor[R](),
-		call: streamFn(name, func(ctx context.Context, _ any, a A, yield func(R) error) error {
-			return fn(ctx, a, yield)
-		}),
-		decodeArg: decoderFor[A](),
 	}
-	return &StreamTask[A, R]{fn: f, lateErr: register(f)}
+	call := streamFn(name, func(ctx context.Context, _ any, a A, yield func(R) error) error {
+		return fn(ctx, a, yield)
+	})
+	return &StreamTask[A, R]{fn: f, lateErr: register(f, call, decoderFor[A]())}
 }
 
 // Name returns the registered name.
@@ -132,9 +133,6 @@ func (t *StreamTask[A, R]) Remote(ctx context.Context, arg A, opts ...StreamOpti
 		return nil, newKind(ErrInvalidArgument, fmt.Sprintf("fray: stream task %s: a stream is not retried (its consumer has seen the items of the failed attempt); leave StreamOptions.Task.MaxRetries nil and RetryExceptions false", t.fn.Name))
 	}
 	to.MaxRetries = Retries(0)
-	if to.Name == "" {
-		to.Name = t.fn.Name
-	}
 	sj, err := streamJC(jc, "stream task "+t.fn.Name)
 	if err != nil {
 		return nil, err
@@ -143,7 +141,7 @@ func (t *StreamTask[A, R]) Remote(ctx context.Context, arg A, opts ...StreamOpti
 	if err != nil {
 		return nil, fmt.Errorf("fray: stream task %s: argument: %w", t.fn.Name, err)
 	}
-	r, err := sj.SubmitStreamTask(ctx, TaskSpec{Function: t.fn.Name, Arg: p, Options: to}, spec)
+	r, err := sj.SubmitStreamTask(ctx, backend.TaskSpec{Function: t.fn, Arg: p, Options: to.effective(t.fn.Name)}, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +151,7 @@ func (t *StreamTask[A, R]) Remote(ctx context.Context, arg A, opts ...StreamOpti
 // StreamMethod is a registered streaming actor method of state S taking A and yielding
 // values of R (see NewStreamMethod).
 type StreamMethod[S, A, R any] struct {
-	fn      *Function
+	fn      *backend.Function
 	lateErr error
 }
 
@@ -166,20 +164,19 @@ type StreamMethod[S, A, R any] struct {
 func NewStreamMethod[S, CA, A, R any](actor *Actor[S, CA], name string, fn func(s *S, ctx context.Context, arg A, yield func(R) error) error) *StreamMethod[S, A, R] {
 	checkName("method", name)
 	full := actor.fn.Name + "." + name
-	f := &Function{
-		Name: full, Kind: KindMethod, Class: actor.fn.Name, Streaming: true,
+	f := &backend.Function{
+		Name: full, Kind: backend.KindMethod, Class: actor.fn.Name, Streaming: true,
 		DefinedAt: callerLocation(),
 		ArgType:   reflect.TypeFor[A](), ResultType: reflect.TypeFor[R](),
-		call: streamFn(full, func(ctx context.Context, self any, a A, yield func(R) error) error {
-			s, ok := self.(*S)
-			if !ok {
-				return fmt.Errorf("fray: method %s called on %T", full, self)
-			}
-			return fn(s, ctx, a, yield)
-		}),
-		decodeArg: decoderFor[A](),
 	}
-	return &StreamMethod[S, A, R]{fn: f, lateErr: register(f)}
+	call := streamFn(full, func(ctx context.Context, self any, a A, yield func(R) error) error {
+		s, ok := self.(*S)
+		if !ok {
+			return fmt.Errorf("fray: method %s called on %T", full, self)
+		}
+		return fn(s, ctx, a, yield)
+	})
+	return &StreamMethod[S, A, R]{fn: f, lateErr: register(f, call, decoderFor[A]())}
 }
 
 // Name returns the registered name, "<class>.<method>".
@@ -217,18 +214,18 @@ func (m *StreamMethod[S, A, R]) Remote(ctx context.Context, h ActorHandle[S], ar
 	if err != nil {
 		return nil, fmt.Errorf("fray: method %s: argument: %w", m.fn.Name, err)
 	}
-	r, err := sj.CallActorStream(ctx, ActorCall{Actor: h.info.ID, Method: m.fn.Name, Arg: p}, spec)
+	r, err := sj.CallActorStream(ctx, backend.ActorCall{Actor: h.info.ID, Method: m.fn, Arg: p}, spec)
 	if err != nil {
 		return nil, err
 	}
 	return newStream[R](ctx, m.fn.Name, r), nil
 }
 
-func streamJC(jc JobContext, what string) (StreamJobContext, error) {
-	sj, ok := jc.(StreamJobContext)
+func streamJC(jc backend.JobContext, what string) (backend.StreamJobContext, error) {
+	sj, ok := jc.(backend.StreamJobContext)
 	if !ok {
 		return nil, &UnsupportedError{Backend: jc.Backend(), Feature: "streaming results (" + what + ")",
-			Hint: "use a backend that implements fray.StreamJobContext (backend/local, backend/ray), or return a slice from a plain task"}
+			Hint: "use a backend that implements backend.StreamJobContext (backend/local, backend/ray), or return a slice from a plain task"}
 	}
 	return sj, nil
 }
@@ -238,7 +235,7 @@ func streamJC(jc JobContext, what string) (StreamJobContext, error) {
 // safe for concurrent use; each value goes to one Next call. A Stream that becomes garbage
 // before its end is cancelled.
 type Stream[R any] struct {
-	r    StreamReader
+	r    backend.StreamReader
 	name string
 	stop func() bool // stops the cancellation by the Remote ctx
 
@@ -247,11 +244,11 @@ type Stream[R any] struct {
 }
 
 type streamCleanup struct {
-	r    StreamReader
+	r    backend.StreamReader
 	stop func() bool
 }
 
-func newStream[R any](ctx context.Context, name string, r StreamReader) *Stream[R] {
+func newStream[R any](ctx context.Context, name string, r backend.StreamReader) *Stream[R] {
 	s := &Stream[R]{r: r, name: name}
 	s.stop = context.AfterFunc(ctx, func() { _ = r.Cancel() })
 	runtime.AddCleanup(s, func(c streamCleanup) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 )
 
@@ -98,8 +99,8 @@ func ExampleNewStreamTask() {
 	// the cat sat the
 }
 
-// noStreams is a JobContext without fray.StreamJobContext.
-type noStreams struct{ fray.JobContext }
+// noStreams is a JobContext without backend.StreamJobContext.
+type noStreams struct{ backend.JobContext }
 
 func TestStreamUnsupported(t *testing.T) {
 	jc, err := local.New(local.Options{})

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+
+	"github.com/fray-go/fray/backend"
 )
 
 // Task is a registered task function taking A and returning R. Declare it once, in a
@@ -17,7 +19,7 @@ import (
 // Several inputs go in a struct. A task returns its result or an error; the error reaches
 // the caller as a *TaskError (see errors.go).
 type Task[A, R any] struct {
-	fn      *Function
+	fn      *backend.Function
 	lateErr error
 }
 
@@ -25,16 +27,15 @@ type Task[A, R any] struct {
 // definitions). A task defined after the registry froze can be declared but not called.
 func NewTask[A, R any](name string, fn func(ctx context.Context, arg A) (R, error)) *Task[A, R] {
 	checkName("task", name)
-	f := &Function{
-		Name: name, Kind: KindTask, DefinedAt: callerLocation(),
+	f := &backend.Function{
+		Name: name, Kind: backend.KindTask, DefinedAt: callerLocation(),
 		ArgType: reflect.TypeFor[A](), ResultType: reflect.TypeFor[R](),
-		call: func(ctx context.Context, _ any, arg any) (any, error) {
-			a, _ := arg.(A)
-			return fn(ctx, a)
-		},
-		decodeArg: decoderFor[A](),
 	}
-	return &Task[A, R]{fn: f, lateErr: register(f)}
+	call := func(ctx context.Context, _ any, arg any) (any, error) {
+		a, _ := arg.(A)
+		return fn(ctx, a)
+	}
+	return &Task[A, R]{fn: f, lateErr: register(f, call, decoderFor[A]())}
 }
 
 // Name returns the registered name.
@@ -52,11 +53,11 @@ func (t *Task[A, R]) Remote(ctx context.Context, arg A, opts ...TaskOptions) (Re
 	if err != nil {
 		return Ref[R]{}, fmt.Errorf("fray: task %s: argument: %w", t.fn.Name, err)
 	}
-	id, err := jc.SubmitTask(ctx, TaskSpec{Function: t.fn.Name, Arg: p, Options: o})
+	id, err := jc.SubmitTask(ctx, backend.TaskSpec{Function: t.fn, Arg: p, Options: o})
 	if err != nil {
 		return Ref[R]{}, err
 	}
-	return NewRef[R](jc, id), nil
+	return newRef[R](jc, id), nil
 }
 
 // RemoteRef submits the task with the value of arg as its argument. As in Ray, a top-level
@@ -70,36 +71,35 @@ func (t *Task[A, R]) RemoteRef(ctx context.Context, arg Ref[A], opts ...TaskOpti
 	if err := checkRefFor(jc, arg.c); err != nil {
 		return Ref[R]{}, err
 	}
-	id, err := jc.SubmitTask(ctx, TaskSpec{Function: t.fn.Name, ArgRef: arg.c.id, Options: o})
+	id, err := jc.SubmitTask(ctx, backend.TaskSpec{Function: t.fn, ArgRef: arg.c.id, Options: o})
 	runtime.KeepAlive(arg) // the object must not be released before the backend pinned it
 	if err != nil {
 		return Ref[R]{}, err
 	}
-	return NewRef[R](jc, id), nil
+	return newRef[R](jc, id), nil
 }
 
-func (t *Task[A, R]) prepare(ctx context.Context, opts []TaskOptions) (JobContext, TaskOptions, error) {
+// prepare checks the call and resolves its options: what the backend trusts (backend's
+// package doc).
+func (t *Task[A, R]) prepare(ctx context.Context, opts []TaskOptions) (backend.JobContext, backend.TaskOptions, error) {
 	if t.lateErr != nil {
-		return nil, TaskOptions{}, t.lateErr
+		return nil, backend.TaskOptions{}, t.lateErr
 	}
 	jc, err := JobContextFrom(ctx)
 	if err != nil {
-		return nil, TaskOptions{}, err
+		return nil, backend.TaskOptions{}, err
 	}
 	o, err := oneOption(opts, "TaskOptions")
 	if err != nil {
-		return nil, o, err
+		return nil, backend.TaskOptions{}, err
 	}
 	if err := o.Validate(); err != nil {
-		return nil, o, fmt.Errorf("fray: task %s: %w", t.fn.Name, err)
+		return nil, backend.TaskOptions{}, fmt.Errorf("fray: task %s: %w", t.fn.Name, err)
 	}
-	if o.Name == "" {
-		o.Name = t.fn.Name
-	}
-	return jc, o, nil
+	return jc, o.effective(t.fn.Name), nil
 }
 
-func checkRefFor(jc JobContext, c *refCore) error {
+func checkRefFor(jc backend.JobContext, c *refCore) error {
 	if c == nil {
 		return newKind(ErrInvalidArgument, "fray: zero Ref passed as an argument")
 	}

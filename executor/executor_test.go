@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/executor"
 	"github.com/fray-go/fray/executor/executortest"
@@ -21,7 +22,7 @@ func localCluster(t *testing.T) executortest.NewJob {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return func(t *testing.T) fray.JobContext {
+	return func(t *testing.T) backend.JobContext {
 		jc, err := local.New(local.Options{Cluster: c, Namespace: "marin"})
 		if err != nil {
 			t.Fatal(err)

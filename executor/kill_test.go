@@ -120,8 +120,11 @@ func TestKillAndResume(t *testing.T) {
 		return cmd
 	}
 	first := start()
-	// Wait for kill/b to be running in the first executor, then SIGKILL it.
+	// Wait for kill/b to be running in the first executor, then SIGKILL it. The task can
+	// start before the executor has recorded RUNNING (it records after the submission
+	// returns), so wait for both.
 	waitFile(t, filepath.Join(control, "kill_b.started"), first)
+	waitRunning(t, out["kill/b"], first)
 	if err := first.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +185,25 @@ func waitFile(t *testing.T, p string, cmd *exec.Cmd) {
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			t.Fatalf("%s never appeared", p)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitRunning waits until output's status file ends in RUNNING.
+func waitRunning(t *testing.T, output string, cmd *exec.Cmd) {
+	t.Helper()
+	p := filepath.Join(output, executor.StatusFileName)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if b, err := os.ReadFile(p); err == nil {
+			if evs, err := executor.ParseEvents(p, b); err == nil && len(evs) > 0 && evs[len(evs)-1].Status == executor.StatusRunning {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("%s never recorded RUNNING", p)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/ray"
 	"github.com/fray-go/fray/executor"
 	"github.com/fray-go/fray/executor/executortest"
@@ -21,7 +22,7 @@ import (
 func TestSuiteRay(t *testing.T) {
 	addr := raytest.Address(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	connect := func(t *testing.T) fray.JobContext {
+	connect := func(t *testing.T) backend.JobContext {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		jc, err := ray.Connect(ctx, ray.Options{Address: addr, Namespace: executor.StatusActorNamespace, Logger: quiet})

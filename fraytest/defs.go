@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 // Everything the suite runs remotely is registered here, at package level, under names that
@@ -171,7 +172,7 @@ type BagResult struct {
 	Label string
 	Sum   int
 	One   string
-	IDs   []fray.ObjectID
+	IDs   []backend.ObjectID
 }
 
 var sumBag = fray.NewTask("fraytest.sumBag", func(ctx context.Context, b RefBag) (BagResult, error) {

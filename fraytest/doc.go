@@ -35,7 +35,7 @@
 //	func TestConformance(t *testing.T) {
 //		fraytest.Run(t, fraytest.Backend{
 //			Name: "local",
-//			New: func(t *testing.T, o fraytest.Options) fray.JobContext {
+//			New: func(t *testing.T, o fraytest.Options) backend.JobContext {
 //				opts := local.Options{}
 //				if o.PeerOf != nil { // a second driver on the same cluster and namespace
 //					of := o.PeerOf.(*local.JobContext)

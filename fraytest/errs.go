@@ -21,7 +21,6 @@ func errorCases() []testCase {
 		{"UnserializableResultFailsGet", testErrUnserializableResult},
 		{"CyclicOrTooDeepArgumentFailsAtCallSite", testErrCyclicArg},
 		{"CyclicOrTooDeepResultFailsGet", testErrCyclicResult},
-		{"UnknownNames", testErrUnknownNames},
 		{"LateRegistration", testErrLateRegistration},
 		{"MissingJobContextSaysHowToSetOne", testErrNoJobContext},
 		{"DroppedTaskContextHasNoJobContext", testErrDroppedCtx},
@@ -244,33 +243,6 @@ func testErrCyclicResult(s *env) {
 	s.wantSerialization(err, "method result: a list deeper than fray.MaxNesting", "levels")
 	if v, err := counterAdd.Call(s.Ctx, h, 1); err != nil || v != 6 {
 		s.Errorf("Counter.Add after refused results = %d, %v; want 6 (the actor must survive with its state)", v, err)
-	}
-}
-
-func testErrUnknownNames(s *env) {
-	arg, err := fray.Marshal(1)
-	s.must(err, "Marshal")
-	id, err := s.JC.SubmitTask(s.Ctx, fray.TaskSpec{Function: "fraytest.noSuchTask", Arg: fray.Payload{Data: arg},
-		Options: fray.TaskOptions{Name: "fraytest.noSuchTask"}})
-	if err == nil {
-		_, err = fray.NewRef[int](s.JC, id).Get(s.Ctx)
-	}
-	s.wantErr(err, fray.ErrUnknownName, "submitting an unregistered task")
-	s.wantContains(err, "message", "fraytest.noSuchTask")
-
-	_, err = s.JC.CreateActor(s.Ctx, fray.ActorSpec{Class: "fraytest.NoSuchClass", Arg: fray.Payload{Data: arg}})
-	s.wantErr(err, fray.ErrUnknownName, "creating an unregistered actor class")
-
-	h, err := Counter.Create(s.Ctx, 0)
-	s.must(err, "create Counter")
-	oid, err := s.JC.CallActor(s.Ctx, fray.ActorCall{Actor: h.ID(), Method: "fraytest.Counter.NoSuchMethod", Arg: fray.Payload{Data: arg}})
-	if err == nil {
-		_, err = fray.NewRef[int](s.JC, oid).Get(s.Ctx)
-	}
-	s.wantErr(err, fray.ErrUnknownName, "calling an unregistered method")
-	// The actor survives the bad call.
-	if v, err := counterAdd.Call(s.Ctx, h, 2); err != nil || v != 2 {
-		s.Errorf("Counter.Add after an unknown method = %d, %v; want 2", v, err)
 	}
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/fraytest"
 	"go.uber.org/goleak"
@@ -15,7 +15,7 @@ import (
 func TestLocalConformance(t *testing.T) {
 	fraytest.Run(t, fraytest.Backend{
 		Name: "local",
-		New: func(t *testing.T, o fraytest.Options) fray.JobContext {
+		New: func(t *testing.T, o fraytest.Options) backend.JobContext {
 			opts := local.Options{}
 			if o.PeerOf != nil { // a second driver on the same cluster and namespace
 				of := o.PeerOf.(*local.JobContext)
@@ -41,7 +41,7 @@ func TestLocalConformance(t *testing.T) {
 		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
 		Resources: fraytest.SuggestedResources,
 		Scarce:    fraytest.SuggestedScarce,
-		Fetched: func(_ context.Context, jc fray.JobContext) (int64, error) {
+		Fetched: func(_ context.Context, jc backend.JobContext) (int64, error) {
 			return jc.(*local.JobContext).ObjectsFetched(), nil
 		},
 	})

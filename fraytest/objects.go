@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 func objectCases() []testCase {
@@ -356,8 +357,8 @@ func testWaitOrder(s *env) {
 	all := []fray.AnyRef{b0, r1, b2, r3}
 	ready, pending, err := fray.Wait(s.Ctx, all, 2, fray.Forever)
 	s.must(err, "Wait")
-	want := [][]fray.ObjectID{{r1.ID(), r3.ID()}, {b0.ID(), b2.ID()}}
-	if !reflect.DeepEqual([][]fray.ObjectID{ids(ready), ids(pending)}, want) {
+	want := [][]backend.ObjectID{{r1.ID(), r3.ID()}, {b0.ID(), b2.ID()}}
+	if !reflect.DeepEqual([][]backend.ObjectID{ids(ready), ids(pending)}, want) {
 		s.Fatalf("Wait = ready %v pending %v; want ready %v pending %v (both in input order)",
 			ids(ready), ids(pending), want[0], want[1])
 	}
@@ -387,8 +388,8 @@ func testWaitCtxDeadline(s *env) {
 	}
 }
 
-func ids(refs []fray.AnyRef) []fray.ObjectID {
-	out := make([]fray.ObjectID, len(refs))
+func ids(refs []fray.AnyRef) []backend.ObjectID {
+	out := make([]backend.ObjectID, len(refs))
 	for i, r := range refs {
 		out[i] = r.ID()
 	}
@@ -482,14 +483,14 @@ func testCancelFinished(s *env) {
 
 func testAsCompletedAll(s *env) {
 	var refs []fray.Ref[int]
-	want := map[fray.ObjectID]bool{}
+	want := map[backend.ObjectID]bool{}
 	for i := 1; i <= 4; i++ {
 		r, err := square.Remote(s.Ctx, i)
 		s.must(err, "submit")
 		refs = append(refs, r)
 		want[r.ID()] = true
 	}
-	got := map[fray.ObjectID]bool{}
+	got := map[backend.ObjectID]bool{}
 	for r, err := range fray.AsCompleted(s.Ctx, refs) {
 		s.must(err, "AsCompleted")
 		if got[r.ID()] || !want[r.ID()] {

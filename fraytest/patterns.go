@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 func optionCases() []testCase {
@@ -317,7 +318,7 @@ func testPattern3(s *env) {
 	}
 	doneResults, err := fray.GetAll(s.Ctx, done)
 	s.must(err, "get(done_refs)")
-	pos := map[fray.ObjectID]int{}
+	pos := map[backend.ObjectID]int{}
 	for i, r := range more {
 		pos[r.ID()] = i
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"time"
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/actorpool"
@@ -103,7 +104,12 @@ func testPoolKilledActor(s *env) {
 			s.Fatalf("Map[%d] = %d, want %d", i, v, i*i)
 		}
 	}
+	// The replacement is created on a goroutine of its own, so Map may finish on the
+	// surviving actor before it joins: wait (bounded) for it rather than race it.
 	st := p.Stats()
+	for deadline := time.Now().Add(30 * time.Second); st.Live < 2 && time.Now().Before(deadline); st = p.Stats() {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if st.Replacements != 1 || st.Live != 2 {
 		s.Fatalf("pool stats %+v: want the dead actor replaced once and 2 live actors", st)
 	}

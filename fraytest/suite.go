@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 // Options is what a subtest asks of the Factory.
@@ -23,14 +24,14 @@ type Options struct {
 	// that made them). When nil, the job context must be isolated from every other one the
 	// factory made: its own job id and its own default namespace (on a shared Ray cluster, a
 	// fresh random namespace), so that names it registers there are invisible to others.
-	PeerOf fray.JobContext
+	PeerOf backend.JobContext
 }
 
 // Factory makes a job context for one subtest. It registers the job context's Close (and the
 // teardown of anything else it started, such as a cluster) with t.Cleanup, and calls
 // t.Fatal when it cannot make one. Closing a job context twice (the suite closes some
 // itself) must be harmless.
-type Factory func(t *testing.T, opts Options) fray.JobContext
+type Factory func(t *testing.T, opts Options) backend.JobContext
 
 // Capabilities describe what a backend can do. The suite tests every capability either way:
 // where a backend reports that it cannot honour an option, the suite asserts that using the
@@ -73,7 +74,7 @@ type Backend struct {
 	// Fetched reports how many object values jc's driver side has fetched so far (the
 	// values its Get calls returned), for the subtest proving that Wait and AsCompleted
 	// do not fetch (Ray's fetch_local=False). Nil skips that subtest, saying so.
-	Fetched func(ctx context.Context, jc fray.JobContext) (int64, error)
+	Fetched func(ctx context.Context, jc backend.JobContext) (int64, error)
 }
 
 // MinimumResources is what Backend.Resources must offer at least: the suite runs tasks
@@ -206,7 +207,7 @@ func SubtestNames() []string {
 type env struct {
 	*testing.T
 	b   Backend
-	JC  fray.JobContext
+	JC  backend.JobContext
 	Ctx context.Context
 	// status caches statusOptions for the subtest.
 	status fray.ActorOptions
@@ -219,7 +220,7 @@ func newS(t *testing.T, b Backend) *env {
 }
 
 // fresh makes another job context through the factory, with a bounded ctx that carries it.
-func (s *env) fresh(opts Options) (fray.JobContext, context.Context) {
+func (s *env) fresh(opts Options) (backend.JobContext, context.Context) {
 	s.Helper()
 	jc := s.b.New(s.T, opts)
 	if jc == nil {
@@ -231,7 +232,7 @@ func (s *env) fresh(opts Options) (fray.JobContext, context.Context) {
 }
 
 // peer makes a job context on the same cluster as jc.
-func (s *env) peer(jc fray.JobContext) (fray.JobContext, context.Context) {
+func (s *env) peer(jc backend.JobContext) (backend.JobContext, context.Context) {
 	s.Helper()
 	return s.fresh(Options{PeerOf: jc})
 }

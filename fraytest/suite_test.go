@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 func TestMain(m *testing.M) {
@@ -48,7 +49,7 @@ func TestSubtestNames(t *testing.T) {
 // TestRegisteredNames checks that everything the suite registers is under "fraytest." and
 // that the registry is frozen (by fray.Init in TestMain), so late definitions are refused.
 func TestRegisteredNames(t *testing.T) {
-	names := fray.RegisteredNames()
+	names := backend.RegisteredNames()
 	if len(names) < 20 {
 		t.Fatalf("only %d registered names", len(names))
 	}

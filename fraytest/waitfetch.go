@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 // bigValue returns n bytes: a value large enough to live in Ray's shared object store
@@ -38,7 +39,7 @@ func testWaitDoesNotFetch(s *env) {
 	}
 	before := fetched()
 	anys := []fray.AnyRef{refs[0], refs[1], refs[2]}
-	ready, pending, err := fray.Wait(s.Ctx, anys, len(anys), fray.Forever)
+	ready, pending, err := fray.Wait(s.Ctx, anys, len(anys), backend.Forever)
 	s.must(err, "Wait")
 	if len(ready) != 3 || len(pending) != 0 {
 		s.Fatalf("Wait(all, Forever): %d ready, %d pending", len(ready), len(pending))

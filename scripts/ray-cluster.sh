@@ -7,6 +7,14 @@
 #   scripts/ray-cluster.sh env     # prints `export NAME=value` lines for the running cluster
 #   scripts/ray-cluster.sh stop    # stops the cluster this script started, and nothing else
 #   scripts/ray-cluster.sh address # prints the address of the running cluster
+#   scripts/ray-cluster.sh add-node        # joins a worker node (a second raylet) to it
+#   scripts/ray-cluster.sh kill-node TEMP  # kills that node (raylet and workers, SIGKILL)
+#
+# add-node starts a worker node on this machine (`ray start --address`) with its own
+# --temp-dir (RAY_TEMP_DIR, default a new directory under /tmp), free ports, the cluster's
+# token, every socket on 127.0.0.1, RAY_NUM_CPUS (default 2) and RAY_RESOURCES (default {}),
+# and prints its temp dir; stop ends it with the head. kill-node simulates that node's
+# machine dying: its raylet (found by its temp dir) and every process below it die at once.
 #
 # What connects to the cluster needs its token: `eval "$(scripts/ray-cluster.sh env)"`
 # exports RAY_ADDRESS, RAY_AUTH_MODE=token, RAY_AUTH_TOKEN_PATH (the token, a 0600 file,
@@ -74,8 +82,17 @@ stop)
 	"$fray" cluster stop --state-dir "$cache" >/dev/null
 	echo "ray-cluster: stopped"
 	;;
+add-node)
+	args=(cluster add-node --state-dir "$cache" --python "$venv/bin/python"
+		--num-cpus "${RAY_NUM_CPUS:-2}" --resources "${RAY_RESOURCES:-{\}}")
+	if [ -n "${RAY_TEMP_DIR:-}" ]; then args+=(--temp-dir "$RAY_TEMP_DIR"); fi
+	exec "$fray" "${args[@]}"
+	;;
+kill-node)
+	exec "$fray" cluster kill-node --state-dir "$cache" "${2:-}"
+	;;
 *)
-	echo "usage: $0 start|env|stop|address" >&2
+	echo "usage: $0 start|env|stop|address|add-node|kill-node TEMP_DIR" >&2
 	exit 2
 	;;
 esac

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/procpool"
 )
 
@@ -23,7 +24,7 @@ const (
 // submission order. Drainers exist only while there is work.
 type actor struct {
 	c        *Cluster
-	info     fray.ActorInfo
+	info     backend.ActorInfo
 	owner    *JobContext // nil for detached actors, which belong to the cluster
 	ctorTask *task       // the creation: placement, then the constructor; reused on restarts
 	holds    bool        // the actor holds its placement resources for life
@@ -49,63 +50,54 @@ type actor struct {
 
 // CreateActor starts an actor, or with GetIfExists returns the live actor of that name. The
 // constructor runs asynchronously once the placement resources are free.
-func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray.ActorInfo, error) {
+func (j *JobContext) CreateActor(ctx context.Context, spec backend.ActorSpec) (backend.ActorInfo, error) {
 	if j.closed.Load() {
-		return fray.ActorInfo{}, errClosed
+		return backend.ActorInfo{}, errClosed
 	}
-	fn, err := j.c.lookup(spec.Class)
-	if err != nil {
-		return fray.ActorInfo{}, err
-	}
-	if fn.Kind != fray.KindActorClass {
-		return fray.ActorInfo{}, &fray.UnknownNameError{What: "actor class", Name: spec.Class, Hint: "it is registered as a " + fn.Kind.String() + ", not an actor class"}
-	}
+	fn := spec.Class
 	o := &spec.Options
-	placement, held := fray.ActorResources(o.Resources)
+	placement, held := o.Placement, o.Held
 	cl := j.c.classFor(placement, false)
 	if cl.shape.infeasible != nil {
-		return fray.ActorInfo{}, cl.shape.infeasible
+		return backend.ActorInfo{}, cl.shape.infeasible
 	}
 	var pr *procTask
 	if !o.RuntimeEnv.IsZero() || cl.shape.gpu > 0 || j.isolation == IsolateProcess || j.c.hasEnv.Load() {
-		if err := o.RuntimeEnv.Validate(); err != nil {
-			return fray.ActorInfo{}, err
-		}
-		pr = j.processSpec(0, o.RuntimeEnv, cl.shape.gpu > 0, parentEnv(ctx))
+		pr = j.processSpec(0, fray.RuntimeEnv(o.RuntimeEnv), cl.shape.gpu > 0, parentEnv(ctx))
 		if pr != nil {
 			pr.maxCalls = 0 // an actor's process lives as long as the actor
 		}
 	}
 	arg, err := j.payload(spec.Arg)
 	if err != nil {
-		return fray.ActorInfo{}, fmt.Errorf("local: actor %s: constructor argument: %w", spec.Class, err)
+		return backend.ActorInfo{}, fmt.Errorf("local: actor %s: constructor argument: %w", fn.Name, err)
 	}
 	ns := o.Namespace
 	if ns == "" {
 		ns = j.ns
 	}
 	c := j.c
-	a := &actor{c: c, holds: len(held) > 0, maxConc: o.EffectiveMaxConcurrency(), restartsLeft: o.MaxRestarts,
+	a := &actor{c: c, holds: len(held) > 0, maxConc: o.MaxConcurrency, restartsLeft: o.MaxRestarts,
 		taskRetries: o.MaxTaskRetries, pr: pr}
 	a.gone.L = &a.mu
-	a.info = fray.ActorInfo{ID: fray.ActorID(c.tag + "-actor-" + strconv.FormatUint(c.actorSeq.Add(1), 16)),
-		Class: spec.Class, Name: o.Name, Namespace: ns}
-	if o.Lifetime == fray.JobScoped {
+	a.info = backend.ActorInfo{ID: backend.ActorID(c.tag + "-actor-" + strconv.FormatUint(c.actorSeq.Add(1), 16)),
+		Class: fn.Name, Name: o.Name, Namespace: ns}
+	if !o.Detached {
 		a.owner = j
 	}
-	t := &task{job: j, fn: fn, class: cl, kind: kindCtor, arg: arg, name: spec.Class, actor: a}
+	t := &task{job: j, fn: fn, class: cl, kind: kindCtor, arg: arg, name: fn.Name, actor: a}
 	if pr != nil {
 		t.pr = &procTask{env: pr.env} // holds the actor's GPU ids once placed
 	}
 	t.init()
-	t.obj.id = fray.ObjectID(string(a.info.ID) + ".init")
+	t.obj.id = backend.ObjectID(string(a.info.ID) + ".init")
 	t.state.Store(stQueued)
 	a.ctorTask = t
 
 	c.mu.Lock()
 	if c.closed || c.closing.Load() {
 		c.mu.Unlock()
-		return fray.ActorInfo{}, errClosed
+		return backend.ActorInfo{}, errClosed
 	}
 	if o.Name != "" {
 		key := actorKey{ns, o.Name}
@@ -114,7 +106,7 @@ func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray
 			if o.GetIfExists {
 				return ex.info, nil
 			}
-			return fray.ActorInfo{}, fmt.Errorf("local: %w: an actor named %q already lives in namespace %q; choose another name, set GetIfExists to use the existing one, or kill it first", fray.ErrNameTaken, o.Name, ns)
+			return backend.ActorInfo{}, fmt.Errorf("local: %w: an actor named %q already lives in namespace %q; choose another name, set GetIfExists to use the existing one, or kill it first", fray.ErrNameTaken, o.Name, ns)
 		}
 		c.names[key] = a
 	}
@@ -130,7 +122,7 @@ func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray
 		j.mu.Unlock()
 		if closed {
 			a.kill(true, "its job context was closed")
-			return fray.ActorInfo{}, errClosed
+			return backend.ActorInfo{}, errClosed
 		}
 	}
 	c.submit(t)
@@ -176,7 +168,7 @@ func (a *actor) construct(t *task) {
 	} else {
 		returned := false
 		defer func() {
-			if !returned { // the constructor called runtime.Goexit (see fray.Function.Invoke)
+			if !returned { // the constructor called runtime.Goexit (see backend.Function.Invoke)
 				a.constructed(t, ctx, gen, nil, ct.fn.GoexitError(string(ct.obj.id)))
 			}
 		}()
@@ -289,33 +281,24 @@ func (a *actor) waitGoroutines() {
 }
 
 // CallActor queues a method call in the actor's mailbox.
-func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.ObjectID, error) {
+func (j *JobContext) CallActor(ctx context.Context, call backend.ActorCall) (backend.ObjectID, error) {
 	return j.callActor(ctx, call, nil)
 }
 
 // callActor is CallActor; with stream set, of a streaming method whose items go there.
-func (j *JobContext) callActor(ctx context.Context, call fray.ActorCall, stream *streamBuf) (fray.ObjectID, error) {
+func (j *JobContext) callActor(ctx context.Context, call backend.ActorCall, stream *streamBuf) (backend.ObjectID, error) {
 	if j.closed.Load() {
 		return "", errClosed
 	}
-	fn, err := j.c.lookup(call.Method)
-	if err != nil {
-		return "", err
-	}
-	if fn.Kind != fray.KindMethod {
-		return "", &fray.UnknownNameError{What: "method", Name: call.Method, Hint: "it is registered as a " + fn.Kind.String() + ", not an actor method"}
-	}
+	fn := call.Method // the API checked it is a method of the handle's class
 	if err := checkStreaming(fn, stream); err != nil {
 		return "", err
 	}
 	v, _ := j.c.actors.Load(call.Actor)
 	a, _ := v.(*actor)
-	if a != nil && fn.Class != a.info.Class {
-		return "", fmt.Errorf("local: %w: method %s called on actor %s of class %s", fray.ErrInvalidArgument, call.Method, call.Actor, a.info.Class)
-	}
 	arg, err := j.payload(call.Arg)
 	if err != nil {
-		return "", fmt.Errorf("local: method %s: argument: %w", call.Method, err)
+		return "", fmt.Errorf("local: method %s: argument: %w", fn.Name, err)
 	}
 	t := &task{job: j, fn: fn, kind: kindCall, arg: arg, name: fn.Name, actor: a, stream: stream}
 	if a != nil && stream == nil { // a stream is not run again: its consumer saw items of the first run
@@ -342,7 +325,7 @@ func (j *JobContext) callActor(ctx context.Context, call fray.ActorCall, stream 
 	}
 	j.mu.Unlock()
 	if a == nil {
-		j.complete(&t.obj, fray.Payload{}, &fray.ActorDiedError{ActorID: string(call.Actor),
+		j.complete(&t.obj, backend.Payload{}, &fray.ActorDiedError{ActorID: string(call.Actor),
 			Reason: "no actor with this id lives on this cluster (it belongs to another cluster, or its cluster was closed)"})
 		return id, nil
 	}
@@ -355,7 +338,7 @@ func (a *actor) enqueue(t *task) {
 	if a.state == acDead {
 		err := a.diedError(a.reason)
 		a.mu.Unlock()
-		t.job.complete(&t.obj, fray.Payload{}, err)
+		t.job.complete(&t.obj, backend.Payload{}, err)
 		return
 	}
 	a.appendLocked(t)
@@ -449,12 +432,12 @@ func (a *actor) call(t *task, self any, gen uint64) {
 	if t.dep != nil && t.dep.err != nil {
 		err = t.dep.err // the argument failed: fail with the same error without running
 		t.state.CompareAndSwap(stRunning, stFinished)
-		j.complete(&t.obj, fray.Payload{}, err)
+		j.complete(&t.obj, backend.Payload{}, err)
 		ctx.cancel()
 		j.exit()
 		return
 	}
-	var p fray.Payload
+	var p backend.Payload
 	if pa, ok := self.(*procpool.Actor); ok && a.pr != nil {
 		var died error
 		p, err, died = a.callProcess(ctx, t, pa)
@@ -467,7 +450,7 @@ func (a *actor) call(t *task, self any, gen uint64) {
 	} else {
 		returned := false
 		defer func() {
-			if !returned { // the method called runtime.Goexit (see fray.Function.Invoke)
+			if !returned { // the method called runtime.Goexit (see backend.Function.Invoke)
 				p, err := j.encodeResult(t, nil, t.fn.GoexitError(string(t.obj.id)))
 				a.called(t, ctx, p, err)
 			}
@@ -480,14 +463,14 @@ func (a *actor) call(t *task, self any, gen uint64) {
 }
 
 // called completes method call t, whose attempt ran with ctx, with its result.
-func (a *actor) called(t *task, ctx *taskCtx, p fray.Payload, err error) {
+func (a *actor) called(t *task, ctx *taskCtx, p backend.Payload, err error) {
 	j := t.job
 	ctx.cancel()
 	if !a.finishAttempt(t, ctx) {
 		j.exit() // the actor restarted meanwhile and runs the call again (MaxTaskRetries)
 		return
 	}
-	t.arg, t.dep = fray.Payload{}, nil
+	t.arg, t.dep = backend.Payload{}, nil
 	j.complete(&t.obj, p, err)
 	j.exit()
 }
@@ -531,7 +514,7 @@ func (j *JobContext) waitObject(ctx *taskCtx, o *object) bool {
 // KillActor kills an actor: queued and running calls fail with *fray.ActorDiedError (running
 // ones also have their contexts cancelled). With noRestart false and restarts left, the
 // constructor runs again on a fresh state and later calls go to it.
-func (j *JobContext) KillActor(ctx context.Context, id fray.ActorID, noRestart bool) error {
+func (j *JobContext) KillActor(ctx context.Context, id backend.ActorID, noRestart bool) error {
 	if j.closed.Load() {
 		return errClosed
 	}
@@ -714,9 +697,9 @@ func (a *actor) afterDeath(failed []*task) {
 
 // GetActor finds a live named actor in namespace ("" means the job's namespace). Named actors
 // of every job context on the cluster are visible, as on a Ray cluster.
-func (j *JobContext) GetActor(ctx context.Context, name, namespace string) (fray.ActorInfo, error) {
+func (j *JobContext) GetActor(ctx context.Context, name, namespace string) (backend.ActorInfo, error) {
 	if j.closed.Load() {
-		return fray.ActorInfo{}, errClosed
+		return backend.ActorInfo{}, errClosed
 	}
 	if namespace == "" {
 		namespace = j.ns
@@ -725,7 +708,7 @@ func (j *JobContext) GetActor(ctx context.Context, name, namespace string) (fray
 	a := j.c.names[actorKey{namespace, name}]
 	j.c.mu.Unlock()
 	if a == nil || a.dead() {
-		return fray.ActorInfo{}, &fray.UnknownNameError{What: "named actor", Name: name,
+		return backend.ActorInfo{}, &fray.UnknownNameError{What: "named actor", Name: name,
 			Hint: fmt.Sprintf("no live actor of that name in namespace %q; names are per namespace, and an actor's name is freed when it dies", namespace)}
 	}
 	return a.info, nil

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/procpool"
 	"github.com/fray-go/fray/internal/worker"
 )
@@ -37,11 +38,9 @@ type Cluster struct {
 	names   map[actorKey]*actor // live named actors
 
 	defaultTask *class   // {"CPU": 1}, the class of tasks without resources
-	actors      sync.Map // fray.ActorID → *actor, for lookups without the lock
+	actors      sync.Map // backend.ActorID → *actor, for lookups without the lock
 	actorSeq    atomic.Uint64
 	tag         string // random prefix of actor ids
-	funcs       map[string]*fray.Function
-	lastFn      atomic.Pointer[fray.Function]
 	pool        *pool
 	gpus        *procpool.GPUSet // concrete GPU ids for the ledger's GPU amounts
 	workerOpts  WorkerOptions
@@ -66,7 +65,7 @@ type class struct {
 // its actors (detached ones included) and closes the job contexts still attached.
 func NewCluster(opts ClusterOptions) (*Cluster, error) {
 	worker.CheckDriver("local.NewCluster") // a worker whose main skipped fray.Init exits here
-	fray.FreezeRegistry()
+	backend.FreezeRegistry()
 	if err := opts.Resources.Validate(); err != nil {
 		return nil, fmt.Errorf("local: cluster resources: %w", err)
 	}
@@ -76,18 +75,12 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 		jobs:    map[*JobContext]struct{}{},
 		names:   map[actorKey]*actor{},
 		tag:     randomHex(4),
-		funcs:   map[string]*fray.Function{},
 		pool:    newPool(),
 	}
 	c.workerOpts = opts.Workers
 	c.gpus = newGPUSet(c.ledger.snapshot(c.ledger.total))
 	c.idle.L = &c.mu
 	c.defaultTask = c.classFor(nil, true)
-	for _, name := range fray.RegisteredNames() {
-		if f, err := fray.LookupFunction(name); err == nil {
-			c.funcs[name] = f
-		}
-	}
 	return c, nil
 }
 
@@ -103,22 +96,6 @@ func (c *Cluster) Available() fray.Resources {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ledger.snapshot(c.ledger.avail)
-}
-
-// lookup returns a registered function; the registry is frozen before a cluster exists, so
-// the snapshot taken at NewCluster is complete, and the fallback only serves odd programs
-// that build a cluster during package initialization.
-func (c *Cluster) lookup(name string) (*fray.Function, error) {
-	// Programs tend to submit the same function many times in a row: remember the last one.
-	if f := c.lastFn.Load(); f != nil && f.Name == name {
-		return f, nil
-	}
-	f, ok := c.funcs[name]
-	if !ok {
-		return fray.LookupFunction(name)
-	}
-	c.lastFn.Store(f)
-	return f, nil
 }
 
 // classFor returns the scheduling class of a request. With task set, a request without a CPU
@@ -149,7 +126,7 @@ func (c *Cluster) submit(t *task) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		t.job.complete(&t.obj, fray.Payload{}, errClosed)
+		t.job.complete(&t.obj, backend.Payload{}, errClosed)
 		return
 	}
 	start := c.enqueueLocked(t)
@@ -245,7 +222,7 @@ func (c *Cluster) worker(t *task) {
 		if cur == nil {
 			return
 		}
-		// cur ended this goroutine with runtime.Goexit (see fray.Function.Invoke): its
+		// cur ended this goroutine with runtime.Goexit (see backend.Function.Invoke): its
 		// attempt fails here, and another goroutine takes over from this worker.
 		next := c.finish(cur, cur.goexited())
 		cur.completeRun()

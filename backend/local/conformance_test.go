@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/fraytest"
 )
@@ -36,7 +36,7 @@ func TestConformanceProcess(t *testing.T) {
 func suiteBackend(name string, base local.Options) fraytest.Backend {
 	return fraytest.Backend{
 		Name: name,
-		New: func(t *testing.T, o fraytest.Options) fray.JobContext {
+		New: func(t *testing.T, o fraytest.Options) backend.JobContext {
 			opts := base
 			if o.PeerOf != nil {
 				of := o.PeerOf.(*local.JobContext)
@@ -59,7 +59,7 @@ func suiteBackend(name string, base local.Options) fraytest.Backend {
 		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
 		Resources: fraytest.SuggestedResources,
 		Scarce:    fraytest.SuggestedScarce,
-		Fetched: func(_ context.Context, jc fray.JobContext) (int64, error) {
+		Fetched: func(_ context.Context, jc backend.JobContext) (int64, error) {
 			return jc.(*local.JobContext).ObjectsFetched(), nil
 		},
 	}

@@ -42,7 +42,7 @@
 // runs, a running one has its context cancelled, and a cancelled task is never retried.
 // With force, a task running in a worker process has its process killed; an in-process
 // task cannot be killed (force changes nothing for a goroutine). Tasks are retried up to
-// TaskOptions.EffectiveMaxRetries times (-1: without limit) after a system failure (their
+// TaskOptions.MaxRetries times (3 by default; -1: without limit) after a system failure (their
 // worker process died), and also after returning an error or panicking with
 // RetryExceptions. A task's context is also cancelled when it returns. Close cancels the
 // job's queued and running tasks and calls, kills its job-scoped actors and its worker
@@ -94,7 +94,7 @@
 // task blocked in Get or Wait lends its CPU as in-process tasks do.
 //
 // Crash isolation: a worker process that exits, crashes or is killed never takes the driver
-// down. A task whose worker died is retried in a fresh process up to EffectiveMaxRetries
+// down. A task whose worker died is retried in a fresh process up to TaskOptions.MaxRetries
 // times and then fails with *fray.WorkerDiedError. When an actor's process dies, the call in
 // flight and the queued calls fail with *fray.ActorDiedError; with MaxRestarts left the
 // constructor runs again in a fresh process (state lost), calls made meanwhile wait for it,

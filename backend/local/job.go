@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/worker"
 )
 
@@ -43,7 +44,7 @@ type Options struct {
 	Workers WorkerOptions
 }
 
-// JobContext is a job running on an in-process Cluster: it implements fray.JobContext. It is
+// JobContext is a job running on an in-process Cluster: it implements backend.JobContext. It is
 // safe for concurrent use. Close it when done.
 type JobContext struct {
 	c      *Cluster
@@ -70,13 +71,13 @@ type JobContext struct {
 	closeOnce sync.Once
 }
 
-var _ fray.JobContext = (*JobContext)(nil)
+var _ backend.JobContext = (*JobContext)(nil)
 
 // New starts a job context: on opts.Cluster, or on a private cluster with opts.Resources. It
 // freezes the task registry.
 func New(opts Options) (*JobContext, error) {
 	worker.CheckDriver("local.New") // a worker whose main skipped fray.Init exits here
-	fray.FreezeRegistry()
+	backend.FreezeRegistry()
 	c := opts.Cluster
 	owns := false
 	if c == nil {
@@ -140,18 +141,18 @@ func (j *JobContext) PassesValuesDirectly() bool { return j.direct }
 
 // newIDLocked returns a fresh object id, the job's prefix and a hex sequence number, and
 // stores o under it; j.mu is held.
-func (j *JobContext) newIDLocked(o *object) fray.ObjectID {
+func (j *JobContext) newIDLocked(o *object) backend.ObjectID {
 	j.seq++
 	var buf [40]byte
 	b := append(buf[:0], j.prefix...)
 	b = strconv.AppendUint(b, j.seq, 16)
-	o.id = fray.ObjectID(b)
+	o.id = backend.ObjectID(b)
 	j.objects.put(j.seq, o)
 	return o.id
 }
 
 // objectLocked finds an object by id; j.mu is held.
-func (j *JobContext) objectLocked(id fray.ObjectID) (*object, bool) {
+func (j *JobContext) objectLocked(id backend.ObjectID) (*object, bool) {
 	seq, ok := j.parseID(id)
 	if !ok {
 		return nil, false
@@ -159,14 +160,14 @@ func (j *JobContext) objectLocked(id fray.ObjectID) (*object, bool) {
 	return j.objects.get(seq)
 }
 
-func (j *JobContext) forgetLocked(id fray.ObjectID) {
+func (j *JobContext) forgetLocked(id backend.ObjectID) {
 	if seq, ok := j.parseID(id); ok {
 		j.objects.remove(seq)
 	}
 }
 
 // parseID returns the sequence number of an id made by this job context.
-func (j *JobContext) parseID(id fray.ObjectID) (uint64, bool) {
+func (j *JobContext) parseID(id backend.ObjectID) (uint64, bool) {
 	n := len(j.prefix)
 	if len(id) <= n || len(id) > n+16 || string(id[:n]) != string(j.prefix) {
 		return 0, false
@@ -186,42 +187,42 @@ func (j *JobContext) parseID(id fray.ObjectID) (uint64, bool) {
 	return seq, true
 }
 
-func unknownObject(id fray.ObjectID) error {
+func unknownObject(id backend.ObjectID) error {
 	return &fray.ObjectLostError{ObjectID: string(id), Reason: "this job context holds no such object: it was released (every Ref to it was garbage collected), or the id comes from another job context"}
 }
 
 // payload makes sure a value is encoded unless values pass directly. The API layer encodes
 // already; this covers SPI callers that hand over a Value.
-func (j *JobContext) payload(p fray.Payload) (fray.Payload, error) {
+func (j *JobContext) payload(p backend.Payload) (backend.Payload, error) {
 	if j.direct || p.Data != nil || p.Value == nil {
 		return p, nil
 	}
 	b, err := fray.Marshal(p.Value)
 	if err != nil {
-		return fray.Payload{}, err
+		return backend.Payload{}, err
 	}
-	return fray.Payload{Data: b}, nil
+	return backend.Payload{Data: b}, nil
 }
 
 // encodeResult turns what a task returned into its object: in codec mode the result is
 // encoded (a failure becomes the task's error) and errors take the trip through
 // fray.EncodeError/DecodeError that they would take from a remote worker.
-func (j *JobContext) encodeResult(t *task, res any, err error) (fray.Payload, error) {
+func (j *JobContext) encodeResult(t *task, res any, err error) (backend.Payload, error) {
 	if err != nil {
 		if !j.direct {
 			err = fray.DecodeError(fray.EncodeError(err))
 		}
-		return fray.Payload{}, err
+		return backend.Payload{}, err
 	}
 	if j.direct {
-		return fray.Payload{Value: res}, nil
+		return backend.Payload{Value: res}, nil
 	}
 	b, e := fray.Marshal(res)
 	if e != nil {
-		return fray.Payload{}, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", e),
+		return backend.Payload{}, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", e),
 			Message: "cannot encode the result: " + e.Error(), Cause: e}
 	}
-	return fray.Payload{Data: b}, nil
+	return backend.Payload{Data: b}, nil
 }
 
 // TaskRunsInProcess reports whether a task submitted from ctx with options o would run as
@@ -249,49 +250,33 @@ func (j *JobContext) TaskRunsInProcess(ctx context.Context, o fray.TaskOptions) 
 
 // SubmitTask queues a task; it runs once its ArgRef (if any) is ready and its resources are
 // free.
-func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.ObjectID, error) {
+func (j *JobContext) SubmitTask(ctx context.Context, spec backend.TaskSpec) (backend.ObjectID, error) {
 	return j.submitTask(ctx, spec, nil)
 }
 
 // submitTask is SubmitTask; with stream set, of a streaming task whose items go there.
-func (j *JobContext) submitTask(ctx context.Context, spec fray.TaskSpec, stream *streamBuf) (fray.ObjectID, error) {
+func (j *JobContext) submitTask(ctx context.Context, spec backend.TaskSpec, stream *streamBuf) (backend.ObjectID, error) {
 	if j.closed.Load() {
 		return "", errClosed
 	}
-	fn, err := j.c.lookup(spec.Function)
-	if err != nil {
-		return "", err
-	}
-	if fn.Kind != fray.KindTask {
-		return "", &fray.UnknownNameError{What: "task", Name: spec.Function, Hint: "it is registered as an " + fn.Kind.String() + ", not a task"}
-	}
+	fn, o := spec.Function, &spec.Options // checked and defaulted by the API
 	if err := checkStreaming(fn, stream); err != nil {
 		return "", err
 	}
-	o := &spec.Options
 	cl := j.c.classFor(o.Resources, true)
 	if cl.shape.infeasible != nil {
 		return "", cl.shape.infeasible
 	}
-	if o.MaxCalls < 0 {
-		return "", fmt.Errorf("local: task %s: %w: MaxCalls must be >= 0 (0 means unlimited), got %d", spec.Function, fray.ErrInvalidArgument, o.MaxCalls)
-	}
 	var pr *procTask
 	if o.MaxCalls > 0 || !o.RuntimeEnv.IsZero() || cl.shape.gpu > 0 || j.isolation == IsolateProcess || j.c.hasEnv.Load() {
-		if err := o.RuntimeEnv.Validate(); err != nil {
-			return "", err
-		}
-		pr = j.processSpec(o.MaxCalls, o.RuntimeEnv, cl.shape.gpu > 0, parentEnv(ctx))
+		pr = j.processSpec(o.MaxCalls, fray.RuntimeEnv(o.RuntimeEnv), cl.shape.gpu > 0, parentEnv(ctx))
 	}
 	arg, err := j.payload(spec.Arg)
 	if err != nil {
-		return "", fmt.Errorf("local: task %s: argument: %w", spec.Function, err)
+		return "", fmt.Errorf("local: task %s: argument: %w", fn.Name, err)
 	}
 	t := &task{job: j, fn: fn, class: cl, kind: kindTask, arg: arg, name: o.Name, pr: pr,
-		retryExceptions: o.RetryExceptions, retriesLeft: int32(min(o.EffectiveMaxRetries(), math.MaxInt32)), stream: stream}
-	if t.name == "" {
-		t.name = fn.Name
-	}
+		retryExceptions: o.RetryExceptions, retriesLeft: int32(min(o.MaxRetries, math.MaxInt32)), stream: stream}
 	t.init()
 	j.mu.Lock()
 	if j.closed.Load() {
@@ -321,7 +306,7 @@ func (j *JobContext) submitTask(ctx context.Context, spec fray.TaskSpec, stream 
 	case dep != nil && dep.err != nil:
 		// As in Ray, a task whose argument failed fails with the same error without running.
 		t.state.Store(stFinished)
-		ready := j.completeLocked(&t.obj, fray.Payload{}, dep.err, nil)
+		ready := j.completeLocked(&t.obj, backend.Payload{}, dep.err, nil)
 		j.mu.Unlock()
 		j.submitAll(ready)
 		return id, nil
@@ -333,7 +318,7 @@ func (j *JobContext) submitTask(ctx context.Context, spec fray.TaskSpec, stream 
 }
 
 // Put stores an object.
-func (j *JobContext) Put(ctx context.Context, value fray.Payload) (fray.ObjectID, error) {
+func (j *JobContext) Put(ctx context.Context, value backend.Payload) (backend.ObjectID, error) {
 	if j.closed.Load() {
 		return "", errClosed
 	}
@@ -354,7 +339,7 @@ func (j *JobContext) Put(ctx context.Context, value fray.Payload) (fray.ObjectID
 
 // complete makes o ready with a value or an error and wakes whoever waits for it. Only the
 // first completion counts.
-func (j *JobContext) complete(o *object, p fray.Payload, err error) {
+func (j *JobContext) complete(o *object, p backend.Payload, err error) {
 	j.mu.Lock()
 	if o.done {
 		j.mu.Unlock()
@@ -367,7 +352,7 @@ func (j *JobContext) complete(o *object, p fray.Payload, err error) {
 
 // completeLocked completes o and its dependents that fail with it, and appends to ready the
 // dependents that can now be scheduled.
-func (j *JobContext) completeLocked(o *object, p fray.Payload, err error, ready []*task) []*task {
+func (j *JobContext) completeLocked(o *object, p backend.Payload, err error, ready []*task) []*task {
 	o.done, o.val, o.err = true, p, err
 	if o.task != nil && o.task.stream != nil {
 		o.task.stream.finish(err)
@@ -393,7 +378,7 @@ func (j *JobContext) completeLocked(o *object, p fray.Payload, err error, ready 
 	for _, d := range deps {
 		if err != nil {
 			if d.state.CompareAndSwap(stWaitDep, stFinished) {
-				ready = j.completeLocked(&d.obj, fray.Payload{}, err, ready)
+				ready = j.completeLocked(&d.obj, backend.Payload{}, err, ready)
 			}
 		} else if d.state.CompareAndSwap(stWaitDep, stQueued) {
 			ready = append(ready, d)
@@ -409,12 +394,12 @@ func (j *JobContext) submitAll(ts []*task) {
 }
 
 // Get waits for every object; values that are ready are returned even when ctx is done.
-func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, error) {
+func (j *JobContext) Get(ctx context.Context, ids []backend.ObjectID) ([]backend.Object, error) {
 	if j.closed.Load() {
 		return nil, errClosed
 	}
 	j.fetched.Add(int64(len(ids)))
-	out := make([]fray.Object, len(ids))
+	out := make([]backend.Object, len(ids))
 	var pbuf [4]*object
 	var ibuf [4]int
 	pending, pendingIdx := pbuf[:0], ibuf[:0]
@@ -426,7 +411,7 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 			return nil, unknownObject(id)
 		}
 		if o.done {
-			out[i] = fray.Object{Payload: o.val, Err: o.err}
+			out[i] = backend.Object{Payload: o.val, Err: o.err}
 		} else {
 			pending = append(pending, o)
 			pendingIdx = append(pendingIdx, i)
@@ -450,7 +435,7 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 		return nil, err
 	}
 	for k, o := range pending {
-		out[pendingIdx[k]] = fray.Object{Payload: o.val, Err: o.err}
+		out[pendingIdx[k]] = backend.Object{Payload: o.val, Err: o.err}
 	}
 	return out, nil
 }
@@ -511,7 +496,7 @@ func (j *JobContext) block(ctx context.Context, w *waiter, timer <-chan time.Tim
 }
 
 // Wait reports which objects are ready once numReturns are, the timeout passes or ctx is done.
-func (j *JobContext) Wait(ctx context.Context, ids []fray.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
+func (j *JobContext) Wait(ctx context.Context, ids []backend.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
 	if j.closed.Load() {
 		return nil, errClosed
 	}
@@ -569,7 +554,7 @@ func isCtxErr(ctx context.Context, err error) bool { return ctx.Err() != nil && 
 // retried. With force, a task running in a worker process has its process killed; force
 // changes nothing for in-process tasks: a goroutine cannot be killed. Cancelling a finished
 // task or a Put object does nothing.
-func (j *JobContext) Cancel(ctx context.Context, id fray.ObjectID, force bool) error {
+func (j *JobContext) Cancel(ctx context.Context, id backend.ObjectID, force bool) error {
 	if j.closed.Load() {
 		return errClosed
 	}
@@ -615,19 +600,19 @@ func (j *JobContext) cancelTask(t *task, err error) {
 			}
 			// Complete first: once its context is cancelled the task may return and
 			// complete the object with its own error.
-			j.complete(&t.obj, fray.Payload{}, err)
+			j.complete(&t.obj, backend.Payload{}, err)
 			t.cancelCtx()
 			return
 		default:
 			return
 		}
-		j.complete(&t.obj, fray.Payload{}, err)
+		j.complete(&t.obj, backend.Payload{}, err)
 		return
 	}
 }
 
 // Release forgets objects the caller no longer references; a pending one goes once done.
-func (j *JobContext) Release(ids []fray.ObjectID) {
+func (j *JobContext) Release(ids []backend.ObjectID) {
 	j.mu.Lock()
 	for _, id := range ids {
 		if o, ok := j.objectLocked(id); ok {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 func TestShapeKeyCanonical(t *testing.T) {
@@ -143,7 +144,7 @@ func TestParseMemTotal(t *testing.T) {
 func TestParseID(t *testing.T) {
 	j := &JobContext{prefix: []byte("abc123."), objects: newObjTable()}
 	j.mu.Lock()
-	var ids []fray.ObjectID
+	var ids []backend.ObjectID
 	for range 300 {
 		ids = append(ids, j.newIDLocked(&object{}))
 	}
@@ -154,7 +155,7 @@ func TestParseID(t *testing.T) {
 			t.Fatalf("parseID(%q) = %d, %v", id, seq, ok)
 		}
 	}
-	for _, bad := range []fray.ObjectID{"", "abc123.", "abc124.1", "abc123.x", "abc123.1A", "abc123.11111111111111111", "1"} {
+	for _, bad := range []backend.ObjectID{"", "abc123.", "abc124.1", "abc123.x", "abc123.1A", "abc123.11111111111111111", "1"} {
 		if seq, ok := j.parseID(bad); ok {
 			t.Errorf("parseID(%q) = %d, accepted", bad, seq)
 		}
@@ -167,7 +168,7 @@ func FuzzParseID(f *testing.F) {
 	f.Add("p.ffffffffffffffff")
 	f.Add("q.1")
 	f.Fuzz(func(t *testing.T, id string) {
-		seq, ok := j.parseID(fray.ObjectID(id))
+		seq, ok := j.parseID(backend.ObjectID(id))
 		if !ok {
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/procpool"
 	"github.com/fray-go/fray/internal/worker"
 )
@@ -146,19 +147,19 @@ func (ps *procs) close() {
 
 // runProcess runs a task attempt in a worker process of the job's pool. The task's
 // resources (and GPU ids) are held by the caller.
-func (t *task) runProcess(ctx *taskCtx) (fray.Payload, error) {
+func (t *task) runProcess(ctx *taskCtx) (backend.Payload, error) {
 	j := t.job
 	pool, err := j.procs.get(j.c, j)
 	if err != nil {
-		return fray.Payload{}, err
+		return backend.Payload{}, err
 	}
 	p := t.arg
 	if t.dep != nil {
 		p = t.dep.val
 	}
-	arg, err := p.Encoded()
+	arg, err := p.Encoded(fray.Marshal)
 	if err != nil {
-		return fray.Payload{}, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", err),
+		return backend.Payload{}, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", err),
 			Message: "cannot encode the argument: " + err.Error(), Cause: err}
 	}
 	var gpus []int
@@ -170,9 +171,9 @@ func (t *task) runProcess(ctx *taskCtx) (fray.Payload, error) {
 	l, err := pool.Acquire(ctx, t.pr.env, gpus, t.pr.maxCalls)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fray.Payload{}, &fray.CancelledError{TaskID: string(t.obj.id)}
+			return backend.Payload{}, &fray.CancelledError{TaskID: string(t.obj.id)}
 		}
-		return fray.Payload{}, t.diedError(err) // killed while starting: retried like any death
+		return backend.Payload{}, t.diedError(err) // killed while starting: retried like any death
 	}
 	defer l.Release()
 	t.pr.proc.Store(l.Process())
@@ -184,9 +185,9 @@ func (t *task) runProcess(ctx *taskCtx) (fray.Payload, error) {
 	info.PID = l.Process().PID()
 	b, err := l.Run(t.streamCtx(ctx), t.fn.Name, arg, info)
 	if err != nil {
-		return fray.Payload{}, t.diedError(err)
+		return backend.Payload{}, t.diedError(err)
 	}
-	return fray.Payload{Data: b}, nil
+	return backend.Payload{Data: b}, nil
 }
 
 // diedError names t in a *fray.WorkerDiedError; other errors pass unchanged.
@@ -248,7 +249,7 @@ func newGPUSet(total fray.Resources) *procpool.GPUSet {
 
 // --- the host of nested calls ------------------------------------------------------------
 
-// router is the fray.JobContext that serves nested calls from worker processes: each call
+// router is the backend.JobContext that serves nested calls from worker processes: each call
 // goes to the job context named by the calling task's info (the job that submitted the task
 // or made the actor call), with that task in its context, so nested work goes through the
 // same scheduler, lends the caller's CPU while it blocks and inherits its runtime env.
@@ -257,7 +258,7 @@ type router struct {
 	def *JobContext // the pool's job; nil for the cluster's pool of detached actors
 }
 
-var _ fray.JobContext = (*router)(nil)
+var _ backend.JobContext = (*router)(nil)
 
 // route finds the job and the calling task of a nested call.
 func (r *router) route(ctx context.Context) (*JobContext, context.Context, error) {
@@ -272,7 +273,7 @@ func (r *router) route(ctx context.Context) (*JobContext, context.Context, error
 	ctx = fray.WithJobContext(ctx, j)
 	if ok && info.TaskID != "" {
 		j.mu.Lock()
-		o, found := j.objectLocked(fray.ObjectID(info.TaskID))
+		o, found := j.objectLocked(backend.ObjectID(info.TaskID))
 		var t *task
 		if found {
 			t = o.task
@@ -295,7 +296,7 @@ func (r *router) JobID() string {
 func (r *router) Backend() string            { return "local" }
 func (r *router) PassesValuesDirectly() bool { return false }
 
-func (r *router) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.ObjectID, error) {
+func (r *router) SubmitTask(ctx context.Context, spec backend.TaskSpec) (backend.ObjectID, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return "", err
@@ -303,7 +304,7 @@ func (r *router) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.Objec
 	return j.SubmitTask(ctx, spec)
 }
 
-func (r *router) Put(ctx context.Context, v fray.Payload) (fray.ObjectID, error) {
+func (r *router) Put(ctx context.Context, v backend.Payload) (backend.ObjectID, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return "", err
@@ -311,7 +312,7 @@ func (r *router) Put(ctx context.Context, v fray.Payload) (fray.ObjectID, error)
 	return j.Put(ctx, v)
 }
 
-func (r *router) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, error) {
+func (r *router) Get(ctx context.Context, ids []backend.ObjectID) ([]backend.Object, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return nil, err
@@ -319,7 +320,7 @@ func (r *router) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, e
 	return j.Get(ctx, ids)
 }
 
-func (r *router) Wait(ctx context.Context, ids []fray.ObjectID, n int, timeout time.Duration) ([]bool, error) {
+func (r *router) Wait(ctx context.Context, ids []backend.ObjectID, n int, timeout time.Duration) ([]bool, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return nil, err
@@ -327,7 +328,7 @@ func (r *router) Wait(ctx context.Context, ids []fray.ObjectID, n int, timeout t
 	return j.Wait(ctx, ids, n, timeout)
 }
 
-func (r *router) Cancel(ctx context.Context, id fray.ObjectID, force bool) error {
+func (r *router) Cancel(ctx context.Context, id backend.ObjectID, force bool) error {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return err
@@ -336,29 +337,29 @@ func (r *router) Cancel(ctx context.Context, id fray.ObjectID, force bool) error
 }
 
 // Release has no caller context: every job context forgets the ids it made.
-func (r *router) Release(ids []fray.ObjectID) {
+func (r *router) Release(ids []backend.ObjectID) {
 	for _, j := range r.c.jobList() {
 		j.Release(ids)
 	}
 }
 
-func (r *router) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray.ActorInfo, error) {
+func (r *router) CreateActor(ctx context.Context, spec backend.ActorSpec) (backend.ActorInfo, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
-		return fray.ActorInfo{}, err
+		return backend.ActorInfo{}, err
 	}
 	return j.CreateActor(ctx, spec)
 }
 
-func (r *router) GetActor(ctx context.Context, name, namespace string) (fray.ActorInfo, error) {
+func (r *router) GetActor(ctx context.Context, name, namespace string) (backend.ActorInfo, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
-		return fray.ActorInfo{}, err
+		return backend.ActorInfo{}, err
 	}
 	return j.GetActor(ctx, name, namespace)
 }
 
-func (r *router) CallActor(ctx context.Context, call fray.ActorCall) (fray.ObjectID, error) {
+func (r *router) CallActor(ctx context.Context, call backend.ActorCall) (backend.ObjectID, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return "", err
@@ -366,7 +367,7 @@ func (r *router) CallActor(ctx context.Context, call fray.ActorCall) (fray.Objec
 	return j.CallActor(ctx, call)
 }
 
-func (r *router) KillActor(ctx context.Context, id fray.ActorID, noRestart bool) error {
+func (r *router) KillActor(ctx context.Context, id backend.ActorID, noRestart bool) error {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return err
@@ -397,7 +398,7 @@ func (a *actor) startProcess(ctx *taskCtx, gen uint64) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	arg, err := ct.arg.Encoded()
+	arg, err := ct.arg.Encoded(fray.Marshal)
 	if err != nil {
 		return nil, err
 	}
@@ -451,14 +452,14 @@ func (a *actor) stopProcessLocked(self any) {
 // callProcess runs a method call in the actor's process. The process dying under the call
 // fails it with *fray.ActorDiedError, as every call to a dead actor does, and died is then
 // the process's death.
-func (a *actor) callProcess(ctx *taskCtx, t *task, pa *procpool.Actor) (_ fray.Payload, _ error, died error) {
+func (a *actor) callProcess(ctx *taskCtx, t *task, pa *procpool.Actor) (_ backend.Payload, _ error, died error) {
 	p := t.arg
 	if t.dep != nil {
 		p = t.dep.val
 	}
-	arg, err := p.Encoded()
+	arg, err := p.Encoded(fray.Marshal)
 	if err != nil {
-		return fray.Payload{}, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", err),
+		return backend.Payload{}, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", err),
 			Message: "cannot encode the argument: " + err.Error(), Cause: err}, nil
 	}
 	info := ctx.info()
@@ -467,12 +468,12 @@ func (a *actor) callProcess(ctx *taskCtx, t *task, pa *procpool.Actor) (_ fray.P
 	if err != nil {
 		var wd *fray.WorkerDiedError
 		if errors.As(err, &wd) {
-			return fray.Payload{}, a.diedError("its worker process died (" + wd.Reason + ")"), err
+			return backend.Payload{}, a.diedError("its worker process died (" + wd.Reason + ")"), err
 		}
 		if errors.Is(err, fray.ErrClosed) {
-			return fray.Payload{}, a.diedError("its worker process was stopped"), nil
+			return backend.Payload{}, a.diedError("its worker process was stopped"), nil
 		}
-		return fray.Payload{}, err, nil
+		return backend.Payload{}, err, nil
 	}
-	return fray.Payload{Data: b}, nil, nil
+	return backend.Payload{Data: b}, nil, nil
 }

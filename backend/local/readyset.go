@@ -5,14 +5,14 @@ import (
 	"io"
 	"sync"
 
-	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
-// WatchReady (fray.ReadyWatcher) lets fray.AsCompleted learn of each object as it
+// WatchReady (backend.ReadyWatcher) lets fray.AsCompleted learn of each object as it
 // completes: the set is registered on every pending object once, and each completion
 // hands over its index, so n objects cost O(n) in all. Values are not touched.
 
-var _ fray.ReadyWatcher = (*JobContext)(nil)
+var _ backend.ReadyWatcher = (*JobContext)(nil)
 
 // readySet is one WatchReady: completions push the index of their object into ready.
 type readySet struct {
@@ -31,7 +31,7 @@ type setEntry struct {
 }
 
 // WatchReady starts watching ids for readiness.
-func (j *JobContext) WatchReady(ctx context.Context, ids []fray.ObjectID) (fray.ReadySet, error) {
+func (j *JobContext) WatchReady(ctx context.Context, ids []backend.ObjectID) (backend.ReadySet, error) {
 	if j.closed.Load() {
 		return nil, errClosed
 	}

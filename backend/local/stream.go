@@ -7,19 +7,20 @@ import (
 	"sync"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
-// Streaming tasks and actor methods (fray.StreamJobContext). A stream is an ordinary task or
+// Streaming tasks and actor methods (backend.StreamJobContext). A stream is an ordinary task or
 // actor call (same scheduling, resources, worker processes, cancellation and job closing)
-// whose running function sends its items, through the fray.StreamEmitter in its ctx, into a
+// whose running function sends its items, through the backend.StreamEmitter in its ctx, into a
 // streamBuf that the caller reads. The task's object completing ends the stream: its error
 // (or io.EOF) comes after the items. In a worker process the items travel as StreamItem
 // frames (internal/wire), which the worker's parent feeds to the same emitter.
 
-var _ fray.StreamJobContext = (*JobContext)(nil)
+var _ backend.StreamJobContext = (*JobContext)(nil)
 
 // SubmitStreamTask runs a streaming task.
-func (j *JobContext) SubmitStreamTask(ctx context.Context, spec fray.TaskSpec, s fray.StreamSpec) (fray.StreamReader, error) {
+func (j *JobContext) SubmitStreamTask(ctx context.Context, spec backend.TaskSpec, s backend.StreamSpec) (backend.StreamReader, error) {
 	b := newStreamBuf(j, s)
 	if _, err := j.submitTask(ctx, spec, b); err != nil {
 		return nil, err
@@ -28,7 +29,7 @@ func (j *JobContext) SubmitStreamTask(ctx context.Context, spec fray.TaskSpec, s
 }
 
 // CallActorStream runs a streaming actor method.
-func (j *JobContext) CallActorStream(ctx context.Context, call fray.ActorCall, s fray.StreamSpec) (fray.StreamReader, error) {
+func (j *JobContext) CallActorStream(ctx context.Context, call backend.ActorCall, s backend.StreamSpec) (backend.StreamReader, error) {
 	b := newStreamBuf(j, s)
 	if _, err := j.callActor(ctx, call, b); err != nil {
 		return nil, err
@@ -37,7 +38,7 @@ func (j *JobContext) CallActorStream(ctx context.Context, call fray.ActorCall, s
 }
 
 // checkStreaming refuses a function whose kind of call does not match the request.
-func checkStreaming(fn *fray.Function, stream *streamBuf) error {
+func checkStreaming(fn *backend.Function, stream *streamBuf) error {
 	if fn.Streaming == (stream != nil) {
 		return nil
 	}
@@ -52,13 +53,13 @@ func checkStreaming(fn *fray.Function, stream *streamBuf) error {
 // calling into the job context.
 type streamBuf struct {
 	j      *JobContext
-	id     fray.ObjectID // the producing task's object; set before the task can run
-	limit  int           // > 0: unconsumed items before emit blocks; -1: no bound
+	id     backend.ObjectID // the producing task's object; set before the task can run
+	limit  int              // > 0: unconsumed items before emit blocks; -1: no bound
 	direct bool
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced on every change
-	items     []fray.Payload
+	items     []backend.Payload
 	done      bool  // the producing task's object completed
 	err       error // with done: its error
 	cancelled bool  // the reader cancelled
@@ -66,7 +67,7 @@ type streamBuf struct {
 	released  bool  // the task's object was released
 }
 
-func newStreamBuf(j *JobContext, s fray.StreamSpec) *streamBuf {
+func newStreamBuf(j *JobContext, s backend.StreamSpec) *streamBuf {
 	limit := s.Backpressure
 	if limit == 0 {
 		limit = fray.DefaultStreamBackpressure
@@ -84,19 +85,19 @@ func (t *task) streamCtx(ctx *taskCtx) context.Context {
 	if t.stream == nil {
 		return ctx
 	}
-	return fray.WithStreamEmitter(ctx, t.stream.emit)
+	return backend.WithStreamEmitter(ctx, t.stream.emit)
 }
 
-// emit is the producer's fray.StreamEmitter: it appends item once fewer than limit items
+// emit is the producer's backend.StreamEmitter: it appends item once fewer than limit items
 // wait unconsumed. In codec mode a Go value is encoded here, so a value that would not
 // reach a remote consumer fails the yield.
-func (b *streamBuf) emit(ctx context.Context, item fray.Payload) error {
+func (b *streamBuf) emit(ctx context.Context, item backend.Payload) error {
 	if !b.direct && item.Data == nil {
-		d, err := item.Encoded()
+		d, err := item.Encoded(fray.Marshal)
 		if err != nil {
 			return err
 		}
-		item = fray.Payload{Data: d}
+		item = backend.Payload{Data: d}
 	}
 	b.mu.Lock()
 	for {
@@ -135,7 +136,7 @@ func (b *streamBuf) finish(err error) {
 }
 
 // Next returns the next item, then the end.
-func (b *streamBuf) Next(ctx context.Context) (fray.Payload, error) {
+func (b *streamBuf) Next(ctx context.Context) (backend.Payload, error) {
 	var unlend func()
 	defer func() {
 		if unlend != nil {
@@ -147,10 +148,10 @@ func (b *streamBuf) Next(ctx context.Context) (fray.Payload, error) {
 		switch {
 		case b.cancelled:
 			b.mu.Unlock()
-			return fray.Payload{}, &fray.CancelledError{TaskID: string(b.id)}
+			return backend.Payload{}, &fray.CancelledError{TaskID: string(b.id)}
 		case len(b.items) > 0:
 			p := b.items[0]
-			b.items[0] = fray.Payload{}
+			b.items[0] = backend.Payload{}
 			b.items = b.items[1:]
 			b.broadcastLocked()
 			b.mu.Unlock()
@@ -163,7 +164,7 @@ func (b *streamBuf) Next(ctx context.Context) (fray.Payload, error) {
 			if err == nil {
 				err = io.EOF
 			}
-			return fray.Payload{}, err
+			return backend.Payload{}, err
 		}
 		ch := b.changed
 		b.mu.Unlock()
@@ -178,7 +179,7 @@ func (b *streamBuf) Next(ctx context.Context) (fray.Payload, error) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fray.Payload{}, ctx.Err()
+			return backend.Payload{}, ctx.Err()
 		}
 		b.mu.Lock()
 	}
@@ -211,15 +212,15 @@ func (b *streamBuf) release() {
 	b.released = true
 	b.mu.Unlock()
 	if !r {
-		b.j.Release([]fray.ObjectID{b.id})
+		b.j.Release([]backend.ObjectID{b.id})
 	}
 }
 
 // The router serves streams that code in worker processes consumes, like its other nested
 // calls: in the calling task's job context.
-var _ fray.StreamJobContext = (*router)(nil)
+var _ backend.StreamJobContext = (*router)(nil)
 
-func (r *router) SubmitStreamTask(ctx context.Context, spec fray.TaskSpec, s fray.StreamSpec) (fray.StreamReader, error) {
+func (r *router) SubmitStreamTask(ctx context.Context, spec backend.TaskSpec, s backend.StreamSpec) (backend.StreamReader, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return nil, err
@@ -227,7 +228,7 @@ func (r *router) SubmitStreamTask(ctx context.Context, spec fray.TaskSpec, s fra
 	return j.SubmitStreamTask(ctx, spec, s)
 }
 
-func (r *router) CallActorStream(ctx context.Context, call fray.ActorCall, s fray.StreamSpec) (fray.StreamReader, error) {
+func (r *router) CallActorStream(ctx context.Context, call backend.ActorCall, s backend.StreamSpec) (backend.StreamReader, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return nil, err

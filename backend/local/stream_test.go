@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 )
 
@@ -160,11 +161,13 @@ func TestStreamDirectAndClose(t *testing.T) {
 // TestStreamNotAPlainTask: a streaming function submitted as a plain task is refused.
 func TestStreamNotAPlainTask(t *testing.T) {
 	jc, ctx := newJob(t, local.Options{})
-	_, err := jc.SubmitTask(ctx, fray.TaskSpec{Function: PStream.Name(), Arg: fray.Payload{Value: "x"}})
+	stream, _ := backend.LookupFunction(PStream.Name())
+	plain, _ := backend.LookupFunction(Square.Name())
+	_, err := jc.SubmitTask(ctx, backend.TaskSpec{Function: stream, Arg: backend.Payload{Value: "x"}})
 	if !errors.Is(err, fray.ErrInvalidArgument) {
 		t.Fatalf("SubmitTask of a stream: %v", err)
 	}
-	_, err = jc.SubmitStreamTask(ctx, fray.TaskSpec{Function: Square.Name()}, fray.StreamSpec{})
+	_, err = jc.SubmitStreamTask(ctx, backend.TaskSpec{Function: plain}, backend.StreamSpec{})
 	if !errors.Is(err, fray.ErrInvalidArgument) {
 		t.Fatalf("SubmitStreamTask of a plain task: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 // Task states. A task moves waitDep → queued → running → finished, and may be cancelled from
@@ -35,8 +36,8 @@ var pid = os.Getpid()
 // object is an entry of a job context's object store: a task result or a Put value. The
 // fields are guarded by the job context's mutex.
 type object struct {
-	id       fray.ObjectID
-	val      fray.Payload
+	id       backend.ObjectID
+	val      backend.Payload
 	err      error
 	task     *task    // the task producing it, nil for Put values
 	wait     *objWait // who waits for it; nil until someone does
@@ -78,12 +79,12 @@ type waiter struct {
 type task struct {
 	obj    object
 	job    *JobContext // the job that submitted it; results go to its store
-	fn     *fray.Function
+	fn     *backend.Function
 	class  *class // resource class; nil for actor calls
 	actor  *actor
 	dep    *object // the ArgRef object, if any
 	next   *task   // link in a class queue or an actor mailbox
-	arg    fray.Payload
+	arg    backend.Payload
 	resErr error // with hasRes: the error of a finished run, published by completeRun
 	name   string
 	ctx    atomic.Pointer[taskCtx] // the current attempt's context
@@ -133,7 +134,7 @@ func (t *task) run() (retry bool) {
 	ctx := t.ctx.Load()
 	var res any
 	var err error
-	var pres fray.Payload
+	var pres backend.Payload
 	if t.pr != nil {
 		pres, err = t.runProcess(ctx)
 	} else {
@@ -144,7 +145,7 @@ func (t *task) run() (retry bool) {
 
 // ran handles the outcome of an attempt (res in-process, pres from a worker process) and
 // reports whether it should be queued again for a retry.
-func (t *task) ran(ctx *taskCtx, res any, pres fray.Payload, err error) (retry bool) {
+func (t *task) ran(ctx *taskCtx, res any, pres backend.Payload, err error) (retry bool) {
 	j := t.job
 	ctx.cancel()
 	if err != nil && t.retryable(err) {
@@ -170,14 +171,14 @@ func (t *task) ran(ctx *taskCtx, res any, pres fray.Payload, err error) (retry b
 }
 
 // goexited handles a task that ended its worker goroutine with runtime.Goexit (see
-// fray.Function.Invoke): the attempt fails with the error of fray.Function.GoexitError, an
+// backend.Function.Invoke): the attempt fails with the error of backend.Function.GoexitError, an
 // application error. It reports whether the task should be queued again for a retry. The
 // constructor of an actor handles its own (see actor.construct).
 func (t *task) goexited() (retry bool) {
 	if t.kind == kindCtor {
 		return false
 	}
-	return t.ran(t.ctx.Load(), nil, fray.Payload{}, t.fn.GoexitError(string(t.obj.id)))
+	return t.ran(t.ctx.Load(), nil, backend.Payload{}, t.fn.GoexitError(string(t.obj.id)))
 }
 
 // completeRun publishes the result of a run after its resources were returned, so that a
@@ -187,7 +188,7 @@ func (t *task) completeRun() {
 		return
 	}
 	p, err := t.arg, t.resErr
-	t.hasRes, t.arg, t.resErr = false, fray.Payload{}, nil
+	t.hasRes, t.arg, t.resErr = false, backend.Payload{}, nil
 	t.job.complete(&t.obj, p, err)
 	t.job.exit()
 }
@@ -249,7 +250,7 @@ func (c *taskCtx) Err() error {
 
 // Value returns the task info, the job context, and other values of the job's base context.
 func (c *taskCtx) Value(key any) any {
-	if v, ok := fray.TaskContextValue(key, c.t.job, c.info); ok {
+	if v, ok := backend.TaskContextValue(key, c.t.job, c.info); ok {
 		return v
 	}
 	if _, ok := key.(taskKey); ok {

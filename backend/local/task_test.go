@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 )
 
@@ -447,24 +448,24 @@ func TestOptionsAndDefaults(t *testing.T) {
 
 func TestRelease(t *testing.T) {
 	jc, ctx := newJob(t, local.Options{})
-	id, err := jc.Put(ctx, fray.Payload{Value: 1})
+	id, err := jc.Put(ctx, backend.Payload{Value: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	jc.Release([]fray.ObjectID{id})
+	jc.Release([]backend.ObjectID{id})
 	var lost *fray.ObjectLostError
-	if _, err := jc.Get(ctx, []fray.ObjectID{id}); !errors.As(err, &lost) {
+	if _, err := jc.Get(ctx, []backend.ObjectID{id}); !errors.As(err, &lost) {
 		t.Fatalf("Get of a released object: %v", err)
 	}
 	// A pending object released by its caller still completes for its dependents.
 	s := must[fray.Ref[string]](t)(Block.Remote(ctx, gn(t, "")))
 	l := must[fray.Ref[int]](t)(Len.RemoteRef(ctx, s))
-	jc.Release([]fray.ObjectID{s.ID()})
+	jc.Release([]backend.ObjectID{s.ID()})
 	close(gates.get(gn(t, "")).open)
 	if got := must[int](t)(l.Get(ctx)); got != 6 {
 		t.Fatal(got)
 	}
-	if _, err := jc.Get(ctx, []fray.ObjectID{s.ID()}); !errors.As(err, &lost) {
+	if _, err := jc.Get(ctx, []backend.ObjectID{s.ID()}); !errors.As(err, &lost) {
 		t.Fatalf("released object still there once done: %v", err)
 	}
 	// Garbage-collected refs release their objects.
@@ -490,7 +491,7 @@ func TestAsCompleted(t *testing.T) {
 	b := must[fray.Ref[string]](t)(Block.Remote(ctx, gn(t, "b")))
 	ga, gb := gates.get(gn(t, "a")), gates.get(gn(t, "b"))
 	go func() { <-gb.start; close(gb.open) }()
-	var order []fray.ObjectID
+	var order []backend.ObjectID
 	for r, err := range fray.AsCompleted(ctx, []fray.Ref[string]{a, b}) {
 		if err != nil {
 			t.Fatalf("AsCompleted: %v", err)

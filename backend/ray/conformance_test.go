@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/ray"
 	"github.com/fray-go/fray/fraytest"
 )
@@ -22,7 +23,7 @@ func TestConformance(t *testing.T) {
 		Resources: declaredResources(t, addr),
 		Scarce:    fraytest.SuggestedScarce,
 		Name:      "ray",
-		New: func(t *testing.T, o fraytest.Options) fray.JobContext {
+		New: func(t *testing.T, o fraytest.Options) backend.JobContext {
 			opts := ray.Options{Address: addr, Logger: testLogger(t)}
 			if o.PeerOf != nil {
 				opts.Namespace = o.PeerOf.(*ray.JobContext).Namespace()
@@ -42,7 +43,7 @@ func TestConformance(t *testing.T) {
 		},
 		Caps:    fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
 		Timeout: 2 * time.Minute,
-		Fetched: func(ctx context.Context, jc fray.JobContext) (int64, error) {
+		Fetched: func(ctx context.Context, jc backend.JobContext) (int64, error) {
 			return jc.(*ray.JobContext).ObjectsFetched(ctx)
 		},
 	})

@@ -41,7 +41,7 @@
 //     nested Get, the thread running the Ray task waits on the same refs with ray.wait, so
 //     Ray releases the task's CPU and nested tasks cannot deadlock a full cluster.
 //
-//   - This package: Connect and the JobContext (fray.JobContext) that sends the bridge one
+//   - This package: Connect and the JobContext (backend.JobContext) that sends the bridge one
 //     message per operation. Task submissions, actor calls and puts are one-way messages
 //     carrying an object id the Go side chose, so submitting is not a round trip.
 //

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/ray"
 )
 
@@ -114,7 +115,7 @@ func TestReleasedRefsAreFreed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]fray.ObjectID, 300)
+	ids := make([]backend.ObjectID, 300)
 	for i := range ids {
 		r, err := fray.Put(ctx, i)
 		if err != nil {
@@ -125,7 +126,7 @@ func TestReleasedRefsAreFreed(t *testing.T) {
 	forgotten := func() int {
 		n := 0
 		for _, id := range ids {
-			if _, err := jc.Get(ctx, []fray.ObjectID{id}); errors.Is(err, fray.ErrInvalidArgument) {
+			if _, err := jc.Get(ctx, []backend.ObjectID{id}); errors.Is(err, fray.ErrInvalidArgument) {
 				n++
 			} else if err != nil {
 				t.Fatalf("get of a released id: want ErrInvalidArgument, got %v", err)

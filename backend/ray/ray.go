@@ -17,12 +17,13 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/logging"
 	"github.com/fray-go/fray/internal/wire"
 	"github.com/fray-go/fray/internal/worker" // worker mode: Ray workers run this binary
 )
 
-// JobContext is a fray job running on a Ray cluster; it implements fray.JobContext. Create
+// JobContext is a fray job running on a Ray cluster; it implements backend.JobContext. Create
 // it with Connect and end it with Close.
 type JobContext struct {
 	b      *bridge
@@ -45,7 +46,7 @@ type JobContext struct {
 	relClosed  bool          // set by Close: no flusher starts after it
 }
 
-var _ fray.JobContext = (*JobContext)(nil)
+var _ backend.JobContext = (*JobContext)(nil)
 
 // Connect starts the bridge (a Python Ray driver) and connects it to the cluster: it
 // writes the embedded Python code to the cache directory, runs it with the configured
@@ -54,7 +55,7 @@ var _ fray.JobContext = (*JobContext)(nil)
 // binary in worker mode. Close ends the job.
 func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	worker.CheckDriver("ray.Connect") // a worker whose main skipped fray.Init exits here
-	fray.FreezeRegistry()
+	backend.FreezeRegistry()
 	if opts.Ship != ShipPath && opts.Ship != ShipWorkingDir {
 		return nil, fmt.Errorf("fray/ray: unknown Options.Ship %d", int(opts.Ship))
 	}
@@ -77,7 +78,7 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 		return nil, err
 	}
 	hello := bridgeHello{Address: opts.address(), Namespace: opts.Namespace, Env: jobEnv(opts.Env),
-		Ship: opts.Ship.String(), Digest: fray.RegistryDigest(), Manifest: fray.RegistryManifest(),
+		Ship: opts.Ship.String(), Digest: backend.RegistryDigest(), Manifest: backend.RegistryManifest(),
 		MaxFrame: maxFrame, LogToDriver: !opts.Quiet, Verbose: opts.Verbose}
 	if opts.Ship == ShipWorkingDir {
 		if hello.Stage, hello.BinaryName, err = stageBinary(cache, bin); err != nil {
@@ -146,20 +147,6 @@ func connectError(address, tokenSource string, payload []byte) error {
 // plain reports whether data holds none of the job's refs and actor handles (it does not
 // contain the job id), so the bridge need not scan it.
 func (j *JobContext) plain(data []byte) bool { return !bytes.Contains(data, j.marker) }
-
-// registered checks that name is a registered function of that kind. Workers run this
-// binary (the handshake checks their registry digest), so what is unknown here is unknown
-// there too: fail at the call site.
-func registered(name string, kind fray.FunctionKind) error {
-	f, err := fray.LookupFunction(name)
-	if err != nil {
-		return err
-	}
-	if f.Kind != kind {
-		return &fray.UnknownNameError{What: kind.String(), Name: name, Hint: "it is registered as a " + f.Kind.String()}
-	}
-	return nil
-}
 
 func randomHex(n int) string {
 	buf := make([]byte, n)
@@ -273,21 +260,18 @@ func (j *JobContext) ClusterResources(ctx context.Context) (fray.Resources, erro
 
 // SubmitTask submits a Ray task running the registered Go function (one-way: submission
 // errors Ray reports surface from Get).
-func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.ObjectID, error) {
+func (j *JobContext) SubmitTask(ctx context.Context, spec backend.TaskSpec) (backend.ObjectID, error) {
 	if err := j.check(); err != nil {
 		return "", err
 	}
-	if err := registered(spec.Function, fray.KindTask); err != nil {
-		return "", err
-	}
-	if err := j.feasible(ctx, fray.TaskResources(spec.Options.Resources)); err != nil {
-		return "", fmt.Errorf("fray: task %s: %w", spec.Function, err)
+	if err := j.feasible(ctx, spec.Options.Resources); err != nil {
+		return "", fmt.Errorf("fray: task %s: %w", spec.Function.Name, err)
 	}
 	oid := j.newOID()
-	msg := bridgeSubmit{OID: oid, Function: spec.Function, ArgRef: string(spec.ArgRef),
+	msg := bridgeSubmit{OID: oid, Function: spec.Function.Name, ArgRef: string(spec.ArgRef),
 		Options: wire.FromTaskOptions(spec.Options)}
 	if spec.ArgRef == "" {
-		data, err := spec.Arg.Encoded()
+		data, err := spec.Arg.Encoded(fray.Marshal)
 		if err != nil {
 			return "", err
 		}
@@ -296,11 +280,11 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.O
 	if err := j.b.send(typeSubmit, 0, msg); err != nil {
 		return "", err
 	}
-	return fray.ObjectID(oid), nil
+	return backend.ObjectID(oid), nil
 }
 
 // Put stores a value with ray.put.
-func (j *JobContext) Put(ctx context.Context, value fray.Payload) (fray.ObjectID, error) {
+func (j *JobContext) Put(ctx context.Context, value backend.Payload) (backend.ObjectID, error) {
 	if err := j.check(); err != nil {
 		return "", err
 	}
@@ -316,9 +300,9 @@ func (j *JobContext) Put(ctx context.Context, value fray.Payload) (fray.ObjectID
 		if err := j.b.sendPut(oid, true, byteStringHead(len(raw)), raw); err != nil {
 			return "", err
 		}
-		return fray.ObjectID(oid), nil
+		return backend.ObjectID(oid), nil
 	}
-	data, err := value.Encoded()
+	data, err := value.Encoded(fray.Marshal)
 	if err != nil {
 		return "", err
 	}
@@ -327,11 +311,11 @@ func (j *JobContext) Put(ctx context.Context, value fray.Payload) (fray.ObjectID
 	if err := j.b.sendPut(oid, j.plain(data), nil, data); err != nil {
 		return "", err
 	}
-	return fray.ObjectID(oid), nil
+	return backend.ObjectID(oid), nil
 }
 
 // Get resolves objects with ray.get on the bridge's thread pool.
-func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, error) {
+func (j *JobContext) Get(ctx context.Context, ids []backend.ObjectID) ([]backend.Object, error) {
 	if err := j.check(); err != nil {
 		return nil, err
 	}
@@ -358,7 +342,7 @@ func (j *JobContext) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Objec
 	if len(res.Objects) != len(ids) {
 		return nil, fmt.Errorf("fray/ray: bridge answered %d objects for %d ids", len(res.Objects), len(ids))
 	}
-	out := make([]fray.Object, len(ids))
+	out := make([]backend.Object, len(ids))
 	for i, o := range res.Objects {
 		if o.Err != nil {
 			out[i].Err = fray.DecodeError(o.Err)
@@ -388,7 +372,7 @@ func (j *JobContext) getResult(ctx context.Context, req bridgeGet) (wire.Result,
 }
 
 // Wait is ray.wait (fetch_local=False): an object is ready once computed, or failed.
-func (j *JobContext) Wait(ctx context.Context, ids []fray.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
+func (j *JobContext) Wait(ctx context.Context, ids []backend.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
 	if err := j.check(); err != nil {
 		return nil, err
 	}
@@ -406,7 +390,7 @@ func (j *JobContext) Wait(ctx context.Context, ids []fray.ObjectID, numReturns i
 }
 
 // Cancel is ray.cancel(ref, force=force, recursive=True).
-func (j *JobContext) Cancel(ctx context.Context, id fray.ObjectID, force bool) error {
+func (j *JobContext) Cancel(ctx context.Context, id backend.ObjectID, force bool) error {
 	if err := j.check(); err != nil {
 		return err
 	}
@@ -419,7 +403,7 @@ func (j *JobContext) Cancel(ctx context.Context, id fray.ObjectID, force bool) e
 // Refs die in bursts (a garbage collection runs their cleanups one after another, each
 // releasing one id), so ids are queued and one goroutine sends what has queued up as one
 // frame: the bridge then handles one frame per burst instead of one per ref.
-func (j *JobContext) Release(ids []fray.ObjectID) {
+func (j *JobContext) Release(ids []backend.ObjectID) {
 	if j.check() != nil || len(ids) == 0 {
 		return
 	}
@@ -454,53 +438,46 @@ func (j *JobContext) flushReleases(done chan struct{}) {
 }
 
 // CreateActor creates a Ray actor whose state lives in a Go child of the actor's process.
-func (j *JobContext) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray.ActorInfo, error) {
+func (j *JobContext) CreateActor(ctx context.Context, spec backend.ActorSpec) (backend.ActorInfo, error) {
 	if err := j.check(); err != nil {
-		return fray.ActorInfo{}, err
+		return backend.ActorInfo{}, err
 	}
-	if err := registered(spec.Class, fray.KindActorClass); err != nil {
-		return fray.ActorInfo{}, err
+	if err := j.feasible(ctx, spec.Options.Placement); err != nil {
+		return backend.ActorInfo{}, fmt.Errorf("fray: actor %s: %w", spec.Class.Name, err)
 	}
-	placement, _ := fray.ActorResources(spec.Options.Resources)
-	if err := j.feasible(ctx, placement); err != nil {
-		return fray.ActorInfo{}, fmt.Errorf("fray: actor %s: %w", spec.Class, err)
-	}
-	data, err := spec.Arg.Encoded()
+	data, err := spec.Arg.Encoded(fray.Marshal)
 	if err != nil {
-		return fray.ActorInfo{}, err
+		return backend.ActorInfo{}, err
 	}
-	res, err := j.b.result(ctx, wire.TypeCreateActorNested, wire.CreateActorNested{Class: spec.Class, Arg: data,
+	res, err := j.b.result(ctx, wire.TypeCreateActorNested, wire.CreateActorNested{Class: spec.Class.Name, Arg: data,
 		Options: wire.FromActorOptions(spec.Options)})
 	if err != nil {
-		return fray.ActorInfo{}, err
+		return backend.ActorInfo{}, err
 	}
-	return res.Actor.Fray(), nil
+	return res.Actor.Backend(), nil
 }
 
 // GetActor is ray.get_actor(name, namespace).
-func (j *JobContext) GetActor(ctx context.Context, name, namespace string) (fray.ActorInfo, error) {
+func (j *JobContext) GetActor(ctx context.Context, name, namespace string) (backend.ActorInfo, error) {
 	if err := j.check(); err != nil {
-		return fray.ActorInfo{}, err
+		return backend.ActorInfo{}, err
 	}
 	res, err := j.b.result(ctx, wire.TypeGetActor, wire.GetActor{Name: name, Namespace: namespace})
 	if err != nil {
-		return fray.ActorInfo{}, err
+		return backend.ActorInfo{}, err
 	}
-	return res.Actor.Fray(), nil
+	return res.Actor.Backend(), nil
 }
 
 // CallActor calls a method through the actor's Ray handle (one-way, like SubmitTask).
-func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.ObjectID, error) {
+func (j *JobContext) CallActor(ctx context.Context, call backend.ActorCall) (backend.ObjectID, error) {
 	if err := j.check(); err != nil {
 		return "", err
 	}
-	if err := registered(call.Method, fray.KindMethod); err != nil {
-		return "", err
-	}
 	oid := j.newOID()
-	msg := bridgeCall{OID: oid, ActorID: string(call.Actor), Method: call.Method, ArgRef: string(call.ArgRef)}
+	msg := bridgeCall{OID: oid, ActorID: string(call.Actor), Method: call.Method.Name, ArgRef: string(call.ArgRef)}
 	if call.ArgRef == "" {
-		data, err := call.Arg.Encoded()
+		data, err := call.Arg.Encoded(fray.Marshal)
 		if err != nil {
 			return "", err
 		}
@@ -509,11 +486,11 @@ func (j *JobContext) CallActor(ctx context.Context, call fray.ActorCall) (fray.O
 	if err := j.b.send(typeCall, 0, msg); err != nil {
 		return "", err
 	}
-	return fray.ObjectID(oid), nil
+	return backend.ObjectID(oid), nil
 }
 
 // KillActor is ray.kill(handle, no_restart=noRestart).
-func (j *JobContext) KillActor(ctx context.Context, id fray.ActorID, noRestart bool) error {
+func (j *JobContext) KillActor(ctx context.Context, id backend.ActorID, noRestart bool) error {
 	if err := j.check(); err != nil {
 		return err
 	}

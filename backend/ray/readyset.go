@@ -6,16 +6,17 @@ import (
 	"io"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/wire"
 )
 
-var _ fray.ReadyWatcher = (*JobContext)(nil)
+var _ backend.ReadyWatcher = (*JobContext)(nil)
 
-// WatchReady (fray.ReadyWatcher) registers ids with the bridge once; each round then asks
+// WatchReady (backend.ReadyWatcher) registers ids with the bridge once; each round then asks
 // for what became ready by the watch's id alone, so fray.AsCompleted sends O(n) ids in all
 // (the bridge's ray.wait over what is still pending, with fetch_local=False, is Ray's own
 // cost per round).
-func (j *JobContext) WatchReady(ctx context.Context, ids []fray.ObjectID) (fray.ReadySet, error) {
+func (j *JobContext) WatchReady(ctx context.Context, ids []backend.ObjectID) (backend.ReadySet, error) {
 	if err := j.check(); err != nil {
 		return nil, err
 	}
@@ -71,6 +72,6 @@ func (s *readySet) Next(ctx context.Context) (int, error) {
 func (s *readySet) Close() {
 	if !s.closed {
 		s.closed = true
-		s.j.Release([]fray.ObjectID{fray.ObjectID(s.id)})
+		s.j.Release([]backend.ObjectID{backend.ObjectID(s.id)})
 	}
 }

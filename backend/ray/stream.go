@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/wire"
 )
 
@@ -16,24 +17,21 @@ import (
 // as the Go child sends it (a StreamItem frame, PROTOCOL.md), and the bridge hands the Go
 // driver one item per typeStreamNext from the ObjectRefGenerator.
 
-var _ fray.StreamJobContext = (*JobContext)(nil)
+var _ backend.StreamJobContext = (*JobContext)(nil)
 
 // SubmitStreamTask starts a streaming task as a Ray streaming generator task.
-func (j *JobContext) SubmitStreamTask(ctx context.Context, spec fray.TaskSpec, s fray.StreamSpec) (fray.StreamReader, error) {
+func (j *JobContext) SubmitStreamTask(ctx context.Context, spec backend.TaskSpec, s backend.StreamSpec) (backend.StreamReader, error) {
 	if err := j.check(); err != nil {
 		return nil, err
 	}
-	if err := registered(spec.Function, fray.KindTask); err != nil {
-		return nil, err
-	}
-	if err := j.feasible(ctx, fray.TaskResources(spec.Options.Resources)); err != nil {
-		return nil, fmt.Errorf("fray: task %s: %w", spec.Function, err)
+	if err := j.feasible(ctx, spec.Options.Resources); err != nil {
+		return nil, fmt.Errorf("fray: task %s: %w", spec.Function.Name, err)
 	}
 	oid := j.newOID()
-	msg := bridgeStream{bridgeSubmit: bridgeSubmit{OID: oid, Function: spec.Function, ArgRef: string(spec.ArgRef),
+	msg := bridgeStream{bridgeSubmit: bridgeSubmit{OID: oid, Function: spec.Function.Name, ArgRef: string(spec.ArgRef),
 		Options: wire.FromTaskOptions(spec.Options)}, Backpressure: s.Backpressure}
 	if spec.ArgRef == "" {
-		data, err := spec.Arg.Encoded()
+		data, err := spec.Arg.Encoded(fray.Marshal)
 		if err != nil {
 			return nil, err
 		}
@@ -46,18 +44,15 @@ func (j *JobContext) SubmitStreamTask(ctx context.Context, spec fray.TaskSpec, s
 }
 
 // CallActorStream calls a streaming actor method as a Ray streaming generator method.
-func (j *JobContext) CallActorStream(ctx context.Context, call fray.ActorCall, s fray.StreamSpec) (fray.StreamReader, error) {
+func (j *JobContext) CallActorStream(ctx context.Context, call backend.ActorCall, s backend.StreamSpec) (backend.StreamReader, error) {
 	if err := j.check(); err != nil {
 		return nil, err
 	}
-	if err := registered(call.Method, fray.KindMethod); err != nil {
-		return nil, err
-	}
 	oid := j.newOID()
-	msg := bridgeStreamCall{bridgeCall: bridgeCall{OID: oid, ActorID: string(call.Actor), Method: call.Method,
+	msg := bridgeStreamCall{bridgeCall: bridgeCall{OID: oid, ActorID: string(call.Actor), Method: call.Method.Name,
 		ArgRef: string(call.ArgRef)}, Backpressure: s.Backpressure}
 	if call.ArgRef == "" {
-		data, err := call.Arg.Encoded()
+		data, err := call.Arg.Encoded(fray.Marshal)
 		if err != nil {
 			return nil, err
 		}
@@ -84,15 +79,15 @@ type stream struct {
 }
 
 // Next asks the bridge for the next item.
-func (s *stream) Next(ctx context.Context) (fray.Payload, error) {
+func (s *stream) Next(ctx context.Context) (backend.Payload, error) {
 	s.next.Lock()
 	defer s.next.Unlock()
 	if err := s.ended(); err != nil {
-		return fray.Payload{}, err
+		return backend.Payload{}, err
 	}
 	f, err := s.j.b.call(ctx, typeStreamNext, bridgeStreamNext{OID: s.oid})
 	if err != nil {
-		return fray.Payload{}, err
+		return backend.Payload{}, err
 	}
 	var objs []wire.Object
 	switch {
@@ -104,18 +99,18 @@ func (s *stream) Next(ctx context.Context) (fray.Payload, error) {
 			res, err := decodeResult(f)
 			if err != nil {
 				// The request failed as a whole (a stream the bridge no longer holds).
-				return fray.Payload{}, s.finish(err)
+				return backend.Payload{}, s.finish(err)
 			}
 			objs = res.Objects
 		}
 	}
 	if len(objs) == 0 {
-		return fray.Payload{}, s.finish(io.EOF)
+		return backend.Payload{}, s.finish(io.EOF)
 	}
 	if o := objs[0]; o.Err != nil {
-		return fray.Payload{}, s.finish(fray.DecodeError(o.Err))
+		return backend.Payload{}, s.finish(fray.DecodeError(o.Err))
 	} else {
-		return fray.Payload{Data: o.Data, Owned: true}, nil
+		return backend.Payload{Data: o.Data, Owned: true}, nil
 	}
 }
 
@@ -170,7 +165,7 @@ func (s *stream) release() {
 	s.released = true
 	s.mu.Unlock()
 	if !r {
-		s.j.Release([]fray.ObjectID{fray.ObjectID(s.oid)})
+		s.j.Release([]backend.ObjectID{backend.ObjectID(s.oid)})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/ray"
 )
 
@@ -81,7 +82,7 @@ func TestStreamChildKilled(t *testing.T) {
 	}
 }
 
-// TestAsCompletedWatch: AsCompleted through the bridge's watch (fray.ReadyWatcher) yields
+// TestAsCompletedWatch: AsCompleted through the bridge's watch (backend.ReadyWatcher) yields
 // each of many refs once, failed ones included, without fetching any value; breaking out
 // early ends the watch.
 func TestAsCompletedWatch(t *testing.T) {
@@ -104,7 +105,7 @@ func TestAsCompletedWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[fray.ObjectID]bool{}
+	seen := map[backend.ObjectID]bool{}
 	for r, err := range fray.AsCompleted(ctx, refs) {
 		if err != nil {
 			t.Fatal(err)

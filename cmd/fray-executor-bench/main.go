@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/executor"
 )
@@ -63,7 +64,7 @@ func randomDAG(n int, seed uint64) []*executor.Step {
 	return steps
 }
 
-func newJob() (fray.JobContext, context.Context) {
+func newJob() (backend.JobContext, context.Context) {
 	jc, err := local.New(local.Options{Resources: fray.Resources{"CPU": float64(runtime.NumCPU()), "head_node": 1}, Namespace: "marin"})
 	if err != nil {
 		slog.Error("fray-executor-bench failed", "err", err)

@@ -179,7 +179,8 @@ and state files are removed. Other Ray clusters on the machine are left alone (t
 		},
 	}
 	stateFlag(address)
-	return group("cluster", "Start, stop and inspect a local Ray cluster for development", start, stop, status, env, address)
+	return group("cluster", "Start, stop and inspect a local Ray cluster for development",
+		append([]*cobra.Command{start, stop, status, env, address}, newClusterNodeCmds(f)...)...)
 }
 
 func validDashboardFlag(v string) error {

@@ -16,6 +16,7 @@ import (
 	"os"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/backend/ray"
 )
@@ -48,7 +49,7 @@ func main() {
 // RayJobContext), else the local backend (LocalJobContext), with the head_node resource
 // a local Ray cluster would have. (A failed start returns a nil interface, not a nil
 // *ray.JobContext in one.)
-func connect(ctx context.Context, rayAddress string) (fray.JobContext, error) {
+func connect(ctx context.Context, rayAddress string) (backend.JobContext, error) {
 	if rayAddress != "" {
 		jc, err := ray.Connect(ctx, ray.Options{Address: rayAddress, Namespace: "marin"})
 		if err != nil {

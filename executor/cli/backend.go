@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/backend/ray"
 	"github.com/fray-go/fray/executor"
@@ -25,7 +26,7 @@ type BackendConfig struct {
 // cluster does, so the StatusActor's {"head_node": 0.0001} is feasible; Ray gets the
 // namespace and FRAY_PREFIX in the job's runtime environment, so every step process sees it;
 // on local, FRAY_PREFIX is set in this process's environment.
-func Connect(ctx context.Context, cfg BackendConfig) (fray.JobContext, error) {
+func Connect(ctx context.Context, cfg BackendConfig) (backend.JobContext, error) {
 	switch cfg.Name {
 	case "", "local":
 		// Everything local runs in (or is started from) this process: the variable set here

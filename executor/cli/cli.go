@@ -53,6 +53,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/executor"
 	"github.com/fray-go/fray/internal/logging"
 	progressview "github.com/fray-go/fray/processing/progress"
@@ -474,7 +475,7 @@ func (p *progress) stop() {
 
 // dashboardURL returns the URL of the cluster's dashboard when the backend has one (the Ray
 // backend's job context reports it), else "".
-func dashboardURL(jc fray.JobContext) string {
+func dashboardURL(jc backend.JobContext) string {
 	if d, ok := jc.(interface{ DashboardURL() string }); ok {
 		return d.DashboardURL()
 	}

@@ -6,7 +6,7 @@
 //		executortest.Run(t, executortest.Env{Cluster: func(t *testing.T) executortest.NewJob {
 //			c, _ := local.NewCluster(local.ClusterOptions{Resources: fray.Resources{"CPU": 8, "head_node": 1}})
 //			t.Cleanup(func() { c.Close() })
-//			return func(t *testing.T) fray.JobContext { jc, _ := local.New(local.Options{Cluster: c}); return jc }
+//			return func(t *testing.T) backend.JobContext { jc, _ := local.New(local.Options{Cluster: c}); return jc }
 //		}})
 //	}
 //
@@ -31,11 +31,12 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/executor"
 )
 
 // NewJob returns a new job context attached to the test's cluster. The suite closes it.
-type NewJob func(t *testing.T) fray.JobContext
+type NewJob func(t *testing.T) backend.JobContext
 
 // Env describes the backend under test.
 type Env struct {

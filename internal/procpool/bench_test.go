@@ -6,16 +6,17 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 // inProcess is the baseline: the same invocation the worker does (look up, decode the
 // argument, invoke, encode the result) and the caller's decode, without a process boundary.
 func inProcess(b *testing.B, arg []byte) {
-	f, err := fray.LookupFunction("ptest.square")
-	if err != nil {
-		b.Fatal(err)
+	f, ok := backend.LookupFunction("ptest.square")
+	if !ok {
+		b.Fatal("not registered")
 	}
-	a, err := f.DecodeArg(fray.Payload{Data: arg})
+	a, err := f.DecodeArg(backend.Payload{Data: arg})
 	if err != nil {
 		b.Fatal(err)
 	}

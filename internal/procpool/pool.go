@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/worker"
 )
 
@@ -41,7 +42,7 @@ const DefaultIdleTimeout = time.Minute
 type Options struct {
 	// Host serves the workers' nested calls (the job context); JobID and Namespace default
 	// to Host's job.
-	Host             fray.JobContext
+	Host             backend.JobContext
 	JobID, Namespace string
 	// Binary is the worker program; default os.Executable(). ExtraArgs are passed to it.
 	Binary    string
@@ -327,7 +328,7 @@ func (p *Pool) Close() error {
 type ActorSpec struct {
 	Class          string // registered actor class
 	Arg            []byte // fray.Marshal bytes of the constructor argument
-	ID             fray.ActorID
+	ID             backend.ActorID
 	MaxConcurrency int
 	Info           fray.TaskInfo
 	Env            fray.RuntimeEnv
@@ -342,7 +343,7 @@ type ActorSpec struct {
 type Actor struct {
 	pool *Pool
 	p    *worker.Process
-	id   fray.ActorID
+	id   backend.ActorID
 	done chan struct{}
 }
 

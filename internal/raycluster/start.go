@@ -70,6 +70,7 @@ func Start(ctx context.Context, cfg Config) (State, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return State{}, err
 	}
+	os.Remove(filepath.Join(dir, NodesFile)) // an earlier cluster's nodes
 	temp, err := tempDir(dir, cfg.TempDir)
 	if err != nil {
 		return State{}, err
@@ -221,13 +222,15 @@ type ports struct {
 // freePorts picks ports nothing listens on at 127.0.0.1: gcs (6379 when free, unless want
 // is set) and seven more, held open together so that all differ, and a range of 1000
 // worker ports below the kernel's ephemeral ports and above Ray's default range
-// (10002-19999), so another cluster with default ports keeps its own.
+// (10002-19999), so another cluster with default ports keeps its own, and apart from the
+// worker ranges of the raylets running here (see workerRanges). want < 0: the gcs port is
+// not needed (a worker node), so 6379 is not preferred.
 func freePorts(want int) (ports, error) {
 	var got []int
 	switch {
 	case want > 0:
 		got = append(got, want)
-	case free(6379):
+	case want == 0 && free(6379):
 		got = append(got, 6379)
 	}
 	var held []net.Listener
@@ -247,9 +250,10 @@ func freePorts(want int) (ports, error) {
 		}
 	}
 	const n = 1000
+	taken := workerRanges()
 	for range 200 {
 		lo := 20000 + rand.IntN(32000-n-20000)
-		ok := true
+		ok := !overlaps(lo, n, taken)
 		for _, p := range got {
 			if p >= lo && p < lo+n {
 				ok = false

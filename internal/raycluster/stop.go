@@ -17,9 +17,10 @@ func Running(st State) bool {
 	return err == nil && len(alive(pids)) > 0
 }
 
-// Stop ends the processes of the cluster recorded in the state directory dir (SIGTERM, then
-// SIGKILL for what is left after 10 s: Ray's GCS and raylet take that long to shut down
-// gracefully, if they do) and removes its address, token and state files. It
+// Stop ends the processes of the cluster recorded in the state directory dir, its added
+// nodes' included (SIGTERM, then SIGKILL for what is left after 10 s: Ray's GCS and raylet
+// take that long to shut down gracefully, if they do) and removes its address, token, state
+// and nodes files. It
 // returns the number of processes ended; ErrNotStarted (wrapped) when nothing is recorded.
 func Stop(dir string) (int, error) {
 	st, err := Load(dir)
@@ -30,6 +31,17 @@ func Stop(dir string) (int, error) {
 	pids, err := clusterPIDs(st.TempDir)
 	if err != nil {
 		return 0, err
+	}
+	nodes, err := Nodes(dir) // and those of the nodes AddNode joined to it
+	if err != nil {
+		return 0, err
+	}
+	for _, n := range nodes {
+		np, err := clusterPIDs(n)
+		if err != nil {
+			return 0, err
+		}
+		pids = append(pids, np...)
 	}
 	for _, p := range pids {
 		syscall.Kill(p, syscall.SIGTERM)
@@ -46,7 +58,7 @@ func Stop(dir string) (int, error) {
 		time.Sleep(200 * time.Millisecond)
 		left = alive(left)
 	}
-	for _, f := range []string{AddressFile, StateFile, TokenFile} {
+	for _, f := range []string{AddressFile, StateFile, TokenFile, NodesFile} {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return len(pids), err
 		}

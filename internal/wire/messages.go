@@ -40,7 +40,7 @@ const (
 	// ReleaseActor (parent→child, one-way) drops an actor's state; body ReleaseActor.
 	TypeReleaseActor Type = 0x0A
 
-	// Nested requests, child→parent, mirroring fray.JobContext. Each is answered by a
+	// Nested requests, child→parent, mirroring backend.JobContext. Each is answered by a
 	// Result whose keys are given at the body struct.
 
 	// Submit submits a task (JobContext.SubmitTask); body Submit; answer Result{o}.
@@ -128,8 +128,8 @@ type Hello struct {
 	Version   int           `cbor:"v"`            // protocol version, Version
 	JobID     string        `cbor:"j"`            // the job the worker serves
 	Namespace string        `cbor:"ns,omitempty"` // default namespace for named actors
-	Digest    string        `cbor:"dg"`           // parent's fray.RegistryDigest()
-	Manifest  []string      `cbor:"mf,omitempty"` // parent's fray.RegistryManifest()
+	Digest    string        `cbor:"dg"`           // parent's backend.RegistryDigest()
+	Manifest  []string      `cbor:"mf,omitempty"` // parent's backend.RegistryManifest()
 	MaxFrame  int           `cbor:"mx,omitempty"` // bound on N both sides use afterwards; 0: default
 	Options   WorkerOptions `cbor:"o,omitempty"`
 	Backend   string        `cbor:"be,omitempty"` // the parent's backend name, for messages
@@ -138,7 +138,7 @@ type Hello struct {
 // HelloOK accepts a session (child→parent).
 type HelloOK struct {
 	Version int    `cbor:"v"`
-	Digest  string `cbor:"dg"`  // child's fray.RegistryDigest()
+	Digest  string `cbor:"dg"`  // child's backend.RegistryDigest()
 	PID     int    `cbor:"pid"` // child's process id
 }
 
@@ -200,7 +200,7 @@ type Object struct {
 	Err  []byte `cbor:"e,omitempty"`
 }
 
-// ActorInfo is fray.ActorInfo on the wire.
+// ActorInfo is backend.ActorInfo on the wire.
 type ActorInfo struct {
 	ID        string `cbor:"id"`
 	Class     string `cbor:"c,omitempty"`

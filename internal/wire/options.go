@@ -4,35 +4,37 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 // Option maps use readable snake_case keys (Ray's spelling where one exists) because the
 // Python side reads them to build ray.remote options.
 
-// RuntimeEnv is fray.RuntimeEnv on the wire.
+// RuntimeEnv is backend.RuntimeEnv on the wire.
 type RuntimeEnv struct {
 	Pip []string          `cbor:"pip,omitempty"`
 	Env map[string]string `cbor:"env,omitempty"`
 }
 
-// TaskOptions is fray.TaskOptions on the wire.
+// TaskOptions is backend.TaskOptions on the wire.
 type TaskOptions struct {
 	Name      string             `cbor:"name,omitempty"`
 	Resources map[string]float64 `cbor:"resources,omitempty"`
 	MaxCalls  int                `cbor:"max_calls,omitempty"`
-	// MaxRetries absent means fray.DefaultMaxRetries; -1 unlimited.
+	// MaxRetries absent means backend.DefaultMaxRetries; -1 unlimited. Go always sends it.
 	MaxRetries      *int       `cbor:"max_retries,omitempty"`
 	RetryExceptions bool       `cbor:"retry_exceptions,omitempty"`
 	RuntimeEnv      RuntimeEnv `cbor:"runtime_env,omitempty"`
 }
 
-// ActorOptions is fray.ActorOptions on the wire.
+// ActorOptions is backend.ActorOptions on the wire (Resources: what the actor holds).
 type ActorOptions struct {
 	Name           string             `cbor:"name,omitempty"`
 	Namespace      string             `cbor:"namespace,omitempty"`
@@ -46,48 +48,67 @@ type ActorOptions struct {
 }
 
 // FromRuntimeEnv converts to the wire form.
-func FromRuntimeEnv(e fray.RuntimeEnv) RuntimeEnv {
+func FromRuntimeEnv(e backend.RuntimeEnv) RuntimeEnv {
 	return RuntimeEnv{Pip: e.PackageRequirements, Env: e.Env}
 }
 
-// Fray converts back.
-func (e RuntimeEnv) Fray() fray.RuntimeEnv {
-	return fray.RuntimeEnv{PackageRequirements: e.Pip, Env: e.Env}
+// Backend converts back.
+func (e RuntimeEnv) Backend() backend.RuntimeEnv {
+	return backend.RuntimeEnv{PackageRequirements: e.Pip, Env: e.Env}
 }
 
-// FromTaskOptions converts to the wire form.
-func FromTaskOptions(o fray.TaskOptions) TaskOptions {
+// FromTaskOptions converts effective options to the wire form; every default is explicit.
+func FromTaskOptions(o backend.TaskOptions) TaskOptions {
+	retries := o.MaxRetries
 	return TaskOptions{Name: o.Name, Resources: o.Resources, MaxCalls: o.MaxCalls,
-		MaxRetries: o.MaxRetries, RetryExceptions: o.RetryExceptions,
+		MaxRetries: &retries, RetryExceptions: o.RetryExceptions,
 		RuntimeEnv: FromRuntimeEnv(o.RuntimeEnv)}
 }
 
-// Fray converts back.
-func (o TaskOptions) Fray() fray.TaskOptions {
-	return fray.TaskOptions{Name: o.Name, Resources: fray.Resources(o.Resources), MaxCalls: o.MaxCalls,
-		MaxRetries: o.MaxRetries, RetryExceptions: o.RetryExceptions, RuntimeEnv: o.RuntimeEnv.Fray()}
+// Backend converts back.
+func (o TaskOptions) Backend() backend.TaskOptions {
+	out := backend.TaskOptions{Name: o.Name, Resources: o.Resources, MaxCalls: o.MaxCalls,
+		MaxRetries: backend.DefaultMaxRetries, RetryExceptions: o.RetryExceptions, RuntimeEnv: o.RuntimeEnv.Backend()}
+	if o.MaxRetries != nil {
+		out.MaxRetries = *o.MaxRetries
+	}
+	if out.Resources == nil { // senders always send the CPU amount; never hand on a nil map
+		out.Resources = map[string]float64{}
+	}
+	return out
 }
 
-// FromActorOptions converts to the wire form.
-func FromActorOptions(o fray.ActorOptions) ActorOptions {
+// FromActorOptions converts effective options to the wire form. Resources on the wire are
+// what the actor holds: absent means Ray's actor default (placed with 1 CPU, holding
+// nothing), which is also how the Python side reads them.
+func FromActorOptions(o backend.ActorOptions) ActorOptions {
 	lt := ""
-	if o.Lifetime == fray.Detached {
+	if o.Detached {
 		lt = "detached"
 	}
+	var res map[string]float64
+	if len(o.Held) > 0 {
+		res = o.Held
+	}
 	return ActorOptions{Name: o.Name, Namespace: o.Namespace, GetIfExists: o.GetIfExists,
-		Lifetime: lt, Resources: o.Resources, MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries,
+		Lifetime: lt, Resources: res, MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries,
 		MaxConcurrency: o.MaxConcurrency, RuntimeEnv: FromRuntimeEnv(o.RuntimeEnv)}
 }
 
-// Fray converts back; an unknown lifetime is an error.
-func (o ActorOptions) Fray() (fray.ActorOptions, error) {
-	out := fray.ActorOptions{Name: o.Name, Namespace: o.Namespace, GetIfExists: o.GetIfExists,
-		Resources: fray.Resources(o.Resources), MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries,
-		MaxConcurrency: o.MaxConcurrency, RuntimeEnv: o.RuntimeEnv.Fray()}
+// Backend converts back; an unknown lifetime is an error.
+func (o ActorOptions) Backend() (backend.ActorOptions, error) {
+	out := backend.ActorOptions{Name: o.Name, Namespace: o.Namespace, GetIfExists: o.GetIfExists,
+		MaxRestarts: o.MaxRestarts, MaxTaskRetries: o.MaxTaskRetries,
+		MaxConcurrency: max(o.MaxConcurrency, 1), RuntimeEnv: o.RuntimeEnv.Backend()}
+	if len(o.Resources) == 0 {
+		out.Placement, out.Held = map[string]float64{"CPU": 1}, map[string]float64{}
+	} else {
+		out.Placement, out.Held = maps.Clone(o.Resources), maps.Clone(o.Resources)
+	}
 	switch o.Lifetime {
 	case "":
 	case "detached":
-		out.Lifetime = fray.Detached
+		out.Detached = true
 	default:
 		return out, fmt.Errorf("%w: unknown actor lifetime %q (want \"detached\" or \"\")", fray.ErrInvalidArgument, o.Lifetime)
 	}
@@ -95,47 +116,47 @@ func (o ActorOptions) Fray() (fray.ActorOptions, error) {
 }
 
 // FromTaskInfo converts to the wire form.
-func FromTaskInfo(i fray.TaskInfo) TaskInfo {
+func FromTaskInfo(i backend.TaskInfo) TaskInfo {
 	return TaskInfo{JobID: i.JobID, TaskID: i.TaskID, Name: i.Name, ActorID: string(i.ActorID), Attempt: i.Attempt}
 }
 
-// Fray converts back; pid is the receiving process's id.
-func (i TaskInfo) Fray(pid int) fray.TaskInfo {
-	return fray.TaskInfo{JobID: i.JobID, TaskID: i.TaskID, Name: i.Name, ActorID: fray.ActorID(i.ActorID), Attempt: i.Attempt, PID: pid}
+// Backend converts back; pid is the receiving process's id.
+func (i TaskInfo) Backend(pid int) backend.TaskInfo {
+	return backend.TaskInfo{JobID: i.JobID, TaskID: i.TaskID, Name: i.Name, ActorID: backend.ActorID(i.ActorID), Attempt: i.Attempt, PID: pid}
 }
 
 // FromActorInfo converts to the wire form.
-func FromActorInfo(a fray.ActorInfo) *ActorInfo {
+func FromActorInfo(a backend.ActorInfo) *ActorInfo {
 	return &ActorInfo{ID: string(a.ID), Class: a.Class, Name: a.Name, Namespace: a.Namespace}
 }
 
-// Fray converts back (nil gives the zero ActorInfo).
-func (a *ActorInfo) Fray() fray.ActorInfo {
+// Backend converts back (nil gives the zero ActorInfo).
+func (a *ActorInfo) Backend() backend.ActorInfo {
 	if a == nil {
-		return fray.ActorInfo{}
+		return backend.ActorInfo{}
 	}
-	return fray.ActorInfo{ID: fray.ActorID(a.ID), Class: a.Class, Name: a.Name, Namespace: a.Namespace}
+	return backend.ActorInfo{ID: backend.ActorID(a.ID), Class: a.Class, Name: a.Name, Namespace: a.Namespace}
 }
 
-// TimeoutSeconds encodes a Wait timeout: fray.Forever (or anything not representable) is -1.
+// TimeoutSeconds encodes a Wait timeout: backend.Forever (or anything not representable) is -1.
 func TimeoutSeconds(d time.Duration) float64 {
-	if d == fray.Forever || d < 0 {
+	if d == backend.Forever || d < 0 {
 		return -1
 	}
 	return d.Seconds()
 }
 
-// TimeoutDuration decodes a Wait timeout: negative (or NaN) is fray.Forever; values beyond
-// the range of time.Duration are fray.Forever too.
+// TimeoutDuration decodes a Wait timeout: negative (or NaN) is backend.Forever; values beyond
+// the range of time.Duration are backend.Forever too.
 func TimeoutDuration(s float64) time.Duration {
 	if s < 0 || math.IsNaN(s) || s*1e9 >= float64(math.MaxInt64) {
-		return fray.Forever
+		return backend.Forever
 	}
 	return time.Duration(s * 1e9)
 }
 
 // IDs converts object ids to strings.
-func IDs(ids []fray.ObjectID) []string {
+func IDs(ids []backend.ObjectID) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		out[i] = string(id)
@@ -144,10 +165,10 @@ func IDs(ids []fray.ObjectID) []string {
 }
 
 // ObjectIDs converts strings to object ids.
-func ObjectIDs(ids []string) []fray.ObjectID {
-	out := make([]fray.ObjectID, len(ids))
+func ObjectIDs(ids []string) []backend.ObjectID {
+	out := make([]backend.ObjectID, len(ids))
 	for i, id := range ids {
-		out[i] = fray.ObjectID(id)
+		out[i] = backend.ObjectID(id)
 	}
 	return out
 }
@@ -175,7 +196,7 @@ func (e *RegistryMismatchError) Error() string {
 	return b.String()
 }
 
-// ManifestDiff compares two registry manifests (fray.RegistryManifest lines) and returns
+// ManifestDiff compares two registry manifests (backend.RegistryManifest lines) and returns
 // the lines only in parent and the lines only in worker, each sorted.
 func ManifestDiff(parent, worker []string) (missingInWorker, missingInParent []string) {
 	inP := make(map[string]bool, len(parent))
@@ -201,7 +222,7 @@ func ManifestDiff(parent, worker []string) (missingInWorker, missingInParent []s
 	return missingInWorker, missingInParent
 }
 
-// ManifestDigest is fray.RegistryDigest computed over any manifest: the hex encoding of the
+// ManifestDigest is backend.RegistryDigest computed over any manifest: the hex encoding of the
 // first 16 bytes of the SHA-256 of the lines joined by "\n". A parent that relays a manifest
 // (the Python shim) never needs it; tests use it to forge mismatching registries.
 func ManifestDigest(lines []string) string {

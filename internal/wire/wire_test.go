@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
 func frameBytes(t Type, id uint64, body []byte) []byte { return AppendFrame(nil, t, id, body) }
@@ -207,19 +208,24 @@ func TestDecodeBodyRejectsNonMap(t *testing.T) {
 }
 
 func TestOptionsConversion(t *testing.T) {
-	n := 0
-	to := fray.TaskOptions{Name: "a", Resources: fray.Resources{"GPU": 1}, MaxCalls: 2, MaxRetries: &n,
-		RetryExceptions: true, RuntimeEnv: fray.RuntimeEnv{PackageRequirements: []string{"six"}, Env: map[string]string{"K": "v"}}}
-	if got := FromTaskOptions(to).Fray(); !reflect.DeepEqual(got, to) {
+	to := backend.TaskOptions{Name: "a", Resources: map[string]float64{"CPU": 1, "GPU": 1}, MaxCalls: 2, MaxRetries: 0,
+		RetryExceptions: true, RuntimeEnv: backend.RuntimeEnv{PackageRequirements: []string{"six"}, Env: map[string]string{"K": "v"}}}
+	if got := FromTaskOptions(to).Backend(); !reflect.DeepEqual(got, to) {
 		t.Fatalf("task options: %+v != %+v", got, to)
 	}
-	ao := fray.ActorOptions{Name: "a", Namespace: "n", GetIfExists: true, Lifetime: fray.Detached,
-		Resources: fray.Resources{"CPU": 1}, MaxRestarts: 2, MaxTaskRetries: -1, MaxConcurrency: 3}
-	got, err := FromActorOptions(ao).Fray()
-	if err != nil || !reflect.DeepEqual(got, ao) {
-		t.Fatalf("actor options: %+v != %+v (%v)", got, ao, err)
+	for _, ao := range []backend.ActorOptions{
+		{Name: "a", Namespace: "n", GetIfExists: true, Detached: true, Placement: map[string]float64{"CPU": 1},
+			Held: map[string]float64{"CPU": 1}, MaxRestarts: 2, MaxTaskRetries: -1, MaxConcurrency: 3},
+		{Placement: map[string]float64{"CPU": 1}, Held: map[string]float64{}, MaxConcurrency: 1}, // Ray's actor default
+	} {
+		got, err := FromActorOptions(ao).Backend()
+		if err != nil || !reflect.DeepEqual(got, ao) {
+			t.Fatalf("actor options: %+v != %+v (%v)", got, ao, err)
+		}
 	}
-	if _, err := (ActorOptions{Lifetime: "forever"}).Fray(); !errors.Is(err, fray.ErrInvalidArgument) {
+	ao := backend.ActorOptions{Name: "a", Namespace: "n", GetIfExists: true, Detached: true,
+		Placement: map[string]float64{"CPU": 1}, Held: map[string]float64{"CPU": 1}, MaxRestarts: 2, MaxConcurrency: 3}
+	if _, err := (ActorOptions{Lifetime: "forever"}).Backend(); !errors.Is(err, fray.ErrInvalidArgument) {
 		t.Fatalf("unknown lifetime: %v", err)
 	}
 	// The option keys are the documented snake_case names.
@@ -319,7 +325,7 @@ func hexs(b []byte) string {
 }
 
 func TestManifestDigestMatchesRegistry(t *testing.T) {
-	if got, want := ManifestDigest(fray.RegistryManifest()), fray.RegistryDigest(); got != want {
-		t.Fatalf("ManifestDigest = %s, fray.RegistryDigest = %s", got, want)
+	if got, want := ManifestDigest(backend.RegistryManifest()), backend.RegistryDigest(); got != want {
+		t.Fatalf("ManifestDigest = %s, backend.RegistryDigest = %s", got, want)
 	}
 }

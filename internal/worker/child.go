@@ -17,7 +17,7 @@
 // Parent side: Start launches a worker process and returns a *Process whose Run,
 // CreateActor and CallActor send calls to it; nested calls the child makes (tasks submitted
 // from inside a task, Get, Wait, Put, actor calls, named-actor lookups) are served by the
-// fray.JobContext given as StartOptions.Host.
+// backend.JobContext given as StartOptions.Host.
 package worker
 
 import (
@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/hook"
 	"github.com/fray-go/fray/internal/wire"
 )
@@ -92,7 +93,7 @@ func refuseHello(r io.Reader, w io.Writer, msg string) {
 	select {
 	case id := <-got:
 		_ = wire.NewWriter(w, 0).Write(wire.TypeHelloErr, id, &wire.HelloErr{Version: wire.Version,
-			Digest: fray.RegistryDigest(), Message: msg, NoInit: true})
+			Digest: backend.RegistryDigest(), Message: msg, NoInit: true})
 	case <-time.After(5 * time.Second):
 	}
 }
@@ -301,14 +302,14 @@ func (s *server) handshake() (int, bool) {
 		return ExitProtocol, false
 	}
 	h := s.hello
-	mine := fray.RegistryDigest()
+	mine := backend.RegistryDigest()
 	if h.Version != wire.Version {
 		_ = s.wr.Write(wire.TypeHelloErr, f.ID, &wire.HelloErr{Version: wire.Version, Digest: mine,
 			Message: fmt.Sprintf("fray: worker speaks protocol version %d, the parent %d; driver and worker must be the same fray build", wire.Version, h.Version)})
 		return ExitHandshake, false
 	}
 	if h.Digest != mine {
-		mw, mp := wire.ManifestDiff(h.Manifest, fray.RegistryManifest())
+		mw, mp := wire.ManifestDiff(h.Manifest, backend.RegistryManifest())
 		e := &wire.RegistryMismatchError{ParentDigest: h.Digest, WorkerDigest: mine, MissingInWorker: mw, MissingInParent: mp}
 		_ = s.wr.Write(wire.TypeHelloErr, f.ID, &wire.HelloErr{Version: wire.Version, Digest: mine,
 			Message: e.Error(), MissingInWorker: mw, MissingInParent: mp})
@@ -434,18 +435,18 @@ func (s *server) release() {
 
 // newCall registers a parent request so that Cancel finds it, and builds its context.
 func (s *server) newCall(id uint64, info wire.TaskInfo) *call {
-	ti := info.Fray(s.pid)
+	ti := info.Backend(s.pid)
 	if ti.JobID == "" {
 		ti.JobID = s.hello.JobID
 	}
 	ctx := context.WithValue(s.base, originKey{}, id)
-	var jc fray.JobContext = s.jc
+	var jc backend.JobContext = s.jc
 	if ti.JobID != s.hello.JobID {
 		// A call on behalf of another job of the parent (an actor called by several jobs, a
 		// pool shared by a cluster): the task sees that job's id.
 		jc = &client{s: s, jobID: ti.JobID}
 	}
-	ctx = fray.WithTaskInfo(fray.WithJobContext(ctx, jc), ti)
+	ctx = backend.NewTaskContext(ctx, jc, ti)
 	ctx, cancel := context.WithCancel(ctx)
 	c := &call{ctx: ctx, cancel: cancel}
 	s.mu.Lock()
@@ -497,10 +498,14 @@ func (s *server) finish(c *call, taskID string, v any, err error) wire.Result {
 	return wire.Result{Data: data}
 }
 
-func lookup(name string, kind fray.FunctionKind) (*fray.Function, error) {
-	f, err := fray.LookupFunction(name)
-	if err != nil {
-		return nil, err
+// lookup resolves a name that arrived from the other process (the parent's Run and
+// CreateActor, a child's nested Submit). The sender's API resolved it in the same registry
+// (the handshake compared digests), so a miss means a forged or stale message.
+func lookup(name string, kind backend.FunctionKind) (*backend.Function, error) {
+	f, ok := backend.LookupFunction(name)
+	if !ok {
+		return nil, &fray.UnknownNameError{What: kind.String(), Name: name,
+			Hint: "it is not registered in this binary; declare it with fray.NewTask/NewActor/NewMethod in a package-level variable of a package the binary imports"}
 	}
 	if f.Kind != kind {
 		return nil, &fray.UnknownNameError{What: kind.String(), Name: name, Hint: fmt.Sprintf("it is registered as a %s", f.Kind)}
@@ -509,16 +514,16 @@ func lookup(name string, kind fray.FunctionKind) (*fray.Function, error) {
 }
 
 // runTask runs request id's task. A task that ends the goroutine with runtime.Goexit is
-// answered from a deferred call (see fray.Function.Invoke).
+// answered from a deferred call (see backend.Function.Invoke).
 func (s *server) runTask(id uint64, c *call, m *wire.Run) wire.Result {
 	if c.ctx.Err() != nil {
 		return s.cancelledResult(m.Info)
 	}
-	f, err := lookup(m.Function, fray.KindTask)
+	f, err := lookup(m.Function, backend.KindTask)
 	if err != nil {
 		return errResult(err)
 	}
-	arg, err := f.DecodeArg(fray.Payload{Data: m.Arg})
+	arg, err := f.DecodeArg(backend.Payload{Data: m.Arg})
 	if err != nil {
 		return errResult(err)
 	}
@@ -573,16 +578,16 @@ func (s *server) createActor(id uint64, m *wire.CreateActor) {
 	go func() {
 		defer s.wg.Done()
 		var st any
-		f, err := lookup(m.Class, fray.KindActorClass)
+		f, err := lookup(m.Class, backend.KindActorClass)
 		returned := false
 		defer func() {
-			if !returned { // the constructor called runtime.Goexit (see fray.Function.Invoke)
+			if !returned { // the constructor called runtime.Goexit (see backend.Function.Invoke)
 				s.constructed(id, a, nil, f.GoexitError(info.TaskID))
 			}
 		}()
 		if err == nil {
 			var arg any
-			if arg, err = f.DecodeArg(fray.Payload{Data: m.Arg}); err == nil {
+			if arg, err = f.DecodeArg(backend.Payload{Data: m.Arg}); err == nil {
 				st, err = f.Invoke(c.ctx, nil, arg)
 			}
 		}
@@ -627,14 +632,14 @@ func (s *server) callActor(id uint64, m *wire.CallActor) func() {
 		if c.ctx.Err() != nil {
 			return s.cancelledResult(info)
 		}
-		f, err := lookup(m.Method, fray.KindMethod)
+		f, err := lookup(m.Method, backend.KindMethod)
 		if err == nil && f.Class != a.class {
 			err = fmt.Errorf("%w: method %s called on an actor of class %s", fray.ErrInvalidArgument, m.Method, a.class)
 		}
 		if err != nil {
 			return errResult(err)
 		}
-		arg, err := f.DecodeArg(fray.Payload{Data: m.Arg})
+		arg, err := f.DecodeArg(backend.Payload{Data: m.Arg})
 		if err != nil {
 			return errResult(err)
 		}
@@ -646,7 +651,7 @@ func (s *server) callActor(id uint64, m *wire.CallActor) func() {
 		}
 		returned := false
 		defer func() {
-			if !returned { // the method called runtime.Goexit (see fray.Function.Invoke)
+			if !returned { // the method called runtime.Goexit (see backend.Function.Invoke)
 				s.answer(id, errResult(f.GoexitError(info.TaskID)))
 			}
 		}()
@@ -732,14 +737,14 @@ func origin(ctx context.Context) wire.Origin {
 	return wire.Origin{From: id}
 }
 
-// client is the fray.JobContext inside a worker: every method is a nested request to the
+// client is the backend.JobContext inside a worker: every method is a nested request to the
 // parent over the same pipes.
 type client struct {
 	s     *server
 	jobID string // the job a call runs for, when not the Hello's
 }
 
-var _ fray.JobContext = (*client)(nil)
+var _ backend.JobContext = (*client)(nil)
 
 func (c *client) JobID() string {
 	if c.jobID != "" {
@@ -769,29 +774,29 @@ func (c *client) do(ctx context.Context, t wire.Type, body any) (wire.Result, er
 	return res, nil
 }
 
-func (c *client) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.ObjectID, error) {
-	m := &wire.Submit{Origin: origin(ctx), Function: spec.Function, ArgRef: string(spec.ArgRef), Options: wire.FromTaskOptions(spec.Options)}
+func (c *client) SubmitTask(ctx context.Context, spec backend.TaskSpec) (backend.ObjectID, error) {
+	m := &wire.Submit{Origin: origin(ctx), Function: spec.Function.Name, ArgRef: string(spec.ArgRef), Options: wire.FromTaskOptions(spec.Options)}
 	if spec.ArgRef == "" {
-		b, err := spec.Arg.Encoded()
+		b, err := spec.Arg.Encoded(fray.Marshal)
 		if err != nil {
 			return "", err
 		}
 		m.Arg = b
 	}
 	res, err := c.do(ctx, wire.TypeSubmit, m)
-	return fray.ObjectID(res.ObjectID), err
+	return backend.ObjectID(res.ObjectID), err
 }
 
-func (c *client) Put(ctx context.Context, value fray.Payload) (fray.ObjectID, error) {
-	b, err := value.Encoded()
+func (c *client) Put(ctx context.Context, value backend.Payload) (backend.ObjectID, error) {
+	b, err := value.Encoded(fray.Marshal)
 	if err != nil {
 		return "", err
 	}
 	res, err := c.do(ctx, wire.TypePut, &wire.Put{Origin: origin(ctx), Data: b})
-	return fray.ObjectID(res.ObjectID), err
+	return backend.ObjectID(res.ObjectID), err
 }
 
-func (c *client) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, error) {
+func (c *client) Get(ctx context.Context, ids []backend.ObjectID) ([]backend.Object, error) {
 	res, err := c.do(ctx, wire.TypeGet, &wire.Get{Origin: origin(ctx), IDs: wire.IDs(ids)})
 	if err != nil {
 		return nil, err
@@ -799,7 +804,7 @@ func (c *client) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, e
 	if len(res.Objects) != len(ids) {
 		return nil, &protocolError{msg: fmt.Sprintf("Get of %d ids answered with %d objects", len(ids), len(res.Objects))}
 	}
-	out := make([]fray.Object, len(ids))
+	out := make([]backend.Object, len(ids))
 	for i, o := range res.Objects {
 		if o.Err != nil {
 			out[i].Err = fray.DecodeError(o.Err)
@@ -810,7 +815,7 @@ func (c *client) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, e
 	return out, nil
 }
 
-func (c *client) Wait(ctx context.Context, ids []fray.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
+func (c *client) Wait(ctx context.Context, ids []backend.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
 	res, err := c.do(ctx, wire.TypeWait, &wire.Wait{Origin: origin(ctx), IDs: wire.IDs(ids), NumReturns: numReturns, Timeout: wire.TimeoutSeconds(timeout)})
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
@@ -824,46 +829,46 @@ func (c *client) Wait(ctx context.Context, ids []fray.ObjectID, numReturns int, 
 	return res.Ready, nil
 }
 
-func (c *client) Cancel(ctx context.Context, id fray.ObjectID, force bool) error {
+func (c *client) Cancel(ctx context.Context, id backend.ObjectID, force bool) error {
 	_, err := c.do(ctx, wire.TypeCancelTask, &wire.CancelTask{Origin: origin(ctx), ObjectID: string(id), Force: force})
 	return err
 }
 
-func (c *client) Release(ids []fray.ObjectID) {
+func (c *client) Release(ids []backend.ObjectID) {
 	if len(ids) == 0 {
 		return
 	}
 	_ = c.s.wr.Write(wire.TypeRelease, 0, &wire.Release{IDs: wire.IDs(ids)})
 }
 
-func (c *client) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray.ActorInfo, error) {
-	b, err := spec.Arg.Encoded()
+func (c *client) CreateActor(ctx context.Context, spec backend.ActorSpec) (backend.ActorInfo, error) {
+	b, err := spec.Arg.Encoded(fray.Marshal)
 	if err != nil {
-		return fray.ActorInfo{}, err
+		return backend.ActorInfo{}, err
 	}
-	res, err := c.do(ctx, wire.TypeCreateActorNested, &wire.CreateActorNested{Origin: origin(ctx), Class: spec.Class, Arg: b, Options: wire.FromActorOptions(spec.Options)})
-	return res.Actor.Fray(), err
+	res, err := c.do(ctx, wire.TypeCreateActorNested, &wire.CreateActorNested{Origin: origin(ctx), Class: spec.Class.Name, Arg: b, Options: wire.FromActorOptions(spec.Options)})
+	return res.Actor.Backend(), err
 }
 
-func (c *client) GetActor(ctx context.Context, name, namespace string) (fray.ActorInfo, error) {
+func (c *client) GetActor(ctx context.Context, name, namespace string) (backend.ActorInfo, error) {
 	res, err := c.do(ctx, wire.TypeGetActor, &wire.GetActor{Origin: origin(ctx), Name: name, Namespace: namespace})
-	return res.Actor.Fray(), err
+	return res.Actor.Backend(), err
 }
 
-func (c *client) CallActor(ctx context.Context, call fray.ActorCall) (fray.ObjectID, error) {
-	m := &wire.CallActorNested{Origin: origin(ctx), ActorID: string(call.Actor), Method: call.Method, ArgRef: string(call.ArgRef)}
+func (c *client) CallActor(ctx context.Context, call backend.ActorCall) (backend.ObjectID, error) {
+	m := &wire.CallActorNested{Origin: origin(ctx), ActorID: string(call.Actor), Method: call.Method.Name, ArgRef: string(call.ArgRef)}
 	if call.ArgRef == "" {
-		b, err := call.Arg.Encoded()
+		b, err := call.Arg.Encoded(fray.Marshal)
 		if err != nil {
 			return "", err
 		}
 		m.Arg = b
 	}
 	res, err := c.do(ctx, wire.TypeCallActorNested, m)
-	return fray.ObjectID(res.ObjectID), err
+	return backend.ObjectID(res.ObjectID), err
 }
 
-func (c *client) KillActor(ctx context.Context, id fray.ActorID, noRestart bool) error {
+func (c *client) KillActor(ctx context.Context, id backend.ActorID, noRestart bool) error {
 	_, err := c.do(ctx, wire.TypeKillActor, &wire.KillActor{Origin: origin(ctx), ActorID: string(id), NoRestart: noRestart})
 	return err
 }
@@ -877,12 +882,12 @@ func (c *client) Close() error {
 // streamCtx is the ctx of call c (request id) for f: a streaming function's carries the
 // emitter that sends its items to the parent as StreamItem requests, one at a time, each
 // waiting for the parent to take it (PROTOCOL.md, Streams).
-func (s *server) streamCtx(id uint64, c *call, f *fray.Function) context.Context {
+func (s *server) streamCtx(id uint64, c *call, f *backend.Function) context.Context {
 	if !f.Streaming {
 		return c.ctx
 	}
-	return fray.WithStreamEmitter(c.ctx, func(ctx context.Context, item fray.Payload) error {
-		b, err := item.Encoded()
+	return backend.WithStreamEmitter(c.ctx, func(ctx context.Context, item backend.Payload) error {
+		b, err := item.Encoded(fray.Marshal)
 		if err != nil {
 			return err
 		}

@@ -7,17 +7,18 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 )
 
-// testHost is a small in-process fray.JobContext that serves a worker's nested calls in the
+// testHost is a small in-process backend.JobContext that serves a worker's nested calls in the
 // test process: tasks run as goroutines here, actors live in a map.
 type testHost struct {
 	mu       sync.Mutex
 	n        int
-	objs     map[fray.ObjectID]*hostObj
-	actors   map[fray.ActorID]*hostActor
-	names    map[string]fray.ActorID
-	released []fray.ObjectID
+	objs     map[backend.ObjectID]*hostObj
+	actors   map[backend.ActorID]*hostActor
+	names    map[string]backend.ActorID
+	released []backend.ObjectID
 	submits  []fray.TaskInfo // TaskInfo of the calling task, per SubmitTask
 	onPut    func(data []byte)
 }
@@ -30,32 +31,32 @@ type hostObj struct {
 
 type hostActor struct {
 	mu    sync.Mutex
-	info  fray.ActorInfo
+	info  backend.ActorInfo
 	state any
 }
 
 func newTestHost() *testHost {
-	return &testHost{objs: map[fray.ObjectID]*hostObj{}, actors: map[fray.ActorID]*hostActor{}, names: map[string]fray.ActorID{}}
+	return &testHost{objs: map[backend.ObjectID]*hostObj{}, actors: map[backend.ActorID]*hostActor{}, names: map[string]backend.ActorID{}}
 }
 
-var _ fray.JobContext = (*testHost)(nil)
+var _ backend.JobContext = (*testHost)(nil)
 
 func (h *testHost) JobID() string              { return "testjob" }
 func (h *testHost) Backend() string            { return "testhost" }
 func (h *testHost) PassesValuesDirectly() bool { return false }
 func (h *testHost) Close() error               { return nil }
 
-func (h *testHost) newObj() (fray.ObjectID, *hostObj) {
+func (h *testHost) newObj() (backend.ObjectID, *hostObj) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.n++
-	id := fray.ObjectID(fmt.Sprintf("obj-%d", h.n))
+	id := backend.ObjectID(fmt.Sprintf("obj-%d", h.n))
 	o := &hostObj{done: make(chan struct{})}
 	h.objs[id] = o
 	return id, o
 }
 
-func (h *testHost) obj(id fray.ObjectID) (*hostObj, error) {
+func (h *testHost) obj(id backend.ObjectID) (*hostObj, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	o, ok := h.objs[id]
@@ -66,7 +67,7 @@ func (h *testHost) obj(id fray.ObjectID) (*hostObj, error) {
 }
 
 // run invokes f in a goroutine and completes the object with its result.
-func (h *testHost) run(o *hostObj, f *fray.Function, self any, p fray.Payload, argRef fray.ObjectID) {
+func (h *testHost) run(o *hostObj, f *backend.Function, self any, p backend.Payload, argRef backend.ObjectID) {
 	go func() {
 		defer close(o.done)
 		if argRef != "" {
@@ -80,7 +81,7 @@ func (h *testHost) run(o *hostObj, f *fray.Function, self any, p fray.Payload, a
 				o.err = ao.err
 				return
 			}
-			p = fray.Payload{Data: ao.data}
+			p = backend.Payload{Data: ao.data}
 		}
 		arg, err := f.DecodeArg(p)
 		if err != nil {
@@ -96,11 +97,8 @@ func (h *testHost) run(o *hostObj, f *fray.Function, self any, p fray.Payload, a
 	}()
 }
 
-func (h *testHost) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.ObjectID, error) {
-	f, err := fray.LookupFunction(spec.Function)
-	if err != nil {
-		return "", err
-	}
+func (h *testHost) SubmitTask(ctx context.Context, spec backend.TaskSpec) (backend.ObjectID, error) {
+	f := spec.Function
 	info, _ := fray.TaskInfoFrom(ctx)
 	h.mu.Lock()
 	h.submits = append(h.submits, info)
@@ -110,8 +108,8 @@ func (h *testHost) SubmitTask(ctx context.Context, spec fray.TaskSpec) (fray.Obj
 	return id, nil
 }
 
-func (h *testHost) Put(ctx context.Context, value fray.Payload) (fray.ObjectID, error) {
-	b, err := value.Encoded()
+func (h *testHost) Put(ctx context.Context, value backend.Payload) (backend.ObjectID, error) {
+	b, err := value.Encoded(fray.Marshal)
 	if err != nil {
 		return "", err
 	}
@@ -124,8 +122,8 @@ func (h *testHost) Put(ctx context.Context, value fray.Payload) (fray.ObjectID, 
 	return id, nil
 }
 
-func (h *testHost) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object, error) {
-	out := make([]fray.Object, len(ids))
+func (h *testHost) Get(ctx context.Context, ids []backend.ObjectID) ([]backend.Object, error) {
+	out := make([]backend.Object, len(ids))
 	for i, id := range ids {
 		o, err := h.obj(id)
 		if err != nil {
@@ -136,12 +134,12 @@ func (h *testHost) Get(ctx context.Context, ids []fray.ObjectID) ([]fray.Object,
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		out[i] = fray.Object{Payload: fray.Payload{Data: o.data}, Err: o.err}
+		out[i] = backend.Object{Payload: backend.Payload{Data: o.data}, Err: o.err}
 	}
 	return out, nil
 }
 
-func (h *testHost) Wait(ctx context.Context, ids []fray.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
+func (h *testHost) Wait(ctx context.Context, ids []backend.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		ready := make([]bool, len(ids))
@@ -165,18 +163,18 @@ func (h *testHost) Wait(ctx context.Context, ids []fray.ObjectID, numReturns int
 	}
 }
 
-func (h *testHost) Cancel(ctx context.Context, id fray.ObjectID, force bool) error {
+func (h *testHost) Cancel(ctx context.Context, id backend.ObjectID, force bool) error {
 	_, err := h.obj(id)
 	return err
 }
 
-func (h *testHost) Release(ids []fray.ObjectID) {
+func (h *testHost) Release(ids []backend.ObjectID) {
 	h.mu.Lock()
 	h.released = append(h.released, ids...)
 	h.mu.Unlock()
 }
 
-func (h *testHost) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray.ActorInfo, error) {
+func (h *testHost) CreateActor(ctx context.Context, spec backend.ActorSpec) (backend.ActorInfo, error) {
 	h.mu.Lock()
 	if id, ok := h.names[spec.Options.Name]; ok && spec.Options.Name != "" {
 		a := h.actors[id]
@@ -184,22 +182,19 @@ func (h *testHost) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray.A
 		if spec.Options.GetIfExists {
 			return a.info, nil
 		}
-		return fray.ActorInfo{}, fray.ErrNameTaken
+		return backend.ActorInfo{}, fray.ErrNameTaken
 	}
 	h.n++
-	info := fray.ActorInfo{ID: fray.ActorID(fmt.Sprintf("actor-%d", h.n)), Class: spec.Class, Name: spec.Options.Name, Namespace: spec.Options.Namespace}
+	info := backend.ActorInfo{ID: backend.ActorID(fmt.Sprintf("actor-%d", h.n)), Class: spec.Class.Name, Name: spec.Options.Name, Namespace: spec.Options.Namespace}
 	h.mu.Unlock()
-	f, err := fray.LookupFunction(spec.Class)
-	if err != nil {
-		return fray.ActorInfo{}, err
-	}
+	f := spec.Class
 	arg, err := f.DecodeArg(spec.Arg)
 	if err != nil {
-		return fray.ActorInfo{}, err
+		return backend.ActorInfo{}, err
 	}
 	st, err := f.Invoke(fray.WithJobContext(context.Background(), h), nil, arg)
 	if err != nil {
-		return fray.ActorInfo{}, err
+		return backend.ActorInfo{}, err
 	}
 	h.mu.Lock()
 	h.actors[info.ID] = &hostActor{info: info, state: st}
@@ -210,27 +205,24 @@ func (h *testHost) CreateActor(ctx context.Context, spec fray.ActorSpec) (fray.A
 	return info, nil
 }
 
-func (h *testHost) GetActor(ctx context.Context, name, namespace string) (fray.ActorInfo, error) {
+func (h *testHost) GetActor(ctx context.Context, name, namespace string) (backend.ActorInfo, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	id, ok := h.names[name]
 	if !ok {
-		return fray.ActorInfo{}, &fray.UnknownNameError{What: "named actor", Name: name}
+		return backend.ActorInfo{}, &fray.UnknownNameError{What: "named actor", Name: name}
 	}
 	return h.actors[id].info, nil
 }
 
-func (h *testHost) CallActor(ctx context.Context, call fray.ActorCall) (fray.ObjectID, error) {
+func (h *testHost) CallActor(ctx context.Context, call backend.ActorCall) (backend.ObjectID, error) {
 	h.mu.Lock()
 	a, ok := h.actors[call.Actor]
 	h.mu.Unlock()
 	if !ok {
 		return "", &fray.ActorDiedError{ActorID: string(call.Actor), Reason: "unknown"}
 	}
-	f, err := fray.LookupFunction(call.Method)
-	if err != nil {
-		return "", err
-	}
+	f := call.Method
 	id, o := h.newObj()
 	a.mu.Lock() // one call at a time: run synchronously under the actor's lock
 	defer a.mu.Unlock()
@@ -248,7 +240,7 @@ func (h *testHost) CallActor(ctx context.Context, call fray.ActorCall) (fray.Obj
 	return id, nil
 }
 
-func (h *testHost) KillActor(ctx context.Context, id fray.ActorID, noRestart bool) error {
+func (h *testHost) KillActor(ctx context.Context, id backend.ActorID, noRestart bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	a, ok := h.actors[id]

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/hook"
 	"github.com/fray-go/fray/internal/logging"
 	"github.com/fray-go/fray/internal/wire"
@@ -41,7 +42,7 @@ type StartOptions struct {
 	Stdout, Stderr io.Writer
 	// Host serves the worker's nested calls (tasks submitted from inside a task, Get,
 	// Wait, Put, actors). Nil makes nested calls fail with an *fray.UnsupportedError.
-	Host fray.JobContext
+	Host backend.JobContext
 	// JobID and Namespace are the job the worker serves; JobID defaults to Host's.
 	JobID, Namespace string
 	// Logger receives the parent side's diagnostics; default slog.Default().
@@ -71,7 +72,7 @@ type Process struct {
 	rd     *wire.Reader
 	wr     *wire.Writer
 	out    *peer
-	host   fray.JobContext
+	host   backend.JobContext
 	digest string
 
 	hostCtx    context.Context
@@ -79,10 +80,10 @@ type Process struct {
 	nestedWG   sync.WaitGroup
 
 	mu      sync.Mutex
-	calls   map[uint64]fray.TaskInfo      // our requests in flight, for nested-call attribution
-	emits   map[uint64]fray.StreamEmitter // our streaming requests in flight: where their items go
-	streams streamTable                   // streams the child consumes (stream.go)
-	nested  map[uint64]context.CancelFunc // child requests being served
+	calls   map[uint64]fray.TaskInfo         // our requests in flight, for nested-call attribution
+	emits   map[uint64]backend.StreamEmitter // our streaming requests in flight: where their items go
+	streams streamTable                      // streams the child consumes (stream.go)
+	nested  map[uint64]context.CancelFunc    // child requests being served
 
 	closing atomic.Bool
 	done    chan struct{}
@@ -150,7 +151,7 @@ func Start(ctx context.Context, o StartOptions) (*Process, error) {
 	p := &Process{opts: o, cmd: cmd, pid: cmd.Process.Pid, log: o.Logger.With("worker_pid", cmd.Process.Pid),
 		toW: toW, fromW: fromW, host: o.Host,
 		rd: wire.NewReader(fromW, o.MaxFrame), wr: wire.NewWriter(toW, o.MaxFrame),
-		calls: map[uint64]fray.TaskInfo{}, nested: map[uint64]context.CancelFunc{}, emits: map[uint64]fray.StreamEmitter{},
+		calls: map[uint64]fray.TaskInfo{}, nested: map[uint64]context.CancelFunc{}, emits: map[uint64]backend.StreamEmitter{},
 		done: make(chan struct{}), readerD: make(chan struct{})}
 	p.out = newPeer(p.wr)
 	p.hostCtx, p.hostCancel = context.WithCancel(context.Background())
@@ -168,7 +169,7 @@ func Start(ctx context.Context, o StartOptions) (*Process, error) {
 
 func (p *Process) handshake(ctx context.Context) error {
 	h := &wire.Hello{Version: wire.Version, JobID: p.opts.JobID, Namespace: p.opts.Namespace,
-		Digest: fray.RegistryDigest(), Manifest: fray.RegistryManifest(), MaxFrame: p.opts.MaxFrame,
+		Digest: backend.RegistryDigest(), Manifest: backend.RegistryManifest(), MaxFrame: p.opts.MaxFrame,
 		Options: wire.WorkerOptions{ParentPID: os.Getpid(), MaxInFlight: p.opts.MaxInFlight}}
 	if p.host != nil {
 		h.Backend = p.host.Backend()
@@ -343,8 +344,8 @@ func (p *Process) InFlight() int { return p.out.pendingCount() }
 func (p *Process) call(ctx context.Context, t wire.Type, body any, what string, info fray.TaskInfo) (wire.Result, error) {
 	// The call is registered before its frame goes out: the worker may send nested requests
 	// (and stream items) naming it before the write returns. A ctx carrying a
-	// fray.StreamEmitter makes the call a streaming one: its StreamItem frames go there.
-	emit := fray.StreamEmitterFrom(ctx)
+	// backend.StreamEmitter makes the call a streaming one: its StreamItem frames go there.
+	emit := backend.StreamEmitterFrom(ctx)
 	id, ch, err := p.out.startWith(t, body, func(id uint64) {
 		p.mu.Lock()
 		p.calls[id] = info
@@ -422,7 +423,7 @@ func (p *Process) Run(ctx context.Context, fn string, arg []byte, info fray.Task
 // CreateActor runs the constructor of class with arg and keeps the state in the worker
 // under id. Calls run one at a time in arrival order unless maxConcurrency > 1. A
 // constructor failure is returned and leaves no actor behind.
-func (p *Process) CreateActor(ctx context.Context, class string, arg []byte, id fray.ActorID, maxConcurrency int, info fray.TaskInfo) error {
+func (p *Process) CreateActor(ctx context.Context, class string, arg []byte, id backend.ActorID, maxConcurrency int, info fray.TaskInfo) error {
 	info.ActorID = id
 	_, err := p.call(ctx, wire.TypeCreateActor, &wire.CreateActor{Class: class, Arg: arg, ActorID: string(id),
 		MaxConcurrency: maxConcurrency, Info: wire.FromTaskInfo(info)}, class, info)
@@ -430,7 +431,7 @@ func (p *Process) CreateActor(ctx context.Context, class string, arg []byte, id 
 }
 
 // CallActor runs method (registered name "<class>.<method>") on actor id.
-func (p *Process) CallActor(ctx context.Context, id fray.ActorID, method string, arg []byte, info fray.TaskInfo) ([]byte, error) {
+func (p *Process) CallActor(ctx context.Context, id backend.ActorID, method string, arg []byte, info fray.TaskInfo) ([]byte, error) {
 	info.ActorID = id
 	res, err := p.call(ctx, wire.TypeCallActor, &wire.CallActor{ActorID: string(id), Method: method, Arg: arg,
 		Info: wire.FromTaskInfo(info)}, method, info)
@@ -438,7 +439,7 @@ func (p *Process) CallActor(ctx context.Context, id fray.ActorID, method string,
 }
 
 // ReleaseActor drops the actor's state in the worker once its queued calls finish.
-func (p *Process) ReleaseActor(id fray.ActorID) error {
+func (p *Process) ReleaseActor(id backend.ActorID) error {
 	return p.wr.Write(wire.TypeReleaseActor, 0, &wire.ReleaseActor{ActorID: string(id)})
 }
 
@@ -524,7 +525,7 @@ func (p *Process) withOrigin(ctx context.Context, o wire.Origin) context.Context
 	p.mu.Unlock()
 	if ok && o.From != 0 {
 		info.PID = p.pid
-		ctx = fray.WithTaskInfo(ctx, info)
+		ctx = backend.WithTaskInfo(ctx, info)
 	}
 	return ctx
 }
@@ -550,15 +551,19 @@ func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
 		}
-		id, err := h.SubmitTask(p.withOrigin(ctx, m.Origin), fray.TaskSpec{Function: m.Function, Arg: fray.Payload{Data: m.Arg},
-			ArgRef: fray.ObjectID(m.ArgRef), Options: m.Options.Fray()})
+		fn, err := lookup(m.Function, backend.KindTask)
+		if err != nil {
+			return errResult(err)
+		}
+		id, err := h.SubmitTask(p.withOrigin(ctx, m.Origin), backend.TaskSpec{Function: fn, Arg: backend.Payload{Data: m.Arg},
+			ArgRef: backend.ObjectID(m.ArgRef), Options: m.Options.Backend()})
 		return objResult(id, err)
 	case wire.TypePut:
 		var m wire.Put
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
 		}
-		id, err := h.Put(p.withOrigin(ctx, m.Origin), fray.Payload{Data: m.Data})
+		id, err := h.Put(p.withOrigin(ctx, m.Origin), backend.Payload{Data: m.Data})
 		return objResult(id, err)
 	case wire.TypeGet:
 		var m wire.Get
@@ -575,7 +580,7 @@ func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
 				out[i].Err = fray.EncodeError(o.Err)
 				continue
 			}
-			b, err := o.Payload.Encoded()
+			b, err := o.Payload.Encoded(fray.Marshal)
 			if err != nil {
 				out[i].Err = fray.EncodeError(err)
 				continue
@@ -601,17 +606,21 @@ func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
 		if p.cancelStream(m.ObjectID) {
 			return wire.Result{}
 		}
-		return emptyResult(h.Cancel(p.withOrigin(ctx, m.Origin), fray.ObjectID(m.ObjectID), m.Force))
+		return emptyResult(h.Cancel(p.withOrigin(ctx, m.Origin), backend.ObjectID(m.ObjectID), m.Force))
 	case wire.TypeCreateActorNested:
 		var m wire.CreateActorNested
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
 		}
-		o, err := m.Options.Fray()
+		o, err := m.Options.Backend()
 		if err != nil {
 			return errResult(err)
 		}
-		info, err := h.CreateActor(p.withOrigin(ctx, m.Origin), fray.ActorSpec{Class: m.Class, Arg: fray.Payload{Data: m.Arg}, Options: o})
+		class, err := lookup(m.Class, backend.KindActorClass)
+		if err != nil {
+			return errResult(err)
+		}
+		info, err := h.CreateActor(p.withOrigin(ctx, m.Origin), backend.ActorSpec{Class: class, Arg: backend.Payload{Data: m.Arg}, Options: o})
 		return actorResult(info, err)
 	case wire.TypeGetActor:
 		var m wire.GetActor
@@ -625,27 +634,31 @@ func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
 		}
-		id, err := h.CallActor(p.withOrigin(ctx, m.Origin), fray.ActorCall{Actor: fray.ActorID(m.ActorID), Method: m.Method,
-			Arg: fray.Payload{Data: m.Arg}, ArgRef: fray.ObjectID(m.ArgRef)})
+		method, err := lookup(m.Method, backend.KindMethod)
+		if err != nil {
+			return errResult(err)
+		}
+		id, err := h.CallActor(p.withOrigin(ctx, m.Origin), backend.ActorCall{Actor: backend.ActorID(m.ActorID), Method: method,
+			Arg: backend.Payload{Data: m.Arg}, ArgRef: backend.ObjectID(m.ArgRef)})
 		return objResult(id, err)
 	case wire.TypeKillActor:
 		var m wire.KillActor
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
 		}
-		return emptyResult(h.KillActor(p.withOrigin(ctx, m.Origin), fray.ActorID(m.ActorID), m.NoRestart))
+		return emptyResult(h.KillActor(p.withOrigin(ctx, m.Origin), backend.ActorID(m.ActorID), m.NoRestart))
 	}
 	return errResult(&fray.UnsupportedError{Backend: "worker parent", Feature: "message " + f.Type.String()})
 }
 
-func objResult(id fray.ObjectID, err error) wire.Result {
+func objResult(id backend.ObjectID, err error) wire.Result {
 	if err != nil {
 		return errResult(err)
 	}
 	return wire.Result{ObjectID: string(id)}
 }
 
-func actorResult(info fray.ActorInfo, err error) wire.Result {
+func actorResult(info backend.ActorInfo, err error) wire.Result {
 	if err != nil {
 		return errResult(err)
 	}
@@ -672,5 +685,5 @@ func (p *Process) streamItem(ctx context.Context, f wire.Frame) wire.Result {
 	if emit == nil {
 		return errResult(fmt.Errorf("%w: stream item for request %d, which is no streaming call in flight (it ended or was cancelled)", fray.ErrCancelled, m.From))
 	}
-	return emptyResult(emit(ctx, fray.Payload{Data: m.Data}))
+	return emptyResult(emit(ctx, backend.Payload{Data: m.Data}))
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/wire"
 )
 
@@ -22,7 +23,7 @@ func servePipes(t *testing.T) (*wire.Writer, *wire.Reader, io.Closer, chan int) 
 		cw.Close()
 	}()
 	w, r := wire.NewWriter(pw, 0), wire.NewReader(pr, 0)
-	if err := w.Write(wire.TypeHello, 1, &wire.Hello{Version: wire.Version, JobID: "j", Digest: fray.RegistryDigest()}); err != nil {
+	if err := w.Write(wire.TypeHello, 1, &wire.Hello{Version: wire.Version, JobID: "j", Digest: backend.RegistryDigest()}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := r.Read()
@@ -159,7 +160,7 @@ func TestServeRefusesWrongVersion(t *testing.T) {
 	code := make(chan int, 1)
 	go func() { code <- Serve(cr, cw); cw.Close() }()
 	w, r := wire.NewWriter(pw, 0), wire.NewReader(pr, 0)
-	go w.Write(wire.TypeHello, 1, &wire.Hello{Version: 99, Digest: fray.RegistryDigest()})
+	go w.Write(wire.TypeHello, 1, &wire.Hello{Version: 99, Digest: backend.RegistryDigest()})
 	f, err := r.Read()
 	if err != nil || f.Type != wire.TypeHelloErr {
 		t.Fatalf("got %v %v", f.Type, err)

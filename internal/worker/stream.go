@@ -9,22 +9,23 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/wire"
 )
 
-// Streams consumed by code running in the worker (fray.StreamJobContext on the child's
+// Streams consumed by code running in the worker (backend.StreamJobContext on the child's
 // client) are nested requests: StreamSubmit or StreamCall start one in the parent's job
 // context and name it by an id, StreamNext reads it (PROTOCOL.md, Streams). The parent
 // keeps the readers in a table (streams) until the stream ends or the child lets go.
 
-var _ fray.StreamJobContext = (*client)(nil)
+var _ backend.StreamJobContext = (*client)(nil)
 
 // SubmitStreamTask starts a streaming task through the parent.
-func (c *client) SubmitStreamTask(ctx context.Context, spec fray.TaskSpec, s fray.StreamSpec) (fray.StreamReader, error) {
-	m := &wire.StreamSubmit{Submit: wire.Submit{Origin: origin(ctx), Function: spec.Function, ArgRef: string(spec.ArgRef),
+func (c *client) SubmitStreamTask(ctx context.Context, spec backend.TaskSpec, s backend.StreamSpec) (backend.StreamReader, error) {
+	m := &wire.StreamSubmit{Submit: wire.Submit{Origin: origin(ctx), Function: spec.Function.Name, ArgRef: string(spec.ArgRef),
 		Options: wire.FromTaskOptions(spec.Options)}, Backpressure: s.Backpressure}
 	if spec.ArgRef == "" {
-		b, err := spec.Arg.Encoded()
+		b, err := spec.Arg.Encoded(fray.Marshal)
 		if err != nil {
 			return nil, err
 		}
@@ -38,11 +39,11 @@ func (c *client) SubmitStreamTask(ctx context.Context, spec fray.TaskSpec, s fra
 }
 
 // CallActorStream calls a streaming actor method through the parent.
-func (c *client) CallActorStream(ctx context.Context, call fray.ActorCall, s fray.StreamSpec) (fray.StreamReader, error) {
+func (c *client) CallActorStream(ctx context.Context, call backend.ActorCall, s backend.StreamSpec) (backend.StreamReader, error) {
 	m := &wire.StreamCall{CallActorNested: wire.CallActorNested{Origin: origin(ctx), ActorID: string(call.Actor),
-		Method: call.Method, ArgRef: string(call.ArgRef)}, Backpressure: s.Backpressure}
+		Method: call.Method.Name, ArgRef: string(call.ArgRef)}, Backpressure: s.Backpressure}
 	if call.ArgRef == "" {
-		b, err := call.Arg.Encoded()
+		b, err := call.Arg.Encoded(fray.Marshal)
 		if err != nil {
 			return nil, err
 		}
@@ -68,26 +69,26 @@ type childStream struct {
 	released  bool
 }
 
-func (s *childStream) Next(ctx context.Context) (fray.Payload, error) {
+func (s *childStream) Next(ctx context.Context) (backend.Payload, error) {
 	s.next.Lock()
 	defer s.next.Unlock()
 	if err := s.ended(); err != nil {
-		return fray.Payload{}, err
+		return backend.Payload{}, err
 	}
 	res, err := s.c.do(ctx, wire.TypeStreamNext, &wire.StreamNext{Origin: origin(ctx), ID: s.id})
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return fray.Payload{}, err
+			return backend.Payload{}, err
 		}
-		return fray.Payload{}, s.finish(err)
+		return backend.Payload{}, s.finish(err)
 	}
 	if len(res.Objects) == 0 {
-		return fray.Payload{}, s.finish(io.EOF)
+		return backend.Payload{}, s.finish(io.EOF)
 	}
 	if o := res.Objects[0]; o.Err != nil {
-		return fray.Payload{}, s.finish(fray.DecodeError(o.Err))
+		return backend.Payload{}, s.finish(fray.DecodeError(o.Err))
 	} else {
-		return fray.Payload{Data: o.Data}, nil
+		return backend.Payload{Data: o.Data}, nil
 	}
 }
 
@@ -126,7 +127,7 @@ func (s *childStream) Cancel() error {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_ = s.c.Cancel(ctx, fray.ObjectID(s.id), false)
+	_ = s.c.Cancel(ctx, backend.ObjectID(s.id), false)
 	s.release()
 	return nil
 }
@@ -137,7 +138,7 @@ func (s *childStream) release() {
 	s.released = true
 	s.mu.Unlock()
 	if !r {
-		s.c.Release([]fray.ObjectID{fray.ObjectID(s.id)})
+		s.c.Release([]backend.ObjectID{backend.ObjectID(s.id)})
 	}
 }
 
@@ -147,14 +148,14 @@ func (s *childStream) release() {
 type streamTable struct {
 	mu   sync.Mutex
 	next uint64
-	m    map[string]fray.StreamReader
+	m    map[string]backend.StreamReader
 }
 
-func (t *streamTable) add(r fray.StreamReader) string {
+func (t *streamTable) add(r backend.StreamReader) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
-		t.m = map[string]fray.StreamReader{}
+		t.m = map[string]backend.StreamReader{}
 	}
 	t.next++
 	id := "stream-" + strconv.FormatUint(t.next, 10)
@@ -162,14 +163,14 @@ func (t *streamTable) add(r fray.StreamReader) string {
 	return id
 }
 
-func (t *streamTable) get(id string) fray.StreamReader {
+func (t *streamTable) get(id string) backend.StreamReader {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.m[id]
 }
 
 // take removes and returns the stream of that id, if any.
-func (t *streamTable) take(id string) fray.StreamReader {
+func (t *streamTable) take(id string) backend.StreamReader {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := t.m[id]
@@ -193,10 +194,10 @@ func (p *Process) serveStream(ctx context.Context, f wire.Frame) wire.Result {
 	bad := func(err error) wire.Result {
 		return errResult(&fray.SerializationError{Type: f.Type.String(), Op: "decode", Cause: err})
 	}
-	sj, ok := p.host.(fray.StreamJobContext)
+	sj, ok := p.host.(backend.StreamJobContext)
 	if !ok && f.Type != wire.TypeStreamNext {
 		return errResult(&fray.UnsupportedError{Backend: p.host.Backend(), Feature: "streaming results from inside a worker",
-			Hint: "the worker's host job context does not implement fray.StreamJobContext"})
+			Hint: "the worker's host job context does not implement backend.StreamJobContext"})
 	}
 	switch f.Type {
 	case wire.TypeStreamSubmit:
@@ -204,8 +205,12 @@ func (p *Process) serveStream(ctx context.Context, f wire.Frame) wire.Result {
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
 		}
-		r, err := sj.SubmitStreamTask(p.withOrigin(ctx, m.Origin), fray.TaskSpec{Function: m.Function, Arg: fray.Payload{Data: m.Arg},
-			ArgRef: fray.ObjectID(m.ArgRef), Options: m.Options.Fray()}, fray.StreamSpec{Backpressure: m.Backpressure})
+		fn, err := lookup(m.Function, backend.KindTask)
+		if err != nil {
+			return errResult(err)
+		}
+		r, err := sj.SubmitStreamTask(p.withOrigin(ctx, m.Origin), backend.TaskSpec{Function: fn, Arg: backend.Payload{Data: m.Arg},
+			ArgRef: backend.ObjectID(m.ArgRef), Options: m.Options.Backend()}, backend.StreamSpec{Backpressure: m.Backpressure})
 		if err != nil {
 			return errResult(err)
 		}
@@ -215,8 +220,12 @@ func (p *Process) serveStream(ctx context.Context, f wire.Frame) wire.Result {
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
 		}
-		r, err := sj.CallActorStream(p.withOrigin(ctx, m.Origin), fray.ActorCall{Actor: fray.ActorID(m.ActorID), Method: m.Method,
-			Arg: fray.Payload{Data: m.Arg}, ArgRef: fray.ObjectID(m.ArgRef)}, fray.StreamSpec{Backpressure: m.Backpressure})
+		method, err := lookup(m.Method, backend.KindMethod)
+		if err != nil {
+			return errResult(err)
+		}
+		r, err := sj.CallActorStream(p.withOrigin(ctx, m.Origin), backend.ActorCall{Actor: backend.ActorID(m.ActorID), Method: method,
+			Arg: backend.Payload{Data: m.Arg}, ArgRef: backend.ObjectID(m.ArgRef)}, backend.StreamSpec{Backpressure: m.Backpressure})
 		if err != nil {
 			return errResult(err)
 		}
@@ -241,7 +250,7 @@ func (p *Process) serveStream(ctx context.Context, f wire.Frame) wire.Result {
 			p.streams.take(m.ID)
 			return wire.Result{Objects: []wire.Object{{Err: fray.EncodeError(err)}}}
 		}
-		b, err := pl.Encoded()
+		b, err := pl.Encoded(fray.Marshal)
 		if err != nil {
 			return wire.Result{Objects: []wire.Object{{Err: fray.EncodeError(err)}}}
 		}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/wire"
 )
 
@@ -158,7 +159,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func start(t testing.TB, h fray.JobContext, mod ...func(*StartOptions)) *Process {
+func start(t testing.TB, h backend.JobContext, mod ...func(*StartOptions)) *Process {
 	t.Helper()
 	o := StartOptions{Host: h, HandshakeTimeout: 20 * time.Second}
 	for _, f := range mod {
@@ -211,7 +212,7 @@ func TestRoundTrip(t *testing.T) {
 	if info != want {
 		t.Fatalf("task info in worker = %+v, want %+v", info, want)
 	}
-	if p.Digest() != fray.RegistryDigest() {
+	if p.Digest() != backend.RegistryDigest() {
 		t.Fatalf("digest %s", p.Digest())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/processing/progress"
 	"github.com/fray-go/fray/storage"
 )
@@ -392,7 +393,7 @@ func submitAll(ctx context.Context, j jobImpl, spec Spec, shards []plannedShard,
 	}
 	var (
 		inflight []fray.Ref[ShardResult]
-		index    = map[fray.ObjectID]int{}
+		index    = map[backend.ObjectID]int{}
 		runErr   error
 		next     int
 	)

@@ -330,11 +330,15 @@ class RayServer:
         is a noticeable part of a submission's cost, and most submissions repeat them."""
         from . import shim
         key = cbor2.dumps(op, canonical=True) if op else b""
+        if not (op and op.get("name")):
+            key = (fn, key)  # Ray's task name is then fn (below): one entry per function
         hit = self._remote_cache.get(key)
         if hit is None:
             opts = task_options(op)
             remote = shim.task_function(opts.pop("max_calls", 0))
-            hit = (remote.options(**opts), opts.get("name"))
+            # The name Ray's state API and dashboard show for the task: TaskOptions.Name,
+            # else the registered name (not the shim's run_task).
+            hit = (remote.options(**dict(opts, name=opts.get("name") or fn)), opts.get("name"))
             if len(self._remote_cache) >= 1024:
                 self._remote_cache.clear()
             self._remote_cache[key] = hit
@@ -645,7 +649,7 @@ class RayServer:
                 return self._adopt(h, name, ns, cls_hint=None)
         arg = body.get("a") or b""
         try:
-            h = shim.FrayActor.options(**opts).remote(cls, arg, self.carried(arg), name, int(op.get("max_concurrency") or 0))
+            h = shim.actor_class(cls).options(**opts).remote(cls, arg, self.carried(arg), name, int(op.get("max_concurrency") or 0))
         except ValueError as e:
             if "already taken" in str(e) or "already exists" in str(e):
                 raise RequestError(error("name_taken", "fray: actor name %r is already taken in namespace %r; pass GetIfExists to use the existing actor, or pick another name" % (name, ns)))
@@ -702,7 +706,9 @@ class RayServer:
             if isinstance(args, Failed):
                 self._store(oid, args)
                 return oid
-            ref = h.call.remote(*args)
+            # Ray's state API and dashboard show the call as <fray class>.<method> (Ray puts
+            # the actor's class name first), not <class>.call.
+            ref = h.call.options(name=body["m"]).remote(*args)
             self._store(oid, ref)
         except Exception as e:  # noqa: BLE001
             self._store(oid, Failed(_submit_error(e)))

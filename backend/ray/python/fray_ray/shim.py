@@ -745,9 +745,9 @@ def task_function(max_calls):
 # --- actors ----------------------------------------------------------------------------------
 
 
-@ray.remote(concurrency_groups={"fray_meta": 1})
 class FrayActor:
-    """A fray actor: its state lives in a Go child owned by this Ray actor process."""
+    """A fray actor: its state lives in a Go child owned by this Ray actor process. Ray
+    creates it through actor_class(cls), a subclass named after the fray class."""
 
     def __init__(self, cls, arg, carried, name, max_concurrency=0):
         s = server()
@@ -808,3 +808,34 @@ class FrayActor:
             _die(e)
         if res.get("e"):
             raise FrayTaskError(res["e"])
+
+# --- fray class names in Ray's tools -----------------------------------------------------------
+
+_actor_classes = {}  # fray class name -> Ray actor class
+_actor_classes_lock = threading.Lock()
+
+
+def ray_class_name(cls):
+    """The name Ray's state API and dashboard show for fray class cls (their class_name):
+    cls itself when it is made of letters, digits and "._-/:", else with every other
+    character replaced by "_" (Ray's state filters split on "=", and shells on much else)."""
+    out = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-/:") else "_" for ch in cls[:200])
+    return out or "FrayActor"
+
+
+def actor_class(cls):
+    """The Ray actor class for fray class cls, made once per process: a subclass of FrayActor
+    whose __name__ and __qualname__ are ray_class_name(cls). Ray takes an actor's class_name
+    from its class's __qualname__, so `ray list actors` and the dashboard show fray's class
+    (for example executor.StatusActor) instead of FrayActor. The subclass adds nothing, so
+    Ray's export of it pickles it by value as a class with FrayActor as its base."""
+    with _actor_classes_lock:
+        a = _actor_classes.get(cls)
+        if a is None:
+            name = ray_class_name(cls)
+            sub = type(name, (FrayActor,), {"__module__": FrayActor.__module__, "__qualname__": name,
+                                            "__doc__": "The fray actor class %s." % cls})
+            a = ray.remote(concurrency_groups={"fray_meta": 1})(sub)
+            _actor_classes[cls] = a
+        return a
+

@@ -1,15 +1,10 @@
-package fray
+package backend
 
 import (
 	"context"
 	"math"
 	"time"
 )
-
-// This file is the backend SPI: the seam between fray's typed API and the backends
-// (backend/local, backend/ray, and the worker-side client in internal/worker). Application
-// code does not call these methods; it uses Task, Actor, Method, Ref, Put, Get and Wait,
-// which check types and options and then call the JobContext in the context.Context.
 
 // ObjectID identifies an object (a task result or a Put value) within a job context.
 type ObjectID string
@@ -18,10 +13,10 @@ type ObjectID string
 type ActorID string
 
 // Payload is a value crossing the API/backend seam. Data holds the codec encoding; when a
-// backend passes values directly (local backend, direct mode) Data is nil and Value holds
-// the Go value itself. Other backends may also get a []byte as Value with Data nil (the
-// API leaves encoding such a value to the backend, to save a copy): they call Encoded, or
-// write the byte string's encoding themselves, before the call returns.
+// backend passes values directly (JobContext.PassesValuesDirectly) Data is nil and Value
+// holds the Go value itself. Other backends may also get a []byte as Value with Data nil
+// (the API leaves encoding such a value to the backend, to save a copy): they call
+// Encoded, or write the byte string's encoding themselves, before the call returns.
 type Payload struct {
 	Data  []byte
 	Value any
@@ -31,25 +26,26 @@ type Payload struct {
 	Owned bool
 }
 
-// Encoded returns the payload's codec bytes, encoding Value if needed.
-func (p Payload) Encoded() ([]byte, error) {
+// Encoded returns the payload's codec bytes: Data, or Value encoded with marshal (pass
+// fray.Marshal; this package does not import the codec, see the package doc).
+func (p Payload) Encoded(marshal func(any) ([]byte, error)) ([]byte, error) {
 	if p.Data != nil {
 		return p.Data, nil
 	}
-	return Marshal(p.Value)
+	return marshal(p.Value)
 }
 
-// TaskSpec is one task submission.
+// TaskSpec is one task submission, checked and defaulted by the API.
 type TaskSpec struct {
-	Function string   // registered task name
-	Arg      Payload  // the argument, unless ArgRef is set
-	ArgRef   ObjectID // a top-level ref argument, resolved to its value before the task runs
+	Function *Function // the registered task (Kind is KindTask)
+	Arg      Payload   // the argument, unless ArgRef is set
+	ArgRef   ObjectID  // a top-level ref argument, resolved to its value before the task runs
 	Options  TaskOptions
 }
 
-// ActorSpec is one actor creation.
+// ActorSpec is one actor creation, checked and defaulted by the API.
 type ActorSpec struct {
-	Class   string // registered actor class name
+	Class   *Function // the registered actor class (Kind is KindActorClass)
 	Arg     Payload
 	Options ActorOptions
 }
@@ -57,7 +53,7 @@ type ActorSpec struct {
 // ActorCall is one actor method call.
 type ActorCall struct {
 	Actor  ActorID
-	Method string // registered method name, "<class>.<method>"
+	Method *Function // the registered method (Kind is KindMethod) of the actor's class
 	Arg    Payload
 	ArgRef ObjectID
 }
@@ -91,7 +87,9 @@ type JobContext interface {
 	// which cannot fail to encode, is left to the backend: see Payload).
 	PassesValuesDirectly() bool
 
+	// SubmitTask starts a task and returns the id of its result.
 	SubmitTask(ctx context.Context, spec TaskSpec) (ObjectID, error)
+	// Put stores an immutable object.
 	Put(ctx context.Context, value Payload) (ObjectID, error)
 	// Get blocks until every object is ready or ctx is done; per-object failures are in
 	// Object.Err, and the returned error is only for the call itself (ctx done, closed,
@@ -99,15 +97,19 @@ type JobContext interface {
 	Get(ctx context.Context, ids []ObjectID) ([]Object, error)
 	// Wait returns which ids are ready (in input order) once numReturns are ready, the
 	// timeout passes or ctx is done. timeout == Forever means no timeout; ctx being done
-	// ends the wait early without an error (the caller checks ctx). Arguments are validated
-	// by the API layer before the call.
+	// ends the wait early without an error (the caller checks ctx). The API has checked
+	// the arguments: 1 <= numReturns <= len(ids), no duplicates, timeout >= 0.
 	Wait(ctx context.Context, ids []ObjectID, numReturns int, timeout time.Duration) ([]bool, error)
+	// Cancel cancels the task that produces id.
 	Cancel(ctx context.Context, id ObjectID, force bool) error
 	// Release tells the backend the caller holds no more references to ids.
 	Release(ids []ObjectID)
 
+	// CreateActor starts an actor (or finds the named one, with GetIfExists).
 	CreateActor(ctx context.Context, spec ActorSpec) (ActorInfo, error)
+	// GetActor finds a named actor.
 	GetActor(ctx context.Context, name, namespace string) (ActorInfo, error)
+	// CallActor calls an actor method and returns the id of its result.
 	CallActor(ctx context.Context, call ActorCall) (ObjectID, error)
 	// KillActor kills an actor: pending and future calls fail with ErrActorDied. With
 	// noRestart false an actor with restarts left is restarted instead.
@@ -118,5 +120,5 @@ type JobContext interface {
 	Close() error
 }
 
-// Forever is the timeout that never expires (Ray's timeout=None).
+// Forever is the timeout that never expires (Ray's timeout=None); fray.Forever is the same.
 const Forever time.Duration = math.MaxInt64

@@ -1,4 +1,4 @@
-package fray
+package backend
 
 import (
 	"context"
@@ -28,9 +28,9 @@ func TestTaskContextValue(t *testing.T) {
 	parent := context.WithValue(context.Background(), otherKey{}, "parent's")
 	c := &valueCtx{Context: parent, jc: jc}
 
-	info, ok := TaskInfoFrom(c)
+	info, ok := TaskInfoOf(c)
 	if !ok || info.TaskID != "t1" || info.Name != "square" {
-		t.Fatalf("TaskInfoFrom = %+v, %v", info, ok)
+		t.Fatalf("TaskInfoOf = %+v, %v", info, ok)
 	}
 	if v := c.Value(otherKey{}); v != "parent's" {
 		t.Fatalf("other key = %v, want the parent's value", v)
@@ -41,6 +41,19 @@ func TestTaskContextValue(t *testing.T) {
 		t.Fatal("TaskContextValue computed the task info for an unrelated key")
 	}
 	if _, ok := TaskContextValue("jobContextKey", jc, c.info); ok {
-		t.Fatal("a string key matched fray's private key type")
+		t.Fatal("a string key matched the package's private key type")
+	}
+}
+
+func TestNewTaskContext(t *testing.T) {
+	ctx := NewTaskContext(context.Background(), nil, TaskInfo{TaskID: "t2"})
+	if info, ok := TaskInfoOf(ctx); !ok || info.TaskID != "t2" {
+		t.Fatalf("TaskInfoOf = %+v, %v", info, ok)
+	}
+	if _, ok := JobContextOf(ctx); ok {
+		t.Fatal("JobContextOf found a nil job context")
+	}
+	if _, ok := JobContextOf(context.Background()); ok {
+		t.Fatal("JobContextOf found a job context in context.Background()")
 	}
 }

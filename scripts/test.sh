@@ -35,18 +35,22 @@ go vet ./...
 # examples) run without it because their cost is in real processes and Python.
 # Both groups always run, so one failure does not hide another; the exit status is theirs.
 status=0
-core=(. ./backend/local/... ./fraytest/... ./internal/... ./executor/...)
+core=(. ./backend/ ./backend/local/... ./fraytest/... ./internal/... ./executor/... ./worker/...)
 echo "== go test -race (core packages)"
 go test -race -count=1 -timeout 25m "${core[@]}" || status=1
 
 echo "== go test (everything else, Ray backend included)"
-others=$(go list ./... | grep -v -E '^github.com/fray-go/fray($|/backend/local|/fraytest|/internal|/executor)')
+others=$(go list ./... | grep -v -E '^github.com/fray-go/fray($|/backend$|/backend/local|/fraytest|/internal|/executor|/worker)')
 # One package at a time: the Ray-using packages share one cluster and its detached
 # "marin/status_actor", so they must not run side by side. (backend/ray's TestMultiNode
 # also starts a two-node cluster of its own beside it, as `fray cluster start` and
 # `fray cluster add-node` do, with its own state and temp dirs, and stops it again.)
 # shellcheck disable=SC2086
 go test -p 1 -count=1 -timeout 45m $others || status=1
+
+echo "== fraytest/external/freshproc (its own module: a backend on fray's public packages)"
+# Not part of ./... above: a nested go.mod makes it a module of its own.
+(cd fraytest/external/freshproc && go vet ./... && go test -race -count=1 -timeout 10m ./...) || status=1
 
 if [ "$status" -ne 0 ]; then
 	echo "== FAILED (see above)"

@@ -31,6 +31,7 @@ import (
 	"github.com/fray-go/fray/examples/pipeline/steps"
 	"github.com/fray-go/fray/executor"
 	"github.com/fray-go/fray/executor/cli"
+	"github.com/fray-go/fray/processing/progress"
 	"github.com/fray-go/fray/processing/tokenize"
 )
 
@@ -63,7 +64,7 @@ func NewCommand() *cobra.Command {
 	fl.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "documents per batch sent to a classify actor")
 	fl.IntVar(&cfg.InferenceMaxCalls, "inference-max-calls", cfg.InferenceMaxCalls, "MaxCalls of the inference shard tasks with --classify-actors 0 (1: a fresh worker process per shard; 0: reuse)")
 	fl.Float64Var(&cfg.ShardCPUs, "shard-cpus", cfg.ShardCPUs, "CPUs requested by each tokenize and inference shard task")
-	fl.BoolVar(&cfg.Progress, "progress", isTerminal(os.Stderr), "draw progress bars for the sharded steps (default: when stderr is a terminal)")
+	fl.BoolVar(&cfg.Progress, "progress", progress.IsTerminal(os.Stderr), "draw progress bars for the sharded steps (default: when stderr is a terminal)")
 	if f := fl.Lookup("prefix"); f != nil {
 		f.Usage = "where step outputs go: a local path or bucket URL (default $" + executor.PrefixEnv + ", else ./" + DefaultPrefix + ")"
 	}
@@ -163,9 +164,4 @@ func choosePrefix(cmd *cobra.Command) (string, error) {
 		return "", fmt.Errorf("prefix %q: %w", prefix, err)
 	}
 	return abs, nil
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

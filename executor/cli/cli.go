@@ -331,7 +331,7 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, logger *slog.Log
 	// (processing/shards finds it with progressview.Lookup); on a terminal, log records and
 	// the output of worker processes (started after it, so made before Connect) go above its
 	// lines instead of through them.
-	tty := !f.dryRun && isTerminal(stderr) && logCfg.Format != logging.FormatJSON
+	tty := !f.dryRun && progressview.IsTerminal(stderr) && logCfg.Format != logging.FormatJSON
 	view := progressview.New(stderr, progressview.Options{Terminal: &tty, Logger: logger, LogEvery: 30 * time.Second})
 	defer view.Close()
 	if tty {
@@ -392,15 +392,6 @@ func PrintStatus(ctx context.Context, w io.Writer, prefix string) error {
 	_ = tw.Flush()
 	fmt.Fprintf(w, "%d step(s) under %s\n", len(sts), prefix)
 	return nil
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // progress is the executor's line in the live view: the running steps by name and the

@@ -38,7 +38,7 @@ func TestLocalConformance(t *testing.T) {
 		// MaxCalls, runtime envs and GPU tasks run in worker processes (the test binary in
 		// worker mode; TestMain calls fray.Init). backend/local's TestConformanceProcess runs
 		// the suite with every task and actor in a worker process.
-		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true, Streams: true},
 		Resources: fraytest.SuggestedResources,
 		Scarce:    fraytest.SuggestedScarce,
 		Fetched: func(_ context.Context, jc backend.JobContext) (int64, error) {

@@ -98,12 +98,29 @@ var streamConsumer = fray.NewTask("fraytest.streamConsumer", func(ctx context.Co
 
 func streamCases() []testCase {
 	return []testCase{
-		{"Ordered", testStreamOrdered},
-		{"ErrorAfterValues", testStreamErrorAfterValues},
-		{"Backpressure", testStreamBackpressure},
-		{"Cancel", testStreamCancel},
-		{"ActorMethod", testStreamActorMethod},
-		{"ConsumedInTask", testStreamConsumedInTask},
+		{"Ordered", streamCase(testStreamOrdered)},
+		{"ErrorAfterValues", streamCase(testStreamErrorAfterValues)},
+		{"Backpressure", streamCase(testStreamBackpressure)},
+		{"Cancel", streamCase(testStreamCancel)},
+		{"ActorMethod", streamCase(testStreamActorMethod)},
+		{"ConsumedInTask", streamCase(testStreamConsumedInTask)},
+	}
+}
+
+// streamCase runs a stream subtest on a backend with Capabilities.Streams; on one without,
+// it checks that streams are refused with fray.ErrUnsupported instead.
+func streamCase(run func(*env)) func(*env) {
+	return func(s *env) {
+		if s.b.Caps.Streams {
+			run(s)
+			return
+		}
+		_, err := streamCount.Remote(s.Ctx, StreamArg{N: 1})
+		s.wantErr(err, fray.ErrUnsupported, "a stream task on a backend without Capabilities.Streams")
+		h, err := Counter.Create(s.Ctx, 0)
+		s.must(err, "create Counter")
+		_, err = counterCountUp.Remote(s.Ctx, h, 1)
+		s.wantErr(err, fray.ErrUnsupported, "a stream method on a backend without Capabilities.Streams")
 	}
 }
 

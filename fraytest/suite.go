@@ -47,6 +47,10 @@ type Capabilities struct {
 	// backend behaves like Ray by default: the request stays pending (Wait reports it not
 	// ready) and can be cancelled, after which Get returns fray.ErrCancelled.
 	InfeasibleFailsFast bool
+	// Streams: the backend runs streaming tasks and methods (backend.StreamJobContext) and
+	// the Streams group checks them. When false, that group asserts that starting a
+	// stream fails with fray.ErrUnsupported.
+	Streams bool
 }
 
 // Backend is what a backend's test hands to Run.

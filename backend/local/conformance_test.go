@@ -56,7 +56,7 @@ func suiteBackend(name string, base local.Options) fraytest.Backend {
 			t.Cleanup(func() { _ = jc.Close() })
 			return jc
 		},
-		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true, Streams: true},
 		Resources: fraytest.SuggestedResources,
 		Scarce:    fraytest.SuggestedScarce,
 		Fetched: func(_ context.Context, jc backend.JobContext) (int64, error) {

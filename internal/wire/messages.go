@@ -148,14 +148,14 @@ type TaskInfo struct {
 // Run runs a task in the child.
 type Run struct {
 	Function string   `cbor:"f"`
-	Arg      []byte   `cbor:"a"` // fray.Marshal bytes of the argument
+	Arg      Bytes    `cbor:"a"` // fray.Marshal bytes of the argument (decoded without a copy)
 	Info     TaskInfo `cbor:"ti,omitempty"`
 }
 
 // CreateActor constructs an actor in the child. The child keeps the state under ActorID.
 type CreateActor struct {
 	Class          string   `cbor:"c"`
-	Arg            []byte   `cbor:"a"`
+	Arg            Bytes    `cbor:"a"`
 	ActorID        string   `cbor:"id"`
 	MaxConcurrency int      `cbor:"mc,omitempty"` // 0 or 1: calls one at a time in arrival order
 	Info           TaskInfo `cbor:"ti,omitempty"`
@@ -165,7 +165,7 @@ type CreateActor struct {
 type CallActor struct {
 	ActorID string   `cbor:"id"`
 	Method  string   `cbor:"m"` // registered name "<class>.<method>"
-	Arg     []byte   `cbor:"a"`
+	Arg     Bytes    `cbor:"a"`
 	Info    TaskInfo `cbor:"ti,omitempty"`
 }
 

@@ -523,7 +523,7 @@ func (s *server) runTask(id uint64, c *call, m *wire.Run) wire.Result {
 	if err != nil {
 		return errResult(err)
 	}
-	arg, err := f.DecodeArg(backend.Payload{Data: m.Arg})
+	arg, err := f.DecodeArg(backend.Payload{Data: m.Arg, Owned: true})
 	if err != nil {
 		return errResult(err)
 	}
@@ -587,7 +587,7 @@ func (s *server) createActor(id uint64, m *wire.CreateActor) {
 		}()
 		if err == nil {
 			var arg any
-			if arg, err = f.DecodeArg(backend.Payload{Data: m.Arg}); err == nil {
+			if arg, err = f.DecodeArg(backend.Payload{Data: m.Arg, Owned: true}); err == nil {
 				st, err = f.Invoke(c.ctx, nil, arg)
 			}
 		}
@@ -639,7 +639,7 @@ func (s *server) callActor(id uint64, m *wire.CallActor) func() {
 		if err != nil {
 			return errResult(err)
 		}
-		arg, err := f.DecodeArg(backend.Payload{Data: m.Arg})
+		arg, err := f.DecodeArg(backend.Payload{Data: m.Arg, Owned: true})
 		if err != nil {
 			return errResult(err)
 		}

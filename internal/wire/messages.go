@@ -201,6 +201,10 @@ type Result struct {
 	Actor    *ActorInfo `cbor:"ac,omitempty"`
 	// Group answers CreatePlacementGroup and GetPlacementGroup (placement.go).
 	Group *PlacementGroupInfo `cbor:"pg,omitempty"`
+	// Plain reports that Data does not contain the CBOR text of the job id, so it holds
+	// none of the job's refs or actor handles and a receiver that looks for them (the Ray
+	// shim) may skip scanning it. Absent means unknown: scan.
+	Plain bool `cbor:"pl,omitempty"`
 }
 
 // Origin is part of every nested request: the id of the parent→child request (Run,
@@ -222,7 +226,8 @@ type Submit struct {
 // Put stores a value (child→parent).
 type Put struct {
 	Origin
-	Data []byte `cbor:"d"`
+	Data  []byte `cbor:"d"`
+	Plain bool   `cbor:"pl,omitempty"` // as Result.Plain, for Data
 }
 
 // Get resolves objects (child→parent).

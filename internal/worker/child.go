@@ -495,7 +495,7 @@ func (s *server) finish(c *call, taskID string, v any, err error) wire.Result {
 	if err != nil {
 		return errResult(err)
 	}
-	return wire.Result{Data: data}
+	return wire.Result{Data: data, Plain: plain(s.hello.JobID, data)}
 }
 
 // lookup resolves a name that arrived from the other process (the parent's Run and
@@ -792,7 +792,7 @@ func (c *client) Put(ctx context.Context, value backend.Payload) (backend.Object
 	if err != nil {
 		return "", err
 	}
-	res, err := c.do(ctx, wire.TypePut, &wire.Put{Origin: origin(ctx), Data: b})
+	res, err := c.do(ctx, wire.TypePut, &wire.Put{Origin: origin(ctx), Data: b, Plain: plain(c.s.hello.JobID, b)})
 	return backend.ObjectID(res.ObjectID), err
 }
 

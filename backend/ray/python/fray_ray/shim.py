@@ -498,7 +498,7 @@ class Child:
             if typ == proto.SUBMIT:
                 self._reply(rid, {"o": s.submit(body)})
             elif typ == proto.PUT:
-                self._reply(rid, {"o": s.put(body.get("d") or b"")})
+                self._reply(rid, {"o": s.put(body.get("d") or b"", scan=not body.get("pl"))})
             elif typ == proto.CALL_ACTOR_NESTED:
                 self._reply(rid, {"o": s.call_actor(body)})
             elif typ == proto.RELEASE:
@@ -579,6 +579,13 @@ def _attempt():
         return 0
 
 
+def _result_value(s, res):
+    """The Ray-stored form of a Result's value: scanned for the job's refs and handles
+    unless the child marked it plain (PROTOCOL.md, Run)."""
+    d = res.get("d") or b""
+    return d if res.get("pl") else s.pack(d)
+
+
 def _die(reason):
     print("fray-shim: ERROR Go worker child died (%s); exiting this Ray worker" % reason, file=sys.stderr, flush=True)
     os._exit(1)
@@ -601,7 +608,7 @@ def run_task(call, arg=None, carried=None):
         _die(e)
     if res.get("e"):
         raise FrayTaskError(res["e"])
-    return s.pack(res.get("d") or b"")
+    return _result_value(s, res)
 
 
 fray_task = ray.remote(run_task)
@@ -670,7 +677,7 @@ class FrayActor:
             _die(e)
         if res.get("e"):
             raise FrayTaskError(res["e"])
-        return s.pack(res.get("d") or b"")
+        return _result_value(s, res)
 
 
 # --- fray class names in Ray's tools -----------------------------------------------------------

@@ -22,12 +22,12 @@ type funcImpl struct {
 	kind      backend.FunctionKind
 	argType   reflect.Type
 	call      func(ctx context.Context, self, arg any) (any, error)
-	decodeArg func(data []byte) (any, error)
+	decodeArg func(data []byte, owned bool) (any, error)
 }
 
 // register adds f, panicking on a duplicate name. After the registry is frozen it returns an
 // error instead and leaves the registry unchanged.
-func register(f *backend.Function, call func(ctx context.Context, self, arg any) (any, error), decodeArg func([]byte) (any, error)) error {
+func register(f *backend.Function, call func(ctx context.Context, self, arg any) (any, error), decodeArg func([]byte, bool) (any, error)) error {
 	impl := &funcImpl{name: f.Name, kind: f.Kind, argType: f.ArgType, call: call, decodeArg: decodeArg}
 	if !backend.Register(f, impl) {
 		return fmt.Errorf("%w: %s %q was defined at %s after the registry was frozen (by fray.Init or the first backend); define tasks and actors in package-level variables so worker processes built from the same binary register them too", ErrRegistryFrozen, f.Kind, f.Name, f.DefinedAt)
@@ -38,7 +38,7 @@ func register(f *backend.Function, call func(ctx context.Context, self, arg any)
 // DecodeArg implements backend.Impl.
 func (f *funcImpl) DecodeArg(p backend.Payload) (any, error) {
 	if p.Data != nil {
-		return f.decodeArg(p.Data)
+		return f.decodeArg(p.Data, p.Owned)
 	}
 	if p.Value == nil {
 		return reflect.Zero(f.argType).Interface(), nil
@@ -91,8 +91,15 @@ func checkName(kind, name string) {
 	}
 }
 
-func decoderFor[T any]() func([]byte) (any, error) {
-	return func(b []byte) (any, error) {
+// decoderFor decodes a T; with owned (backend.Payload.Owned) a []byte argument is a slice
+// of the payload, not a copy.
+func decoderFor[T any]() func([]byte, bool) (any, error) {
+	return func(b []byte, owned bool) (any, error) {
+		if owned {
+			if v, ok := aliasBytes[T](b); ok {
+				return v, nil
+			}
+		}
 		v, err := decodeAs[T](b)
 		if err != nil {
 			return nil, err

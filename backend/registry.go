@@ -62,6 +62,7 @@ type Function struct {
 type Impl interface {
 	// DecodeArg turns a payload into the function's argument type: it decodes Data, or
 	// checks the type of a directly passed Value (a *fray.SerializationError if wrong).
+	// With Owned, a []byte argument may be a slice of Data rather than a copy.
 	DecodeArg(p Payload) (any, error)
 	// Invoke runs the function; see Function.Invoke.
 	Invoke(ctx context.Context, self, arg any) (any, error)

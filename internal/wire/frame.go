@@ -44,9 +44,11 @@ const MinMaxFrame = 4 << 10
 // headerLen is type (1) + request id (8): the smallest valid N.
 const headerLen = 9
 
-// readChunk bounds how much a reader allocates ahead of the bytes that actually arrived, so
-// a length prefix that lies costs at most this much memory before the stream runs dry.
-const readChunk = 1 << 20
+// sizeOnce is the largest frame body a reader allocates in full from its length prefix
+// alone, so a length prefix that lies costs at most this much memory before the stream runs
+// dry. A longer body gets a sizeOnce buffer first and, once those bytes have arrived, one
+// buffer of its full length: at most one copy of sizeOnce bytes, never a doubling series.
+const sizeOnce = 2 << 20
 
 // ErrFrameTooLarge is matched (errors.Is) by every error about a frame over the limit.
 var ErrFrameTooLarge = errors.New("wire: frame too large")
@@ -152,24 +154,22 @@ func readFrame(r io.Reader, max int) (Frame, error) {
 	return f, nil
 }
 
-// readBounded reads exactly n bytes, growing the buffer as bytes arrive rather than
-// allocating n up front.
+// readBounded reads exactly n bytes into one buffer of length n (see sizeOnce).
 func readBounded(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, 0, min(n, readChunk))
-	for len(buf) < n {
-		want := min(n-len(buf), readChunk)
-		if cap(buf)-len(buf) < want {
-			nb := make([]byte, len(buf), min(n, max(2*cap(buf), len(buf)+want)))
-			copy(nb, buf)
-			buf = nb
-		}
-		m, err := io.ReadFull(r, buf[len(buf):len(buf)+want])
-		buf = buf[:len(buf)+m]
-		if err != nil {
-			return nil, unexpected(err)
-		}
+	buf := make([]byte, min(n, sizeOnce))
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, unexpected(err)
 	}
-	return buf, nil
+	if n == len(buf) {
+		return buf, nil
+	}
+	// The first sizeOnce bytes arrived, so the sender is really sending a long frame.
+	full := make([]byte, n)
+	copy(full, buf)
+	if _, err := io.ReadFull(r, full[len(buf):]); err != nil {
+		return nil, unexpected(err)
+	}
+	return full, nil
 }
 
 func unexpected(err error) error {

@@ -170,14 +170,14 @@ type TaskInfo struct {
 // Run runs a task in the child.
 type Run struct {
 	Function string   `cbor:"f"`
-	Arg      []byte   `cbor:"a"` // fray.Marshal bytes of the argument
+	Arg      Bytes    `cbor:"a"` // fray.Marshal bytes of the argument (decoded without a copy)
 	Info     TaskInfo `cbor:"ti,omitempty"`
 }
 
 // CreateActor constructs an actor in the child. The child keeps the state under ActorID.
 type CreateActor struct {
 	Class          string   `cbor:"c"`
-	Arg            []byte   `cbor:"a"`
+	Arg            Bytes    `cbor:"a"`
 	ActorID        string   `cbor:"id"`
 	MaxConcurrency int      `cbor:"mc,omitempty"` // 0 or 1: calls one at a time in arrival order
 	Info           TaskInfo `cbor:"ti,omitempty"`
@@ -187,7 +187,7 @@ type CreateActor struct {
 type CallActor struct {
 	ActorID string   `cbor:"id"`
 	Method  string   `cbor:"m"` // registered name "<class>.<method>"
-	Arg     []byte   `cbor:"a"`
+	Arg     Bytes    `cbor:"a"`
 	Info    TaskInfo `cbor:"ti,omitempty"`
 }
 
@@ -223,6 +223,10 @@ type Result struct {
 	Actor    *ActorInfo `cbor:"ac,omitempty"`
 	// Group answers CreatePlacementGroup and GetPlacementGroup (placement.go).
 	Group *PlacementGroupInfo `cbor:"pg,omitempty"`
+	// Plain reports that Data does not contain the CBOR text of the job id, so it holds
+	// none of the job's refs or actor handles and a receiver that looks for them (the Ray
+	// shim) may skip scanning it. Absent means unknown: scan.
+	Plain bool `cbor:"pl,omitempty"`
 }
 
 // Origin is part of every nested request: the id of the parent→child request (Run,
@@ -244,7 +248,8 @@ type Submit struct {
 // Put stores a value (child→parent).
 type Put struct {
 	Origin
-	Data []byte `cbor:"d"`
+	Data  []byte `cbor:"d"`
+	Plain bool   `cbor:"pl,omitempty"` // as Result.Plain, for Data
 }
 
 // Get resolves objects (child→parent).

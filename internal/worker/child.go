@@ -495,7 +495,7 @@ func (s *server) finish(c *call, taskID string, v any, err error) wire.Result {
 	if err != nil {
 		return errResult(err)
 	}
-	return wire.Result{Data: data}
+	return wire.Result{Data: data, Plain: plain(s.hello.JobID, data)}
 }
 
 // lookup resolves a name that arrived from the other process (the parent's Run and
@@ -523,7 +523,7 @@ func (s *server) runTask(id uint64, c *call, m *wire.Run) wire.Result {
 	if err != nil {
 		return errResult(err)
 	}
-	arg, err := f.DecodeArg(backend.Payload{Data: m.Arg})
+	arg, err := f.DecodeArg(backend.Payload{Data: m.Arg, Owned: true})
 	if err != nil {
 		return errResult(err)
 	}
@@ -587,7 +587,7 @@ func (s *server) createActor(id uint64, m *wire.CreateActor) {
 		}()
 		if err == nil {
 			var arg any
-			if arg, err = f.DecodeArg(backend.Payload{Data: m.Arg}); err == nil {
+			if arg, err = f.DecodeArg(backend.Payload{Data: m.Arg, Owned: true}); err == nil {
 				st, err = f.Invoke(c.ctx, nil, arg)
 			}
 		}
@@ -639,7 +639,7 @@ func (s *server) callActor(id uint64, m *wire.CallActor) func() {
 		if err != nil {
 			return errResult(err)
 		}
-		arg, err := f.DecodeArg(backend.Payload{Data: m.Arg})
+		arg, err := f.DecodeArg(backend.Payload{Data: m.Arg, Owned: true})
 		if err != nil {
 			return errResult(err)
 		}
@@ -792,7 +792,7 @@ func (c *client) Put(ctx context.Context, value backend.Payload) (backend.Object
 	if err != nil {
 		return "", err
 	}
-	res, err := c.do(ctx, wire.TypePut, &wire.Put{Origin: origin(ctx), Data: b})
+	res, err := c.do(ctx, wire.TypePut, &wire.Put{Origin: origin(ctx), Data: b, Plain: plain(c.s.hello.JobID, b)})
 	return backend.ObjectID(res.ObjectID), err
 }
 

@@ -567,7 +567,7 @@ class Child:
             if typ == proto.SUBMIT:
                 self._reply(rid, {"o": s.submit(body)})
             elif typ == proto.PUT:
-                self._reply(rid, {"o": s.put(body.get("d") or b"")})
+                self._reply(rid, {"o": s.put(body.get("d") or b"", scan=not body.get("pl"))})
             elif typ == proto.CALL_ACTOR_NESTED:
                 self._reply(rid, {"o": s.call_actor(body)})
             elif typ == proto.RELEASE:
@@ -664,6 +664,13 @@ def _attempt():
         return 0
 
 
+def _result_value(s, res):
+    """The Ray-stored form of a Result's value: scanned for the job's refs and handles
+    unless the child marked it plain (PROTOCOL.md, Run)."""
+    d = res.get("d") or b""
+    return d if res.get("pl") else s.pack(d)
+
+
 def _die(reason):
     print("fray-shim: ERROR Go worker child died (%s); exiting this Ray worker" % reason, file=sys.stderr, flush=True)
     os._exit(1)
@@ -686,7 +693,7 @@ def run_task(call, arg=None, carried=None):
         _die(e)
     if res.get("e"):
         raise FrayTaskError(res["e"])
-    return s.pack(res.get("d") or b"")
+    return _result_value(s, res)
 
 
 def run_stream_task(call, arg=None, carried=None):
@@ -802,7 +809,7 @@ class FrayActor:
             _die(e)
         if res.get("e"):
             raise FrayTaskError(res["e"])
-        return s.pack(res.get("d") or b"")
+        return _result_value(s, res)
 
     def call_stream(self, call, arg=None, carried=None):
         """Runs a streaming method call on the Go child, as a Ray streaming generator."""

@@ -7,10 +7,12 @@
 //	defer p.Close()
 //	result, err := p.Run(ctx, "examples.square", argBytes, fray.TaskInfo{TaskID: "t1"})
 //
-// Child side: importing this package sets hook.ServeWorker, so fray.Init() in main (or
-// TestMain) serves when the process was started as a worker. The protocol runs on file
-// descriptors 3 (parent → child) and 4 (child → parent), inherited from the parent;
-// stdout and stderr stay the program's own, for task logs. The child exits with code 0 when
+// Child side: a process started as a worker (FRAY_WORKER set) runs ServeFromEnv from the
+// first call of its main (or TestMain): worker.Init passes it to internal/workermode.Enter
+// by name, and fray.Init reaches it through the one link this package makes at
+// initialization (link.go: workermode.Link), since package fray cannot import this one.
+// The protocol runs on file descriptors 3 (parent → child) and 4 (child → parent),
+// inherited from the parent; stdout and stderr stay the program's own, for task logs. The child exits with code 0 when
 // fd 3 reaches end of file or the parent sends Shutdown, and (on Linux) when its parent
 // process dies.
 //
@@ -21,7 +23,8 @@
 //
 // The files, one job each:
 //
-//   - serve.go: the child's server: the entry from fray.Init, the handshake, the read loop
+//   - link.go: the link that lets fray.Init run ServeFromEnv (see internal/workermode).
+//   - serve.go: the child's server: ServeFromEnv, CheckDriver, the handshake, the read loop
 //     that dispatches the parent's frames, and running tasks.
 //   - actors.go: the server's actors: their state in the child and their queues of calls.
 //   - client.go: the nested-call client, the backend.JobContext that code running in the

@@ -13,8 +13,8 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend"
-	"github.com/fray-go/fray/internal/hook"
 	"github.com/fray-go/fray/internal/wire"
+	"github.com/fray-go/fray/internal/workermode"
 )
 
 // File descriptors the child reads and writes frames on.
@@ -34,10 +34,6 @@ const (
 	shutdownGraceTime = 2 * time.Second
 )
 
-func init() {
-	hook.ServeWorker = serveFromEnv
-}
-
 // serving is set once fray.Init has entered the worker loop in this process.
 var serving atomic.Bool
 
@@ -49,7 +45,7 @@ var serving atomic.Bool
 // ExitNoInit. Elsewhere, including code that runs inside a task in a serving worker, it
 // does nothing.
 func CheckDriver(what string) {
-	if !hook.IsWorker() || serving.Load() {
+	if !workermode.IsWorker() || serving.Load() {
 		return
 	}
 	msg := fmt.Sprintf("fray: %s was called in a worker process before fray.Init(): main (or TestMain) must call fray.Init() first thing; in a worker process it serves calls and never returns, so main never creates a job context there", what)
@@ -78,8 +74,10 @@ func refuseHello(r io.Reader, w io.Writer, msg string) {
 	}
 }
 
-// serveFromEnv is the worker entry point behind fray.Init.
-func serveFromEnv() int {
+// ServeFromEnv is the worker loop of a process started as a worker: it serves the parent on
+// file descriptors 3 and 4 and returns the exit code. fray.Init runs it through the link in
+// link.go; worker.Init names it.
+func ServeFromEnv() int {
 	serving.Store(true)
 	r := os.NewFile(ChildReadFD, "fray-from-parent")
 	w := os.NewFile(ChildWriteFD, "fray-to-parent")
@@ -98,8 +96,8 @@ func serveFromEnv() int {
 
 // Serve runs the worker loop on r (frames from the parent) and w (frames to the parent)
 // until r ends or the parent sends Shutdown, and returns the process exit code. It answers
-// the Hello, then runs calls concurrently. fray.Init calls it through hook.ServeWorker with
-// fds 3 and 4; tests may call it directly with pipes.
+// the Hello, then runs calls concurrently. ServeFromEnv calls it with fds 3 and 4; tests
+// may call it directly with pipes.
 func Serve(r io.Reader, w io.Writer) int {
 	return newServer(r, w).serve()
 }

@@ -75,6 +75,13 @@
 // of mixed types in input order, Cancel stops a task. A Ref passed as a task's top-level
 // argument (RemoteRef) is resolved before the task runs; Refs nested in values travel as refs.
 //
+// # Streams
+//
+// NewStreamTask and NewStreamMethod register functions that yield values (Ray's generators
+// with num_returns="streaming"); Remote returns a *Stream[R] read with Next or ranged over
+// with All while the producer runs, back-pressured (StreamOptions.Backpressure) and
+// cancellable, with the producer's error after its values.
+//
 // # The job context
 //
 // The job context travels in context.Context. Every task and actor method receives a ctx that
@@ -118,5 +125,7 @@
 // A backend implements backend.JobContext, the SPI in package
 // github.com/fray-go/fray/backend, whose documentation is the contract: this package checks
 // and defaults every call (functions resolved, options validated and made effective) before
-// the backend sees it. The fraytest package is the conformance suite every backend passes.
+// the backend sees it. Optional interfaces there add streams (backend.StreamJobContext) and
+// readiness watching for AsCompleted (backend.ReadyWatcher). The fraytest package is the
+// conformance suite every backend passes.
 package fray

@@ -84,5 +84,12 @@
 // RegistryDigest is what a driver and its workers compare at handshake; RegistryManifest
 // says what differs.
 //
+// # Optional interfaces
+//
+// As with database/sql's drivers, a JobContext may implement more: StreamJobContext runs
+// streaming tasks and methods (fray.NewStreamTask, NewStreamMethod; without it they fail
+// with a *fray.UnsupportedError), and ReadyWatcher lets fray.AsCompleted learn of each
+// completion instead of waiting on the whole pending set per round.
+//
 // The fraytest package is the conformance suite every backend passes.
 package backend

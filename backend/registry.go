@@ -50,7 +50,10 @@ type Function struct {
 	Class      string // for methods: the actor class name
 	DefinedAt  string // file:line of the definition
 	ArgType    reflect.Type
-	ResultType reflect.Type // for actor classes: the state pointer type
+	ResultType reflect.Type // for actor classes: the state pointer type; for streams: the item type
+	// Streaming: a task or method registered with fray.NewStreamTask or NewStreamMethod,
+	// which yields items through the StreamEmitter in its ctx (spi_stream.go).
+	Streaming bool
 
 	impl Impl
 }
@@ -145,7 +148,11 @@ func RegistryManifest() []string {
 	defer registryMu.RUnlock()
 	out := make([]string, 0, len(registry))
 	for _, f := range registry {
-		out = append(out, fmt.Sprintf("%s %s(%s) %s", f.Kind, f.Name, f.ArgType, f.ResultType))
+		kind := f.Kind.String()
+		if f.Streaming {
+			kind = "stream " + kind
+		}
+		out = append(out, fmt.Sprintf("%s %s(%s) %s", kind, f.Name, f.ArgType, f.ResultType))
 	}
 	sort.Strings(out)
 	return out

@@ -1,6 +1,7 @@
 package fraytest_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/fray-go/fray/backend"
@@ -37,9 +38,12 @@ func TestLocalConformance(t *testing.T) {
 		// MaxCalls, runtime envs and GPU tasks run in worker processes (the test binary in
 		// worker mode; TestMain calls fray.Init). backend/local's TestConformanceProcess runs
 		// the suite with every task and actor in a worker process.
-		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true, Streams: true},
 		Resources: fraytest.SuggestedResources,
 		Scarce:    fraytest.SuggestedScarce,
+		Fetched: func(_ context.Context, jc backend.JobContext) (int64, error) {
+			return jc.(*local.JobContext).ObjectsFetched(), nil
+		},
 	})
 	// Every subtest's job contexts and clusters are closed by now: nothing may be left running.
 	goleak.VerifyNone(t)

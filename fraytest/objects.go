@@ -239,6 +239,7 @@ func waitCases() []testCase {
 		{"CtxDeadlineIsTimeout", testWaitCtxDeadline},
 		{"AsCompletedYieldsEachOnce", testAsCompletedAll},
 		{"AsCompletedDoneCtxIsError", testAsCompletedDoneCtx},
+		{"DoesNotFetch", testWaitDoesNotFetch},
 	}
 }
 

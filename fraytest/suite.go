@@ -47,6 +47,10 @@ type Capabilities struct {
 	// backend behaves like Ray by default: the request stays pending (Wait reports it not
 	// ready) and can be cancelled, after which Get returns fray.ErrCancelled.
 	InfeasibleFailsFast bool
+	// Streams: the backend runs streaming tasks and methods (backend.StreamJobContext) and
+	// the Streams group checks them. When false, that group asserts that starting a
+	// stream fails with fray.ErrUnsupported.
+	Streams bool
 }
 
 // Backend is what a backend's test hands to Run.
@@ -74,6 +78,10 @@ type Backend struct {
 	// Nodes is how many nodes the cluster has (0 means 1): the PlacementGroups subtests
 	// ask for STRICT_SPREAD with one bundle more than that.
 	Nodes int
+	// Fetched reports how many object values jc's driver side has fetched so far (the
+	// values its Get calls returned), for the subtest proving that Wait and AsCompleted
+	// do not fetch (Ray's fetch_local=False). Nil skips that subtest, saying so.
+	Fetched func(ctx context.Context, jc backend.JobContext) (int64, error)
 }
 
 // MinimumResources is what Backend.Resources must offer at least: the suite runs tasks
@@ -135,8 +143,8 @@ func isStandardResource(name string) bool {
 
 // Run runs the whole conformance suite against b, one subtest per behaviour, grouped as
 // Tasks, Errors, Resources, Objects, Wait, Cancel, Actors, NamedActors, ActorPools,
-// PlacementGroups, Options, Lifecycle, Capabilities and Patterns. Subtests are sequential and independent; each gets fresh job
-// contexts from b.New.
+// PlacementGroups, Streams, Options, Lifecycle, Capabilities and Patterns. Subtests are
+// sequential and independent; each gets fresh job contexts from b.New.
 func Run(t *testing.T, b Backend) {
 	t.Helper()
 	if b.New == nil {
@@ -183,6 +191,7 @@ func groups() []group {
 		{"NamedActors", namedActorCases()},
 		{"ActorPools", poolCases()},
 		{"PlacementGroups", placementCases()},
+		{"Streams", streamCases()},
 		{"Options", optionCases()},
 		{"Lifecycle", lifecycleCases()},
 		{"Capabilities", capabilityCases()},

@@ -44,7 +44,8 @@ others=$(go list ./... | grep -v -E '^github.com/fray-go/fray($|/backend$|/backe
 # One package at a time: the Ray-using packages share one cluster and its detached
 # "marin/status_actor", so they must not run side by side. (backend/ray's TestMultiNode
 # also starts a two-node cluster of its own beside it, as `fray cluster start` and
-# `fray cluster add-node` do, with its own state and temp dirs, and stops it again.)
+# `fray cluster add-node` do, with its own state and temp dirs, and stops it again; so does
+# cmd/fray's TestSubmitPipelineTwoNodes, which submits the flagship pipeline to its own.)
 # shellcheck disable=SC2086
 go test -p 1 -count=1 -timeout 45m $others || status=1
 

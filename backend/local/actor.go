@@ -295,18 +295,26 @@ func (a *actor) waitGoroutines() {
 
 // CallActor queues a method call in the actor's mailbox.
 func (j *JobContext) CallActor(ctx context.Context, call backend.ActorCall) (backend.ObjectID, error) {
+	return j.callActor(ctx, call, nil)
+}
+
+// callActor is CallActor; with stream set, of a streaming method whose items go there.
+func (j *JobContext) callActor(ctx context.Context, call backend.ActorCall, stream *streamBuf) (backend.ObjectID, error) {
 	if j.closed.Load() {
 		return "", errClosed
 	}
 	fn := call.Method // the API checked it is a method of the handle's class
+	if err := checkStreaming(fn, stream); err != nil {
+		return "", err
+	}
 	v, _ := j.c.actors.Load(call.Actor)
 	a, _ := v.(*actor)
 	arg, err := j.payload(call.Arg)
 	if err != nil {
 		return "", fmt.Errorf("local: method %s: argument: %w", fn.Name, err)
 	}
-	t := &task{job: j, fn: fn, kind: kindCall, arg: arg, name: fn.Name, actor: a}
-	if a != nil {
+	t := &task{job: j, fn: fn, kind: kindCall, arg: arg, name: fn.Name, actor: a, stream: stream}
+	if a != nil && stream == nil { // a stream is not run again: its consumer saw items of the first run
 		t.retriesLeft = int32(a.taskRetries)
 	}
 	t.init()
@@ -325,6 +333,9 @@ func (j *JobContext) CallActor(ctx context.Context, call backend.ActorCall) (bac
 		t.dep = dep
 	}
 	id := j.newIDLocked(&t.obj)
+	if stream != nil {
+		stream.id = id
+	}
 	j.mu.Unlock()
 	if a == nil {
 		j.complete(&t.obj, backend.Payload{}, &fray.ActorDiedError{ActorID: string(call.Actor),

@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/fray-go/fray/backend"
@@ -55,8 +56,11 @@ func suiteBackend(name string, base local.Options) fraytest.Backend {
 			t.Cleanup(func() { _ = jc.Close() })
 			return jc
 		},
-		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+		Caps:      fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true, Streams: true},
 		Resources: fraytest.SuggestedResources,
 		Scarce:    fraytest.SuggestedScarce,
+		Fetched: func(_ context.Context, jc backend.JobContext) (int64, error) {
+			return jc.(*local.JobContext).ObjectsFetched(), nil
+		},
 	}
 }

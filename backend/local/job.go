@@ -66,6 +66,7 @@ type JobContext struct {
 	closed    atomic.Bool
 	closedCh  chan struct{}
 	active    atomic.Int64 // tasks and actor calls of this job now executing
+	fetched   atomic.Int64 // objects whose values Get handed out (ObjectsFetched)
 	idleSig   chan struct{}
 	closeOnce sync.Once
 }
@@ -250,10 +251,18 @@ func (j *JobContext) TaskRunsInProcess(ctx context.Context, o fray.TaskOptions) 
 // SubmitTask queues a task; it runs once its ArgRef (if any) is ready and its resources are
 // free.
 func (j *JobContext) SubmitTask(ctx context.Context, spec backend.TaskSpec) (backend.ObjectID, error) {
+	return j.submitTask(ctx, spec, nil)
+}
+
+// submitTask is SubmitTask; with stream set, of a streaming task whose items go there.
+func (j *JobContext) submitTask(ctx context.Context, spec backend.TaskSpec, stream *streamBuf) (backend.ObjectID, error) {
 	if j.closed.Load() {
 		return "", errClosed
 	}
 	fn, o := spec.Function, &spec.Options // checked and defaulted by the API
+	if err := checkStreaming(fn, stream); err != nil {
+		return "", err
+	}
 	cl := j.c.classFor(o.Resources, true)
 	if o.Bundle != nil {
 		var err error
@@ -273,7 +282,7 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec backend.TaskSpec) (bac
 		return "", fmt.Errorf("local: task %s: argument: %w", fn.Name, err)
 	}
 	t := &task{job: j, fn: fn, class: cl, kind: kindTask, arg: arg, name: o.Name, pr: pr,
-		retryExceptions: o.RetryExceptions, retriesLeft: int32(min(o.MaxRetries, math.MaxInt32))}
+		retryExceptions: o.RetryExceptions, retriesLeft: int32(min(o.MaxRetries, math.MaxInt32)), stream: stream}
 	t.init()
 	j.mu.Lock()
 	if j.closed.Load() {
@@ -290,6 +299,9 @@ func (j *JobContext) SubmitTask(ctx context.Context, spec backend.TaskSpec) (bac
 		t.dep = dep
 	}
 	id := j.newIDLocked(&t.obj)
+	if stream != nil {
+		stream.id = id
+	}
 	switch {
 	case dep != nil && !dep.done:
 		t.state.Store(stWaitDep)
@@ -348,6 +360,9 @@ func (j *JobContext) complete(o *object, p backend.Payload, err error) {
 // dependents that can now be scheduled.
 func (j *JobContext) completeLocked(o *object, p backend.Payload, err error, ready []*task) []*task {
 	o.done, o.val, o.err = true, p, err
+	if o.task != nil && o.task.stream != nil {
+		o.task.stream.finish(err)
+	}
 	ow := o.wait
 	o.wait = nil
 	if o.released {
@@ -361,6 +376,9 @@ func (j *JobContext) completeLocked(o *object, p backend.Payload, err error, rea
 		if w.need == 0 {
 			w.ch <- struct{}{}
 		}
+	}
+	for _, e := range ow.sets {
+		e.set.ready <- e.idx
 	}
 	deps := ow.deps
 	for _, d := range deps {
@@ -386,6 +404,7 @@ func (j *JobContext) Get(ctx context.Context, ids []backend.ObjectID) ([]backend
 	if j.closed.Load() {
 		return nil, errClosed
 	}
+	j.fetched.Add(int64(len(ids)))
 	out := make([]backend.Object, len(ids))
 	var pbuf [4]*object
 	var ibuf [4]int

@@ -183,7 +183,7 @@ func (t *task) runProcess(ctx *taskCtx) (backend.Payload, error) {
 	}
 	info := ctx.info()
 	info.PID = l.Process().PID()
-	b, err := l.Run(ctx, t.fn.Name, arg, info)
+	b, err := l.Run(t.streamCtx(ctx), t.fn.Name, arg, info)
 	if err != nil {
 		return backend.Payload{}, t.diedError(err)
 	}
@@ -333,7 +333,7 @@ func (a *actor) callProcess(ctx *taskCtx, t *task, pa *procpool.Actor) (_ backen
 	}
 	info := ctx.info()
 	info.PID = pa.PID()
-	b, err := pa.Call(ctx, t.fn.Name, arg, info)
+	b, err := pa.Call(t.streamCtx(ctx), t.fn.Name, arg, info)
 	if err != nil {
 		var wd *fray.WorkerDiedError
 		if errors.As(err, &wd) {

@@ -47,8 +47,9 @@ type object struct {
 
 // objWait lists who waits for a pending object.
 type objWait struct {
-	waiters []*waiter // Get and Wait calls blocked on it
-	deps    []*task   // tasks whose ArgRef it is
+	waiters []*waiter  // Get and Wait calls blocked on it
+	deps    []*task    // tasks whose ArgRef it is
+	sets    []setEntry // fray.AsCompleted's watchers (readyset.go)
 	buf     [1]*waiter
 }
 
@@ -90,6 +91,7 @@ type task struct {
 	tc     taskCtx                 // the first attempt's context
 	pr     *procTask               // non-nil: the task runs in a worker process
 	bnd    *bundle                 // cluster mutex: the placement group bundle it holds resources of
+	stream *streamBuf              // non-nil: a streaming task or call, whose items go there
 
 	heldCPU         int64 // cluster mutex: CPU units held now (0 while lent out)
 	retriesLeft     int32 // -1: unlimited
@@ -203,7 +205,7 @@ func (t *task) invoke(ctx *taskCtx, self any) (any, error) {
 		return nil, &fray.TaskError{Task: t.fn.Name, TaskID: string(t.obj.id), TypeName: fmt.Sprintf("%T", err),
 			Message: "cannot decode the argument: " + err.Error(), Cause: err}
 	}
-	return t.fn.Invoke(ctx, self, arg)
+	return t.fn.Invoke(t.streamCtx(ctx), self, arg)
 }
 
 // taskCtx is the context.Context of one task attempt: it carries the job context and the task

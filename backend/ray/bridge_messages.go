@@ -103,3 +103,61 @@ type bridgeGet struct {
 	// CrossMemory asks for large values as addresses in the bridge's memory (vmread.go).
 	CrossMemory bool `cbor:"vm,omitempty"`
 }
+
+// Streams (fray.StreamJobContext): a streaming task or actor method is started one-way,
+// like a submission, under an object id the Go side chose, which then names the stream
+// (Ray's ObjectRefGenerator, in the bridge's object table); typeStreamNext asks for its
+// next item.
+const (
+	typeStream     wire.Type = 0x50 // one-way: bridgeStream (a streaming task)
+	typeStreamCall wire.Type = 0x51 // one-way: bridgeStreamCall (a streaming actor method)
+	// typeStreamNext (request, bridgeStreamNext) is answered by Result{os: [object]} with
+	// the next item ({d}) or the producer's failure ({e}, the last answer with objects),
+	// or by Result{} at the end of the stream.
+	typeStreamNext wire.Type = 0x52
+)
+
+// bridgeStream is bridgeSubmit for a streaming task, with its backpressure bound (Ray's
+// _generator_backpressure_num_objects; -1 none).
+type bridgeStream struct {
+	bridgeSubmit
+	Backpressure int `cbor:"bp"`
+}
+
+// bridgeStreamCall is bridgeCall for a streaming actor method.
+type bridgeStreamCall struct {
+	bridgeCall
+	Backpressure int `cbor:"bp"`
+}
+
+// bridgeStreamNext asks for a stream's next item.
+type bridgeStreamNext struct {
+	OID string `cbor:"o"`
+}
+
+// typeFetched (request, empty body) is answered by fetchedResult: how many objects the
+// bridge has fetched with ray.get for this driver (Get answers and stream items).
+const typeFetched wire.Type = 0x53
+
+type fetchedResult struct {
+	Err []byte `cbor:"e,omitempty"`
+	N   int64  `cbor:"n"`
+}
+
+// Readiness watching for fray.AsCompleted (fray.ReadyWatcher): typeWatch registers the ids
+// once and is answered Result{o: watch id}; each typeWatchNext {o} is answered by
+// watchResult, the indexes that became ready since the last one (at least one while any is
+// pending). Release of the watch id ends it.
+const (
+	typeWatch     wire.Type = 0x54
+	typeWatchNext wire.Type = 0x55
+)
+
+type bridgeWatch struct {
+	IDs []string `cbor:"ids"`
+}
+
+type watchResult struct {
+	Err     []byte `cbor:"e,omitempty"`
+	Indexes []int  `cbor:"ix"`
+}

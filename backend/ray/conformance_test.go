@@ -43,8 +43,11 @@ func TestConformance(t *testing.T) {
 			t.Cleanup(func() { jc.Close() })
 			return jc
 		},
-		Caps:    fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true},
+		Caps:    fraytest.Capabilities{ProcessTasks: true, InfeasibleFailsFast: true, Streams: true},
 		Timeout: 2 * time.Minute,
+		Fetched: func(ctx context.Context, jc backend.JobContext) (int64, error) {
+			return jc.(*ray.JobContext).ObjectsFetched(ctx)
+		},
 	})
 }
 

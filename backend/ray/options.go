@@ -13,7 +13,9 @@ type ShipMode int
 
 const (
 	// ShipPath (the default) hands workers the binary's absolute path. Right for a cluster
-	// whose nodes all see this machine's file system, such as a one-machine cluster.
+	// whose nodes all see this machine's file system, such as a one-machine cluster. A job's
+	// driver run from its job's working_dir (`fray submit`) hands them the binary's path in
+	// that working_dir instead, which Ray copies to every node.
 	ShipPath ShipMode = iota
 	// ShipWorkingDir copies the binary into a staging directory and makes it the job's
 	// runtime_env working_dir, so Ray uploads it to every node (multi-node clusters).
@@ -53,7 +55,8 @@ type Options struct {
 	AuthTokenFile string
 	// Python is the interpreter that has ray and cbor2 installed (scripts/setup-python.sh).
 	// Empty means $FRAY_PYTHON, else the first .venv/bin/python in the working directory or
-	// one of its parents, else python3 from PATH.
+	// one of its parents, else, for a program run as a Ray job's driver (`fray submit`), the
+	// Python of the Ray that started it (on Linux), else python3 from PATH.
 	Python string
 	// Ship says how workers get the Go binary (default ShipPath).
 	Ship ShipMode
@@ -216,6 +219,9 @@ func (o Options) python() string {
 			}
 			dir = parent
 		}
+	}
+	if p := jobDriverPython(); p != "" {
+		return p
 	}
 	return "python3"
 }

@@ -86,6 +86,11 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 		}
 	} else {
 		hello.Binary = bin
+		if cwd, err := os.Getwd(); err == nil { // a job's driver: each node's copy of its working_dir
+			if rel := jobWorkingDirBinary(bin, cwd, os.Getenv(jobConfigEnv)); rel != "" {
+				hello.Binary = rel
+			}
+		}
 	}
 	ring := opts.SharedMemory
 	if ring == 0 {

@@ -128,7 +128,8 @@ it). Flags end at the program; its own flags follow it.
   fray submit --platform linux/amd64 --working-dir ./data -- ./cmd/pipeline --prefix /mnt/runs
 
 The driver needs the cluster's Python with Ray: a cluster started by 'fray cluster start'
-exports FRAY_PYTHON to every process; elsewhere pass --env FRAY_PYTHON=/path/to/python.
+exports FRAY_PYTHON to every process; elsewhere the driver uses the Python of the Ray that
+started it (on Linux), or pass --env FRAY_PYTHON=/path/to/python.
 Without --wait it prints the job's id; follow it with 'fray jobs logs -f <id>'.`,
 		Args: func(cmd *cobra.Command, args []string) error { _, err := parseProgram(args); return err },
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -60,6 +60,7 @@ func NewCommand() *cobra.Command {
 	fl.Float64Var(&cfg.TestFraction, "test-fraction", cfg.TestFraction, "fraction of documents held out to evaluate the classifier")
 	fl.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "classifier training epochs")
 	fl.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the split and of training")
+	fl.IntVar(&cfg.CVFolds, "cv-folds", cfg.CVFolds, "cross-validation folds of the train step, run as workers gang-scheduled in a STRICT_PACK placement group (0 or 1: none)")
 	fl.IntVar(&cfg.ClassifyActors, "classify-actors", cfg.ClassifyActors, "model actors of the classify step's batch inference (0: one shard task per shard instead)")
 	fl.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "documents per batch sent to a classify actor")
 	fl.IntVar(&cfg.InferenceMaxCalls, "inference-max-calls", cfg.InferenceMaxCalls, "MaxCalls of the inference shard tasks with --classify-actors 0 (1: a fresh worker process per shard; 0: reuse)")
@@ -130,6 +131,8 @@ func validate(c steps.Config) error {
 		return cli.FlagError("test-fraction", c.TestFraction, "must be above 0 and below 1 (both the training and the held-out set need documents)")
 	case c.Epochs < 1:
 		return cli.FlagError("epochs", c.Epochs, "must be at least 1")
+	case c.CVFolds < 0:
+		return cli.FlagError("cv-folds", c.CVFolds, "must be 0 (no cross-validation) or more")
 	case c.ClassifyActors < 0:
 		return cli.FlagError("classify-actors", c.ClassifyActors, "must be 0 (shard tasks) or more")
 	case c.BatchSize < 1:

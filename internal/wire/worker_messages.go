@@ -71,6 +71,23 @@ const (
 	TypeKillActor Type = 0x18
 	// Release (one-way, header id 0) drops references (JobContext.Release); body Release.
 	TypeRelease Type = 0x19
+
+	// StreamItem (child→parent, request) is one item yielded by the streaming task or
+	// method of the parent→child request named by its Origin; body StreamItem; answer
+	// Result{} once the parent took it (after its backpressure bound allowed), or
+	// Result{e} when the stream was cancelled (the producer's yield fails with it).
+	TypeStreamItem Type = 0x30
+	// StreamSubmit (child→parent, request) starts a streaming task
+	// (fray.StreamJobContext.SubmitStreamTask); body StreamSubmit; answer Result{o}, the
+	// stream's id. CancelTask of that id cancels the stream; Release of it drops it.
+	TypeStreamSubmit Type = 0x31
+	// StreamCall (child→parent, request) calls a streaming actor method
+	// (fray.StreamJobContext.CallActorStream); body StreamCall; answer Result{o}.
+	TypeStreamCall Type = 0x32
+	// StreamNext (child→parent, request) reads a stream's next item; body StreamNext;
+	// answer Result{os: [Object]}: the item (d) or the producer's failure (e, the stream's
+	// last answer), or Result{} at the stream's end.
+	TypeStreamNext Type = 0x33
 )
 
 var typeNames = map[Type]string{
@@ -80,7 +97,8 @@ var typeNames = map[Type]string{
 	TypeSubmit: "Submit", TypePut: "Put", TypeGet: "Get", TypeWait: "Wait",
 	TypeCancelTask: "CancelTask", TypeCreateActorNested: "CreateActorNested",
 	TypeGetActor: "GetActor", TypeCallActorNested: "CallActorNested",
-	TypeKillActor: "KillActor", TypeRelease: "Release",
+	TypeKillActor: "KillActor", TypeRelease: "Release", TypeStreamItem: "StreamItem",
+	TypeStreamSubmit: "StreamSubmit", TypeStreamCall: "StreamCall", TypeStreamNext: "StreamNext",
 }
 
 func (t Type) String() string {
@@ -97,6 +115,10 @@ func (t Type) Known() bool { _, ok := typeNames[t]; return ok }
 func (t Type) IsNested() bool {
 	return (t >= TypeSubmit && t <= TypeRelease) || isPlacementRequest(t)
 }
+
+// IsStream reports whether t is a child→parent stream request (an item, or a stream the
+// child consumes).
+func (t Type) IsStream() bool { return t >= TypeStreamItem && t <= TypeStreamNext }
 
 // WorkerOptions tune the child's worker loop; sent in Hello.
 type WorkerOptions struct {
@@ -287,4 +309,29 @@ type KillActor struct {
 type Release struct {
 	Origin
 	IDs []string `cbor:"ids"`
+}
+
+// StreamItem is one item of a running stream (child→parent); From names the Run or
+// CallActor request whose function yielded it.
+type StreamItem struct {
+	Origin
+	Data []byte `cbor:"d"` // fray.Marshal bytes of the item
+}
+
+// StreamSubmit starts a streaming task (child→parent): Submit plus the backpressure bound.
+type StreamSubmit struct {
+	Submit
+	Backpressure int `cbor:"bp,omitempty"` // > 0 bound, -1 none
+}
+
+// StreamCall calls a streaming actor method (child→parent).
+type StreamCall struct {
+	CallActorNested
+	Backpressure int `cbor:"bp,omitempty"`
+}
+
+// StreamNext reads a stream's next item (child→parent).
+type StreamNext struct {
+	Origin
+	ID string `cbor:"o"` // the stream's id from StreamSubmit or StreamCall
 }

@@ -126,7 +126,7 @@ func (s *server) callActor(id uint64, m *wire.CallActor) func() {
 				s.answer(id, errResult(f.GoexitError(info.TaskID)))
 			}
 		}()
-		v, err := f.Invoke(c.ctx, st, arg)
+		v, err := f.Invoke(s.streamCtx(id, c, f), st, arg)
 		returned = true
 		return s.finish(c, info.TaskID, v, err)
 	}}

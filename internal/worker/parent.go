@@ -79,9 +79,11 @@ type Process struct {
 	hostCancel context.CancelFunc
 	nestedWG   sync.WaitGroup
 
-	mu     sync.Mutex
-	calls  map[uint64]fray.TaskInfo      // our requests in flight, for nested-call attribution
-	nested map[uint64]context.CancelFunc // child requests being served
+	mu      sync.Mutex
+	calls   map[uint64]fray.TaskInfo         // our requests in flight, for nested-call attribution
+	emits   map[uint64]backend.StreamEmitter // our streaming requests in flight: where their items go
+	streams streamTable                      // streams the child consumes (stream.go)
+	nested  map[uint64]context.CancelFunc    // child requests being served
 
 	closing atomic.Bool
 	done    chan struct{}
@@ -149,7 +151,7 @@ func Start(ctx context.Context, o StartOptions) (*Process, error) {
 	p := &Process{opts: o, cmd: cmd, pid: cmd.Process.Pid, log: o.Logger.With("worker_pid", cmd.Process.Pid),
 		toW: toW, fromW: fromW, host: o.Host,
 		rd: wire.NewReader(fromW, o.MaxFrame), wr: wire.NewWriter(toW, o.MaxFrame),
-		calls: map[uint64]fray.TaskInfo{}, nested: map[uint64]context.CancelFunc{},
+		calls: map[uint64]fray.TaskInfo{}, nested: map[uint64]context.CancelFunc{}, emits: map[uint64]backend.StreamEmitter{},
 		done: make(chan struct{}), readerD: make(chan struct{})}
 	p.out = newPeer(p.wr)
 	p.hostCtx, p.hostCancel = context.WithCancel(context.Background())
@@ -273,9 +275,11 @@ func (p *Process) readLoop() {
 		case f.Type == wire.TypeRelease:
 			var m wire.Release
 			if f.Decode(&m) == nil && p.host != nil {
-				p.host.Release(wire.ObjectIDs(m.IDs))
+				if ids := p.releaseStreams(m.IDs); len(ids) > 0 {
+					p.host.Release(wire.ObjectIDs(ids))
+				}
 			}
-		case f.Type.IsNested():
+		case f.Type.IsNested() || f.Type.IsStream():
 			p.serveNested(f)
 		default:
 			if f.ID != 0 {
@@ -309,6 +313,7 @@ func (p *Process) waitLoop() {
 	p.toW.Close()
 	close(p.done) // before failing the calls, so that a caller seeing a failure sees Done too
 	p.out.fail(callErr)
+	p.streams.cancelAll() // nobody reads them any more
 }
 
 // PID returns the worker's process id.
@@ -338,21 +343,28 @@ func (p *Process) InFlight() int { return p.out.pendingCount() }
 // for the answer (the worker answers promptly when the code honours ctx; Kill otherwise).
 func (p *Process) call(ctx context.Context, t wire.Type, body any, what string, info fray.TaskInfo) (wire.Result, error) {
 	// The call is registered before its frame goes out: the worker may send nested requests
-	// naming it before the write returns.
+	// (and stream items) naming it before the write returns. A ctx carrying a
+	// backend.StreamEmitter makes the call a streaming one: its StreamItem frames go there.
+	emit := backend.StreamEmitterFrom(ctx)
 	id, ch, err := p.out.startWith(t, body, func(id uint64) {
 		p.mu.Lock()
 		p.calls[id] = info
+		if emit != nil {
+			p.emits[id] = emit
+		}
 		p.mu.Unlock()
 	})
 	if err != nil {
 		p.mu.Lock()
 		delete(p.calls, id)
+		delete(p.emits, id)
 		p.mu.Unlock()
 		return wire.Result{}, p.callErr(err, what)
 	}
 	defer func() {
 		p.mu.Lock()
 		delete(p.calls, id)
+		delete(p.emits, id)
 		p.mu.Unlock()
 	}()
 	var r reply
@@ -519,7 +531,13 @@ func (p *Process) withOrigin(ctx context.Context, o wire.Origin) context.Context
 }
 
 func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
+	if f.Type == wire.TypeStreamItem {
+		return p.streamItem(ctx, f)
+	}
 	h := p.host
+	if f.Type.IsStream() && h != nil {
+		return p.serveStream(ctx, f)
+	}
 	if h == nil {
 		return errResult(&fray.UnsupportedError{Backend: "worker parent", Feature: "nested calls from inside a worker (" + f.Type.String() + ")",
 			Hint: "start the worker with StartOptions.Host set"})
@@ -584,6 +602,9 @@ func (p *Process) handleNested(ctx context.Context, f wire.Frame) wire.Result {
 		var m wire.CancelTask
 		if err := f.Decode(&m); err != nil {
 			return bad(err)
+		}
+		if p.cancelStream(m.ObjectID) {
+			return wire.Result{}
 		}
 		return emptyResult(h.Cancel(p.withOrigin(ctx, m.Origin), backend.ObjectID(m.ObjectID), m.Force))
 	case wire.TypeCreateActorNested:
@@ -651,4 +672,20 @@ func emptyResult(err error) wire.Result {
 		return errResult(err)
 	}
 	return wire.Result{}
+}
+
+// streamItem hands one item of a streaming call to that call's emitter, which blocks while
+// the stream's backpressure bound is reached; the answer lets the child's yield return.
+func (p *Process) streamItem(ctx context.Context, f wire.Frame) wire.Result {
+	var m wire.StreamItem
+	if err := f.Decode(&m); err != nil {
+		return errResult(&fray.SerializationError{Type: f.Type.String(), Op: "decode", Cause: err})
+	}
+	p.mu.Lock()
+	emit := p.emits[m.From]
+	p.mu.Unlock()
+	if emit == nil {
+		return errResult(fmt.Errorf("%w: stream item for request %d, which is no streaming call in flight (it ended or was cancelled)", fray.ErrCancelled, m.From))
+	}
+	return emptyResult(emit(ctx, backend.Payload{Data: m.Data}))
 }

@@ -511,7 +511,24 @@ func (s *server) runTask(id uint64, c *call, m *wire.Run) wire.Result {
 			s.answer(id, errResult(f.GoexitError(m.Info.TaskID)))
 		}
 	}()
-	v, err := f.Invoke(c.ctx, nil, arg)
+	v, err := f.Invoke(s.streamCtx(id, c, f), nil, arg)
 	returned = true
 	return s.finish(c, m.Info.TaskID, v, err)
+}
+
+// streamCtx is the ctx of call c (request id) for f: a streaming function's carries the
+// emitter that sends its items to the parent as StreamItem requests, one at a time, each
+// waiting for the parent to take it (PROTOCOL.md, Streams).
+func (s *server) streamCtx(id uint64, c *call, f *backend.Function) context.Context {
+	if !f.Streaming {
+		return c.ctx
+	}
+	return backend.WithStreamEmitter(c.ctx, func(ctx context.Context, item backend.Payload) error {
+		b, err := item.Encoded(fray.Marshal)
+		if err != nil {
+			return err
+		}
+		_, err = s.jc.do(ctx, wire.TypeStreamItem, &wire.StreamItem{Origin: wire.Origin{From: id}, Data: b})
+		return err
+	})
 }

@@ -226,6 +226,10 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 reply(rid, {"nodes": srv.nodes()})
             elif typ in core.PLACEMENT_TYPES:
                 reply(rid, srv.serve_placement(typ, body, ev))
+            elif typ == proto.B_STREAM_NEXT:
+                reply(rid, srv.stream_next(body["o"], ev))
+            elif typ == proto.B_WATCH_NEXT:
+                reply(rid, {"ix": srv.watch_next(body["o"], ev)})
         except Exception as e:  # noqa: BLE001
             reply(rid, {"e": core.map_exception(e)})
         finally:
@@ -266,6 +270,16 @@ def serve(srv, r, w, arena, exit_at_end=True):
                         arena.release_in(pos + n)
             elif typ == proto.B_CALL:
                 srv.call_actor(body, oid=body["oid"], scan=not body.get("pl"))
+            elif typ == proto.B_STREAM:
+                srv.submit_stream(body, oid=body["oid"], scan=not body.get("pl"))
+            elif typ == proto.B_STREAM_CALL:
+                srv.call_actor_stream(body, oid=body["oid"], scan=not body.get("pl"))
+            elif typ == proto.B_WATCH:
+                reply(rid, {"o": srv.watch(body.get("ids") or [])})
+            elif typ in (proto.B_STREAM_NEXT, proto.B_WATCH_NEXT):
+                ev = threading.Event()
+                inflight[rid] = ev
+                pool.submit(blocking, typ, rid, body, None, None, ev)
             elif typ == proto.RELEASE:
                 srv.release(body.get("ids"))
                 if arena is not None:
@@ -283,6 +297,8 @@ def serve(srv, r, w, arena, exit_at_end=True):
                 ev = threading.Event()
                 inflight[rid] = ev
                 pool.submit(blocking, typ, rid, body, ids, entries, ev)
+            elif typ == proto.B_FETCHED:
+                reply(rid, {"n": srv.fetched})
             elif typ in (proto.CANCEL_TASK, proto.CREATE_ACTOR_NESTED, proto.GET_ACTOR, proto.KILL_ACTOR, proto.B_NODES):
                 pool.submit(blocking, typ, rid, body, None, None, None)
             elif typ in core.PLACEMENT_TYPES:

@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -97,10 +98,21 @@ func checkPipeline(t *testing.T, ctx context.Context, prefix string) {
 		t.Fatalf("report: %v", err)
 	}
 	for _, want := range []string{"held-out accuracy", "tokenize", "classify", "data:image/png;base64,",
-		"Kept documents (score ≥ 0.5)", "Dropped documents (score &lt; 0.5)"} {
+		"Kept documents (score ≥ 0.5)", "Dropped documents (score &lt; 0.5)", "2-fold cross-validation accuracy", "STRICT_PACK"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+	// The train step cross-validated with its fold workers gang-scheduled in a placement
+	// group (one bundle per fold), each fold scored on its own held-out part.
+	var met steps.TrainMetrics
+	if b, err := os.ReadFile(filepath.Join(first[steps.TrainName].OutputPath, steps.MetricsFile)); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(b, &met); err != nil {
+		t.Fatal(err)
+	}
+	if cv := met.CrossValidation; cv == nil || cv.Folds != 2 || len(cv.Accuracy) != 2 || !strings.Contains(cv.PlacementGroup, "STRICT_PACK, 2 bundles") {
+		t.Errorf("train metrics: cross-validation %+v", met.CrossValidation)
 	}
 	// Every step's row links its output directory, relative to the report, and the link
 	// leads to that directory.

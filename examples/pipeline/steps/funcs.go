@@ -197,6 +197,11 @@ type TrainConfig struct {
 	TestFraction executor.Value[float64]
 	Epochs       executor.Value[int]
 	Seed         executor.Value[uint64]
+	// CVFolds > 1 also cross-validates the classifier with that many fold workers,
+	// gang-scheduled in a STRICT_PACK placement group (crossval.go); 0 or 1: none.
+	CVFolds executor.Value[int]
+	// CVCPUs is each fold worker's bundle (default 1 CPU).
+	CVCPUs float64
 }
 
 // TrainMetrics is the train step's metrics.json.
@@ -208,6 +213,8 @@ type TrainMetrics struct {
 	// LabelPositiveRate is the fraction of all documents the heuristic labels good.
 	LabelPositiveRate float64
 	Docs              int
+	// CrossValidation is the folds' accuracy when the step cross-validated (CVFolds > 1).
+	CrossValidation *CrossValidation `json:",omitempty"`
 }
 
 // TrainFn is the train step.
@@ -226,6 +233,20 @@ func Train(ctx context.Context, c TrainConfig) error {
 	if err != nil {
 		return err
 	}
+	if folds := c.CVFolds.Get(); folds > 1 {
+		train, _ := quality.Split(docs, func(d Doc) string { return d.ID }, c.TestFraction.Get(), c.Seed.Get())
+		ex := make([]quality.Example, len(train))
+		for i, d := range train {
+			ex[i] = quality.Example{Text: d.Text, Label: quality.Label(d.Text)}
+		}
+		cpus := c.CVCPUs
+		if cpus <= 0 {
+			cpus = 1
+		}
+		if met.CrossValidation, err = crossValidate(ctx, ex, folds, c.Epochs.Get(), c.Seed.Get(), cpus); err != nil {
+			return err
+		}
+	}
 	var buf bytes.Buffer
 	if err := m.Save(&buf); err != nil {
 		return err
@@ -239,8 +260,8 @@ func Train(ctx context.Context, c TrainConfig) error {
 	return writeJSON(ctx, c.Output.Join(SummaryFile), StepSummary{
 		Step: "train-quality", Duration: time.Since(start), Finished: time.Now().UTC(),
 		Figures: map[string]int64{FigDocsIn: int64(len(docs))},
-		Note: fmt.Sprintf("model.bin: held-out accuracy %.3f (majority baseline %.3f) on %d documents; trained on %d",
-			met.Test.Accuracy, met.MajorityAccuracy, met.Test.N, met.Train.N),
+		Note: fmt.Sprintf("model.bin: held-out accuracy %.3f (majority baseline %.3f) on %d documents; trained on %d%s",
+			met.Test.Accuracy, met.MajorityAccuracy, met.Test.N, met.Train.N, met.CrossValidation.note()),
 		Metrics: map[string]float64{"test_accuracy": met.Test.Accuracy, "majority_accuracy": met.MajorityAccuracy,
 			"test_f1": met.Test.F1, "train_accuracy": met.Train.Accuracy},
 	})

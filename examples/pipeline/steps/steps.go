@@ -54,6 +54,10 @@ type Config struct {
 	Epochs int
 	// Seed of the train/test split and of training.
 	Seed uint64
+	// CVFolds > 1 cross-validates the classifier in the train step with that many fold
+	// workers, gang-scheduled in a STRICT_PACK placement group of one-CPU bundles; 0 or 1
+	// skips it.
+	CVFolds int
 	// Threshold is the minimum quality score a document needs to be kept.
 	Threshold float64
 	// ClassifyActors is the number of model actors of the classify step's batch inference
@@ -85,6 +89,7 @@ func DefaultConfig() Config {
 		TestFraction:      0.2,
 		Epochs:            5,
 		Seed:              1,
+		CVFolds:           2,
 		Threshold:         0.5,
 		ClassifyActors:    2,
 		BatchSize:         32,
@@ -150,6 +155,7 @@ func (p *Pipeline) Configure(c Config) {
 		TestFraction: executor.Versioned(c.TestFraction),
 		Epochs:       executor.Versioned(c.Epochs),
 		Seed:         executor.Versioned(c.Seed),
+		CVFolds:      executor.Versioned(c.CVFolds),
 	}
 	p.Train.Description = "quality classifier on heuristic labels, with held-out accuracy"
 	p.Classify.Config = ClassifyConfig{

@@ -215,6 +215,8 @@ class RayServer:
         self._remote_cache = {}  # canonical task options -> (remote function with options, name)
         self.blocked = {}  # token -> [ObjectRef] that some thread is blocked on
         self.blocked_lock = threading.Lock()
+        self.fetched = 0  # objects whose values get (and stream_next) fetched with ray.get
+        self.watches = {}  # watch id -> [pending {ref: [index]}, ready indexes not reported]
         jt = proto.cbor_text(job)
         self._ref_marker = b"\x82" + jt
         self._handle_marker = b"\x85" + jt
@@ -354,6 +356,85 @@ class RayServer:
             self._remote_cache[key] = hit
         return hit[0], hit[1] or fn
 
+    # streams (fray.StreamJobContext): Ray streaming generators, filed under the stream's id
+
+    def _stream_remote(self, op, bp):
+        """The streaming Ray remote function with .options() for op and backpressure bp."""
+        from . import shim
+        key = (b"stream", cbor2.dumps(op, canonical=True) if op else b"", bp)
+        hit = self._remote_cache.get(key)
+        if hit is None:
+            opts = task_options(op)
+            remote = shim.stream_function(opts.pop("max_calls", 0))
+            opts["num_returns"] = "streaming"
+            if bp > 0:
+                opts["_generator_backpressure_num_objects"] = bp
+            hit = (remote.options(**opts), opts.get("name"))
+            if len(self._remote_cache) >= 1024:
+                self._remote_cache.clear()
+            self._remote_cache[key] = hit
+        return hit
+
+    def submit_stream(self, body, oid=None, scan=True):
+        """Starts a streaming task; its ObjectRefGenerator is filed under oid."""
+        oid = oid or self.new_id()
+        try:
+            fn = body["f"]
+            remote, name = self._stream_remote(body.get("op"), int(body.get("bp") or -1))
+            args = self._call_args(fn, name or fn, body, scan)
+            if isinstance(args, Failed):
+                self._store(oid, args)
+                return oid
+            self._store(oid, remote.remote(*args))
+        except Exception as e:  # noqa: BLE001 - the stream's error
+            self._store(oid, Failed(_submit_error(e)))
+        return oid
+
+    def call_actor_stream(self, body, oid=None, scan=True):
+        """Calls a streaming actor method; its ObjectRefGenerator is filed under oid."""
+        oid = oid or self.new_id()
+        try:
+            h, info = self._actor(body["id"])
+            if body["id"] in self.killed:
+                self._store(oid, Failed(error("actor_died", "fray: actor %s was killed" % body["id"],
+                                              a=body["id"], n=info.get("n", ""), x="killed by ray.kill")))
+                return oid
+            args = self._call_args(body["m"], body["m"], body, scan)
+            if isinstance(args, Failed):
+                self._store(oid, args)
+                return oid
+            opts = {"num_returns": "streaming"}
+            bp = int(body.get("bp") or -1)
+            if bp > 0:
+                opts["_generator_backpressure_num_objects"] = bp
+            self._store(oid, h.call_stream.options(**opts).remote(*args))
+        except Exception as e:  # noqa: BLE001
+            self._store(oid, Failed(_submit_error(e)))
+        return oid
+
+    def stream_next(self, oid, cancelled=None):
+        """The next item of stream oid: {"os": [{"d": bytes}]}, {"os": [{"e": error}]} (the
+        producer failed; the stream ends there) or {} at the end."""
+        gen = self.lookup(oid)
+        if isinstance(gen, Failed):
+            return {"os": [{"e": gen.payload}]}
+        while True:
+            if cancelled is not None and cancelled.is_set():
+                raise RequestError(error("cancelled", "fray: stream read was cancelled by its caller"))
+            try:
+                ref = gen._next_sync(timeout_s=1.0)  # Ray's public next() has no timeout
+            except StopIteration:
+                return {}
+            if not ref.is_nil():
+                break
+        with self.lock:
+            self.fetched += 1
+        try:
+            v = ray.get(ref)
+        except Exception as e:  # noqa: BLE001 - the producer's failure, after its items
+            return {"os": [{"e": map_exception(e, ref.hex())}]}
+        return {"os": [{"d": self.unpack_view(v)}]}
+
     def put(self, data, oid=None, scan=True):
         """ray.put of data (bytes, or a memoryview over shared memory: stored from the view
         as an out-of-band buffer, so Ray copies it into the object store once and the view
@@ -377,6 +458,7 @@ class RayServer:
     def release(self, ids):
         with self.lock:
             for i in ids or ():
+                self.watches.pop(i, None)
                 v = self.objects.pop(i, None)
                 if v is not None and not isinstance(v, Failed):
                     self.local.discard(v)
@@ -410,6 +492,8 @@ class RayServer:
         seconds) the objects must be ready by then, else the request fails with a timeout."""
         refs = [e for e in entries if not isinstance(e, Failed)]
         uniq = list({r: None for r in refs})
+        with self.lock:
+            self.fetched += len(uniq)
         tok = self._block(uniq) if uniq else None
         try:
             local = self.local
@@ -513,6 +597,43 @@ class RayServer:
         finally:
             self._unblock(tok)
         return ready
+
+    def watch(self, ids):
+        """Starts watching ids for readiness (fray.AsCompleted); returns the watch id. The
+        Go side then sends only the watch id per round, not the pending ids again."""
+        entries = self.resolve(ids)
+        pending, ready = {}, []
+        for i, e in enumerate(entries):
+            if isinstance(e, Failed):
+                ready.append(i)
+            else:
+                pending.setdefault(e, []).append(i)
+        wid = "w" + self.new_id()
+        with self.lock:
+            self.watches[wid] = [pending, ready]
+        return wid
+
+    def watch_next(self, wid, cancelled=None):
+        """The indexes of watched objects that became ready since the last call (every one
+        ready now), waiting for at least one while any is pending; [] once all were reported.
+        Readiness only: ray.wait with fetch_local=False."""
+        with self.lock:
+            w = self.watches.get(wid)
+        if w is None:
+            raise invalid("fray: unknown watch %r: it was closed" % wid)
+        pending, ready = w
+        while not ready and pending:
+            if cancelled is not None and cancelled.is_set():
+                raise RequestError(error("cancelled", "fray: wait was cancelled by its caller"))
+            refs = list(pending)
+            done, _ = ray.wait(refs, num_returns=1, timeout=1.0, fetch_local=False)
+            if done and len(refs) > 1:
+                done, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
+            for r in done:
+                ready.extend(pending.pop(r))
+        out = list(ready)
+        del ready[:]
+        return out
 
     def cancel(self, oid, force):
         v = self.lookup(oid)

@@ -40,6 +40,10 @@ CREATE_PLACEMENT_GROUP = 0x20
 WAIT_PLACEMENT_GROUP = 0x21
 REMOVE_PLACEMENT_GROUP = 0x22
 GET_PLACEMENT_GROUP = 0x23
+STREAM_ITEM = 0x30  # child -> parent: one item of a streaming Run/CallActor (fr), answered RESULT{}
+STREAM_SUBMIT = 0x31  # child -> parent: start a streaming task; RESULT{o: stream id}
+STREAM_CALL = 0x32  # child -> parent: call a streaming actor method; RESULT{o: stream id}
+STREAM_NEXT = 0x33  # child -> parent: {o}: RESULT{os: [obj]} with the next item, RESULT{} at the end
 
 # Bridge-only types (backend/ray/bridge_messages.go): the Go driver talks to the bridge with the
 # nested-request vocabulary above plus these.
@@ -50,6 +54,12 @@ B_PUT = 0x43  # one-way put with a driver-chosen object id
 B_CALL = 0x44  # one-way actor call with a driver-chosen object id
 B_NODES = 0x45  # request: alive nodes' total resources; answered by B_READY-like RESULT
 B_RESULT_SHARED = 0x46  # bridge -> Go: a RESULT whose {"s": [pos, n]} objects lie in shared memory
+B_STREAM = 0x50  # one-way: a streaming task (Ray streaming generator) under a driver-chosen id
+B_STREAM_CALL = 0x51  # one-way: a streaming actor method under a driver-chosen id
+B_STREAM_NEXT = 0x52  # request {o}: the stream's next item, RESULT{os: [obj]}; RESULT{} at its end
+B_FETCHED = 0x53  # request {}: RESULT{"n": objects this driver fetched with ray.get so far}
+B_WATCH = 0x54  # request {ids}: watch them for readiness (AsCompleted); RESULT{o: watch id}
+B_WATCH_NEXT = 0x55  # request {o}: RESULT{ix: [indexes newly ready]}, at least one while any is left
 
 _HDR = struct.Struct(">IBQ")
 

@@ -239,6 +239,7 @@ class Child:
         self.dead = None
         self.closing = False  # set by kill: the child's end is expected, not a crash
         self.inflight = {}  # child request id -> cancel Event
+        self.streams = {}  # our streaming request id -> queue of (item request id, data), then None
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="fray-nested")
         threading.Thread(target=self._helper, name="fray-child-reader", daemon=True).start()
         hello = {"v": proto.VERSION, "j": c["job"], "ns": server().namespace, "dg": c["digest"],
@@ -310,6 +311,71 @@ class Child:
         if cancelled:
             raise KeyboardInterrupt()
         return slot.typ, slot.body
+
+    def stream(self, typ, body):
+        """Sends a streaming request (Run or CallActor of a streaming function) and yields the
+        data of each item the child sends for it, in order; returns the request's answer.
+        Each item is answered (so the child's yield returns) before it is handed on: the
+        Ray generator yielding it is what blocks under backpressure, and the child's next
+        item then waits unanswered, as on the local backend. The helper thread reads from
+        the child meanwhile. A cancel (Ray interrupts the main thread) is passed on to the
+        Go call as Cancel; closing the generator early cancels the Go call too."""
+        q = queue.SimpleQueue()
+        rid = next(self.ids)
+        slot = _Slot()
+        with self.plock:
+            if self.dead is not None:
+                raise ChildDied(self.dead)
+            self.pending[rid] = slot
+            self.streams[rid] = q
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            _interrupts.install()
+        cancelled = False
+        finished = False
+        try:
+            try:
+                self.w.write(typ, rid, body)
+            except proto.Closed:
+                with self.plock:
+                    self.pending.pop(rid, None)
+                raise ChildDied(self.dead or "the worker's pipe is closed")
+            while True:
+                if main:
+                    _interrupts.waiting += 1
+                try:
+                    item = False
+                    while item is False:
+                        if self.dead is not None and slot.is_set() and q.empty():
+                            item = None
+                            break
+                        self.help.set()
+                        try:
+                            item = q.get(timeout=0.2)
+                        except queue.Empty:
+                            pass
+                        if main and _interrupts.take() and not cancelled:
+                            cancelled = True
+                            self._send_cancel(rid)
+                finally:
+                    if main:
+                        _interrupts.waiting -= 1
+                if item is None:
+                    break
+                irid, data = item
+                self._reply(irid, {})
+                yield data
+            finished = True
+        finally:
+            with self.plock:
+                self.streams.pop(rid, None)
+            if not finished and not slot.is_set():
+                self._send_cancel(rid)  # the consumer went away (generator closed, or cancelled)
+        if slot.typ is None:
+            raise ChildDied(self.dead)
+        if cancelled:
+            raise KeyboardInterrupt()
+        return slot.body
 
     def _wait_step(self, s, slot, main):
         if s.has_blocked():
@@ -426,6 +492,9 @@ class Child:
             if slot is not None:
                 slot.typ, slot.body = typ, body
                 slot.set()
+            q = self.streams.get(rid)
+            if q is not None:
+                q.put(None)  # after every item of the stream: the child sends them first
         else:
             self._serve(typ, rid, body)
 
@@ -510,6 +579,20 @@ class Child:
                 ev = self.inflight.get(rid)
                 if ev is not None:
                     ev.set()
+            elif typ == proto.STREAM_SUBMIT:
+                self._reply(rid, {"o": s.submit_stream(body)})
+            elif typ == proto.STREAM_CALL:
+                self._reply(rid, {"o": s.call_actor_stream(body)})
+            elif typ == proto.STREAM_NEXT:
+                ev = threading.Event()
+                self.inflight[rid] = ev
+                self.pool.submit(self._serve_blocking, typ, rid, body, None, None, ev)
+            elif typ == proto.STREAM_ITEM:
+                q = self.streams.get(body.get("fr"))
+                if q is None:
+                    self._reply(rid, {"e": error("cancelled", "fray: stream item for a call that is no stream in flight")})
+                else:
+                    q.put((rid, body.get("d") or b""))
             elif typ in (proto.GET, proto.WAIT, proto.CANCEL_TASK, proto.CREATE_ACTOR_NESTED, proto.GET_ACTOR) + core.PLACEMENT_TYPES:
                 ev = threading.Event()
                 if typ in (proto.GET, proto.WAIT):
@@ -549,6 +632,8 @@ class Child:
                 self._reply(rid, {"ac": s.get_actor(body["n"], body.get("ns") or "")})
             elif typ in core.PLACEMENT_TYPES:
                 self._reply(rid, s.serve_placement(typ, body, ev))
+            elif typ == proto.STREAM_NEXT:
+                self._reply(rid, s.stream_next(body["o"], ev))
         except Exception as e:  # noqa: BLE001
             self._reply(rid, {"e": core.map_exception(e)})
         finally:
@@ -602,6 +687,53 @@ def run_task(call, arg=None, carried=None):
     if res.get("e"):
         raise FrayTaskError(res["e"])
     return s.pack(res.get("d") or b"")
+
+
+def run_stream_task(call, arg=None, carried=None):
+    """Runs a registered Go streaming task on this worker's Go child, as a Ray streaming
+    generator (num_returns="streaming"): each item the child yields becomes one of the
+    generator's objects as soon as it arrives; the producer's failure is raised after them."""
+    s = server()
+    if carried:
+        s.register(*carried)
+    fn, name, data = core.unpack_call(call)
+    if data is None:
+        data = s.unpack(arg)
+    child = _child_for_tasks()
+    info = {"j": s.job, "t": ray.get_runtime_context().get_task_id() or "", "n": name, "at": _attempt()}
+    try:
+        res = yield from _stream_items(s, child.stream(proto.RUN, {"f": fn, "a": data, "ti": info}))
+    except ChildDied as e:
+        _die(e)
+    if res.get("e"):
+        raise FrayTaskError(res["e"])
+
+
+def _stream_items(s, items):
+    """Yields each item's stored form (see RayServer.pack) and returns the answer."""
+    try:
+        while True:
+            try:
+                d = next(items)
+            except StopIteration as e:
+                return e.value
+            yield s.pack(d)
+    finally:
+        items.close()  # a consumer that went away cancels the Go call (Child.stream)
+
+
+_stream_functions = {}
+
+
+def stream_function(max_calls):
+    """The Ray remote function for streaming tasks with that max_calls (see task_function)."""
+    max_calls = int(max_calls or 0)
+    with _task_functions_lock:
+        f = _stream_functions.get(max_calls)
+        if f is None:
+            f = ray.remote(num_returns="streaming", max_calls=max_calls)(run_stream_task)
+            _stream_functions[max_calls] = f
+        return f
 
 
 fray_task = ray.remote(run_task)
@@ -672,6 +804,21 @@ class FrayActor:
             raise FrayTaskError(res["e"])
         return s.pack(res.get("d") or b"")
 
+    def call_stream(self, call, arg=None, carried=None):
+        """Runs a streaming method call on the Go child, as a Ray streaming generator."""
+        s = server()
+        if carried:
+            s.register(*carried)
+        method, _, data = core.unpack_call(call)
+        if data is None:
+            data = s.unpack(arg)
+        info = {"j": s.job, "t": ray.get_runtime_context().get_task_id() or "", "n": method, "ac": self.aid}
+        try:
+            res = yield from _stream_items(s, self.child.stream(proto.CALL_ACTOR, {"id": self.aid, "m": method, "a": data, "ti": info}))
+        except ChildDied as e:
+            _die(e)
+        if res.get("e"):
+            raise FrayTaskError(res["e"])
 
 # --- fray class names in Ray's tools -----------------------------------------------------------
 

@@ -3,7 +3,9 @@
 // a named actor, reads a file shipped with --working-dir, and prints what it got.
 //
 //	frayclitest ok NAME     task, actor NAME, data.txt of the working directory
-//	                        ($FRAYCLITEST_SHIP=working_dir: ray.ShipWorkingDir)
+//	                        ($FRAYCLITEST_SHIP=working_dir: ray.ShipWorkingDir;
+//	                        $FRAYCLITEST_WHERE=RES: also where= the binary a task
+//	                        pinned by the resource RES ran)
 //	frayclitest fail CODE   exits with CODE
 //	frayclitest sleep       prints "sleeping" and waits to be stopped
 package main
@@ -22,6 +24,11 @@ import (
 // Double is a task.
 var Double = fray.NewTask("frayclitest.double", func(ctx context.Context, x int) (int, error) {
 	return 2 * x, nil
+})
+
+// Where is the path of the binary a worker runs.
+var Where = fray.NewTask("frayclitest.where", func(ctx context.Context, _ int) (string, error) {
+	return os.Executable()
 })
 
 // Greeter is an actor class.
@@ -92,5 +99,12 @@ func run(actorName string) error {
 		return err
 	}
 	fmt.Printf("double=%d greet=%q data=%q\n", v, g, string(data))
+	if res := os.Getenv("FRAYCLITEST_WHERE"); res != "" {
+		exe, err := Where.Call(ctx, 0, fray.TaskOptions{Resources: fray.Resources{"CPU": 1, res: 0.01}})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("where=%s\n", exe)
+	}
 	return nil
 }

@@ -31,5 +31,7 @@
 //     child sees; each method is a request to the parent.
 //   - parent.go: the parent side: Start, Process, and serving a child's nested calls from
 //     StartOptions.Host.
+//   - stream.go: streams consumed by code in the child (nested requests) and the parent's
+//     table of their readers; serve.go's streamCtx sends a streaming function's items.
 //   - peer.go: request ids and pending replies, shared by both directions.
 package worker

@@ -17,12 +17,14 @@
 //		...
 //	}
 //
-// Init is fray.Init with the worker loop linked in by this package's own import: fray.Init
-// serves through whichever worker loop the binary links, and every fray backend package
-// (and this one) links it, so a program may call either; one that builds on an external
-// backend and imports no fray backend calls worker.Init (or fray.Init, having imported
-// worker) and needs no blank import. Nothing here starts or registers anything at import
-// time beyond linking that loop.
+// Init is fray.Init with the worker loop named at the call: it passes internal/worker's
+// loop to the entry fray.Init also runs (internal/workermode.Enter), so the path from main
+// to the loop is a chain of calls a reader can follow, with no registration behind it.
+// fray.Init, which cannot name the loop (the loop's package imports fray), reaches the same
+// loop through the one link internal/worker makes when it is initialized
+// (internal/worker/link.go); every fray backend package links it, and so does this one, so
+// a program may call either. One that builds on an external backend and imports no fray
+// backend calls worker.Init. Nothing here starts or registers anything at import time.
 //
 // # The parent side
 //
@@ -51,13 +53,14 @@ import (
 	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/internal/wire"
 	iw "github.com/fray-go/fray/internal/worker"
+	"github.com/fray-go/fray/internal/workermode"
 )
 
 // Init must be the first call in main (and in TestMain of test packages that start worker
 // processes). In a process started as a fray worker it serves calls and exits the process
-// (it never returns); elsewhere it freezes the task registry and returns. It is fray.Init;
-// see the package doc.
-func Init() { fray.Init() }
+// (it never returns); elsewhere it freezes the task registry and returns. It does what
+// fray.Init does, naming the worker loop itself; see the package doc.
+func Init() { workermode.Enter(iw.ServeFromEnv) }
 
 // IsWorker reports whether this process was started as a fray worker (by Start here or by a
 // fray backend).

@@ -41,7 +41,7 @@ type Cluster struct {
 	actors      sync.Map // backend.ActorID → *actor, for lookups without the lock
 	actorSeq    atomic.Uint64
 	tag         string // random prefix of actor ids
-	pool        *pool
+	goroutines  *goroutinePool
 	gpus        *procpool.GPUSet // concrete GPU ids for the ledger's GPU amounts
 	workerOpts  WorkerOptions
 	procs       procs       // worker processes of detached actors
@@ -73,12 +73,12 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 		return nil, fmt.Errorf("local: cluster resources: %w", err)
 	}
 	c := &Cluster{
-		ledger:  newLedger(defaultResources(opts.Resources)),
-		classes: map[string]*class{},
-		jobs:    map[*JobContext]struct{}{},
-		names:   map[actorKey]*actor{},
-		tag:     randomHex(4),
-		pool:    newPool(),
+		ledger:     newLedger(defaultResources(opts.Resources)),
+		classes:    map[string]*class{},
+		jobs:       map[*JobContext]struct{}{},
+		names:      map[actorKey]*actor{},
+		tag:        randomHex(4),
+		goroutines: newGoroutinePool(),
 	}
 	c.workerOpts = opts.Workers
 	c.gpus = newGPUSet(c.ledger.snapshot(c.ledger.total))
@@ -389,7 +389,7 @@ func (c *Cluster) shutdown(owner *JobContext) {
 		}
 		c.mu.Unlock()
 		c.procs.close()
-		c.pool.close()
+		c.goroutines.close()
 	})
 }
 

@@ -457,9 +457,9 @@ func groupRemovedLocked(t *task) error {
 
 // --- nested calls from worker processes ---------------------------------------------------
 
-var _ backend.PlacementGroups = (*router)(nil)
+var _ backend.PlacementGroups = (*nestedHost)(nil)
 
-func (r *router) CreatePlacementGroup(ctx context.Context, spec backend.PlacementGroupSpec) (backend.PlacementGroupInfo, error) {
+func (r *nestedHost) CreatePlacementGroup(ctx context.Context, spec backend.PlacementGroupSpec) (backend.PlacementGroupInfo, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return backend.PlacementGroupInfo{}, err
@@ -467,7 +467,7 @@ func (r *router) CreatePlacementGroup(ctx context.Context, spec backend.Placemen
 	return j.CreatePlacementGroup(ctx, spec)
 }
 
-func (r *router) WaitPlacementGroup(ctx context.Context, id backend.PlacementGroupID, timeout time.Duration) (bool, error) {
+func (r *nestedHost) WaitPlacementGroup(ctx context.Context, id backend.PlacementGroupID, timeout time.Duration) (bool, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return false, err
@@ -475,7 +475,7 @@ func (r *router) WaitPlacementGroup(ctx context.Context, id backend.PlacementGro
 	return j.WaitPlacementGroup(ctx, id, timeout)
 }
 
-func (r *router) RemovePlacementGroup(ctx context.Context, id backend.PlacementGroupID) error {
+func (r *nestedHost) RemovePlacementGroup(ctx context.Context, id backend.PlacementGroupID) error {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return err
@@ -483,7 +483,7 @@ func (r *router) RemovePlacementGroup(ctx context.Context, id backend.PlacementG
 	return j.RemovePlacementGroup(ctx, id)
 }
 
-func (r *router) GetPlacementGroup(ctx context.Context, name, namespace string) (backend.PlacementGroupInfo, error) {
+func (r *nestedHost) GetPlacementGroup(ctx context.Context, name, namespace string) (backend.PlacementGroupInfo, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return backend.PlacementGroupInfo{}, err

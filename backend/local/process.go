@@ -122,7 +122,7 @@ func (ps *procs) get(c *Cluster, def *JobContext) (*procpool.Pool, error) {
 	}
 	if ps.pool == nil {
 		w := c.workerOpts
-		o := procpool.Options{Host: &router{c: c, def: def}, IdleTimeout: w.IdleTimeout, CacheDir: w.VenvDir,
+		o := procpool.Options{Host: &nestedHost{c: c, def: def}, IdleTimeout: w.IdleTimeout, CacheDir: w.VenvDir,
 			Python: w.Python, Binary: w.Binary}
 		if def != nil {
 			o.JobID, o.Namespace = def.id, def.ns
@@ -248,140 +248,6 @@ func (c *Cluster) releaseGPUsLocked(t *task) {
 
 func newGPUSet(total fray.Resources) *procpool.GPUSet {
 	return procpool.NewGPUSet(int(math.Ceil(total[fray.GPU])))
-}
-
-// --- the host of nested calls ------------------------------------------------------------
-
-// router is the backend.JobContext that serves nested calls from worker processes: each call
-// goes to the job context named by the calling task's info (the job that submitted the task
-// or made the actor call), with that task in its context, so nested work goes through the
-// same scheduler, lends the caller's CPU while it blocks and inherits its runtime env.
-type router struct {
-	c   *Cluster
-	def *JobContext // the pool's job; nil for the cluster's pool of detached actors
-}
-
-var _ backend.JobContext = (*router)(nil)
-
-// route finds the job and the calling task of a nested call.
-func (r *router) route(ctx context.Context) (*JobContext, context.Context, error) {
-	j := r.def
-	info, ok := fray.TaskInfoFrom(ctx)
-	if ok && info.JobID != "" && (j == nil || info.JobID != j.id) {
-		j = r.c.jobByID(info.JobID)
-	}
-	if j == nil {
-		return nil, ctx, fmt.Errorf("local: %w: the job context of this worker's caller is closed", fray.ErrClosed)
-	}
-	ctx = fray.WithJobContext(ctx, j)
-	if ok && info.TaskID != "" {
-		j.mu.Lock()
-		o, found := j.objectLocked(backend.ObjectID(info.TaskID))
-		var t *task
-		if found {
-			t = o.task
-		}
-		j.mu.Unlock()
-		if t != nil {
-			ctx = context.WithValue(ctx, taskKey{}, t)
-		}
-	}
-	return j, ctx, nil
-}
-
-func (r *router) JobID() string {
-	if r.def != nil {
-		return r.def.id
-	}
-	return "cluster-" + r.c.tag
-}
-
-func (r *router) Backend() string            { return "local" }
-func (r *router) PassesValuesDirectly() bool { return false }
-
-func (r *router) SubmitTask(ctx context.Context, spec backend.TaskSpec) (backend.ObjectID, error) {
-	j, ctx, err := r.route(ctx)
-	if err != nil {
-		return "", err
-	}
-	return j.SubmitTask(ctx, spec)
-}
-
-func (r *router) Put(ctx context.Context, v backend.Payload) (backend.ObjectID, error) {
-	j, ctx, err := r.route(ctx)
-	if err != nil {
-		return "", err
-	}
-	return j.Put(ctx, v)
-}
-
-func (r *router) Get(ctx context.Context, ids []backend.ObjectID) ([]backend.Object, error) {
-	j, ctx, err := r.route(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return j.Get(ctx, ids)
-}
-
-func (r *router) Wait(ctx context.Context, ids []backend.ObjectID, n int, timeout time.Duration) ([]bool, error) {
-	j, ctx, err := r.route(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return j.Wait(ctx, ids, n, timeout)
-}
-
-func (r *router) Cancel(ctx context.Context, id backend.ObjectID, force bool) error {
-	j, ctx, err := r.route(ctx)
-	if err != nil {
-		return err
-	}
-	return j.Cancel(ctx, id, force)
-}
-
-// Release has no caller context: every job context forgets the ids it made.
-func (r *router) Release(ids []backend.ObjectID) {
-	for _, j := range r.c.jobList() {
-		j.Release(ids)
-	}
-}
-
-func (r *router) CreateActor(ctx context.Context, spec backend.ActorSpec) (backend.ActorInfo, error) {
-	j, ctx, err := r.route(ctx)
-	if err != nil {
-		return backend.ActorInfo{}, err
-	}
-	return j.CreateActor(ctx, spec)
-}
-
-func (r *router) GetActor(ctx context.Context, name, namespace string) (backend.ActorInfo, error) {
-	j, ctx, err := r.route(ctx)
-	if err != nil {
-		return backend.ActorInfo{}, err
-	}
-	return j.GetActor(ctx, name, namespace)
-}
-
-func (r *router) CallActor(ctx context.Context, call backend.ActorCall) (backend.ObjectID, error) {
-	j, ctx, err := r.route(ctx)
-	if err != nil {
-		return "", err
-	}
-	return j.CallActor(ctx, call)
-}
-
-func (r *router) KillActor(ctx context.Context, id backend.ActorID, noRestart bool) error {
-	j, ctx, err := r.route(ctx)
-	if err != nil {
-		return err
-	}
-	return j.KillActor(ctx, id, noRestart)
-}
-
-// Close refuses: the driver owns its job contexts.
-func (r *router) Close() error {
-	return &fray.UnsupportedError{Backend: "local", Feature: "closing the job context from a worker process",
-		Hint: "the driver owns the job context; return from the task instead"}
 }
 
 // --- actors in worker processes ----------------------------------------------------------

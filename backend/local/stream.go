@@ -216,11 +216,11 @@ func (b *streamBuf) release() {
 	}
 }
 
-// The router serves streams that code in worker processes consumes, like its other nested
+// The nestedHost serves streams that code in worker processes consumes, like its other nested
 // calls: in the calling task's job context.
-var _ backend.StreamJobContext = (*router)(nil)
+var _ backend.StreamJobContext = (*nestedHost)(nil)
 
-func (r *router) SubmitStreamTask(ctx context.Context, spec backend.TaskSpec, s backend.StreamSpec) (backend.StreamReader, error) {
+func (r *nestedHost) SubmitStreamTask(ctx context.Context, spec backend.TaskSpec, s backend.StreamSpec) (backend.StreamReader, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return nil, err
@@ -228,7 +228,7 @@ func (r *router) SubmitStreamTask(ctx context.Context, spec backend.TaskSpec, s 
 	return j.SubmitStreamTask(ctx, spec, s)
 }
 
-func (r *router) CallActorStream(ctx context.Context, call backend.ActorCall, s backend.StreamSpec) (backend.StreamReader, error) {
+func (r *nestedHost) CallActorStream(ctx context.Context, call backend.ActorCall, s backend.StreamSpec) (backend.StreamReader, error) {
 	j, ctx, err := r.route(ctx)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package ray
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -12,31 +11,24 @@ import (
 	"github.com/fray-go/fray/internal/wire"
 )
 
-// The bridge's side of internal/wire's framing, tuned for large values: a Put's value is
-// written straight from the caller's buffer (no CBOR re-encoding copy of it), a frame's
-// body is allocated once, and a Get's answer is decoded without copying the values out.
-// Every frame is still exactly internal/wire's (PROTOCOL.md).
+// The Go driver's side of its link to the bridge, tuned for large values. Frames are read
+// and written by internal/wire's Reader and Writer (PROTOCOL.md); on top of them, a Put's
+// value goes straight from the caller's buffer (wire.Writer.WriteParts: no CBOR
+// re-encoding copy of it) or through shared memory, and a Get's answer is decoded without
+// copying the values out.
 
-// frameHeaderLen is the length prefix (4), type (1) and request id (8).
-const frameHeaderLen = 13
-
-// inlineLimit is the size up to which a frame is assembled in one buffer and written with
-// one system call; larger values are written from their own buffer after the header.
-const inlineLimit = 64 << 10
-
-// frameWriter writes whole frames to the bridge's input pipe; safe for concurrent use.
+// frameWriter writes whole frames to the bridge's input pipe; safe for concurrent use. Its
+// lock keeps a put's shared-memory region and its frame in one order (the bridge consumes
+// regions in frame order); the frames themselves are wire.Writer's.
 type frameWriter struct {
 	mu    sync.Mutex
-	f     *os.File
-	max   int
-	buf   []byte
-	err   error  // sticky
+	w     *wire.Writer
 	shm   *ring  // the to-bridge ring, once the bridge has mapped it
 	spill *spill // with shm: the spill for values that do not fit in it (spill.go)
 }
 
 func newFrameWriter(f *os.File, max int) *frameWriter {
-	return &frameWriter{f: f, max: max}
+	return &frameWriter{w: wire.NewWriter(f, max)}
 }
 
 func (w *frameWriter) enableShared(r *ring, sp *spill) {
@@ -68,7 +60,7 @@ func (w *frameWriter) writePut(oid string, plain bool, enc, data []byte) error {
 	n := len(enc) + len(data)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.shm != nil && w.err == nil && n >= shmThreshold {
+	if w.shm != nil && w.w.Err() == nil && n >= shmThreshold {
 		if pos, ok := w.shm.alloc(n); ok {
 			region, err := w.shm.region(pos, uint64(n))
 			if err != nil {
@@ -98,38 +90,13 @@ func (w *frameWriter) writeParts(t wire.Type, id uint64, head, data []byte) erro
 }
 
 func (w *frameWriter) writeLocked(t wire.Type, id uint64, head, data []byte) error {
-	n := uint64(9 + len(head) + len(data))
-	if w.err != nil {
-		return w.err
-	}
-	if n > uint64(w.max) {
-		return fmt.Errorf("%w: frame of %d bytes exceeds the %d-byte limit; write large data to storage and pass its path", wire.ErrFrameTooLarge, n, w.max)
-	}
-	buf := w.buf[:0]
-	buf = binary.BigEndian.AppendUint32(buf, uint32(n))
-	buf = append(buf, byte(t))
-	buf = binary.BigEndian.AppendUint64(buf, id)
-	buf = append(buf, head...)
-	inline := len(data) <= inlineLimit
-	if inline {
-		buf = append(buf, data...)
-	}
-	_, err := w.f.Write(buf)
-	if cap(buf) <= 4*inlineLimit {
-		w.buf = buf[:0]
-	}
-	if err == nil && !inline {
-		_, err = w.f.Write(data)
-	}
-	if err != nil {
-		w.err = err
-	}
-	return err
+	return w.w.WriteParts(t, id, head, data)
 }
 
-// frameReader reads frames from the bridge's output pipe; one goroutine reads.
+// frameReader reads frames from the bridge's output pipe (with a wire.Reader) and resolves
+// the values of typeResultShared answers; one goroutine reads.
 type frameReader struct {
-	r   *bufio.Reader
+	r   *wire.Reader
 	max int
 	shm *ring // the from-bridge ring: typeResultShared frames name regions in it
 	// vm is the bridge once Go has found it can read its memory (vmread.go):
@@ -138,11 +105,9 @@ type frameReader struct {
 }
 
 func newFrameReader(r io.Reader, max int) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
+	rd := wire.NewReader(r, max)
+	return &frameReader{r: rd, max: rd.Max()}
 }
-
-// readAhead bounds how much the reader allocates for a frame before its bytes arrive.
-const readAhead = 16 << 20
 
 // answer is a frame from the bridge; for a Get answer that carried values in shared
 // memory, objects holds them already resolved (and the frame's body is not a Result).
@@ -153,37 +118,11 @@ type answer struct {
 
 // read returns the next frame; io.EOF at a clean end of stream.
 func (r *frameReader) read() (answer, error) {
-	var hdr [frameHeaderLen]byte
-	if _, err := io.ReadFull(r.r, hdr[:4]); err != nil {
+	f, err := r.r.Read()
+	if err != nil {
 		return answer{}, err
 	}
-	n := int(binary.BigEndian.Uint32(hdr[:4]))
-	if n > r.max {
-		return answer{}, fmt.Errorf("%w: the bridge sent a frame of %d bytes, over the %d-byte limit", wire.ErrFrameTooLarge, n, r.max)
-	}
-	if n < 9 {
-		return answer{}, fmt.Errorf("%w: frame length %d is shorter than its 9-byte header", wire.ErrMalformed, n)
-	}
-	if _, err := io.ReadFull(r.r, hdr[4:]); err != nil {
-		return answer{}, eofUnexpected(err)
-	}
-	f := wire.Frame{Type: wire.Type(hdr[4]), ID: binary.BigEndian.Uint64(hdr[5:])}
-	size := n - 9
-	body := make([]byte, 0, min(size, readAhead))
-	for len(body) < size {
-		want := min(size-len(body), readAhead)
-		if cap(body)-len(body) < want {
-			nb := make([]byte, len(body), min(size, 2*cap(body)+want))
-			copy(nb, body)
-			body = nb
-		}
-		m, err := io.ReadFull(r.r, body[len(body):len(body)+want])
-		body = body[:len(body)+m]
-		if err != nil {
-			return answer{}, eofUnexpected(err)
-		}
-	}
-	f.Body = body
+	body := f.Body
 	if f.Type == typeResultShared {
 		if r.shm == nil && r.vm.Load() == nil {
 			return answer{}, fmt.Errorf("%w: the bridge sent values in shared memory this session does not have", wire.ErrMalformed)
@@ -436,11 +375,4 @@ func fastObjects(body []byte) (objs []wire.Object, ok bool) {
 		return nil, false
 	}
 	return objs, true
-}
-
-func eofUnexpected(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }

@@ -224,30 +224,7 @@ func (w *Writer) Write(t Type, id uint64, body any) error {
 func (w *Writer) WriteRaw(t Type, id uint64, body []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
-	}
-	n := uint64(headerLen + len(body))
-	if n > uint64(w.max) {
-		return tooLarge("write", n, w.max)
-	}
-	var hdr [4 + headerLen]byte
-	binary.BigEndian.PutUint32(hdr[:4], uint32(n))
-	hdr[4] = byte(t)
-	binary.BigEndian.PutUint64(hdr[5:], id)
-	if _, err := w.w.Write(hdr[:]); err != nil {
-		w.err = err
-		return err
-	}
-	if _, err := w.w.Write(body); err != nil {
-		w.err = err
-		return err
-	}
-	if err := w.w.Flush(); err != nil {
-		w.err = err
-		return err
-	}
-	return nil
+	return w.writeLocked(t, id, body, nil)
 }
 
 var (

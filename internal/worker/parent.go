@@ -16,9 +16,9 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend"
-	"github.com/fray-go/fray/internal/hook"
 	"github.com/fray-go/fray/internal/logging"
 	"github.com/fray-go/fray/internal/wire"
+	"github.com/fray-go/fray/internal/workermode"
 )
 
 // Defaults for StartOptions.
@@ -135,7 +135,7 @@ func Start(ctx context.Context, o StartOptions) (*Process, error) {
 		return nil, fmt.Errorf("fray: worker pipes: %w", err)
 	}
 	cmd := exec.Command(o.Binary, o.ExtraArgs...)
-	cmd.Env = append(append(os.Environ(), o.Env...), hook.WorkerEnv+"=1")
+	cmd.Env = append(append(os.Environ(), o.Env...), workermode.Env+"=1")
 	cmd.Dir = o.Dir
 	cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
 	cmd.ExtraFiles = []*os.File{childR, childW} // fds 3 and 4

@@ -14,7 +14,7 @@ import cbor2
 VERSION = 1
 DEFAULT_MAX_FRAME = 64 << 20
 
-# Message types (internal/wire/messages.go).
+# Message types (internal/wire/worker_messages.go).
 HELLO = 0x01
 HELLO_OK = 0x02
 HELLO_ERR = 0x03
@@ -45,7 +45,7 @@ STREAM_SUBMIT = 0x31  # child -> parent: start a streaming task; RESULT{o: strea
 STREAM_CALL = 0x32  # child -> parent: call a streaming actor method; RESULT{o: stream id}
 STREAM_NEXT = 0x33  # child -> parent: {o}: RESULT{os: [obj]} with the next item, RESULT{} at the end
 
-# Bridge-only types (backend/ray/messages.go): the Go driver talks to the bridge with the
+# Bridge-only types (backend/ray/bridge_messages.go): the Go driver talks to the bridge with the
 # nested-request vocabulary above plus these.
 B_HELLO = 0x40  # Go -> bridge: connect; answered by B_READY or RESULT{e}
 B_READY = 0x41  # bridge -> Go

@@ -5,11 +5,12 @@ import (
 	"sync"
 )
 
-// The goroutine pool. Cluster workers and actor drainers run on pooled goroutines that park
-// when they run out of work instead of exiting: a fresh goroutine would have to grow its
-// stack again on every task (stack copying was a third of a task round trip), and waking a
-// parked goroutine costs no more than starting one. Idle goroutines beyond maxIdle exit, and
-// closing the cluster ends them all.
+// The goroutine pool (internal/procpool, by contrast, pools worker processes). Cluster
+// workers and actor drainers run on pooled goroutines that park when they run out of work
+// instead of exiting: a fresh goroutine would have to grow its stack again on every task
+// (stack copying was a third of a task round trip), and waking a parked goroutine costs no
+// more than starting one. Idle goroutines beyond maxIdle exit, and closing the cluster ends
+// them all.
 
 // work is what a pooled goroutine runs: a cluster task (and then the tasks that follow it),
 // or the drain loop of an actor's generation (t: the call it ran last, when another
@@ -22,7 +23,8 @@ type work struct {
 
 type pooled struct{ ch chan work }
 
-type pool struct {
+// goroutinePool holds the parked goroutines of a Cluster.
+type goroutinePool struct {
 	mu      sync.Mutex
 	idle    []*pooled
 	closed  bool
@@ -30,11 +32,13 @@ type pool struct {
 	maxIdle int
 }
 
-func newPool() *pool { return &pool{maxIdle: max(16, 4*runtime.GOMAXPROCS(0))} }
+func newGoroutinePool() *goroutinePool {
+	return &goroutinePool{maxIdle: max(16, 4*runtime.GOMAXPROCS(0))}
+}
 
 // spawn hands w to an idle goroutine, or starts one.
 func (c *Cluster) spawn(w work) {
-	p := c.pool
+	p := c.goroutines
 	p.mu.Lock()
 	if n := len(p.idle); n > 0 {
 		g := p.idle[n-1]
@@ -65,7 +69,7 @@ func (c *Cluster) runWork(w work) {
 }
 
 func (c *Cluster) loop(w work) {
-	p := c.pool
+	p := c.goroutines
 	defer p.wg.Done()
 	var self *pooled
 	for {
@@ -89,7 +93,7 @@ func (c *Cluster) loop(w work) {
 
 // close ends the idle goroutines and waits for every pooled goroutine to return. Nothing may
 // spawn work after it starts.
-func (p *pool) close() {
+func (p *goroutinePool) close() {
 	p.mu.Lock()
 	p.closed = true
 	idle := p.idle

@@ -1,3 +1,8 @@
+// The worker protocol's messages: type numbers and bodies of what a parent and a worker
+// child (a local worker process, the Ray shim's Go child) send each other, the nested
+// requests included. The Go driver and the Ray bridge add theirs in
+// backend/ray/bridge_messages.go.
+
 package wire
 
 import "fmt"

@@ -1,23 +1,3 @@
-// Package worker is fray's worker mode: the same binary as the driver, started with
-// FRAY_WORKER set, serving tasks and actors over the wire protocol (internal/wire,
-// PROTOCOL.md), and the parent side that starts such a process and talks to it.
-//
-//	p, err := worker.Start(ctx, worker.StartOptions{Host: jc}) // this binary, in worker mode
-//	if err != nil { ... }
-//	defer p.Close()
-//	result, err := p.Run(ctx, "examples.square", argBytes, fray.TaskInfo{TaskID: "t1"})
-//
-// Child side: importing this package sets hook.ServeWorker, so fray.Init() in main (or
-// TestMain) serves when the process was started as a worker. The protocol runs on file
-// descriptors 3 (parent → child) and 4 (child → parent), inherited from the parent;
-// stdout and stderr stay the program's own, for task logs. The child exits with code 0 when
-// fd 3 reaches end of file or the parent sends Shutdown, and (on Linux) when its parent
-// process dies.
-//
-// Parent side: Start launches a worker process and returns a *Process whose Run,
-// CreateActor and CallActor send calls to it; nested calls the child makes (tasks submitted
-// from inside a task, Get, Wait, Put, actor calls, named-actor lookups) are served by the
-// backend.JobContext given as StartOptions.Host.
 package worker
 
 import (
@@ -33,8 +13,8 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend"
-	"github.com/fray-go/fray/internal/hook"
 	"github.com/fray-go/fray/internal/wire"
+	"github.com/fray-go/fray/internal/workermode"
 )
 
 // File descriptors the child reads and writes frames on.
@@ -54,10 +34,6 @@ const (
 	shutdownGraceTime = 2 * time.Second
 )
 
-func init() {
-	hook.ServeWorker = serveFromEnv
-}
-
 // serving is set once fray.Init has entered the worker loop in this process.
 var serving atomic.Bool
 
@@ -69,7 +45,7 @@ var serving atomic.Bool
 // ExitNoInit. Elsewhere, including code that runs inside a task in a serving worker, it
 // does nothing.
 func CheckDriver(what string) {
-	if !hook.IsWorker() || serving.Load() {
+	if !workermode.IsWorker() || serving.Load() {
 		return
 	}
 	msg := fmt.Sprintf("fray: %s was called in a worker process before fray.Init(): main (or TestMain) must call fray.Init() first thing; in a worker process it serves calls and never returns, so main never creates a job context there", what)
@@ -98,8 +74,10 @@ func refuseHello(r io.Reader, w io.Writer, msg string) {
 	}
 }
 
-// serveFromEnv is the worker entry point behind fray.Init.
-func serveFromEnv() int {
+// ServeFromEnv is the worker loop of a process started as a worker: it serves the parent on
+// file descriptors 3 and 4 and returns the exit code. fray.Init runs it through the link in
+// link.go; worker.Init names it.
+func ServeFromEnv() int {
 	serving.Store(true)
 	r := os.NewFile(ChildReadFD, "fray-from-parent")
 	w := os.NewFile(ChildWriteFD, "fray-to-parent")
@@ -118,8 +96,8 @@ func serveFromEnv() int {
 
 // Serve runs the worker loop on r (frames from the parent) and w (frames to the parent)
 // until r ends or the parent sends Shutdown, and returns the process exit code. It answers
-// the Hello, then runs calls concurrently. fray.Init calls it through hook.ServeWorker with
-// fds 3 and 4; tests may call it directly with pipes.
+// the Hello, then runs calls concurrently. ServeFromEnv calls it with fds 3 and 4; tests
+// may call it directly with pipes.
 func Serve(r io.Reader, w io.Writer) int {
 	return newServer(r, w).serve()
 }
@@ -536,347 +514,6 @@ func (s *server) runTask(id uint64, c *call, m *wire.Run) wire.Result {
 	v, err := f.Invoke(s.streamCtx(id, c, f), nil, arg)
 	returned = true
 	return s.finish(c, m.Info.TaskID, v, err)
-}
-
-// --- actors --------------------------------------------------------------------------
-
-// actor is one actor's state in this process and its queue of calls. Calls start in
-// arrival order, at most maxConc at once (1 by default: one at a time); the constructor
-// runs first and alone.
-type actor struct {
-	id, class string
-	maxConc   int
-
-	mu          sync.Mutex
-	queue       []actorJob
-	running     int  // calls (or the constructor) started and not finished
-	constructed bool // the constructor has returned
-	state       any
-}
-
-type actorJob struct {
-	id  uint64
-	c   *call
-	run func(c *call) wire.Result
-}
-
-func (s *server) createActor(id uint64, m *wire.CreateActor) {
-	s.mu.Lock()
-	if _, dup := s.actors[m.ActorID]; dup || m.ActorID == "" {
-		s.mu.Unlock()
-		s.answer(id, errResult(fmt.Errorf("%w: actor id %q is empty or already in use in worker %d", fray.ErrInvalidArgument, m.ActorID, s.pid)))
-		return
-	}
-	// running counts the constructor: no call starts until it has returned
-	a := &actor{id: m.ActorID, class: m.Class, maxConc: max(m.MaxConcurrency, 1), running: 1}
-	s.actors[m.ActorID] = a
-	s.mu.Unlock()
-	info := m.Info
-	info.ActorID = m.ActorID
-	c := s.newCall(id, info)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		var st any
-		f, err := lookup(m.Class, backend.KindActorClass)
-		returned := false
-		defer func() {
-			if !returned { // the constructor called runtime.Goexit (see backend.Function.Invoke)
-				s.constructed(id, a, nil, f.GoexitError(info.TaskID))
-			}
-		}()
-		if err == nil {
-			var arg any
-			if arg, err = f.DecodeArg(backend.Payload{Data: m.Arg, Owned: true}); err == nil {
-				st, err = f.Invoke(c.ctx, nil, arg)
-			}
-		}
-		returned = true
-		s.constructed(id, a, st, err)
-	}()
-}
-
-// constructed answers request id, the creation of a, with what its constructor returned,
-// and lets queued calls start (or fail).
-func (s *server) constructed(id uint64, a *actor, st any, err error) {
-	if err != nil {
-		s.dropActor(a, fmt.Sprintf("its constructor failed: %v", err))
-		s.answer(id, errResult(err))
-	} else {
-		a.mu.Lock()
-		a.state = st
-		a.mu.Unlock()
-		s.answer(id, wire.Result{})
-	}
-	a.mu.Lock()
-	a.constructed = true
-	a.mu.Unlock()
-	s.jobDone(a)
-}
-
-// callActor queues a method call, or returns it to run at once when the actor can start
-// it now (nothing queued, a free slot).
-func (s *server) callActor(id uint64, m *wire.CallActor) func() {
-	s.mu.Lock()
-	a := s.actors[m.ActorID]
-	s.mu.Unlock()
-	if a == nil {
-		s.answer(id, errResult(&fray.ActorDiedError{ActorID: m.ActorID,
-			Reason: fmt.Sprintf("worker process %d holds no actor with this id (never created here, its constructor failed, or it was released)", s.pid)}))
-		return nil
-	}
-	info := m.Info
-	info.ActorID = m.ActorID
-	c := s.newCall(id, info)
-	j := actorJob{id: id, c: c, run: func(c *call) wire.Result {
-		if c.ctx.Err() != nil {
-			return s.cancelledResult(info)
-		}
-		f, err := lookup(m.Method, backend.KindMethod)
-		if err == nil && f.Class != a.class {
-			err = fmt.Errorf("%w: method %s called on an actor of class %s", fray.ErrInvalidArgument, m.Method, a.class)
-		}
-		if err != nil {
-			return errResult(err)
-		}
-		arg, err := f.DecodeArg(backend.Payload{Data: m.Arg, Owned: true})
-		if err != nil {
-			return errResult(err)
-		}
-		a.mu.Lock()
-		st := a.state
-		a.mu.Unlock()
-		if st == nil {
-			return errResult(&fray.ActorDiedError{ActorID: a.id, Reason: "the actor has no state (its constructor failed)"})
-		}
-		returned := false
-		defer func() {
-			if !returned { // the method called runtime.Goexit (see backend.Function.Invoke)
-				s.answer(id, errResult(f.GoexitError(info.TaskID)))
-			}
-		}()
-		v, err := f.Invoke(s.streamCtx(id, c, f), st, arg)
-		returned = true
-		return s.finish(c, info.TaskID, v, err)
-	}}
-	s.wg.Add(1)
-	a.mu.Lock()
-	if a.constructed && len(a.queue) == 0 && a.running < a.maxConc {
-		a.running++
-		a.mu.Unlock()
-		return func() { s.runJob(a, j) }
-	}
-	a.queue = append(a.queue, j)
-	a.mu.Unlock()
-	s.startQueued(a)
-	return nil
-}
-
-// runJob runs one started call of a, then lets queued calls start.
-func (s *server) runJob(a *actor, j actorJob) {
-	defer s.wg.Done()
-	defer s.jobDone(a)
-	if !s.acquire(j.c.ctx) {
-		s.answer(j.id, s.cancelledResult(wire.TaskInfo{}))
-		return
-	}
-	defer s.release()
-	s.answer(j.id, j.run(j.c))
-}
-
-// jobDone frees the slot of a finished call (or of the constructor) and starts queued calls.
-func (s *server) jobDone(a *actor) {
-	a.mu.Lock()
-	a.running--
-	a.mu.Unlock()
-	s.startQueued(a)
-}
-
-// startQueued starts queued calls, in order, while the actor has free slots.
-func (s *server) startQueued(a *actor) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for a.constructed && len(a.queue) > 0 && a.running < a.maxConc {
-		j := a.queue[0]
-		a.queue = a.queue[1:]
-		a.running++
-		go s.runJob(a, j)
-	}
-}
-
-// releaseActor forgets an actor: new calls fail; queued and running ones finish.
-func (s *server) releaseActor(id string) {
-	s.mu.Lock()
-	delete(s.actors, id)
-	s.mu.Unlock()
-}
-
-// dropActor makes an actor whose constructor failed unreachable and fails its queued calls.
-func (s *server) dropActor(a *actor, reason string) {
-	s.mu.Lock()
-	if s.actors[a.id] == a {
-		delete(s.actors, a.id)
-	}
-	s.mu.Unlock()
-	a.mu.Lock()
-	q := a.queue
-	a.queue = nil
-	a.mu.Unlock()
-	for _, j := range q {
-		s.answer(j.id, errResult(&fray.ActorDiedError{ActorID: a.id, Reason: reason}))
-		s.wg.Done()
-	}
-}
-
-// --- the job context seen by code running in the worker ---------------------------------
-
-type originKey struct{}
-
-func origin(ctx context.Context) wire.Origin {
-	id, _ := ctx.Value(originKey{}).(uint64)
-	return wire.Origin{From: id}
-}
-
-// client is the backend.JobContext inside a worker: every method is a nested request to the
-// parent over the same pipes.
-type client struct {
-	s     *server
-	jobID string // the job a call runs for, when not the Hello's
-}
-
-var _ backend.JobContext = (*client)(nil)
-
-func (c *client) JobID() string {
-	if c.jobID != "" {
-		return c.jobID
-	}
-	return c.s.hello.JobID
-}
-
-func (c *client) Backend() string {
-	if c.s.hello.Backend != "" {
-		return c.s.hello.Backend
-	}
-	return "worker"
-}
-
-func (c *client) PassesValuesDirectly() bool { return false }
-
-func (c *client) do(ctx context.Context, t wire.Type, body any) (wire.Result, error) {
-	c.s.ensureReader() // a call running on the reading goroutine needs its answer read
-	res, err := c.s.out.request(ctx, t, body)
-	if err != nil {
-		return res, err
-	}
-	if res.Err != nil {
-		return res, fray.DecodeError(res.Err)
-	}
-	return res, nil
-}
-
-func (c *client) SubmitTask(ctx context.Context, spec backend.TaskSpec) (backend.ObjectID, error) {
-	m := &wire.Submit{Origin: origin(ctx), Function: spec.Function.Name, ArgRef: string(spec.ArgRef), Options: wire.FromTaskOptions(spec.Options)}
-	if spec.ArgRef == "" {
-		b, err := spec.Arg.Encoded(fray.Marshal)
-		if err != nil {
-			return "", err
-		}
-		m.Arg = b
-	}
-	res, err := c.do(ctx, wire.TypeSubmit, m)
-	return backend.ObjectID(res.ObjectID), err
-}
-
-func (c *client) Put(ctx context.Context, value backend.Payload) (backend.ObjectID, error) {
-	b, err := value.Encoded(fray.Marshal)
-	if err != nil {
-		return "", err
-	}
-	res, err := c.do(ctx, wire.TypePut, &wire.Put{Origin: origin(ctx), Data: b, Plain: plain(c.s.hello.JobID, b)})
-	return backend.ObjectID(res.ObjectID), err
-}
-
-func (c *client) Get(ctx context.Context, ids []backend.ObjectID) ([]backend.Object, error) {
-	res, err := c.do(ctx, wire.TypeGet, &wire.Get{Origin: origin(ctx), IDs: wire.IDs(ids)})
-	if err != nil {
-		return nil, err
-	}
-	if len(res.Objects) != len(ids) {
-		return nil, &protocolError{msg: fmt.Sprintf("Get of %d ids answered with %d objects", len(ids), len(res.Objects))}
-	}
-	out := make([]backend.Object, len(ids))
-	for i, o := range res.Objects {
-		if o.Err != nil {
-			out[i].Err = fray.DecodeError(o.Err)
-		} else {
-			out[i].Data = o.Data
-		}
-	}
-	return out, nil
-}
-
-func (c *client) Wait(ctx context.Context, ids []backend.ObjectID, numReturns int, timeout time.Duration) ([]bool, error) {
-	res, err := c.do(ctx, wire.TypeWait, &wire.Wait{Origin: origin(ctx), IDs: wire.IDs(ids), NumReturns: numReturns, Timeout: wire.TimeoutSeconds(timeout)})
-	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return make([]bool, len(ids)), nil // the API layer reports ctx's error
-		}
-		return nil, err
-	}
-	if len(res.Ready) != len(ids) {
-		return nil, &protocolError{msg: fmt.Sprintf("Wait of %d ids answered with %d flags", len(ids), len(res.Ready))}
-	}
-	return res.Ready, nil
-}
-
-func (c *client) Cancel(ctx context.Context, id backend.ObjectID, force bool) error {
-	_, err := c.do(ctx, wire.TypeCancelTask, &wire.CancelTask{Origin: origin(ctx), ObjectID: string(id), Force: force})
-	return err
-}
-
-func (c *client) Release(ids []backend.ObjectID) {
-	if len(ids) == 0 {
-		return
-	}
-	_ = c.s.wr.Write(wire.TypeRelease, 0, &wire.Release{IDs: wire.IDs(ids)})
-}
-
-func (c *client) CreateActor(ctx context.Context, spec backend.ActorSpec) (backend.ActorInfo, error) {
-	b, err := spec.Arg.Encoded(fray.Marshal)
-	if err != nil {
-		return backend.ActorInfo{}, err
-	}
-	res, err := c.do(ctx, wire.TypeCreateActorNested, &wire.CreateActorNested{Origin: origin(ctx), Class: spec.Class.Name, Arg: b, Options: wire.FromActorOptions(spec.Options)})
-	return res.Actor.Backend(), err
-}
-
-func (c *client) GetActor(ctx context.Context, name, namespace string) (backend.ActorInfo, error) {
-	res, err := c.do(ctx, wire.TypeGetActor, &wire.GetActor{Origin: origin(ctx), Name: name, Namespace: namespace})
-	return res.Actor.Backend(), err
-}
-
-func (c *client) CallActor(ctx context.Context, call backend.ActorCall) (backend.ObjectID, error) {
-	m := &wire.CallActorNested{Origin: origin(ctx), ActorID: string(call.Actor), Method: call.Method.Name, ArgRef: string(call.ArgRef)}
-	if call.ArgRef == "" {
-		b, err := call.Arg.Encoded(fray.Marshal)
-		if err != nil {
-			return "", err
-		}
-		m.Arg = b
-	}
-	res, err := c.do(ctx, wire.TypeCallActorNested, m)
-	return backend.ObjectID(res.ObjectID), err
-}
-
-func (c *client) KillActor(ctx context.Context, id backend.ActorID, noRestart bool) error {
-	_, err := c.do(ctx, wire.TypeKillActor, &wire.KillActor{Origin: origin(ctx), ActorID: string(id), NoRestart: noRestart})
-	return err
-}
-
-// Close refuses: the driver owns the job context.
-func (c *client) Close() error {
-	return &fray.UnsupportedError{Backend: "worker", Feature: "closing the job context from inside a task",
-		Hint: "the driver owns the job context; return from the task instead"}
 }
 
 // streamCtx is the ctx of call c (request id) for f: a streaming function's carries the

@@ -1,3 +1,6 @@
+// The messages between the Go driver and the Ray bridge (python/fray_bridge.py) that the
+// worker protocol (internal/wire/worker_messages.go) does not have.
+
 package ray
 
 import "github.com/fray-go/fray/internal/wire"

@@ -53,6 +53,7 @@ func TestBinary(t *testing.T) {
 			{"empty shards", append(small, "--docs-per-shard", "0"), 2, "invalid --docs-per-shard 0"},
 			{"test fraction 1", append(small, "--test-fraction", "1"), 2, "invalid --test-fraction 1"},
 			{"zero epochs", append(small, "--epochs", "0"), 2, "invalid --epochs 0"},
+			{"negative cv folds", append(small, "--cv-folds", "-1"), 2, "invalid --cv-folds -1"},
 			{"shard cpus", append(small, "--shard-cpus", "0"), 2, "invalid --shard-cpus 0"},
 			{"max concurrent", append(small, "--max-concurrent", "-1"), 2, "invalid --max-concurrent -1"},
 			{"backend", append(small, "--backend", "nope"), 2, "invalid --backend nope"},

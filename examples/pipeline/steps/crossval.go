@@ -77,7 +77,7 @@ func crossValidate(ctx context.Context, examples []quality.Example, folds, epoch
 	start := time.Now()
 	pg, err := fray.CreatePlacementGroup(ctx, fray.PlacementGroupOptions{Bundles: bundles, Strategy: fray.StrictPack})
 	if err != nil {
-		return nil, fmt.Errorf("train: cross-validation placement group: %w", err)
+		return nil, fmt.Errorf("train: cross-validation with %d folds needs a placement group of %d bundles of %g CPU on one node (lower --cv-folds, 0 turns it off): %w", folds, folds, cpus, err)
 	}
 	defer pg.Remove(context.WithoutCancel(ctx))
 	// Waiting lends this step's own CPU, so on a small machine the group is reserved as

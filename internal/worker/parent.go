@@ -289,6 +289,10 @@ func (p *Process) readLoop() {
 	}
 }
 
+// drainGrace bounds how long waitLoop waits, after the worker exited, for the reader to
+// read what the worker wrote before it exited and reach end of file.
+const drainGrace = 5 * time.Second
+
 // waitLoop reaps the process and fails whatever was still waiting on it.
 func (p *Process) waitLoop() {
 	werr := p.cmd.Wait()
@@ -299,7 +303,15 @@ func (p *Process) waitLoop() {
 	} else if werr != nil {
 		p.exitMsg = werr.Error()
 	}
-	p.fromW.Close() // unblocks the reader even if a stray process holds the pipe
+	// What the worker wrote before it exited (a HelloErr, a last Result) is still in the
+	// pipe: the reader reads it and then meets end of file, as the worker's end closed with
+	// it. Closing our end first would drop those frames. Only a stray process holding the
+	// worker's end keeps the end of file away: after drainGrace the close unblocks the reader.
+	select {
+	case <-p.readerD:
+	case <-time.After(drainGrace):
+	}
+	p.fromW.Close()
 	<-p.readerD
 	var callErr error
 	if p.closing.Load() {

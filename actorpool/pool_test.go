@@ -15,6 +15,7 @@ import (
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/actorpool"
 	"github.com/fray-go/fray/backend/local"
+	"github.com/fray-go/fray/internal/osproc"
 	"go.uber.org/goleak"
 )
 
@@ -474,7 +475,7 @@ func TestKilledProcessActor(t *testing.T) {
 	for p.Stats().InFlight < 4 {
 		time.Sleep(time.Millisecond)
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {

@@ -31,6 +31,14 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
+echo "== cross-builds (windows, darwin)"
+# Every package builds (and vets, tests included) on windows and darwin: the OS-specific
+# parts are build-tagged files (internal/osproc, internal/worker/sys_*.go), and worker
+# processes answer a typed unsupported error outside unix.
+GOOS=windows go build ./... && GOOS=windows go vet ./...
+GOOS=darwin go build ./...
+(cd fraytest/external/freshproc && GOOS=windows go build ./... && GOOS=darwin go build ./...)
+
 # Core packages run under the race detector; the rest (Ray backend, data processing,
 # examples) run without it because their cost is in real processes and Python.
 # Both groups always run, so one failure does not hide another; the exit status is theirs.

@@ -8,12 +8,12 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/local"
+	"github.com/fray-go/fray/internal/osproc"
 )
 
 // Benchmarks run their baselines in the same invocation; TestMain prints the ratio of each
@@ -34,11 +34,11 @@ type benchRun struct {
 // cpuTime is the CPU time the process has used, user and system: under a loaded machine it
 // says more about the cost of an operation than wall time.
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	u, err := osproc.Rusage()
+	if err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return u.CPU
 }
 
 // startCPU marks the start of the timed part of a benchmark for report.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/local"
+	"github.com/fray-go/fray/internal/osproc"
 )
 
 // Tasks and actors for the process tests. They share nothing with the test through memory
@@ -138,7 +139,7 @@ var (
 			if err := writePID(dir); err != nil {
 				return 0, err
 			}
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			_ = osproc.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Minute)
 		}
 		return s.n, nil
@@ -186,7 +187,7 @@ func waitPIDs(t *testing.T, ctx context.Context, dir string, n int) []int {
 func alive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return syscall.Kill(pid, 0) == nil
+		return osproc.Kill(pid, 0) == nil
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
@@ -442,7 +443,7 @@ func TestWorkerKilledMidTask(t *testing.T) {
 	if pid == os.Getpid() {
 		t.Fatal("the task runs in the driver")
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	v, err := ref.Get(ctx)
@@ -456,7 +457,7 @@ func TestWorkerKilledMidTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid = waitPIDs(t, ctx, dir, 1)[0]
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_, err = ref.Get(ctx)
@@ -527,7 +528,7 @@ func TestProcessActorKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := waitPIDs(t, ctx, dir, 1)[0]
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := hang.Get(ctx); !errors.Is(err, fray.ErrActorDied) {
@@ -550,7 +551,7 @@ func TestProcessActorKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(v0.PID, syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(v0.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, v0.PID, "the killed actor process")
@@ -574,7 +575,7 @@ func TestProcessActorKilled(t *testing.T) {
 	if v, err := PAdd.Call(ctx, r, 1); err != nil || v != 101 {
 		t.Fatalf("Add after restart = %d, %v; want 101 (constructor re-run, state reset)", v, err)
 	}
-	if err := syscall.Kill(v1.PID, syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(v1.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, v1.PID, "the restarted actor process")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/local"
+	"github.com/fray-go/fray/internal/osproc"
 )
 
 // Worker processes that fail while starting. TestMain runs startHooks before fray.Init, so
@@ -124,7 +125,7 @@ func TestWorkerWithoutInitFailsFast(t *testing.T) {
 				return
 			}
 			for _, pid := range pids {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				_ = osproc.Kill(pid, syscall.SIGKILL)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -192,7 +193,7 @@ func killStalled(t *testing.T, dir string, n int) {
 		for {
 			b, err := os.ReadFile(name)
 			if pid, perr := strconv.Atoi(string(b)); err == nil && perr == nil {
-				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				if err := osproc.Kill(pid, syscall.SIGKILL); err != nil {
 					t.Fatalf("kill stalled worker %d: %v", pid, err)
 				}
 				break

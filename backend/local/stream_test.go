@@ -14,6 +14,7 @@ import (
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/local"
+	"github.com/fray-go/fray/internal/osproc"
 )
 
 // StreamPID is one item of PStream: the producer's process and the item's index.
@@ -70,7 +71,7 @@ func TestStreamWorkerKilled(t *testing.T) {
 	}
 	// Items 1..bound are delivered and unconsumed; the producer is blocked in its next yield.
 	waitFile(t, ctx, filepath.Join(dir, "yielded-"+strconv.Itoa(bound)))
-	if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(first.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	next := 1

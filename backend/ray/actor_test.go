@@ -13,6 +13,7 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/ray"
+	"github.com/fray-go/fray/internal/osproc"
 )
 
 // Counter is an actor whose state lives in the Go child of a Ray actor process.
@@ -58,7 +59,7 @@ var (
 			if err := os.WriteFile(marker, []byte("x"), 0o644); err != nil {
 				return 0, err
 			}
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			_ = osproc.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Minute)
 		}
 		return c.N, nil
@@ -174,7 +175,7 @@ func TestActorProcessKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := CounterAdd.Call(ctx, h, 1); !errors.Is(err, fray.ErrActorDied) {
@@ -192,7 +193,7 @@ func TestActorProcessKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	// Calls racing the restart may fail with ErrActorDied (Ray's ActorUnavailableError);
@@ -246,7 +247,7 @@ var (
 			if err := os.WriteFile(marker, []byte("x"), 0o644); err != nil {
 				return "", err
 			}
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			_ = osproc.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Minute)
 		}
 		return "survived", nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/ray"
+	"github.com/fray-go/fray/internal/osproc"
 	"go.uber.org/goleak"
 )
 
@@ -136,7 +137,7 @@ func TestBridgeDeath(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { _, err := r.Get(ctx); errc <- err }()
-	if err := syscall.Kill(jc.BridgePID(), syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(jc.BridgePID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	err = <-errc // bounded by ctx (3 minutes) as a safety net: a hang fails with ctx's error

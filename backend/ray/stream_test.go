@@ -13,6 +13,7 @@ import (
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend"
 	"github.com/fray-go/fray/backend/ray"
+	"github.com/fray-go/fray/internal/osproc"
 )
 
 // StreamItem is one item of RStream: the Go child's pid and the item's index.
@@ -57,7 +58,7 @@ func TestStreamChildKilled(t *testing.T) {
 			t.Fatalf("waiting for %s: %v", path, ctx.Err())
 		}
 	}
-	if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(first.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	next := 1

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/fray-go/fray"
 )
 
@@ -164,10 +162,10 @@ func (c *venvCache) build(ctx context.Context, dir string, reqs []string) (strin
 		return "", &fray.RuntimeEnvError{Detail: fmt.Sprintf("virtualenv lock: %v", err), Cause: err}
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+	if err := lockFile(lock); err != nil {
 		return "", &fray.RuntimeEnvError{Detail: fmt.Sprintf("virtualenv lock: %v", err), Cause: err}
 	}
-	defer unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	defer unlockFile(lock)
 	if _, err := os.Stat(filepath.Join(dir, readyMarker)); err == nil {
 		return dir, nil // another process built it while we waited
 	}

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fray-go/fray"
+	"github.com/fray-go/fray/internal/osproc"
 )
 
 // The test binary is the worker (TestMain calls fray.Init()).
@@ -100,7 +101,7 @@ func run[T any](t testing.TB, p *Pool, s Spec) T {
 
 func gone(pid int, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
-	for !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+	for !errors.Is(osproc.Kill(pid, 0), syscall.ESRCH) {
 		if time.Now().After(deadline) {
 			return false
 		}
@@ -281,7 +282,7 @@ func TestCrashIsolation(t *testing.T) {
 		errc <- err
 	}()
 	pid := waitFile(t, path)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	err := <-errc
@@ -416,13 +417,13 @@ func TestWorkerDiesWithDriver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(pid, 0); err != nil {
+	if err := osproc.Kill(pid, 0); err != nil {
 		t.Fatalf("worker %d not running: %v", pid, err)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
 	if !gone(pid, 30*time.Second) {
-		syscall.Kill(pid, syscall.SIGKILL)
+		osproc.Kill(pid, syscall.SIGKILL)
 		t.Fatalf("worker %d outlived its SIGKILLed driver", pid)
 	}
 }

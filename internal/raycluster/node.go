@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // NodesFile lists, one a line, the temp dirs of the nodes AddNode joined to the cluster.
@@ -171,12 +170,12 @@ func KillNode(dir, temp string) (int, error) {
 	if raylet == 0 {
 		return 0, fmt.Errorf("no raylet runs with --temp_dir=%s", temp)
 	}
-	if err := syscall.Kill(raylet, syscall.SIGKILL); err != nil {
+	if err := signalPID(raylet, os.Kill); err != nil {
 		return 0, fmt.Errorf("killing raylet %d: %w", raylet, err)
 	}
 	for _, p := range pids {
 		if p != raylet {
-			syscall.Kill(p, syscall.SIGKILL)
+			signalPID(p, os.Kill)
 		}
 	}
 	return len(pids), nil

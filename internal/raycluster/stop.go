@@ -44,7 +44,7 @@ func Stop(dir string) (int, error) {
 		pids = append(pids, np...)
 	}
 	for _, p := range pids {
-		syscall.Kill(p, syscall.SIGTERM)
+		signalPID(p, syscall.SIGTERM)
 	}
 	left := pids
 	for i := 0; i < 50 && len(left) > 0; i++ {
@@ -52,7 +52,7 @@ func Stop(dir string) (int, error) {
 		left = alive(left)
 	}
 	for _, p := range left {
-		syscall.Kill(p, syscall.SIGKILL)
+		signalPID(p, os.Kill)
 	}
 	for i := 0; i < 25 && len(left) > 0; i++ { // until the kernel has ended them
 		time.Sleep(200 * time.Millisecond)
@@ -168,4 +168,15 @@ func procStat(pid int) (stat, error) {
 		return stat{}, err
 	}
 	return stat{state: f[0], ppid: ppid}, nil
+}
+
+// signalPID sends sig to process pid, on every OS (os.Process rather than syscall.Kill,
+// which only unix has; outside unix only os.Kill is deliverable).
+func signalPID(pid int, sig os.Signal) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	defer p.Release()
+	return p.Signal(sig)
 }

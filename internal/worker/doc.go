@@ -34,4 +34,6 @@
 //   - stream.go: streams consumed by code in the child (nested requests) and the parent's
 //     table of their readers; serve.go's streamCtx sends a streaming function's items.
 //   - peer.go: request ids and pending replies, shared by both directions.
+//   - sys_*.go, unsupported.go: the OS-specific parts; outside unix Start returns a
+//     *fray.UnsupportedError (worker processes need inherited fds 3 and 4).
 package worker

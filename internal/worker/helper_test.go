@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fray-go/fray/internal/osproc"
 )
 
 // helperEnv makes the test binary a driver that starts one worker, prints the worker's pid
@@ -55,13 +57,13 @@ func TestWorkerExitsWhenDriverDies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(pid, 0); err != nil {
+	if err := osproc.Kill(pid, 0); err != nil {
 		t.Fatalf("worker %d not running: %v", pid, err)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
 	if !waitGone(pid, 30*time.Second) {
-		syscall.Kill(pid, syscall.SIGKILL)
+		osproc.Kill(pid, syscall.SIGKILL)
 		t.Fatalf("worker %d still alive 30s after its driver was killed", pid)
 	}
 }
@@ -69,7 +71,7 @@ func TestWorkerExitsWhenDriverDies(t *testing.T) {
 // waitGone polls until no process has the id, or the limit passes.
 func waitGone(pid int, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
-	for !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+	for !errors.Is(osproc.Kill(pid, 0), syscall.ESRCH) {
 		if time.Now().After(deadline) {
 			return false
 		}

@@ -94,7 +94,11 @@ type Process struct {
 }
 
 // Start launches a worker process and completes the handshake. ctx bounds only the start.
+// On systems other than unix it returns a *fray.UnsupportedError (see sys_nounix.go).
 func Start(ctx context.Context, o StartOptions) (*Process, error) {
+	if err := startSupported(); err != nil {
+		return nil, err
+	}
 	if o.Binary == "" {
 		exe, err := os.Executable()
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend"
+	"github.com/fray-go/fray/internal/osproc"
 	"github.com/fray-go/fray/internal/wire"
 )
 
@@ -345,7 +346,7 @@ func TestSIGKILLMidTask(t *testing.T) {
 		errc <- err
 	}()
 	<-started
-	if err := syscall.Kill(p.PID(), syscall.SIGKILL); err != nil {
+	if err := osproc.Kill(p.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	err := <-errc

@@ -40,13 +40,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend/local"
 	"github.com/fray-go/fray/examples/pipeline/steps"
 	"github.com/fray-go/fray/executor"
+	"github.com/fray-go/fray/internal/osproc"
 	"github.com/fray-go/fray/processing/corpus"
 	"github.com/fray-go/fray/processing/shards"
 	"github.com/fray-go/fray/processing/tokenize"
@@ -306,11 +306,11 @@ func measureRSS(arg string) error {
 	if _, err := onPool(actors, parts[1], parts[0])(context.Background(), out); err != nil {
 		return err
 	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	u, err := osproc.Rusage()
+	if err != nil {
 		return err
 	}
-	fmt.Println(ru.Maxrss) // KiB on Linux
+	fmt.Println(u.MaxRSS) // KiB on Linux
 	return nil
 }
 
@@ -348,11 +348,8 @@ func onFray(cpus float64, job shards.Job, spec func(string) shards.Spec, maxCall
 // cpuTime is the user and system CPU time of this process and its waited-for children
 // (the worker processes of MaxCalls tasks, once they exited).
 func cpuTime() time.Duration {
-	var self, kids syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
-	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
-	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
+	u, _ := osproc.Rusage() // zero where the OS has no getrusage
+	return u.CPU + u.ChildrenCPU
 }
 
 func median(xs []float64) float64 {

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/fray-go/fray/internal/wire/cborhead"
 )
 
 // The codec: every value that crosses a process boundary (task arguments and results, Put
@@ -67,8 +69,8 @@ func Marshal(v any) ([]byte, error) {
 	if b, ok := v.([]byte); ok && b != nil && len(b) <= MaxValueSize-9 {
 		// The common large value: its encoding is a head and the bytes, written here with
 		// one copy (the general encoder copies twice: into a pooled buffer, then out).
-		var head [9]byte
-		return appendByteStringHead(head[:0], uint64(len(b)), b), nil
+		var head [cborhead.MaxLen]byte
+		return cborhead.AppendBytes(head[:0], b), nil
 	}
 	checkBytes := false
 	if v != nil {
@@ -105,54 +107,19 @@ func Unmarshal(data []byte, v any) error {
 	return nil
 }
 
-// appendByteStringHead appends the CBOR encoding of the byte string b (whose length is n).
-// With a small dst, the append allocates the result without zeroing it first.
-func appendByteStringHead(dst []byte, n uint64, b []byte) []byte {
-	switch {
-	case n < 24:
-		dst = append(dst, 0x40|byte(n))
-	case n <= 0xff:
-		dst = append(dst, 0x58, byte(n))
-	case n <= 0xffff:
-		dst = append(dst, 0x59, byte(n>>8), byte(n))
-	case n <= 0xffffffff:
-		dst = append(dst, 0x5a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 0x5b, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(dst, b...)
-}
-
 // aliasBytes decodes data as a []byte (when T is []byte and data is one definite-length
 // CBOR byte string) by slicing it, without a copy; ok is false for anything else, which the
 // general decoder handles. Only for data the caller owns (Payload.Owned).
 func aliasBytes[T any](data []byte) (v T, ok bool) {
 	p, isBytes := any(&v).(*[]byte)
-	if !isBytes || len(data) == 0 || data[0]>>5 != 2 {
+	if !isBytes {
 		return v, false
 	}
-	info := data[0] & 0x1f
-	i := 1
-	var n uint64
-	switch {
-	case info < 24:
-		n = uint64(info)
-	case info <= 27:
-		k := 1 << (info - 24)
-		if len(data) < 1+k {
-			return v, false
-		}
-		for _, c := range data[1 : 1+k] {
-			n = n<<8 | uint64(c)
-		}
-		i += k
-	default:
-		return v, false // indefinite length: chunks to join
+	b, ok := cborhead.ByteString(data)
+	if !ok {
+		return v, false // not one definite-length byte string (e.g. chunks to join)
 	}
-	if n != uint64(len(data)-i) {
-		return v, false
-	}
-	*p = data[i:len(data):len(data)]
+	*p = b
 	return v, true
 }
 

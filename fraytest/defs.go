@@ -731,7 +731,7 @@ var failingCtorPing = fray.NewMethod(FailingCtor, "Ping", func(*failingCtorState
 	return 1, nil
 })
 
-// statusState is Marin's StatusActor: a small key/value store (pattern 2).
+// statusState is Marin's StatusActor: a small key/value store (MIGRATION.md, pattern 2).
 type statusState struct {
 	mu        sync.Mutex
 	cacheSize int
@@ -810,7 +810,7 @@ var actorInTask = fray.NewTask("fraytest.actorInTask", func(ctx context.Context,
 	return counterAdd.Call(ctx, h, 1)
 })
 
-// StepConfig is an executor-style step configuration (pattern 7).
+// StepConfig is an executor-style step configuration (MIGRATION.md, pattern 7).
 type StepConfig struct {
 	Status fray.ActorHandle[statusState]
 	Step   string
@@ -842,7 +842,7 @@ var runStep = fray.NewTask("fraytest.runStep", func(ctx context.Context, c StepC
 	return rep, nil
 })
 
-// FilePair is pattern 1's (input_path, output_path).
+// FilePair is MIGRATION.md pattern 1's (input_path, output_path).
 type FilePair struct{ Input, Output string }
 
 // processFile is pattern 1's process_file: a plain function, configured at the call site.

@@ -87,5 +87,6 @@
 // executor's marin/status_actor on the same cluster is never touched.
 //
 // The porting patterns of MIGRATION.md each have a subtest named after them under
-// Patterns/, except pattern 6 (Ray Data), which Marin keeps out of fray's scope.
+// Patterns/, except pattern 6 (actor pools and placement groups), whose pieces have groups of
+// their own (ActorPools, PlacementGroups).
 package fraytest

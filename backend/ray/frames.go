@@ -1,7 +1,6 @@
 package ray
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/fray-go/fray/internal/wire"
+	"github.com/fray-go/fray/internal/wire/cborhead"
 )
 
 // The Go driver's side of its link to the bridge, tuned for large values. Frames are read
@@ -146,25 +146,25 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 	bad := func(what string) error {
 		return fmt.Errorf("%w: shared-memory result: %s", wire.ErrMalformed, what)
 	}
-	mj, n, i, ok := readHead(body, 0)
+	mj, n, i, ok := cborhead.Read(body, 0)
 	if !ok || mj != 5 || n != 1 {
 		return nil, bad("not a one-entry map")
 	}
-	if mj, n, i, ok = readHead(body, i); !ok || mj != 3 || n != 2 || i+2 > len(body) || string(body[i:i+2]) != "os" {
+	if mj, n, i, ok = cborhead.Read(body, i); !ok || mj != 3 || n != 2 || i+2 > len(body) || string(body[i:i+2]) != "os" {
 		return nil, bad("no \"os\" key")
 	}
 	i += 2
-	mj, count, i, ok := readHead(body, i)
+	mj, count, i, ok := cborhead.Read(body, i)
 	if !ok || mj != 4 || count > uint64(len(body)) {
 		return nil, bad("\"os\" is not an array")
 	}
 	objs := make([]wire.Object, count)
 	var end, pinned uint64
 	for k := range objs {
-		if mj, n, i, ok = readHead(body, i); !ok || mj != 5 || n != 1 {
+		if mj, n, i, ok = cborhead.Read(body, i); !ok || mj != 5 || n != 1 {
 			return nil, bad("an object is not a one-entry map")
 		}
-		if mj, n, i, ok = readHead(body, i); !ok || mj != 3 || n != 1 || i >= len(body) {
+		if mj, n, i, ok = cborhead.Read(body, i); !ok || mj != 3 || n != 1 || i >= len(body) {
 			return nil, bad("an object's key is not one letter")
 		}
 		key := body[i]
@@ -172,7 +172,7 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 		switch key {
 		case 'd', 'e':
 			var size uint64
-			if mj, size, i, ok = readHead(body, i); !ok || mj != 2 || size > uint64(len(body)-i) {
+			if mj, size, i, ok = cborhead.Read(body, i); !ok || mj != 2 || size > uint64(len(body)-i) {
 				return nil, bad("an object's value is not a byte string")
 			}
 			v := body[i : i+int(size) : i+int(size)]
@@ -184,13 +184,13 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 			}
 		case 's':
 			var pos, size uint64
-			if mj, n, i, ok = readHead(body, i); !ok || mj != 4 || n != 2 {
+			if mj, n, i, ok = cborhead.Read(body, i); !ok || mj != 4 || n != 2 {
 				return nil, bad("a region is not [pos, n]")
 			}
-			if mj, pos, i, ok = readHead(body, i); !ok || mj != 0 {
+			if mj, pos, i, ok = cborhead.Read(body, i); !ok || mj != 0 {
 				return nil, bad("a region's position is not an unsigned integer")
 			}
-			if mj, size, i, ok = readHead(body, i); !ok || mj != 0 {
+			if mj, size, i, ok = cborhead.Read(body, i); !ok || mj != 0 {
 				return nil, bad("a region's size is not an unsigned integer")
 			}
 			if r.shm == nil {
@@ -205,16 +205,16 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 			end = pos + size
 		case 'v':
 			var addr, size, seq uint64
-			if mj, n, i, ok = readHead(body, i); !ok || mj != 4 || n != 3 {
+			if mj, n, i, ok = cborhead.Read(body, i); !ok || mj != 4 || n != 3 {
 				return nil, bad("a value in the bridge's memory is not [address, n, seq]")
 			}
-			if mj, addr, i, ok = readHead(body, i); !ok || mj != 0 {
+			if mj, addr, i, ok = cborhead.Read(body, i); !ok || mj != 0 {
 				return nil, bad("an address is not an unsigned integer")
 			}
-			if mj, size, i, ok = readHead(body, i); !ok || mj != 0 || size > uint64(r.max) {
+			if mj, size, i, ok = cborhead.Read(body, i); !ok || mj != 0 || size > uint64(r.max) {
 				return nil, bad("a size is not an unsigned integer within the frame limit")
 			}
-			if mj, seq, i, ok = readHead(body, i); !ok || mj != 0 {
+			if mj, seq, i, ok = cborhead.Read(body, i); !ok || mj != 0 {
 				return nil, bad("a sequence number is not an unsigned integer")
 			}
 			peer := r.vm.Load()
@@ -245,45 +245,25 @@ func (r *frameReader) resolveShared(body []byte) ([]wire.Object, error) {
 	return objs, nil
 }
 
-// CBOR helpers (RFC 8949 heads, definite lengths only).
-
-func appendHead(dst []byte, major byte, n uint64) []byte {
-	m := major << 5
-	switch {
-	case n < 24:
-		return append(dst, m|byte(n))
-	case n <= 0xff:
-		return append(dst, m|24, byte(n))
-	case n <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(dst, m|25), uint16(n))
-	case n <= 0xffffffff:
-		return binary.BigEndian.AppendUint32(append(dst, m|26), uint32(n))
-	default:
-		return binary.BigEndian.AppendUint64(append(dst, m|27), n)
-	}
-}
-
-func appendText(dst []byte, s string) []byte {
-	return append(appendHead(dst, 3, uint64(len(s))), s...)
-}
-
 // putHead is the CBOR body of a bridgePut up to the value's bytes, which follow it: the
 // map's last entry is "d" and its byte-string head.
 func putHead(oid string, plain bool, dataLen int) []byte {
-	h := appendText(putPrefix(oid, plain), "d")
-	return appendHead(h, 2, uint64(dataLen))
+	h := cborhead.AppendText(putPrefix(oid, plain), "d")
+	return cborhead.Append(h, 2, uint64(dataLen))
 }
 
 // byteStringHead is the CBOR head of a byte string of n bytes.
-func byteStringHead(n int) []byte { return appendHead(make([]byte, 0, 9), 2, uint64(n)) }
+func byteStringHead(n int) []byte {
+	return cborhead.Append(make([]byte, 0, cborhead.MaxLen), cborhead.MajorBytes, uint64(n))
+}
 
 // putSharedHead is the CBOR body of a bridgePut whose value lies in shared memory:
 // {"oid": oid, ["pl": true,] key: [at, n]}, key "sh" with at the value's stream position in
 // the to-bridge ring, or key "sx" with at its sequence number in the spill.
 func putSharedHead(oid string, plain bool, key string, at uint64, n int) []byte {
-	h := appendHead(appendText(putPrefix(oid, plain), key), 4, 2)
-	h = appendHead(h, 0, at)
-	return appendHead(h, 0, uint64(n))
+	h := cborhead.Append(cborhead.AppendText(putPrefix(oid, plain), key), 4, 2)
+	h = cborhead.Append(h, 0, at)
+	return cborhead.Append(h, 0, uint64(n))
 }
 
 // putPrefix starts a bridgePut body: the head of a map of three entries (two unless plain),
@@ -291,39 +271,14 @@ func putSharedHead(oid string, plain bool, key string, at uint64, n int) []byte 
 func putPrefix(oid string, plain bool) []byte {
 	h := make([]byte, 0, 48+len(oid))
 	if plain {
-		h = append(h, 0xa3)
-		h = appendText(h, "pl")
-		h = append(h, 0xf5)
+		h = cborhead.Append(h, cborhead.MajorMap, 3)
+		h = cborhead.AppendText(h, "pl")
+		h = append(h, 0xf5) // true
 	} else {
-		h = append(h, 0xa2)
+		h = cborhead.Append(h, cborhead.MajorMap, 2)
 	}
-	h = appendText(h, "oid")
-	return appendText(h, oid)
-}
-
-// readHead decodes the CBOR head at b[i:]: its major type, argument and the index after it.
-// ok is false for indefinite lengths, reserved values and truncated input.
-func readHead(b []byte, i int) (major byte, arg uint64, next int, ok bool) {
-	if i >= len(b) {
-		return 0, 0, 0, false
-	}
-	major, info := b[i]>>5, b[i]&0x1f
-	i++
-	switch {
-	case info < 24:
-		return major, uint64(info), i, true
-	case info <= 27:
-		k := 1 << (info - 24)
-		if i+k > len(b) {
-			return 0, 0, 0, false
-		}
-		var v uint64
-		for _, c := range b[i : i+k] {
-			v = v<<8 | uint64(c)
-		}
-		return major, v, i + k, true
-	}
-	return 0, 0, 0, false
+	h = cborhead.AppendText(h, "oid")
+	return cborhead.AppendText(h, oid)
 }
 
 // fastObjects decodes a Get answer of the form {"os": [{"d": bytes} or {"e": bytes}, ...]}
@@ -331,30 +286,30 @@ func readHead(b []byte, i int) (major byte, arg uint64, next int, ok bool) {
 // alone). ok is false for anything else (an error answer, other keys, other encodings), and
 // the caller decodes the body in full.
 func fastObjects(body []byte) (objs []wire.Object, ok bool) {
-	mj, n, i, ok := readHead(body, 0)
+	mj, n, i, ok := cborhead.Read(body, 0)
 	if !ok || mj != 5 || n != 1 {
 		return nil, false
 	}
-	if mj, n, i, ok = readHead(body, i); !ok || mj != 3 || n != 2 || i+2 > len(body) || string(body[i:i+2]) != "os" {
+	if mj, n, i, ok = cborhead.Read(body, i); !ok || mj != 3 || n != 2 || i+2 > len(body) || string(body[i:i+2]) != "os" {
 		return nil, false
 	}
 	i += 2
-	mj, count, i, ok := readHead(body, i)
+	mj, count, i, ok := cborhead.Read(body, i)
 	if !ok || mj != 4 || count > uint64(len(body)) {
 		return nil, false
 	}
 	objs = make([]wire.Object, count)
 	for k := range objs {
-		if mj, n, i, ok = readHead(body, i); !ok || mj != 5 || n != 1 {
+		if mj, n, i, ok = cborhead.Read(body, i); !ok || mj != 5 || n != 1 {
 			return nil, false
 		}
-		if mj, n, i, ok = readHead(body, i); !ok || mj != 3 || n != 1 || i >= len(body) {
+		if mj, n, i, ok = cborhead.Read(body, i); !ok || mj != 3 || n != 1 || i >= len(body) {
 			return nil, false
 		}
 		key := body[i]
 		i++
 		var size uint64
-		if mj, size, i, ok = readHead(body, i); !ok || mj != 2 || size > uint64(len(body)-i) {
+		if mj, size, i, ok = cborhead.Read(body, i); !ok || mj != 2 || size > uint64(len(body)-i) {
 			return nil, false
 		}
 		v := body[i : i+int(size) : i+int(size)]

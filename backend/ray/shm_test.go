@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fray-go/fray/internal/wire"
+	"github.com/fray-go/fray/internal/wire/cborhead"
 )
 
 // testShm is shared memory over a plain byte slice: the ring logic does not care whether
@@ -216,9 +217,9 @@ func TestWritePutSpill(t *testing.T) {
 
 // sharedResult encodes a typeResultShared body by hand, as the bridge does.
 func sharedResult(entries ...[]byte) []byte {
-	b := appendHead(nil, 5, 1)
-	b = appendText(b, "os")
-	b = appendHead(b, 4, uint64(len(entries)))
+	b := cborhead.Append(nil, 5, 1)
+	b = cborhead.AppendText(b, "os")
+	b = cborhead.Append(b, 4, uint64(len(entries)))
 	for _, e := range entries {
 		b = append(b, e...)
 	}
@@ -226,14 +227,14 @@ func sharedResult(entries ...[]byte) []byte {
 }
 
 func entryBytes(key string, v []byte) []byte {
-	b := appendText(appendHead(nil, 5, 1), key)
-	return append(appendHead(b, 2, uint64(len(v))), v...)
+	b := cborhead.AppendText(cborhead.Append(nil, 5, 1), key)
+	return append(cborhead.Append(b, 2, uint64(len(v))), v...)
 }
 
 func entryRegion(pos, n uint64) []byte {
-	b := appendText(appendHead(nil, 5, 1), "s")
-	b = appendHead(b, 4, 2)
-	return appendHead(appendHead(b, 0, pos), 0, n)
+	b := cborhead.AppendText(cborhead.Append(nil, 5, 1), "s")
+	b = cborhead.Append(b, 4, 2)
+	return cborhead.Append(cborhead.Append(b, 0, pos), 0, n)
 }
 
 func TestResolveShared(t *testing.T) {
@@ -252,7 +253,7 @@ func TestResolveShared(t *testing.T) {
 		{"wrapped position", sharedResult(entryRegion(4096*3+64, 5)), []wire.Object{{Data: []byte("hello")}}, 4096*3 + 69, false},
 		{"region outside the ring", sharedResult(entryRegion(4000, 200)), nil, 0, true},
 		{"region larger than the ring", sharedResult(entryRegion(0, 5000)), nil, 0, true},
-		{"region not a pair", sharedResult(append(appendText(appendHead(nil, 5, 1), "s"), appendHead(nil, 4, 1)...)), nil, 0, true},
+		{"region not a pair", sharedResult(append(cborhead.AppendText(cborhead.Append(nil, 5, 1), "s"), cborhead.Append(nil, 4, 1)...)), nil, 0, true},
 		{"unknown key", sharedResult(entryBytes("x", []byte("a"))), nil, 0, true},
 		{"trailing bytes", append(sharedResult(entryRegion(64, 5)), 0), nil, 0, true},
 		{"truncated", sharedResult(entryRegion(64, 5))[:8], nil, 0, true},

@@ -5,13 +5,15 @@ import (
 	"os"
 	"testing"
 	"unsafe"
+
+	"github.com/fray-go/fray/internal/wire/cborhead"
 )
 
 // entryPinned encodes a {"v": [address, n, seq]} object as the bridge does.
 func entryPinned(addr, n, seq uint64) []byte {
-	b := appendText(appendHead(nil, 5, 1), "v")
-	b = appendHead(b, 4, 3)
-	return appendHead(appendHead(appendHead(b, 0, addr), 0, n), 0, seq)
+	b := cborhead.AppendText(cborhead.Append(nil, 5, 1), "v")
+	b = cborhead.Append(b, 4, 3)
+	return cborhead.Append(cborhead.Append(cborhead.Append(b, 0, addr), 0, n), 0, seq)
 }
 
 // TestResolveCrossMemory reads values named by address, here in this very process (which
@@ -44,8 +46,8 @@ func TestResolveCrossMemory(t *testing.T) {
 	if objs[0].Data[0] != 'v' {
 		t.Fatal("a resolved value aliases the peer's memory")
 	}
-	pair := appendHead(appendText(appendHead(nil, 5, 1), "v"), 4, 2)
-	pair = appendHead(appendHead(pair, 0, addr(src2)), 0, 4)
+	pair := cborhead.Append(cborhead.AppendText(cborhead.Append(nil, 5, 1), "v"), 4, 2)
+	pair = cborhead.Append(cborhead.Append(pair, 0, addr(src2)), 0, 4)
 	for _, c := range []struct {
 		name string
 		body []byte

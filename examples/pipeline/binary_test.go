@@ -48,6 +48,7 @@ func TestBinary(t *testing.T) {
 			{"unknown subcommand", []string{"bogus"}, 2, `unknown command "bogus"`},
 			{"extra argument", append(small, "extra"), 2, `"extra"`},
 			{"bad encoding", append(small, "--encoding", "foo"), 2, `invalid --encoding "foo"`},
+			{"encoding not linked", append(small, "--encoding", "o200k_base"), 2, "build it with -tags o200k"},
 			{"threshold above 1", append(small, "--threshold", "2"), 2, "invalid --threshold 2"},
 			{"negative max docs", []string{"--max-docs", "-5"}, 2, "invalid --max-docs -5"},
 			{"empty shards", append(small, "--docs-per-shard", "0"), 2, "invalid --docs-per-shard 0"},
@@ -85,6 +86,18 @@ func TestBinary(t *testing.T) {
 					t.Errorf("%q: something was written under ./%s (%v)", c.args, DefaultPrefix, err)
 				}
 			})
+		}
+	})
+
+	// A cloud URL whose driver the plain build does not link fails before any step runs and
+	// says how to link it (issue 14).
+	t.Run("cloud scheme not linked", func(t *testing.T) {
+		dir := t.TempDir()
+		_, stderr, code := run(t, dir, "--prefix", "gs://fray-test-bucket/runs", "--max-docs", "20", "--progress=false")
+		for _, want := range []string{"the gs:// driver is not linked", `import _ \"gocloud.dev/blob/gcsblob\"`, "-tags cloud"} {
+			if code != 1 || !strings.Contains(stderr, want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, want)
+			}
 		}
 	})
 

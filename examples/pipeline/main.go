@@ -55,7 +55,7 @@ func NewCommand() *cobra.Command {
 	fl.IntVar(&cfg.MaxDocs, "max-docs", cfg.MaxDocs, "documents to ingest, spread over the corpus sources (0: all, slow)")
 	fl.IntVar(&cfg.DocsPerShard, "docs-per-shard", cfg.DocsPerShard, "documents per JSONL shard")
 	fl.IntVar(&cfg.MaxTextBytes, "max-text-bytes", cfg.MaxTextBytes, "truncate longer documents")
-	fl.StringVar(&cfg.Encoding, "encoding", cfg.Encoding, "BPE encoding: "+tokenize.Cl100kBase+" or "+tokenize.O200kBase)
+	fl.StringVar(&cfg.Encoding, "encoding", cfg.Encoding, "BPE encoding: "+tokenize.Cl100kBase+" or "+tokenize.O200kBase+" (the latter in a build with -tags o200k)")
 	fl.Float64Var(&cfg.Threshold, "threshold", cfg.Threshold, "minimum quality score a document needs to be kept")
 	fl.Float64Var(&cfg.TestFraction, "test-fraction", cfg.TestFraction, "fraction of documents held out to evaluate the classifier")
 	fl.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "classifier training epochs")
@@ -125,6 +125,8 @@ func validate(c steps.Config) error {
 		return cli.FlagError("max-text-bytes", c.MaxTextBytes, "must be at least 1")
 	case c.Encoding != tokenize.Cl100kBase && c.Encoding != tokenize.O200kBase:
 		return cli.FlagError("encoding", fmt.Sprintf("%q", c.Encoding), "use "+tokenize.Cl100kBase+" or "+tokenize.O200kBase)
+	case tokenize.Linked(c.Encoding) != nil: // o200k_base is opt-in: see o200k.go
+		return cli.FlagError("encoding", c.Encoding, "not linked into this binary; build it with -tags o200k (or use "+tokenize.Cl100kBase+")")
 	case !(c.Threshold >= 0 && c.Threshold <= 1): // also refuses NaN
 		return cli.FlagError("threshold", c.Threshold, "a quality score is between 0 and 1")
 	case !(c.TestFraction > 0 && c.TestFraction < 1):

@@ -7,42 +7,6 @@ import (
 	"unsafe"
 )
 
-func TestByteStringAt(t *testing.T) {
-	long := bytes.Repeat([]byte{7}, 300)
-	for _, tc := range []struct {
-		name string
-		in   []byte
-		want []byte // nil: not aliased
-	}{
-		{"empty string", []byte{0x40}, []byte{}},
-		{"short", []byte{0x43, 1, 2, 3}, []byte{1, 2, 3}},
-		{"one-byte length", append([]byte{0x58, 3}, 1, 2, 3), []byte{1, 2, 3}},
-		{"two-byte length", append([]byte{0x59, 1, 44}, long...), long},
-		{"four-byte length", append([]byte{0x5a, 0, 0, 1, 44}, long...), long},
-		{"indefinite", []byte{0x5f, 0x41, 1, 0xff}, nil},
-		{"reserved info", []byte{0x5c}, nil},
-		{"null", []byte{0xf6}, nil},
-		{"text string", []byte{0x61, 'a'}, nil},
-		{"length longer than data", []byte{0x43, 1, 2}, nil},
-		{"length shorter than data", []byte{0x41, 1, 2}, nil},
-		{"cut length", []byte{0x59, 1}, nil},
-		{"nothing", nil, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := byteStringAt(tc.in)
-			if ok != (tc.want != nil) {
-				t.Fatalf("ok = %v, want %v", ok, tc.want != nil)
-			}
-			if !ok {
-				return
-			}
-			if !bytes.Equal(got, tc.want) || cap(got) != len(got) {
-				t.Fatalf("got %d bytes (cap %d), want %d", len(got), cap(got), len(tc.want))
-			}
-		})
-	}
-}
-
 // within reports whether b's bytes lie inside buf.
 func within(b, buf []byte) bool {
 	if len(b) == 0 || len(buf) == 0 {

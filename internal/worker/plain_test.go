@@ -12,19 +12,6 @@ import (
 
 var echoBytes = fray.NewTask("wtest.echoBytes", func(ctx context.Context, b []byte) ([]byte, error) { return b, nil })
 
-func TestAppendCBORText(t *testing.T) {
-	for _, n := range []int{0, 1, 23, 24, 255, 256, 65535, 65536} {
-		s := strings.Repeat("j", n)
-		want, err := wire.EncodeBody(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendCBORText(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("length %d: % x, want % x", n, got[:min(len(got), 8)], want[:min(len(want), 8)])
-		}
-	}
-}
-
 func TestPlain(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -1,7 +1,9 @@
-// Package report renders pipeline results: a score histogram as PNG (gonum/plot) and a
-// self-contained HTML report (html/template) with a steps table (per-step figures, times
-// and links to each step's output), summary metrics, sample documents that were kept and
-// dropped with their scores, and the histogram, embedded as a data URI or linked by name.
+// Package report renders pipeline results: a score histogram as PNG (drawn with the
+// standard library's image packages and golang.org/x/image's font rendering, in the one
+// embedded font, Go Regular) and a self-contained HTML report (html/template) with a steps
+// table (per-step figures, times and links to each step's output), summary metrics, sample
+// documents that were kept and dropped with their scores, and the histogram, embedded as a
+// data URI or linked by name.
 //
 // Each step shows only the figures that apply to it; a column without one shows "—":
 //
@@ -24,7 +26,6 @@ package report
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -33,119 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
 )
-
-// HistogramOptions configures HistogramPNG. Zero fields take defaults.
-type HistogramOptions struct {
-	Title  string    // default "Score distribution"
-	XLabel string    // default "score"
-	Bins   int       // default 20
-	Width  vg.Length // default 6in
-	Height vg.Length // default 4in
-	// Threshold is drawn as a dashed vertical line when ShowThreshold.
-	Threshold     float64
-	ShowThreshold bool // draw the Threshold line
-	// Min and Max fix the x range and bin edges (e.g. 0 and 1 for
-	// probabilities; out-of-range values go to the edge bins); when both
-	// are zero the data range is used.
-	Min, Max float64
-}
-
-// HistogramPNG draws a histogram of scores and writes it as PNG to w.
-// Non-finite scores are ignored; at least one finite score is required.
-func HistogramPNG(w io.Writer, scores []float64, opts HistogramOptions) error {
-	if opts.Title == "" {
-		opts.Title = "Score distribution"
-	}
-	if opts.XLabel == "" {
-		opts.XLabel = "score"
-	}
-	if opts.Bins <= 0 {
-		opts.Bins = 20
-	}
-	if opts.Width == 0 {
-		opts.Width = 6 * vg.Inch
-	}
-	if opts.Height == 0 {
-		opts.Height = 4 * vg.Inch
-	}
-	vals := make(plotter.Values, 0, len(scores))
-	for _, s := range scores {
-		if !math.IsNaN(s) && !math.IsInf(s, 0) {
-			vals = append(vals, s)
-		}
-	}
-	if len(vals) == 0 {
-		return errors.New("report: no finite scores to plot")
-	}
-	p := plot.New()
-	p.Title.Text = opts.Title
-	p.X.Label.Text = opts.XLabel
-	p.Y.Label.Text = "documents"
-	var h *plotter.Histogram
-	var err error
-	if opts.Min != 0 || opts.Max != 0 {
-		if !(opts.Min < opts.Max) {
-			return fmt.Errorf("report: bad range [%v, %v]", opts.Min, opts.Max)
-		}
-		h, err = fixedHist(vals, opts.Bins, opts.Min, opts.Max)
-		p.X.Min, p.X.Max = opts.Min, opts.Max
-	} else {
-		h, err = plotter.NewHist(vals, opts.Bins)
-	}
-	if err != nil {
-		return fmt.Errorf("report: histogram: %w", err)
-	}
-	p.Add(h)
-	if opts.ShowThreshold {
-		var ymax float64
-		for _, b := range h.Bins {
-			ymax = math.Max(ymax, b.Weight)
-		}
-		line, err := plotter.NewLine(plotter.XYs{{X: opts.Threshold, Y: 0}, {X: opts.Threshold, Y: ymax}})
-		if err != nil {
-			return fmt.Errorf("report: threshold line: %w", err)
-		}
-		line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-		p.Add(line)
-		p.Legend.Add(fmt.Sprintf("threshold %.2f", opts.Threshold), line)
-		p.Legend.Top = true
-		p.Y.Min, p.Y.Max = 0, ymax*1.15 // headroom for the legend
-	}
-	wt, err := p.WriterTo(opts.Width, opts.Height, "png")
-	if err != nil {
-		return fmt.Errorf("report: render: %w", err)
-	}
-	_, err = wt.WriteTo(w)
-	return err
-}
-
-// fixedHist bins vals into n equal bins spanning exactly [lo, hi],
-// clamping out-of-range values into the edge bins.
-func fixedHist(vals plotter.Values, n int, lo, hi float64) (*plotter.Histogram, error) {
-	width := (hi - lo) / float64(n)
-	// NewHistogram initializes the styles; its bins are replaced below.
-	h, err := plotter.NewHistogram(plotter.XYs{{X: lo, Y: 0}, {X: hi, Y: 0}}, n)
-	if err != nil {
-		return nil, err
-	}
-	bins := make([]plotter.HistogramBin, n)
-	for i := range bins {
-		bins[i].Min = lo + float64(i)*width
-		bins[i].Max = lo + float64(i+1)*width
-	}
-	for _, v := range vals {
-		i := min(max(int((v-lo)/width), 0), n-1)
-		bins[i].Weight++
-	}
-	h.Bins = bins
-	h.Width = width
-	return h, nil
-}
 
 // Step is one pipeline step: a row of the report's steps table.
 type Step struct {

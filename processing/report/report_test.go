@@ -60,7 +60,7 @@ func TestFixedHistCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []float64
-	for _, b := range h.Bins {
+	for _, b := range h {
 		got = append(got, b.Weight)
 	}
 	want := []float64{3, 0, 1, 3}
@@ -170,5 +170,66 @@ func TestWriteHTML(t *testing.T) {
 		f, _ := os.Create(filepath.Join(os.Getenv("REPORT_OUT"), "report.html"))
 		r.WriteHTML(f)
 		f.Close()
+	}
+}
+
+func TestNiceTicks(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi float64
+		n      int
+		want   []float64
+		labels []string
+	}{
+		{0, 1, 6, []float64{0, 0.2, 0.4, 0.6, 0.8, 1}, []string{"0.0", "0.2", "0.4", "0.6", "0.8", "1.0"}},
+		{0, 57, 5, []float64{0, 20, 40}, []string{"0", "20", "40"}},
+		{0, 3.15, 5, []float64{0, 1, 2, 3}, []string{"0", "1", "2", "3"}},
+		{2.5, 120.5, 6, []float64{20, 40, 60, 80, 100, 120}, nil},
+		{-0.3, 0.3, 3, []float64{-0.2, 0, 0.2}, []string{"-0.2", "0.0", "0.2"}},
+	} {
+		got := niceTicks(tc.lo, tc.hi, tc.n)
+		if len(got) != len(tc.want) {
+			t.Errorf("niceTicks(%v, %v, %d) = %v, want %v", tc.lo, tc.hi, tc.n, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if math.Abs(got[i]-tc.want[i]) > 1e-9 {
+				t.Errorf("niceTicks(%v, %v, %d) = %v, want %v", tc.lo, tc.hi, tc.n, got, tc.want)
+				break
+			}
+		}
+		for i, l := range tc.labels {
+			if s := tickLabel(got[i], got); s != l {
+				t.Errorf("tickLabel(%v) = %q, want %q", got[i], s, l)
+			}
+		}
+	}
+}
+
+// TestHistogramPixels: the chart has the asked size, bars in the bar colour and, when asked,
+// the threshold line in its colour at the threshold's x.
+func TestHistogramPixels(t *testing.T) {
+	var buf bytes.Buffer
+	scores := []float64{0.1, 0.1, 0.3, 0.7, 0.9}
+	if err := HistogramPNG(&buf, scores, HistogramOptions{Min: 0, Max: 1, Bins: 10, Threshold: 0.5, ShowThreshold: true, Width: 480, Height: 320}); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 480 || b.Dy() != 320 {
+		t.Fatalf("size %v, want 480x320", b)
+	}
+	count := map[[3]uint32]int{}
+	for y := 0; y < 320; y++ {
+		for x := 0; x < 480; x++ {
+			r, g, b, _ := img.At(x, y).RGBA()
+			count[[3]uint32{r >> 8, g >> 8, b >> 8}]++
+		}
+	}
+	bar := [3]uint32{uint32(barColor.R), uint32(barColor.G), uint32(barColor.B)}
+	red := [3]uint32{uint32(thresholdColor.R), uint32(thresholdColor.G), uint32(thresholdColor.B)}
+	if count[bar] < 500 || count[red] < 50 {
+		t.Errorf("%d bar pixels and %d threshold pixels, want bars and a threshold line", count[bar], count[red])
 	}
 }

@@ -2,6 +2,11 @@
 // o200k_base, vocabularies embedded in the binary, no network) for batch
 // document encoding, token statistics and compact token shards.
 //
+// cl100k_base is built in. o200k_base is opt-in, like gocloud's cloud drivers, because its
+// vocabulary is about 6 MB of every binary that links it:
+//
+//	import _ "github.com/fray-go/fray/processing/tokenize/o200k"
+//
 //	tk, err := tokenize.New(tokenize.Cl100kBase)
 //	ids, err := tk.Encode("hello world") // []uint32
 //
@@ -33,7 +38,13 @@ import (
 
 	"github.com/tiktoken-go/tokenizer"
 	"github.com/tiktoken-go/tokenizer/codec"
+
+	"github.com/fray-go/fray/processing/tokenize/internal/encodings"
 )
+
+func init() {
+	encodings.Register(Cl100kBase, func() tokenizer.Codec { return codec.NewCl100kBase() })
+}
 
 // Supported encodings.
 const (
@@ -53,24 +64,52 @@ var (
 	cache   = map[string]*Tokenizer{}
 )
 
-// New returns the tokenizer for encoding (Cl100kBase or O200kBase).
-// Tokenizers are cached: building the vocabulary happens once per process.
-func New(encoding string) (*Tokenizer, error) {
+// NotLinkedError is returned by New for a supported encoding whose vocabulary this binary
+// does not link: add the import it names (in the program's main package) and rebuild.
+type NotLinkedError struct {
+	Encoding string // the encoding asked for
+	Import   string // the package whose blank import links it
+}
+
+func (e *NotLinkedError) Error() string {
+	return fmt.Sprintf("tokenize: encoding %s is not linked into this binary; add import _ %q to the program and rebuild", e.Encoding, e.Import)
+}
+
+// lookup finds a linked encoding (a variable so that a test can unlink one).
+var lookup = encodings.Lookup
+
+// optIn names the package that links each opt-in encoding.
+var optIn = map[string]string{O200kBase: "github.com/fray-go/fray/processing/tokenize/o200k"}
+
+// Linked reports whether New(encoding) can succeed in this binary: nil for a linked
+// encoding, a *NotLinkedError for an opt-in one that is not imported, another error for an
+// unknown one.
+func Linked(encoding string) error {
 	if encoding != Cl100kBase && encoding != O200kBase {
-		return nil, fmt.Errorf("tokenize: unsupported encoding %q (want %s or %s)", encoding, Cl100kBase, O200kBase)
+		return fmt.Errorf("tokenize: unsupported encoding %q (want %s or %s)", encoding, Cl100kBase, O200kBase)
+	}
+	if _, ok := lookup(encoding); !ok {
+		return &NotLinkedError{Encoding: encoding, Import: optIn[encoding]}
+	}
+	return nil
+}
+
+// New returns the tokenizer for encoding (Cl100kBase, or O200kBase where its package is
+// imported; see Linked). Tokenizers are cached: building the vocabulary happens once per
+// process.
+func New(encoding string) (*Tokenizer, error) {
+	if err := Linked(encoding); err != nil {
+		return nil, err
 	}
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
 	if t, ok := cache[encoding]; ok {
 		return t, nil
 	}
-	// The two codecs are built directly rather than through tokenizer.Get, which links
-	// every vocabulary the library has (p50k and r50k too: megabytes in every binary).
-	var c tokenizer.Codec = codec.NewCl100kBase()
-	if encoding == O200kBase {
-		c = codec.NewO200kBase()
-	}
-	t := &Tokenizer{name: encoding, codec: c}
+	// The codecs are built directly rather than through tokenizer.Get, which links every
+	// vocabulary the library has (p50k and r50k too: megabytes in every binary).
+	build, _ := lookup(encoding)
+	t := &Tokenizer{name: encoding, codec: build()}
 	cache[encoding] = t
 	return t, nil
 }

@@ -12,7 +12,54 @@ import (
 	"testing"
 
 	"github.com/fray-go/fray/processing/jsonl"
+	"github.com/fray-go/fray/processing/tokenize/internal/encodings"
+	_ "github.com/fray-go/fray/processing/tokenize/o200k" // the opt-in encoding, for the tests that use it
+	"github.com/tiktoken-go/tokenizer"
 )
+
+// TestLinked: cl100k_base is built in, o200k_base is there once its package is imported, and
+// an opt-in encoding that is not imported fails with a NotLinkedError naming the import.
+func TestLinked(t *testing.T) {
+	defer func(l func(string) (func() tokenizer.Codec, bool)) { lookup = l }(lookup)
+	tests := []struct {
+		enc     string
+		unlink  bool
+		wantErr string
+	}{
+		{enc: Cl100kBase},
+		{enc: O200kBase},
+		{enc: O200kBase, unlink: true, wantErr: `add import _ "github.com/fray-go/fray/processing/tokenize/o200k"`},
+		{enc: "p50k_base", wantErr: "unsupported encoding"},
+	}
+	for _, tt := range tests {
+		lookup = encodings.Lookup
+		if tt.unlink {
+			lookup = func(name string) (func() tokenizer.Codec, bool) {
+				if name == tt.enc {
+					return nil, false
+				}
+				return encodings.Lookup(name)
+			}
+		}
+		err := Linked(tt.enc)
+		if tt.wantErr == "" {
+			if err != nil {
+				t.Errorf("Linked(%s) = %v, want nil", tt.enc, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("Linked(%s, unlinked %v) = %v, want an error containing %q", tt.enc, tt.unlink, err, tt.wantErr)
+		}
+		var nl *NotLinkedError
+		if tt.unlink && (!errors.As(err, &nl) || nl.Encoding != tt.enc) {
+			t.Errorf("Linked(%s) = %#v, want a *NotLinkedError for it", tt.enc, err)
+		}
+		if _, nerr := New(tt.enc); nerr == nil || nerr.Error() != err.Error() {
+			t.Errorf("New(%s) = %v, want Linked's error %v", tt.enc, nerr, err)
+		}
+	}
+}
 
 func TestEncodeKnownIDs(t *testing.T) {
 	tests := []struct {

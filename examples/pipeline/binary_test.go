@@ -56,6 +56,7 @@ func TestBinary(t *testing.T) {
 			{"zero epochs", append(small, "--epochs", "0"), 2, "invalid --epochs 0"},
 			{"negative cv folds", append(small, "--cv-folds", "-1"), 2, "invalid --cv-folds -1"},
 			{"shard cpus", append(small, "--shard-cpus", "0"), 2, "invalid --shard-cpus 0"},
+			{"shard resources", append(small, "--shard-resources", "node_b=1,node_b=2"), 2, `invalid --shard-resources "node_b=1,node_b=2"`},
 			{"max concurrent", append(small, "--max-concurrent", "-1"), 2, "invalid --max-concurrent -1"},
 			{"backend", append(small, "--backend", "nope"), 2, "invalid --backend nope"},
 			{"run-only regexp", append(small, "--run-only", "("), 2, "invalid --run-only"},

@@ -47,6 +47,7 @@ func main() {
 // flags added. The steps are configured from the flags once they are parsed.
 func NewCommand() *cobra.Command {
 	cfg := steps.DefaultConfig()
+	var shardResources string
 	p := steps.New(cfg)
 	cmd := cli.NewCommand(p.Steps()...)
 	cmd.Use = "pipeline"
@@ -65,11 +66,17 @@ func NewCommand() *cobra.Command {
 	fl.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "documents per batch sent to a classify actor")
 	fl.IntVar(&cfg.InferenceMaxCalls, "inference-max-calls", cfg.InferenceMaxCalls, "MaxCalls of the inference shard tasks with --classify-actors 0 (1: a fresh worker process per shard; 0: reuse)")
 	fl.Float64Var(&cfg.ShardCPUs, "shard-cpus", cfg.ShardCPUs, "CPUs requested by each tokenize and inference shard task")
+	fl.StringVar(&shardResources, "shard-resources", "", `custom resources every shard task of the sharded steps (tokenize, classify, filter) requests beside its CPUs, and every classify actor holds: NAME=AMOUNT[,NAME=AMOUNT] (e.g. node_b=0.1 pins the shard work to the node started with {"node_b": 1})`)
 	fl.BoolVar(&cfg.Progress, "progress", progress.IsTerminal(os.Stderr), "draw progress bars for the sharded steps (default: when stderr is a terminal)")
 	if f := fl.Lookup("prefix"); f != nil {
 		f.Usage = "where step outputs go: a local path or bucket URL (default $" + executor.PrefixEnv + ", else ./" + DefaultPrefix + ")"
 	}
 	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		r, err := parseShardResources(shardResources)
+		if err != nil {
+			return cli.FlagError("shard-resources", fmt.Sprintf("%q", shardResources), err.Error())
+		}
+		cfg.ShardResources = r
 		if err := validate(cfg); err != nil {
 			return err
 		}

@@ -92,7 +92,10 @@ type TokenizeConfig struct {
 	Output   executor.Path
 	Encoding executor.Value[string]
 	CPUs     float64 // per shard task; not versioned
-	Progress bool
+	// Resources are custom resources each shard task requests beside CPUs (Config's
+	// ShardResources); not versioned.
+	Resources fray.Resources
+	Progress  bool
 }
 
 // TokenStats is the tokenize step's stats.json.
@@ -160,12 +163,12 @@ func Tokenize(ctx context.Context, c TokenizeConfig) error {
 		Output:      c.Output.Join(TokensDir),
 		OutputExt:   ".tok",
 		Compression: shards.Plain,
-		Options:     shardOptions(c.CPUs, 0),
+		Options:     shardOptions(c.CPUs, 0, c.Resources),
 		Progress:    pw,
 	})
 	logSummary(pw, sum)
 	if err != nil {
-		return err
+		return nameShardFlag("tokenize", err, c.Resources)
 	}
 	per, err := shards.Extras[tokenize.Stats](sum)
 	if err != nil {
@@ -394,6 +397,9 @@ type ClassifyConfig struct {
 	BatchSize int
 	MaxCalls  int     // of each shard task when Actors is 0; not versioned
 	CPUs      float64 // of each shard task when Actors is 0; not versioned
+	// Resources are custom resources each shard task requests beside CPUs, or each
+	// Classifier actor holds for its life (Config's ShardResources); not versioned.
+	Resources fray.Resources
 	Progress  bool
 }
 
@@ -420,16 +426,16 @@ func ClassifyStep(ctx context.Context, c ClassifyConfig) error {
 		Progress: pw,
 	}
 	if c.Actors > 0 {
-		sum, err = ClassifyOnPool(ctx, params, c.Actors, shards.BatchSpec{Spec: spec, BatchSize: c.BatchSize})
+		sum, err = classifyOnPool(ctx, params, c.Actors, c.Resources, shards.BatchSpec{Spec: spec, BatchSize: c.BatchSize})
 		note = fmt.Sprintf("%d shards (%d skipped), batch inference on %d Classifier actors, %d documents per batch", sum.Total, sum.Skipped, c.Actors, batchSize(c.BatchSize))
 	} else {
-		spec.Options = shardOptions(c.CPUs, c.MaxCalls)
+		spec.Options = shardOptions(c.CPUs, c.MaxCalls, c.Resources)
 		sum, err = shards.Run(ctx, Classify.With(params), spec)
-		note = fmt.Sprintf("%d shards (%d skipped), max calls %d, %g CPU per task", sum.Total, sum.Skipped, c.MaxCalls, shardOptions(c.CPUs, 0).Resources["CPU"])
+		note = fmt.Sprintf("%d shards (%d skipped), max calls %d, %g CPU per task", sum.Total, sum.Skipped, c.MaxCalls, shardOptions(c.CPUs, 0, nil).Resources["CPU"])
 	}
 	logSummary(pw, sum)
 	if err != nil {
-		return err
+		return nameShardFlag("classify", err, c.Resources)
 	}
 	return writeJSON(ctx, c.Output.Join(SummaryFile), StepSummary{
 		Step: "classify", Duration: time.Since(start), Finished: time.Now().UTC(),
@@ -441,7 +447,13 @@ func ClassifyStep(ctx context.Context, c ClassifyConfig) error {
 // ClassifyOnPool is the classify step's batch inference: a pool of actors Classifier
 // actors, one model load each, scoring the shards of spec in batches.
 func ClassifyOnPool(ctx context.Context, p ClassifyParams, actors int, spec shards.BatchSpec) (*shards.Summary, error) {
-	pool, err := actorpool.New(ctx, Classifier, p, ScoreBatch, actorpool.Options{Size: actors})
+	return classifyOnPool(ctx, p, actors, nil, spec)
+}
+
+// classifyOnPool is ClassifyOnPool with each actor holding resources (none: an actor's
+// defaults, placed with 1 CPU).
+func classifyOnPool(ctx context.Context, p ClassifyParams, actors int, resources fray.Resources, spec shards.BatchSpec) (*shards.Summary, error) {
+	pool, err := actorpool.New(ctx, Classifier, p, ScoreBatch, actorpool.Options{Size: actors, Actor: fray.ActorOptions{Resources: resources}})
 	if err != nil {
 		return &shards.Summary{Name: spec.Name}, err
 	}
@@ -473,6 +485,9 @@ type FilterConfig struct {
 	Scored    executor.Path
 	Output    executor.Path
 	Threshold executor.Value[float64]
+	// Resources are custom resources each shard task requests beside its CPU (Config's
+	// ShardResources); not versioned.
+	Resources fray.Resources
 	Progress  bool
 }
 
@@ -488,12 +503,12 @@ func Filter(ctx context.Context, c FilterConfig) error {
 		Name:     "filter",
 		Input:    c.Scored.Join(ScoredDir, shardGlob),
 		Output:   c.Output.Join(KeptDir),
-		Options:  shardOptions(1, 0),
+		Options:  shardOptions(1, 0, c.Resources),
 		Progress: pw,
 	})
 	logSummary(pw, sum)
 	if err != nil {
-		return err
+		return nameShardFlag("filter", err, c.Resources)
 	}
 	kept := 0.0
 	if sum.RecordsIn > 0 {

@@ -19,6 +19,7 @@ package steps
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -73,6 +74,11 @@ type Config struct {
 	InferenceMaxCalls int
 	// ShardCPUs is the CPU request of each tokenize and inference shard task. Not versioned.
 	ShardCPUs float64
+	// ShardResources are custom resources (no CPU) each shard task of the sharded steps
+	// (tokenize, classify, filter) requests beside its CPUs, and each classify actor holds (the command's
+	// --shard-resources): {"node_b": 0.1} pins the shard work to the nodes that have
+	// node_b. Not versioned.
+	ShardResources fray.Resources
 	// Progress shows progress bars of the sharded steps on standard error. Not versioned.
 	Progress bool
 }
@@ -142,11 +148,12 @@ func (p *Pipeline) Configure(c Config) {
 	}
 	p.Ingest.Description = "documents from GOROOT and man pages, as zstd JSONL shards"
 	p.Tokenize.Config = TokenizeConfig{
-		Docs:     executor.OutputPathOf(p.Ingest),
-		Output:   executor.ThisOutputPath(),
-		Encoding: executor.Versioned(c.Encoding),
-		CPUs:     c.ShardCPUs,
-		Progress: c.Progress,
+		Docs:      executor.OutputPathOf(p.Ingest),
+		Output:    executor.ThisOutputPath(),
+		Encoding:  executor.Versioned(c.Encoding),
+		CPUs:      c.ShardCPUs,
+		Resources: c.ShardResources,
+		Progress:  c.Progress,
 	}
 	p.Tokenize.Description = "BPE token shards and token statistics"
 	p.Train.Config = TrainConfig{
@@ -166,6 +173,7 @@ func (p *Pipeline) Configure(c Config) {
 		BatchSize: c.BatchSize,
 		MaxCalls:  c.InferenceMaxCalls,
 		CPUs:      c.ShardCPUs,
+		Resources: c.ShardResources,
 		Progress:  c.Progress,
 	}
 	p.Classify.Description = "quality score of every document: batch inference on a pool of model actors"
@@ -173,6 +181,7 @@ func (p *Pipeline) Configure(c Config) {
 		Scored:    executor.OutputPathOf(p.Classify),
 		Output:    executor.ThisOutputPath(),
 		Threshold: executor.Versioned(c.Threshold),
+		Resources: c.ShardResources,
 		Progress:  c.Progress,
 	}
 	p.Filter.Description = "documents whose score reaches the threshold"
@@ -299,9 +308,31 @@ func logSummary(w io.Writer, sum *shards.Summary) {
 
 // shardOptions are the task options of the pipeline's shard tasks (MIGRATION.md, Pattern 1:
 // resources and max calls at the call site).
-func shardOptions(cpus float64, maxCalls int) fray.TaskOptions {
+func shardOptions(cpus float64, maxCalls int, extra fray.Resources) fray.TaskOptions {
 	if cpus <= 0 {
 		cpus = 1
 	}
-	return fray.TaskOptions{MaxCalls: maxCalls, Resources: fray.Resources{"CPU": cpus}}
+	r := extra.Clone()
+	if r == nil {
+		r = fray.Resources{}
+	}
+	r[fray.CPU] = cpus
+	return fray.TaskOptions{MaxCalls: maxCalls, Resources: r}
+}
+
+// nameShardFlag makes an infeasible request of the shard tasks (or classify actors) name
+// the flag to change: --shard-resources for one of extra's resources, --shard-cpus for CPU.
+func nameShardFlag(step string, err error, extra fray.Resources) error {
+	var ie *fray.InfeasibleError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	if _, ok := extra[ie.Resource]; ok {
+		return fmt.Errorf("%s: the shard work requests %g %s (--shard-resources %s=%g), which no node of the cluster has; start a node with that resource or change --shard-resources: %w",
+			step, ie.Requested, ie.Resource, ie.Resource, ie.Requested, err)
+	}
+	if ie.Resource == fray.CPU {
+		return fmt.Errorf("%s: lower --shard-cpus: %w", step, err)
+	}
+	return err
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend"
+	"github.com/fray-go/fray/internal/streamend"
 	"github.com/fray-go/fray/internal/wire"
 )
 
@@ -40,7 +41,7 @@ func (j *JobContext) SubmitStreamTask(ctx context.Context, spec backend.TaskSpec
 	if err := j.b.send(typeStream, 0, msg); err != nil {
 		return nil, err
 	}
-	return &stream{j: j, oid: oid}, nil
+	return newStream(j, oid), nil
 }
 
 // CallActorStream calls a streaming actor method as a Ray streaming generator method.
@@ -61,7 +62,7 @@ func (j *JobContext) CallActorStream(ctx context.Context, call backend.ActorCall
 	if err := j.b.send(typeStreamCall, 0, msg); err != nil {
 		return nil, err
 	}
-	return &stream{j: j, oid: oid}, nil
+	return newStream(j, oid), nil
 }
 
 // stream reads one Ray streaming generator through the bridge. Next calls go to the bridge
@@ -70,19 +71,19 @@ type stream struct {
 	j   *JobContext
 	oid string
 
-	next sync.Mutex // held by the Next call talking to the bridge
+	next sync.Mutex       // held by the Next call talking to the bridge
+	end  *streamend.State // the end once seen; releases the generator
+}
 
-	mu        sync.Mutex
-	end       error // io.EOF or the producer's failure, once seen
-	cancelled bool
-	released  bool
+func newStream(j *JobContext, oid string) *stream {
+	return &stream{j: j, oid: oid, end: streamend.New(oid, func() { j.Release([]backend.ObjectID{backend.ObjectID(oid)}) })}
 }
 
 // Next asks the bridge for the next item.
 func (s *stream) Next(ctx context.Context) (backend.Payload, error) {
 	s.next.Lock()
 	defer s.next.Unlock()
-	if err := s.ended(); err != nil {
+	if err := s.end.Ended(); err != nil {
 		return backend.Payload{}, err
 	}
 	f, err := s.j.b.call(ctx, typeStreamNext, bridgeStreamNext{OID: s.oid})
@@ -99,74 +100,31 @@ func (s *stream) Next(ctx context.Context) (backend.Payload, error) {
 			res, err := decodeResult(f)
 			if err != nil {
 				// The request failed as a whole (a stream the bridge no longer holds).
-				return backend.Payload{}, s.finish(err)
+				return backend.Payload{}, s.end.Finish(err)
 			}
 			objs = res.Objects
 		}
 	}
 	if len(objs) == 0 {
-		return backend.Payload{}, s.finish(io.EOF)
+		return backend.Payload{}, s.end.Finish(io.EOF)
 	}
 	if o := objs[0]; o.Err != nil {
-		return backend.Payload{}, s.finish(fray.DecodeError(o.Err))
+		return backend.Payload{}, s.end.Finish(fray.DecodeError(o.Err))
 	} else {
 		return backend.Payload{Data: o.Data, Owned: true}, nil
 	}
 }
 
-// ended is the error every Next returns once the stream is over, or nil.
-func (s *stream) ended() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cancelled {
-		return &fray.CancelledError{TaskID: s.oid}
-	}
-	return s.end
-}
-
-// finish records the stream's end and lets the bridge drop the generator.
-func (s *stream) finish(err error) error {
-	s.mu.Lock()
-	if s.cancelled {
-		s.mu.Unlock()
-		return &fray.CancelledError{TaskID: s.oid}
-	}
-	if s.end == nil {
-		s.end = err
-	}
-	err = s.end
-	s.mu.Unlock()
-	s.release()
-	return err
-}
-
 // Cancel is ray.cancel of the generator; the bridge then drops it.
 func (s *stream) Cancel() error {
-	s.mu.Lock()
-	if s.end != nil || s.cancelled {
-		s.mu.Unlock()
-		s.release()
-		return nil
-	}
-	s.cancelled = true
-	s.mu.Unlock()
-	if s.j.check() == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_, _ = s.j.b.result(ctx, wire.TypeCancelTask, wire.CancelTask{ObjectID: s.oid})
-		cancel()
-	}
-	s.release()
+	s.end.Cancel(func() {
+		if s.j.check() == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_, _ = s.j.b.result(ctx, wire.TypeCancelTask, wire.CancelTask{ObjectID: s.oid})
+			cancel()
+		}
+	})
 	return nil
-}
-
-func (s *stream) release() {
-	s.mu.Lock()
-	r := s.released
-	s.released = true
-	s.mu.Unlock()
-	if !r {
-		s.j.Release([]backend.ObjectID{backend.ObjectID(s.oid)})
-	}
 }
 
 // ObjectsFetched returns how many objects the bridge has fetched with ray.get for this job

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fray-go/fray"
 	"github.com/fray-go/fray/backend"
+	"github.com/fray-go/fray/internal/streamend"
 	"github.com/fray-go/fray/internal/wire"
 )
 
@@ -35,7 +36,7 @@ func (c *client) SubmitStreamTask(ctx context.Context, spec backend.TaskSpec, s 
 	if err != nil {
 		return nil, err
 	}
-	return &childStream{c: c, id: res.ObjectID}, nil
+	return newChildStream(c, res.ObjectID), nil
 }
 
 // CallActorStream calls a streaming actor method through the parent.
@@ -53,7 +54,7 @@ func (c *client) CallActorStream(ctx context.Context, call backend.ActorCall, s 
 	if err != nil {
 		return nil, err
 	}
-	return &childStream{c: c, id: res.ObjectID}, nil
+	return newChildStream(c, res.ObjectID), nil
 }
 
 // childStream reads a stream the parent holds for this worker.
@@ -61,18 +62,18 @@ type childStream struct {
 	c  *client
 	id string
 
-	next sync.Mutex // one StreamNext at a time
+	next sync.Mutex       // one StreamNext at a time
+	end  *streamend.State // the end once seen; releases the parent's stream
+}
 
-	mu        sync.Mutex
-	end       error
-	cancelled bool
-	released  bool
+func newChildStream(c *client, id string) *childStream {
+	return &childStream{c: c, id: id, end: streamend.New(id, func() { c.Release([]backend.ObjectID{backend.ObjectID(id)}) })}
 }
 
 func (s *childStream) Next(ctx context.Context) (backend.Payload, error) {
 	s.next.Lock()
 	defer s.next.Unlock()
-	if err := s.ended(); err != nil {
+	if err := s.end.Ended(); err != nil {
 		return backend.Payload{}, err
 	}
 	res, err := s.c.do(ctx, wire.TypeStreamNext, &wire.StreamNext{Origin: origin(ctx), ID: s.id})
@@ -80,66 +81,26 @@ func (s *childStream) Next(ctx context.Context) (backend.Payload, error) {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return backend.Payload{}, err
 		}
-		return backend.Payload{}, s.finish(err)
+		return backend.Payload{}, s.end.Finish(err)
 	}
 	if len(res.Objects) == 0 {
-		return backend.Payload{}, s.finish(io.EOF)
+		return backend.Payload{}, s.end.Finish(io.EOF)
 	}
 	if o := res.Objects[0]; o.Err != nil {
-		return backend.Payload{}, s.finish(fray.DecodeError(o.Err))
+		return backend.Payload{}, s.end.Finish(fray.DecodeError(o.Err))
 	} else {
 		return backend.Payload{Data: o.Data}, nil
 	}
 }
 
-func (s *childStream) ended() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cancelled {
-		return &fray.CancelledError{TaskID: s.id}
-	}
-	return s.end
-}
-
-func (s *childStream) finish(err error) error {
-	s.mu.Lock()
-	if s.cancelled {
-		s.mu.Unlock()
-		return &fray.CancelledError{TaskID: s.id}
-	}
-	if s.end == nil {
-		s.end = err
-	}
-	err = s.end
-	s.mu.Unlock()
-	s.release()
-	return err
-}
-
+// Cancel cancels the stream in the parent's job context.
 func (s *childStream) Cancel() error {
-	s.mu.Lock()
-	if s.end != nil || s.cancelled {
-		s.mu.Unlock()
-		s.release()
-		return nil
-	}
-	s.cancelled = true
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_ = s.c.Cancel(ctx, backend.ObjectID(s.id), false)
-	s.release()
+	s.end.Cancel(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = s.c.Cancel(ctx, backend.ObjectID(s.id), false)
+	})
 	return nil
-}
-
-func (s *childStream) release() {
-	s.mu.Lock()
-	r := s.released
-	s.released = true
-	s.mu.Unlock()
-	if !r {
-		s.c.Release([]backend.ObjectID{backend.ObjectID(s.id)})
-	}
 }
 
 // --- the parent's side --------------------------------------------------------------------

@@ -20,9 +20,9 @@ import (
 // cannot travel to a Ray worker fails in a local test too.
 //
 // Beyond what CBOR itself refuses (channels, functions), Marshal refuses cyclic values and
-// values nested deeper than the decoder accepts (codec_shape.go), and struct types with
-// unexported fields: those fields would silently arrive as zero values on the other side,
-// which is the most common way a Go program breaks when it moves to a cluster. Export the
+// values nested deeper than the decoder accepts (codec_shape.go, codec_walk.go), and struct
+// types with unexported fields: those fields would silently arrive as zero values on the other
+// side, which is the most common way a Go program breaks when it moves to a cluster. Export the
 // field, tag it `cbor:"-"` if it is deliberately local, or implement encoding.BinaryMarshaler
 // or cbor.Marshaler on the type.
 

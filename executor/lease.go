@@ -87,6 +87,7 @@ type LeaseFileError struct {
 	Reason string
 }
 
+// Error names the corrupt lease file, what is wrong with it and what to do.
 func (e *LeaseFileError) Error() string {
 	return fmt.Sprintf("executor: corrupt lease file %s: %s (remove it when no executor is running the step)", e.Path, e.Reason)
 }
@@ -153,6 +154,7 @@ type LeaseLostError struct {
 	Reason string
 }
 
+// Error names the step, its output and why the lease was lost.
 func (e *LeaseLostError) Error() string {
 	return fmt.Sprintf("executor: step %s: lost its lease on %s: %s", e.Step, e.Output, e.Reason)
 }

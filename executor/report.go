@@ -52,3 +52,49 @@ func PrintSummary(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "experiment record: %s\n", r.ExperimentPath)
 	}
 }
+
+// State is where a step is in a run.
+type State string
+
+// Action is the dry-run plan for a step.
+type Action string
+
+// Update is one state change of a step.
+type Update struct {
+	Step    string
+	Output  string
+	State   State
+	Message string
+	Time    time.Time
+}
+
+// StepReport is one step's line in a Report.
+type StepReport struct {
+	Name       string
+	FnName     string
+	OutputPath string
+	Hash       string
+	Version    string   // canonical version JSON
+	Deps       []string // output paths of blocking dependencies
+	Action     Action   // dry run only
+	LastStatus Status   // status found before the run (dry run) or after it
+	State      State
+	Error      string
+	Start, End time.Time
+}
+
+// Duration is how long the step ran in this run (0 if it did not).
+func (s StepReport) Duration() time.Duration {
+	if s.Start.IsZero() || s.End.IsZero() {
+		return 0
+	}
+	return s.End.Sub(s.Start)
+}
+
+// Report describes a run: the steps of the run set in dependency order.
+type Report struct {
+	Steps          []StepReport
+	ExperimentPath string // the experiment record written
+	DryRun         bool
+	Elapsed        time.Duration
+}

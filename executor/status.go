@@ -59,6 +59,7 @@ type StatusFileError struct {
 	Reason string
 }
 
+// Error names the corrupt status file, the line, what is wrong and what to do.
 func (e *StatusFileError) Error() string {
 	return fmt.Sprintf("executor: corrupt status file %s, line %d: %s (fix or remove the file to let the step run again)", e.Path, e.Line, e.Reason)
 }

@@ -197,7 +197,9 @@ func GetPlacementGroup(ctx context.Context, name, namespace string) (PlacementGr
 // Ready waits until every bundle of the group is reserved, at most timeout (Forever for no
 // limit). It returns nil once the group is ready, a *PlacementGroupTimeoutError (matching
 // ErrTimeout) when the timeout passes first, an error matching ErrPlacementGroupRemoved
-// when the group was removed, and ctx's error when ctx is done first.
+// when the group was removed, and ctx's error when ctx is done first. Called from inside a
+// task, it lends the task's CPU while it waits, as Get does (Ray's ray.get(pg.ready())), so
+// a task can gang-schedule workers beside itself on a node it shares with them.
 func (g PlacementGroup) Ready(ctx context.Context, timeout time.Duration) error {
 	_, pgs, err := g.backendOf(ctx)
 	if err != nil {

@@ -314,9 +314,10 @@ func (c *Cluster) dispatchLocked() {
 	}
 }
 
-// lendCPU gives a running task's CPU back to the node while the task blocks in Get or Wait,
-// and returns a function that takes it back (possibly oversubscribing the node briefly, as
-// Ray does), so that nested tasks cannot deadlock a node whose CPUs are all held by parents.
+// lendCPU gives a running task's CPU back to the node while the task blocks in Get, Wait or
+// a placement group's Ready, and returns a function that takes it back (possibly
+// oversubscribing the node briefly, as Ray does), so that nested tasks cannot deadlock a
+// node whose CPUs are all held by parents.
 func (c *Cluster) lendCPU(t *task) func() {
 	c.mu.Lock()
 	t.blocked++
@@ -327,6 +328,11 @@ func (c *Cluster) lendCPU(t *task) func() {
 	lent := t.heldCPU
 	t.heldCPU = 0
 	c.availOf(t)[c.ledger.cpu] += lent
+	// The lent CPU may be what a pending group waits for: a task waiting in Ready for the
+	// group it created itself needs it (groups are placed before queued tasks, as in finish).
+	if len(c.pgs.pending) > 0 {
+		c.placePendingLocked()
+	}
 	c.dispatchLocked()
 	return func() { c.unblock(t, lent) }
 }

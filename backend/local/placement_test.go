@@ -260,3 +260,38 @@ func TestPlacementActorHoldsBundle(t *testing.T) {
 	}
 	wantCPU(t, jc.Cluster(), 1, "actor dead, group still there")
 }
+
+// TestPlacementReadyLendsCPUToGroup: a task holding one of the node's two CPUs creates a
+// group of two one-CPU bundles and waits in Ready; the CPU it lends meanwhile is what
+// places the group (the pipeline's cross-validation). Before the fix, lending dispatched
+// queued tasks but left the pending group pending until some other task finished.
+func TestPlacementReadyLendsCPUToGroup(t *testing.T) {
+	jc, ctx := newJob(t, local.Options{Resources: fray.Resources{fray.CPU: 2}})
+	if v := must[int](t)(GangOfTwo.Call(ctx, struct{}{})); v != 2 {
+		t.Fatalf("gang of two: %d", v)
+	}
+	wantCPU(t, jc.Cluster(), 2, "task done, group removed")
+}
+
+// GangOfTwo creates a STRICT_PACK group of two one-CPU bundles from inside a task, waits
+// for it (at most 30s: the bug this guards against waited forever), runs Square in each
+// bundle and returns how many ran.
+var GangOfTwo = fray.NewTask("localtest.gangOfTwo", func(ctx context.Context, _ struct{}) (int, error) {
+	g, err := fray.CreatePlacementGroup(ctx, fray.PlacementGroupOptions{
+		Bundles: []fray.Resources{{fray.CPU: 1}, {fray.CPU: 1}}, Strategy: fray.StrictPack})
+	if err != nil {
+		return 0, err
+	}
+	defer g.Remove(context.WithoutCancel(ctx))
+	if err := g.Ready(ctx, 30*time.Second); err != nil {
+		return 0, err
+	}
+	n := 0
+	for b := 0; b < 2; b++ {
+		if _, err := Square.Call(ctx, b, fray.TaskOptions{Placement: pgIn(g, b)}); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+})

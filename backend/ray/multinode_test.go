@@ -48,6 +48,30 @@ var (
 		info, _ := fray.TaskInfoFrom(ctx)
 		return Held{Exe: exe, Attempt: info.Attempt}, err
 	})
+
+	// GangOnB creates a STRICT_PACK group of two bundles of 1 CPU on node b, waits for it
+	// (two minutes at most: unlent, it would never be placed beside a task holding a CPU
+	// of b) and runs Where in each bundle.
+	GangOnB = fray.NewTask("raytest.gangOnB", func(ctx context.Context, _ int) ([]string, error) {
+		b := fray.Resources{fray.CPU: 1, "node_b": 0.01}
+		g, err := fray.CreatePlacementGroup(ctx, fray.PlacementGroupOptions{Bundles: []fray.Resources{b, b}, Strategy: fray.StrictPack})
+		if err != nil {
+			return nil, err
+		}
+		defer g.Remove(context.WithoutCancel(ctx))
+		if err := g.Ready(ctx, 2*time.Minute); err != nil {
+			return nil, err
+		}
+		var where []string
+		for i := 0; i < 2; i++ {
+			dir, err := Where.Call(ctx, 0, fray.TaskOptions{Resources: fray.Resources{fray.CPU: 1}, Placement: &fray.PlacementOptions{Group: g, Bundle: i}})
+			if err != nil {
+				return nil, err
+			}
+			where = append(where, dir)
+		}
+		return where, nil
+	})
 )
 
 // HoldArgs is Hold's argument.
@@ -243,6 +267,21 @@ func TestMultiNode(t *testing.T) {
 	}
 
 	mark("objects passed between the nodes")
+
+	// A task on b that holds one of b's two CPUs gang-schedules two one-CPU bundles on b
+	// (the pipeline's cross-validation): the group is placed only with the CPU the task
+	// lends while it waits in Ready, as Ray lends it in ray.get(pg.ready()).
+	if where, err := GangOnB.Call(ctx, 0, fray.TaskOptions{Resources: withCPU(onB)}); err != nil {
+		t.Fatalf("a task waiting for a group that needs its CPU: %v", err)
+	} else {
+		for i, dir := range where {
+			if c.node(dir) != "b" {
+				t.Fatalf("bundle %d's task ran in %q (node %q), want b", i, dir, c.node(dir))
+			}
+		}
+	}
+
+	mark("a task lent its CPU to the group it waited for")
 
 	// a detached actor on b outlives its driver: a second driver finds it, state intact
 	keeper, err := CounterActor.Create(ctx, 41, fray.ActorOptions{Name: "keeper", Lifetime: fray.Detached, Resources: onB})

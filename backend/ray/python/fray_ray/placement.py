@@ -135,6 +135,20 @@ class Groups:
         except Exception:  # noqa: BLE001
             return None
 
+    def ready_ref(self, pg_hex):
+        """Ray's ready() ref of a group still pending (a tiny task Ray runs in the group once
+        it is placed), for a worker to block on while it waits; None when the group is
+        placed or gone already, or Ray cannot make one."""
+        with self.lock:
+            if pg_hex in self.removed:
+                return None
+        if self._state(pg_hex) in ("CREATED", "REMOVED", None):
+            return None
+        try:
+            return _group(pg_hex).ready()
+        except Exception:  # noqa: BLE001 - removed meanwhile: wait says so
+            return None
+
     def wait(self, pg_hex, timeout, ev=None):
         """True once the group is ready; False at the timeout (negative: none) or when the
         Go side cancels (ev set). A removed group is an error."""

@@ -609,6 +609,13 @@ class Child:
                     ids = entries = tok = None
                     if typ == proto.WAIT_PLACEMENT_GROUP:
                         self.inflight[rid] = ev
+                        # Ray lends a task's CPU only while the task's own thread blocks in
+                        # ray.get or ray.wait: it shadow-waits on the group's ready() ref
+                        # meanwhile (see call), so a group that needs this task's CPU (a
+                        # step gang-scheduling its workers beside itself) can be placed.
+                        ready = s.pg.ready_ref(body["id"]) if float(body.get("t", -1)) != 0 else None
+                        if ready is not None:
+                            tok = s._block([ready])
                 self.pool.submit(self._serve_blocking, typ, rid, body, ids, entries, ev, tok)
             else:
                 self._reply(rid, {"e": error("invalid_argument", "fray: the shim does not serve message type 0x%02x" % typ)})

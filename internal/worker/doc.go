@@ -29,8 +29,9 @@
 //   - actors.go: the server's actors: their state in the child and their queues of calls.
 //   - client.go: the nested-call client, the backend.JobContext that code running in the
 //     child sees; each method is a request to the parent.
-//   - parent.go: the parent side: Start, Process, and serving a child's nested calls from
-//     StartOptions.Host.
+//   - parent.go, calls.go, nested.go: the parent side: Start and Process (the handshake,
+//     the read and wait loops), the calls it sends the child, and serving the child's
+//     nested calls from StartOptions.Host.
 //   - stream.go: streams consumed by code in the child (nested requests) and the parent's
 //     table of their readers; serve.go's streamCtx sends a streaming function's items.
 //   - peer.go: request ids and pending replies, shared by both directions.

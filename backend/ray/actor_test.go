@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -315,12 +316,39 @@ func TestTaskOptions(t *testing.T) {
 	if !errors.Is(err, fray.ErrInfeasible) {
 		t.Fatalf("64-CPU actor: want ErrInfeasible, got %v", err)
 	}
+	// ... from inside a task too: the shim checks what never passes the driver (before: the
+	// nested GPU task waited forever)
+	if got, err := NestedInfeasible.Call(ctx, 0); err != nil || got != "GPU; ErrInfeasible" {
+		t.Fatalf("infeasible nested task and actor: %q, %v; want \"GPU; ErrInfeasible\"", got, err)
+	}
 	// retry_exceptions: an application error is retried (and fails again here)
 	r, _ := Fail.Remote(ctx, "again", fray.TaskOptions{RetryExceptions: true, MaxRetries: fray.Retries(1)})
 	if _, err := r.Get(ctx); !errors.Is(err, fray.ErrTaskFailed) {
 		t.Fatalf("retried failure: %v", err)
 	}
 }
+
+// NestedInfeasible submits, from inside a task, a task asking for a GPU and an actor
+// asking for 64 CPUs, neither of which the test cluster has, and says how each failed:
+// the nested task's *fray.InfeasibleError resource, then whether the actor's matched
+// fray.ErrInfeasible.
+var NestedInfeasible = fray.NewTask("raytest.nestedInfeasible", func(ctx context.Context, _ int) (string, error) {
+	var out []string
+	_, err := Square.Call(ctx, 3, fray.TaskOptions{Resources: fray.Resources{"GPU": 1}})
+	var ie *fray.InfeasibleError
+	if errors.As(err, &ie) {
+		out = append(out, ie.Resource)
+	} else {
+		out = append(out, fmt.Sprintf("task: %v", err))
+	}
+	_, err = CounterActor.Create(ctx, 0, fray.ActorOptions{Resources: fray.Resources{"CPU": 64}})
+	if errors.Is(err, fray.ErrInfeasible) {
+		out = append(out, "ErrInfeasible")
+	} else {
+		out = append(out, fmt.Sprintf("actor: %v", err))
+	}
+	return strings.Join(out, "; "), nil
+})
 
 // SleepArgs are SleepSignalled's arguments.
 type SleepArgs struct {

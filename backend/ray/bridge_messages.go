@@ -41,6 +41,9 @@ type bridgeHello struct {
 	Verbose     bool              `cbor:"verbose,omitempty"`
 	SharedRing  int               `cbor:"shm,omitempty"` // size of each shared-memory ring on fd 5; 0: none
 	SpillAt     int64             `cbor:"sxo,omitempty"` // where the spill starts in fd 5 (spill.go); 0: none
+	// AllowInfeasible is Options.AllowInfeasible, passed on to the worker shims: they check
+	// the feasibility of nested submissions, which never pass through this driver.
+	AllowInfeasible bool `cbor:"ai,omitempty"`
 }
 
 // bridgeReady answers bridgeHello.

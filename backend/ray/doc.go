@@ -118,8 +118,12 @@
 // Ray keeps a request that no node can satisfy pending forever, with a warning (waiting for
 // an autoscaler). This backend instead checks each task's and actor's resources against the
 // alive nodes' totals at submission (refreshing the node list once before failing) and
-// fails with *fray.InfeasibleError, which is friendlier and matches the local backend. Set
-// Options.AllowInfeasible for Ray's behaviour (autoscaling clusters). Placement groups are
+// fails with *fray.InfeasibleError, which is friendlier and matches the local backend.
+// Tasks and actors submitted from inside a task never pass the driver: the worker shim
+// applies the same rule to them (python/fray_ray/feasible.py, checked against this
+// package's table by a test), against the node list as it saw it last. Set
+// Options.AllowInfeasible for Ray's behaviour (autoscaling clusters), in the driver and the
+// shims alike. Placement groups are
 // checked the same way: a bundle no node fits, STRICT_PACK bundles no one node holds, and
 // STRICT_SPREAD with more bundles than nodes fail at creation. Ray's rule that TPU
 // requests are 1, 2, 4 or 8 chips is part of fray's own validation (fray.Resources.Validate),

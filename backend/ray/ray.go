@@ -79,7 +79,7 @@ func Connect(ctx context.Context, opts Options) (*JobContext, error) {
 	}
 	hello := bridgeHello{Address: opts.address(), Namespace: opts.Namespace, Env: jobEnv(opts.Env),
 		Ship: opts.Ship.String(), Digest: backend.RegistryDigest(), Manifest: backend.RegistryManifest(),
-		MaxFrame: maxFrame, LogToDriver: !opts.Quiet, Verbose: opts.Verbose}
+		MaxFrame: maxFrame, LogToDriver: !opts.Quiet, Verbose: opts.Verbose, AllowInfeasible: opts.AllowInfeasible}
 	if opts.Ship == ShipWorkingDir {
 		if hello.Stage, hello.BinaryName, err = stageBinary(cache, bin); err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -15,28 +16,33 @@ import (
 	"github.com/fray-go/fray"
 )
 
+// infeasibleNodes and infeasibleCases are TestInfeasible's table, which
+// TestInfeasibleAgreesWithShim also runs through the worker shim's twin (fray_ray/feasible.py).
+var infeasibleNodes = []map[string]float64{
+	{"CPU": 4, "memory": 8 << 30, "head_node": 1},
+	{"CPU": 16, "GPU": 2, "memory": 64 << 30},
+}
+
+var infeasibleCases = []struct {
+	name     string
+	req      fray.Resources
+	resource string // "" = feasible
+}{
+	{"empty", fray.Resources{}, ""},
+	{"zero amounts", fray.Resources{"CPU": 0, "TPU": 0}, ""},
+	{"fits first", fray.Resources{"CPU": 4, "head_node": 0.0001}, ""},
+	{"fits second", fray.Resources{"CPU": 8, "GPU": 1}, ""},
+	{"fractional", fray.Resources{"head_node": 0.5}, ""},
+	{"too many CPUs", fray.Resources{"CPU": 17}, "CPU"},
+	{"unknown resource", fray.Resources{"TPU": 1}, "TPU"},
+	{"GPU beyond any node", fray.Resources{"GPU": 3}, "GPU"},
+	{"no node has both", fray.Resources{"GPU": 1, "head_node": 1}, "combination {GPU: 1, head_node: 1}"},
+	{"just above capacity", fray.Resources{"head_node": 1.0001}, "head_node"},
+}
+
 func TestInfeasible(t *testing.T) {
-	nodes := []map[string]float64{
-		{"CPU": 4, "memory": 8 << 30, "head_node": 1},
-		{"CPU": 16, "GPU": 2, "memory": 64 << 30},
-	}
-	cases := []struct {
-		name     string
-		req      fray.Resources
-		resource string // "" = feasible
-	}{
-		{"empty", fray.Resources{}, ""},
-		{"zero amounts", fray.Resources{"CPU": 0, "TPU": 0}, ""},
-		{"fits first", fray.Resources{"CPU": 4, "head_node": 0.0001}, ""},
-		{"fits second", fray.Resources{"CPU": 8, "GPU": 1}, ""},
-		{"fractional", fray.Resources{"head_node": 0.5}, ""},
-		{"too many CPUs", fray.Resources{"CPU": 17}, "CPU"},
-		{"unknown resource", fray.Resources{"TPU": 1}, "TPU"},
-		{"GPU beyond any node", fray.Resources{"GPU": 3}, "GPU"},
-		{"no node has both", fray.Resources{"GPU": 1, "head_node": 1}, "combination {GPU: 1, head_node: 1}"},
-		{"just above capacity", fray.Resources{"head_node": 1.0001}, "head_node"},
-	}
-	for _, c := range cases {
+	nodes := infeasibleNodes
+	for _, c := range infeasibleCases {
 		t.Run(c.name, func(t *testing.T) {
 			err := infeasible(c.req, nodes)
 			if c.resource == "" {
@@ -142,6 +148,47 @@ func TestStageBinary(t *testing.T) {
 	}
 }
 
+// TestInfeasibleAgreesWithShim: the worker shim's feasibility check (for nested
+// submissions, which never pass the driver) decides TestInfeasible's cases as infeasible does.
+func TestInfeasibleAgreesWithShim(t *testing.T) {
+	py := Options{}.python()
+	if err := exec.Command(py, "-c", "import ray, cbor2").Run(); err != nil {
+		t.Fatalf("%s cannot import ray and cbor2 (run scripts/setup-python.sh): %v", py, err)
+	}
+	dir, err := extractPython(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in bytes.Buffer
+	for _, c := range infeasibleCases {
+		line, _ := json.Marshal([]any{c.req, infeasibleNodes})
+		in.Write(append(line, '\n'))
+	}
+	cmd := exec.Command(py, "-c", `
+import json, sys, cbor2
+from fray_ray import feasible
+for line in sys.stdin:
+    req, nodes = json.loads(line)
+    err = feasible.infeasible(req, nodes)
+    print(json.dumps("" if err is None else cbor2.loads(err)["n"]))
+`)
+	cmd.Dir, cmd.Stdin = dir, &in
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("shim's check: %v", err)
+	}
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(got) != len(infeasibleCases) {
+		t.Fatalf("shim answered %d cases, want %d:\n%s", len(got), len(infeasibleCases), out)
+	}
+	for i, c := range infeasibleCases {
+		var res string
+		if err := json.Unmarshal([]byte(got[i]), &res); err != nil || res != c.resource {
+			t.Errorf("%s: shim says %s, want %q", c.name, got[i], c.resource)
+		}
+	}
+}
+
 // TestPythonErrorMapping checks, without a cluster, that the errors the bridge and shim
 // build from Ray's exceptions decode to fray's typed errors in Go.
 func TestPythonErrorMapping(t *testing.T) {
@@ -170,6 +217,12 @@ func TestPythonErrorMapping(t *testing.T) {
 		"runtime_env": fray.ErrRuntimeEnv, "runtime_env_pip": fray.ErrRuntimeEnv, "oom": fray.ErrWorkerDied,
 		"request_error": fray.ErrInvalidArgument, "task_pg_removed": fray.ErrPlacementGroupRemoved,
 		"actor_pg_removed": fray.ErrPlacementGroupRemoved, "bridge_pg_removed": fray.ErrPlacementGroupRemoved,
+		"infeasible_resource": fray.ErrInfeasible, "infeasible_combination": fray.ErrInfeasible,
+	}
+	// The shim's feasibility errors carry the Go check's fields.
+	wantInfeasible := map[string]fray.InfeasibleError{
+		"infeasible_resource":    {Resource: "node_b", Requested: 0.1},
+		"infeasible_combination": {Resource: "combination {CPU: 2, GPU: 1}", Requested: 2, Capacity: 2},
 	}
 	seen := 0
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -192,6 +245,11 @@ func TestPythonErrorMapping(t *testing.T) {
 		}
 		if !errors.Is(got, want[name]) {
 			t.Errorf("%s: decoded %T %v, want %v", name, got, got, want[name])
+		}
+		if wi, ok := wantInfeasible[name]; ok {
+			if ie := (*fray.InfeasibleError)(nil); !errors.As(got, &ie) || *ie != wi {
+				t.Errorf("%s: decoded %#v, want %#v", name, got, wi)
+			}
 		}
 	}
 	if seen != len(want)+1 {

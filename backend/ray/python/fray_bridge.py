@@ -159,7 +159,7 @@ def connect(h):
     ns = h.get("ns") or None
     job_env = dict(h.get("env") or {})
     renv = {}
-    cfg = {"digest": h["dg"], "ns": ns or "", "max_frame": int(h.get("mx") or 0)}
+    cfg = {"digest": h["dg"], "ns": ns or "", "max_frame": int(h.get("mx") or 0), "allow_infeasible": bool(h.get("ai"))}
     pkg = os.path.join(HERE, "fray_ray")
     renv["py_modules"] = [pkg]
     if h.get("ship") == "working_dir":

@@ -22,7 +22,7 @@ import cbor2
 import ray
 import ray.exceptions as rex
 
-from . import placement, proto
+from . import feasible, placement, proto
 from .placement import _placement_option
 from .proto import FrayTaskError, error
 
@@ -222,6 +222,10 @@ class RayServer:
         self._handle_marker = b"\x85" + jt
         self._job_bytes = jt
         self.pg = placement.Groups(self)
+        # The worker shim turns this on (fray_ray.feasible: the driver's check, for nested
+        # submissions); the driver's Go side checks its own.
+        self.check_feasible = False
+        self._feasible = feasible.Checker()
 
     def new_id(self):
         return "%s.%d" % (self.prefix, next(self.counter))
@@ -347,6 +351,7 @@ class RayServer:
         hit = self._remote_cache.get(key)
         if hit is None:
             opts = task_options(op)
+            self._check_feasible(opts, 1)
             remote = shim.task_function(opts.pop("max_calls", 0))
             # The name Ray's state API and dashboard show for the task: TaskOptions.Name,
             # else the registered name (not the shim's run_task).
@@ -358,6 +363,14 @@ class RayServer:
 
     # streams (fray.StreamJobContext): Ray streaming generators, filed under the stream's id
 
+    def _check_feasible(self, opts, default_cpu):
+        """Raises RequestError with fray's InfeasibleError when no alive node can ever run
+        work with Ray options opts (only where check_feasible is on)."""
+        if self.check_feasible:
+            err = self._feasible.check(opts, default_cpu)
+            if err is not None:
+                raise RequestError(err)
+
     def _stream_remote(self, op, bp):
         """The streaming Ray remote function with .options() for op and backpressure bp."""
         from . import shim
@@ -365,6 +378,7 @@ class RayServer:
         hit = self._remote_cache.get(key)
         if hit is None:
             opts = task_options(op)
+            self._check_feasible(opts, 1)
             remote = shim.stream_function(opts.pop("max_calls", 0))
             opts["num_returns"] = "streaming"
             if bp > 0:
@@ -654,6 +668,7 @@ class RayServer:
             if gone is not None:
                 raise RequestError(gone)
         opts = actor_options(op, self.namespace)
+        self._check_feasible(opts, 0)
         name = op.get("name") or ""
         ns = opts.get("namespace", self.namespace) if name else self.namespace
         if name and op.get("get_if_exists"):

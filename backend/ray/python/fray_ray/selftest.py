@@ -2,9 +2,10 @@
 exceptions, so the Go tests can check that fray.DecodeError rebuilds the right types
 (python -m fray_ray.selftest), after checking call heads and the shared-memory arena
 against malformed input. Needs ray and cbor2, not a cluster."""
+import cbor2
 import ray.exceptions as rex
 
-from . import core, placement, proto
+from . import core, feasible, placement, proto
 
 
 # What Ray's runtime-env agent reports for a requirement pip cannot satisfy (shortened:
@@ -45,7 +46,34 @@ def cases():
         ("actor_pg_removed", rex.ActorPlacementGroupRemoved()),
         ("bridge_pg_removed", core.RequestError(placement.removed_error(
             {"id": "ab12", "n": "g", "s": "STRICT_PACK", "b": [{"CPU": 1}]}, "task t (x.1)"))),
+        ("infeasible_resource", core.RequestError(feasible.infeasible({"CPU": 1, "node_b": 0.1}, [{"CPU": 2}]))),
+        ("infeasible_combination", core.RequestError(feasible.infeasible(
+            {"CPU": 2, "GPU": 1}, [{"CPU": 2}, {"CPU": 1, "GPU": 1}]))),
     ]
+
+
+def check_feasible():
+    """feasible.infeasible decides as backend/ray/feasible.go does (raises)."""
+    two = [{"CPU": 2, "memory": 1e9}, {"CPU": 1, "GPU": 1, "node_b": 1}]
+    for req, nodes, want in [
+        ({"CPU": 1}, two, None),
+        ({"CPU": 0}, [], None),  # nothing asked
+        ({"CPU": 1, "node_b": 0.01}, two, None),
+        ({"CPU": 1.00001}, [{"CPU": 1}], None),  # below Ray's 0.0001 unit
+        ({"CPU": 3}, two, "CPU"),
+        ({"CPU": 1, "TPU": 1}, two, "TPU"),
+        ({"CPU": 2, "GPU": 1}, two, "combination {CPU: 2, GPU: 1}"),
+        ({"CPU": 1}, [], "CPU"),
+    ]:
+        err = feasible.infeasible(req, nodes)
+        got = None if err is None else cbor2.loads(err)["n"]
+        if got != want:
+            raise AssertionError("infeasible(%r): %r, want %r" % (req, got, want))
+    req = feasible.request({"num_cpus": 0.5, "num_gpus": 1, "resources": {"x": 2}, "memory": 10}, 1)
+    if req != {"CPU": 0.5, "GPU": 1, "x": 2, "memory": 10}:
+        raise AssertionError("request: %r" % req)
+    if feasible.request({}, 1) != {"CPU": 1}:
+        raise AssertionError("request of no options")
 
 
 def check_calls():
@@ -133,6 +161,7 @@ def check_spill_and_pins():
 
 def main():
     check_calls()
+    check_feasible()
     check_arena()
     check_spill_and_pins()
     for name, exc in cases():

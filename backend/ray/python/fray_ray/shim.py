@@ -56,6 +56,8 @@ def server():
         if _server is None:
             c = config()
             _server = core.RayServer(c["job"], c.get("ns") or ray.get_runtime_context().namespace)
+            # Nested submissions never pass the Go driver's feasibility check: this one.
+            _server.check_feasible = not c.get("allow_infeasible")
         return _server
 
 

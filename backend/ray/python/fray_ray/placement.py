@@ -7,6 +7,7 @@ failed at once with fray's placement-group-removed error and force-cancelled: Ra
 fails only the ones still queued, and retries a running one into the removed group, where
 it would wait forever.
 """
+import collections
 import threading
 import time
 
@@ -18,6 +19,9 @@ from . import proto
 from .proto import error
 
 STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
+
+# REMEMBER_REMOVED bounds Groups.removed.
+REMEMBER_REMOVED = 4096
 
 
 def _group(pg_hex):
@@ -53,7 +57,10 @@ class Groups:
         self.lock = threading.Lock()
         self.info = {}  # group id -> wire PlacementGroupInfo
         self.oids = {}  # group id -> {oid: task name} of tasks submitted into it
-        self.removed = {}  # group id -> info, removed by this process
+        # group id -> info, removed by this process: the newest REMEMBER_REMOVED, so that a
+        # long job making groups by the thousand stays bounded. A group forgotten here is
+        # still known removed to Ray, whose errors say so (map_exception), only later.
+        self.removed = collections.OrderedDict()
 
     def _info_of(self, pg_hex):
         with self.lock:
@@ -188,6 +195,8 @@ class Groups:
             if pg_hex in self.removed:
                 return
             self.removed[pg_hex] = info
+            while len(self.removed) > REMEMBER_REMOVED:
+                self.removed.popitem(last=False)
             self.info.pop(pg_hex, None)
             oids = self.oids.pop(pg_hex, {})
         srv = self.srv

@@ -52,6 +52,25 @@ def cases():
     ]
 
 
+def check_removed_bounded():
+    """placement.Groups remembers only the newest REMEMBER_REMOVED removed groups (raises)."""
+    import threading
+    from unittest import mock
+
+    class Srv:
+        lock = threading.Lock()
+        objects = {}
+
+    g = placement.Groups(Srv())
+    n = placement.REMEMBER_REMOVED + 10
+    with mock.patch.object(placement, "_remove"), mock.patch.object(placement, "_group"), \
+            mock.patch.object(g, "_info_of", lambda h: {"id": h}):
+        for i in range(n):
+            g.remove("%08x" % i)
+    if len(g.removed) != placement.REMEMBER_REMOVED or "%08x" % (n - 1) not in g.removed or "%08x" % 0 in g.removed:
+        raise AssertionError("removed groups: %d remembered" % len(g.removed))
+
+
 def check_feasible():
     """feasible.infeasible decides as backend/ray/feasible.go does (raises)."""
     two = [{"CPU": 2, "memory": 1e9}, {"CPU": 1, "GPU": 1, "node_b": 1}]
@@ -162,6 +181,7 @@ def check_spill_and_pins():
 def main():
     check_calls()
     check_feasible()
+    check_removed_bounded()
     check_arena()
     check_spill_and_pins()
     for name, exc in cases():

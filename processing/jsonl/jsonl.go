@@ -28,10 +28,9 @@ import (
 	"io"
 	"iter"
 	"strings"
-	"sync"
 
+	"github.com/fray-go/fray/processing/internal/zstdpool"
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Record is a schemaless JSONL record.
@@ -155,12 +154,12 @@ func NewReader[T any](r io.Reader, opts Options) (*Reader[T], error) {
 		src = zr
 		rd.closer = func() { zr.Close() }
 	case Zstd:
-		zr, err := getDecoder(r)
+		zr, err := zstdpool.NewReader(r)
 		if err != nil {
 			return nil, &LineError{Name: opts.Name, Err: fmt.Errorf("zstd: %w", err)}
 		}
 		src = zr
-		rd.closer = func() { putDecoder(zr) }
+		rd.closer = func() { zr.Close() }
 	default:
 		return nil, fmt.Errorf("jsonl: unknown compression %v", c)
 	}
@@ -323,11 +322,11 @@ func NewWriter[T any](w io.Writer, c Compression) (*Writer[T], error) {
 	case Gzip:
 		wr.zc = gzip.NewWriter(w)
 	case Zstd:
-		zw, err := getEncoder(w)
+		zw, err := zstdpool.NewWriter(w)
 		if err != nil {
 			return nil, fmt.Errorf("jsonl: zstd: %w", err)
 		}
-		wr.zc = pooledEncoder{zw}
+		wr.zc = zw
 	default:
 		return nil, fmt.Errorf("jsonl: unknown compression %v", c)
 	}
@@ -387,48 +386,3 @@ func (w *Writer[T]) Close() error {
 }
 
 var errWriterClosed = errors.New("jsonl: writer closed")
-
-// zstd encoders and decoders are reused: making one allocates and clears its tables and
-// windows (megabytes), which for a shard of a few hundred kilobytes costs more than the
-// compression itself.
-var (
-	encoders sync.Pool // *zstd.Encoder, Reset for each stream
-	decoders sync.Pool // *zstd.Decoder, Reset for each stream
-)
-
-func getEncoder(w io.Writer) (*zstd.Encoder, error) {
-	if e, ok := encoders.Get().(*zstd.Encoder); ok {
-		e.Reset(w)
-		return e, nil
-	}
-	return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
-}
-
-// pooledEncoder returns its encoder to the pool once the stream is closed.
-type pooledEncoder struct{ *zstd.Encoder }
-
-func (p pooledEncoder) Close() error {
-	err := p.Encoder.Close()
-	p.Encoder.Reset(nil) // drop the destination, keep the tables
-	encoders.Put(p.Encoder)
-	return err
-}
-
-func getDecoder(r io.Reader) (*zstd.Decoder, error) {
-	if d, ok := decoders.Get().(*zstd.Decoder); ok {
-		if err := d.Reset(r); err != nil {
-			decoders.Put(d)
-			return nil, err
-		}
-		return d, nil
-	}
-	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<31))
-}
-
-func putDecoder(d *zstd.Decoder) {
-	if err := d.Reset(nil); err != nil {
-		d.Close() // not reusable
-		return
-	}
-	decoders.Put(d)
-}

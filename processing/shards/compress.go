@@ -5,8 +5,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fray-go/fray/processing/internal/zstdpool"
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // The codecs follow processing/jsonl: chosen by the file name's extension, ".gz" for gzip,
@@ -24,18 +24,14 @@ func decompress(r io.Reader, name string) (io.ReadCloser, error) {
 		}
 		return zr, nil
 	case ".zst", ".zstd":
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<31))
+		zr, err := zstdpool.NewReader(r)
 		if err != nil {
 			return nil, fmt.Errorf("shards: %s: zstd: %w", name, err)
 		}
-		return zstdReadCloser{zr}, nil
+		return zr, nil
 	}
 	return io.NopCloser(r), nil
 }
-
-type zstdReadCloser struct{ *zstd.Decoder }
-
-func (z zstdReadCloser) Close() error { z.Decoder.Close(); return nil }
 
 // compress wraps w according to name's extension. Close finishes the compressed stream; it
 // does not close w.
@@ -45,7 +41,7 @@ func compress(w io.Writer, name string) (io.WriteCloser, error) {
 	case ".gz":
 		return gzip.NewWriter(w), nil
 	case ".zst", ".zstd":
-		zw, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
+		zw, err := zstdpool.NewWriter(w)
 		if err != nil {
 			return nil, fmt.Errorf("shards: %s: zstd: %w", name, err)
 		}

@@ -49,6 +49,23 @@ type BatchSpec struct {
 // does. An actor that dies is replaced by the pool and its batches are run again (see
 // actorpool), so a batch function must not depend on which actor, or how often, ran it.
 func RunBatches[S, In, Out any](ctx context.Context, pool *actorpool.Pool[S, []In, []Out], spec BatchSpec) (*Summary, error) {
+	return RunBatchesWith(ctx, pool, spec, func(b []In) []In { return b },
+		func(_ []In, out []Out) ([]Out, error) { return out, nil })
+}
+
+// RunBatchesWith is RunBatches for a pool whose method takes and returns something other
+// than the shard's records: prepare makes a call's input from a batch of records (only
+// what the actor needs, for example the texts a model scores, so that the rest of each
+// record never crosses to it and back), and merge makes the batch's output records from
+// the batch and the call's output (for example each record with its score). prepare runs
+// as the shard is read, merge as the outputs are written, both in this process; an error
+// from merge fails the shard.
+//
+//	sum, err := shards.RunBatchesWith(ctx, pool, spec,
+//		func(docs []Doc) []string { return texts(docs) },
+//		func(docs []Doc, scores []float64) ([]Scored, error) { return zip(docs, scores) })
+func RunBatchesWith[S, Rec, Out, CallIn, CallOut any](ctx context.Context, pool *actorpool.Pool[S, CallIn, CallOut], spec BatchSpec,
+	prepare func([]Rec) CallIn, merge func([]Rec, CallOut) ([]Out, error)) (*Summary, error) {
 	if spec.Name == "" {
 		spec.Name = pool.Method()
 	}
@@ -67,7 +84,7 @@ func RunBatches[S, In, Out any](ctx context.Context, pool *actorpool.Pool[S, []I
 		return nil
 	}
 	body := func(ctx context.Context, sh *Shard, _ struct{}) (struct{}, error) {
-		return struct{}{}, processBatches(ctx, pool, sh, size)
+		return struct{}{}, processBatches(ctx, pool, sh, size, prepare, merge)
 	}
 	return runPlanned(ctx, spec.Spec, ".jsonl", "batches:"+pool.Identity(), check,
 		func(ctx context.Context, _ []plannedShard, todo []int, arg func(int) TaskArg[struct{}], record func(int, ShardResult, error)) error {
@@ -103,7 +120,8 @@ func RunBatches[S, In, Out any](ctx context.Context, pool *actorpool.Pool[S, []I
 
 // processBatches streams one shard's records through the pool in batches of size and
 // writes the outputs in input order.
-func processBatches[S, In, Out any](ctx context.Context, pool *actorpool.Pool[S, []In, []Out], sh *Shard, size int) error {
+func processBatches[S, In, Out, CallIn, CallOut any](ctx context.Context, pool *actorpool.Pool[S, CallIn, CallOut], sh *Shard, size int,
+	prepare func([]In) CallIn, merge func([]In, CallOut) ([]Out, error)) error {
 	w, err := sh.Create(ctx)
 	if err != nil {
 		return err
@@ -113,7 +131,10 @@ func processBatches[S, In, Out any](ctx context.Context, pool *actorpool.Pool[S,
 		return err
 	}
 	var readErr error
-	batches := func(yield func([]In) bool) {
+	// The batches sent and not yet written, oldest first: MapSeq reads the batches and
+	// yields the results in one goroutine, in input order, at most 2 × Capacity apart.
+	var sent [][]In
+	batches := func(yield func(CallIn) bool) {
 		batch := make([]In, 0, size)
 		for rec, err := range Records[In](ctx, sh) {
 			if err != nil {
@@ -122,26 +143,35 @@ func processBatches[S, In, Out any](ctx context.Context, pool *actorpool.Pool[S,
 			}
 			batch = append(batch, rec)
 			if len(batch) == size {
-				if !yield(batch) {
+				sent = append(sent, batch)
+				if !yield(prepare(batch)) {
 					return
 				}
 				batch = make([]In, 0, size)
 			}
 		}
 		if len(batch) > 0 {
-			yield(batch)
+			sent = append(sent, batch)
+			yield(prepare(batch))
 		}
 	}
 	for r := range pool.MapSeq(ctx, batches) {
 		if r.Err != nil {
 			return fmt.Errorf("batch %d (records %d to %d) of %s: %w", r.Index, r.Index*size+1, (r.Index+1)*size, sh.Input, r.Err)
 		}
-		for _, o := range r.Value {
+		recs := sent[0]
+		sent[0] = nil
+		sent = sent[1:]
+		outs, err := merge(recs, r.Value)
+		if err != nil {
+			return fmt.Errorf("batch %d (records %d to %d) of %s: %w", r.Index, r.Index*size+1, r.Index*size+len(recs), sh.Input, err)
+		}
+		for _, o := range outs {
 			if err := jw.Write(o); err != nil {
 				return fmt.Errorf("batch %d of %s: write: %w", r.Index, sh.Input, err)
 			}
 		}
-		sh.CountOut(int64(len(r.Value)))
+		sh.CountOut(int64(len(outs)))
 	}
 	if readErr != nil {
 		return readErr

@@ -121,6 +121,70 @@ func TestRunBatches(t *testing.T) {
 	}
 }
 
+// UpperTexts upper-cases texts: what a pool for RunBatchesWith runs (only the texts cross
+// to the actor).
+var UpperTexts = fray.NewMethod(UpperModel, "UpperTexts", func(m *upperModel, _ context.Context, texts []string) ([]string, error) {
+	out := make([]string, len(texts))
+	for i, s := range texts {
+		out[i] = strings.ToUpper(s) + m.suffix
+	}
+	return out, nil
+})
+
+// TestRunBatchesWith: only what prepare makes crosses to the actors; merge puts each
+// answer back into its record, in input order across batches; a merge error fails the
+// shard (and only it).
+func TestRunBatchesWith(t *testing.T) {
+	ctx := newJob(t, 4)
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
+	var many []Rec
+	for i := range 23 {
+		many = append(many, Rec{ID: 100 + i, Text: fmt.Sprintf("rec %d", i)})
+	}
+	writeShard(t, filepath.Join(in, "a.jsonl.zst"), many)
+	writeShard(t, filepath.Join(in, "bad.jsonl"), []Rec{{ID: 1, Text: "x"}, {ID: 2, Text: "merge fails"}})
+	pool, err := actorpool.New(ctx, UpperModel, "!", UpperTexts, actorpool.Options{Size: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	texts := func(rs []Rec) []string {
+		out := make([]string, len(rs))
+		for i, r := range rs {
+			out[i] = r.Text
+		}
+		return out
+	}
+	merge := func(rs []Rec, up []string) ([]Rec, error) {
+		if len(up) != len(rs) {
+			return nil, fmt.Errorf("%d answers for %d records", len(up), len(rs))
+		}
+		for i := range rs {
+			if up[i] == "MERGE FAILS!" {
+				return nil, errors.New("merge refused the batch")
+			}
+			rs[i].Text = up[i]
+		}
+		return rs, nil
+	}
+	spec := shards.BatchSpec{Spec: shards.Spec{Input: filepath.Join(in, "*.jsonl*"), Output: out}, BatchSize: 4}
+	sum, err := shards.RunBatchesWith(ctx, pool, spec, texts, merge)
+	var se *shards.Error
+	if !errors.As(err, &se) || sum.Done != 1 || sum.Failed != 1 || !strings.Contains(err.Error(), "merge refused") {
+		t.Fatalf("summary %s, err %v; want a.jsonl.zst done and bad.jsonl failed by merge", sum, err)
+	}
+	got := readShard(t, filepath.Join(out, "a.jsonl.zst"))
+	if len(got) != len(many) {
+		t.Fatalf("%d records out, want %d", len(got), len(many))
+	}
+	for i, r := range got {
+		if r.ID != 100+i || r.Text != fmt.Sprintf("REC %d!", i) {
+			t.Fatalf("a.jsonl.zst[%d] = %+v: out of order or not merged", i, r)
+		}
+	}
+}
+
 func TestRunBatchesFailingShard(t *testing.T) {
 	ctx := newJob(t, 4)
 	dir := t.TempDir()

@@ -71,17 +71,47 @@ var Classifier = fray.NewActor("pipeline.Classifier", func(ctx context.Context, 
 // ClassifierState is a Classifier actor's state: the loaded model.
 type ClassifierState struct{ m *quality.Model }
 
-// ScoreBatch scores a batch of documents (Classifier's method).
-func (c *ClassifierState) ScoreBatch(_ context.Context, docs []Doc) ([]Scored, error) {
-	out := make([]Scored, len(docs))
-	for i, d := range docs {
-		out[i] = ScoreDoc(c.m, d)
+// TextScore is what a Classifier says of one text: ScoreDoc's two verdicts.
+type TextScore struct {
+	Score     float64 `cbor:"s"`
+	Heuristic bool    `cbor:"h,omitempty"`
+}
+
+// ScoreTexts scores a batch of texts (Classifier's method). Only the texts cross to the
+// actor and only the verdicts come back: the documents stay with the step, which merges
+// them (scoreDocs), so a batch costs the actor one text decode each and no document
+// round trip.
+func (c *ClassifierState) ScoreTexts(_ context.Context, texts []string) ([]TextScore, error) {
+	out := make([]TextScore, len(texts))
+	for i, t := range texts {
+		out[i] = TextScore{Score: c.m.Predict(t), Heuristic: quality.Label(t)}
 	}
 	return out, nil
 }
 
-// ScoreBatch is the Classifier method the classify step's pool runs.
-var ScoreBatch = fray.NewMethod(Classifier, "ScoreBatch", (*ClassifierState).ScoreBatch)
+// ScoreTexts is the Classifier method the classify step's pool runs.
+var ScoreTexts = fray.NewMethod(Classifier, "ScoreTexts", (*ClassifierState).ScoreTexts)
+
+// docTexts is a batch's call input for ScoreTexts.
+func docTexts(docs []Doc) []string {
+	texts := make([]string, len(docs))
+	for i, d := range docs {
+		texts[i] = d.Text
+	}
+	return texts
+}
+
+// scoreDocs merges ScoreTexts' verdicts back into their documents.
+func scoreDocs(docs []Doc, scores []TextScore) ([]Scored, error) {
+	if len(scores) != len(docs) {
+		return nil, fmt.Errorf("the Classifier answered %d scores for %d documents", len(scores), len(docs))
+	}
+	out := make([]Scored, len(docs))
+	for i, d := range docs {
+		out[i] = Scored{Doc: d, Score: scores[i].Score, Heuristic: scores[i].Heuristic}
+	}
+	return out, nil
+}
 
 // ClassifyConfig configures the classify step.
 type ClassifyConfig struct {
@@ -106,7 +136,8 @@ type ClassifyConfig struct {
 var ClassifyFn = executor.NewStepFn("pipeline.classify", ClassifyStep)
 
 // ClassifyStep scores every ingested shard: as batch inference on a pool of c.Actors
-// Classifier actors (shards.RunBatches; the model loaded once per actor), or, with
+// Classifier actors (shards.RunBatchesWith; the model loaded once per actor, only the
+// texts sent to it), or, with
 // c.Actors 0, with the Classify shard task, TaskOptions{MaxCalls: c.MaxCalls, Resources:
 // {"CPU": c.CPUs}} per shard.
 func ClassifyStep(ctx context.Context, c ClassifyConfig) error {
@@ -152,12 +183,12 @@ func ClassifyOnPool(ctx context.Context, p ClassifyParams, actors int, spec shar
 // classifyOnPool is ClassifyOnPool with each actor holding resources (none: an actor's
 // defaults, placed with 1 CPU).
 func classifyOnPool(ctx context.Context, p ClassifyParams, actors int, resources fray.Resources, spec shards.BatchSpec) (*shards.Summary, error) {
-	pool, err := actorpool.New(ctx, Classifier, p, ScoreBatch, actorpool.Options{Size: actors, Actor: fray.ActorOptions{Resources: resources}})
+	pool, err := actorpool.New(ctx, Classifier, p, ScoreTexts, actorpool.Options{Size: actors, Actor: fray.ActorOptions{Resources: resources}})
 	if err != nil {
 		return &shards.Summary{Name: spec.Name}, err
 	}
 	defer pool.Close()
-	return shards.RunBatches(ctx, pool, spec)
+	return shards.RunBatchesWith(ctx, pool, spec, docTexts, scoreDocs)
 }
 
 func batchSize(n int) int {

@@ -14,7 +14,7 @@
 //     it, so every shard gets a fresh worker process (and loads the model again), and also
 //     with MaxCalls 0 (in-process);
 //   - pool_1a and pool_2a (inference only): the pipeline's classify step as it runs now,
-//     batch inference on an actor pool of 1 and 2 Classifier actors (shards.RunBatches,
+//     batch inference on an actor pool of 1 and 2 Classifier actors (shards.RunBatchesWith,
 //     -batch-size documents per call, the model loaded once per actor).
 //
 // Then, in fresh child processes of this binary, the peak RSS of batch inference with 1

@@ -37,6 +37,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +59,7 @@ func main() {
 	perShard := flag.Int("docs-per-shard", 50, "documents per shard (small shards balance two workers better: the documents differ a lot in size)")
 	runs := flag.Int("runs", 3, "runs of each measurement (the median is printed)")
 	flag.IntVar(&batchSize, "batch-size", 16, "documents per call of the pool measurements")
+	flag.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the last run of one measurement: GROUP/NAME=FILE (e.g. inference/pool_1a=pool.prof; go tool pprof reads it)")
 	rssChild := flag.String("rss-child", "", "internal: measure the peak RSS of batch inference over GLOB,MODEL,ACTORS and print it")
 	flag.Parse()
 	if *rssChild != "" {
@@ -71,6 +73,27 @@ func main() {
 		slog.Error("bench failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// profile is -cpuprofile: "GROUP/NAME=FILE", or "".
+var profile string
+
+// startProfile starts the CPU profile -cpuprofile asks for when it names measurement
+// name; the function it returns stops it.
+func startProfile(name string) (func(), error) {
+	want, file, _ := strings.Cut(profile, "=")
+	if want != name || file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // measurement is one timed way of processing every document; it returns the records
@@ -177,9 +200,17 @@ func run(nDocs, perShard, runs int) error {
 		for i := range runs {
 			for k, m := range g.ms {
 				out := filepath.Join(dir, "out", fmt.Sprintf("%s-%s-%d", g.name, m.name, i))
+				stop := func() {}
+				if i == runs-1 {
+					var err error
+					if stop, err = startProfile(g.name + "/" + m.name); err != nil {
+						return err
+					}
+				}
 				c0 := cpuTime()
 				start := time.Now()
 				n, err := m.fn(ctx, out)
+				stop()
 				if err != nil {
 					return fmt.Errorf("%s/%s: %w", g.name, m.name, err)
 				}

@@ -135,6 +135,14 @@ func (r *run) runStep(ctx context.Context, n *node) (State, error) {
 	taskName := shortName(n.fnName) + ":" + n.name
 	rep.Start = r.opts.Now()
 	r.notify(n, StateRunning, "")
+	// RUNNING goes on record before the task is submitted: the task may start at once, and
+	// an executor killed before a later write would leave a step that ran without any
+	// status (its lease expiring unseen). Killed here instead, it reads as CANCELLED.
+	evs, err = r.record(ctx, le, n, evs, StatusRunning, "task "+taskName+" submitted")
+	if err != nil {
+		rep.End = r.opts.Now()
+		return StateFailed, err
+	}
 	ref, err := r.submit(ctx, n, taskName)
 	if err != nil {
 		rep.End = r.opts.Now()
@@ -142,11 +150,6 @@ func (r *run) runStep(ctx context.Context, n *node) (State, error) {
 			return StateNotRun, ctx.Err()
 		}
 		_, _ = r.record(ctx, le, n, evs, StatusFailed, "submission failed: "+err.Error())
-		return StateFailed, err
-	}
-	evs, err = r.record(ctx, le, n, evs, StatusRunning, "task "+taskName+" submitted")
-	if err != nil {
-		r.cancelTask(ctx, ref)
 		return StateFailed, err
 	}
 	_, err = ref.Get(le.ctx) // le.ctx ends with ctx and when the lease is lost

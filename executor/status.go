@@ -18,7 +18,7 @@ type Status string
 // The statuses written to status files. Unknown and Cancelled are computed, never written.
 const (
 	StatusWaiting   Status = "WAITING"    // waiting to start (Marin writes it; fray's executor reads it like RUNNING)
-	StatusRunning   Status = "RUNNING"    // the step's task was submitted and is running
+	StatusRunning   Status = "RUNNING"    // the step's task is being submitted (recorded first) or runs
 	StatusSuccess   Status = "SUCCESS"    // the step finished without error
 	StatusFailed    Status = "FAILED"     // the step's function failed; the message has the error
 	StatusDepFailed Status = "DEP_FAILED" // a dependency failed, so the step was not run

@@ -9,7 +9,7 @@
 # left running). With RAY_ADDRESS set to a cluster with token authentication, export its
 # token's variables too (`eval "$(scripts/ray-cluster.sh env)"` for one of the script's).
 #
-#   scripts/bench-ray.sh [-reps N] [-only spin,noop,actor,put_get,put_get_64m,sync_task,sync_actor,shared_ref] [-sides direct,fray,local]
+#   scripts/bench-ray.sh [-reps N] [-only spin,noop,actor,put_get,put_get_64m,sync_task,sync_actor,shared_ref,pg] [-sides direct,fray,local]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

@@ -25,6 +25,7 @@ import sys
 import time
 
 import ray
+from ray.util.placement_group import placement_group, remove_placement_group
 
 SPIN_TASKS = 200
 SPIN_SECONDS = 0.010
@@ -36,6 +37,7 @@ BIG_OBJECTS = 5
 BIG_SIZE = 64 << 20
 SYNC_CALLS = 200
 REF_TASKS = 500
+PG_GROUPS = 100
 
 
 FLOOR_SLOTS = 8  # values the floor's shared memory holds per direction
@@ -191,6 +193,13 @@ def main():
             got = ray.get([size.remote(shared) for _ in range(REF_TASKS)])
             assert all(n == PUT_SIZE for n in got)
             return REF_TASKS / (time.perf_counter() - t), "tasks/s"
+        if name == "pg":
+            t = time.perf_counter()
+            for _ in range(PG_GROUPS):
+                pg = placement_group([{"CPU": 0.01}])
+                ray.get(pg.ready())
+                remove_placement_group(pg)
+            return PG_GROUPS / (time.perf_counter() - t), "groups/s"
         raise ValueError("unknown workload %r" % name)
 
     print("ready", flush=True)

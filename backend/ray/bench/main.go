@@ -6,7 +6,9 @@
 // through a floor stand-in for fray's design: see variantOf), (e) put then get of 64 MiB
 // objects (throughput), (f) one synchronous task and one synchronous actor call at a time
 // (latency, reported as calls/s so that higher is better on every row), (g) 500 tasks that
-// each take the same 1 MiB object as their argument (throughput). Every ratio row prints
+// each take the same 1 MiB object as their argument (throughput), (h) placement groups of
+// one small bundle created, made ready and removed one after another (Ray's microbenchmark
+// row "placement group create/removal"; issue 15; no target). Every ratio row prints
 // its target and PASS or MISS; the machine's load average is printed before and after.
 // Each is repeated -reps times, the sides taking turns (so that machine noise hits them
 // alike; every other repetition in the reverse order): in each repetition every side warms up (Ray may have stopped a job's idle
@@ -57,6 +59,7 @@ const (
 	bigSize    = 64 << 20
 	syncCalls  = 200
 	refTasks   = 500
+	pgGroups   = 100
 )
 
 var (
@@ -80,14 +83,14 @@ type Counter struct{ N int }
 
 // workloads in the order they run; units of their figures.
 var (
-	order = []string{"spin", "noop", "actor", "put_get", "put_get_gc400", "put_get_floor", "put_get_64m", "sync_task", "sync_actor", "shared_ref"}
+	order = []string{"spin", "noop", "actor", "put_get", "put_get_gc400", "put_get_floor", "put_get_64m", "sync_task", "sync_actor", "shared_ref", "pg"}
 	units = map[string]string{"spin": "s", "noop": "tasks/s", "actor": "calls/s", "put_get": "ops/s",
 		"put_get_gc400": "ops/s", "put_get_floor": "ops/s", "put_get_64m": "ops/s", "sync_task": "calls/s",
-		"sync_actor": "calls/s", "shared_ref": "tasks/s"}
+		"sync_actor": "calls/s", "shared_ref": "tasks/s", "pg": "groups/s"}
 	// what each figure is called in the output
 	figure = map[string]string{"spin": "spin_wall", "noop": "noop_tput", "actor": "actor_tput", "put_get": "put_get_tput",
 		"put_get_gc400": "put_get_gogc400_tput", "put_get_floor": "put_get_floor_tput", "put_get_64m": "put_get_64m_tput",
-		"sync_task": "sync_task_rate", "sync_actor": "sync_actor_rate", "shared_ref": "shared_ref_tput"}
+		"sync_task": "sync_task_rate", "sync_actor": "sync_actor_rate", "shared_ref": "shared_ref_tput", "pg": "pg_create_remove_rate"}
 	// variantOf names, for each variant of a workload that one side runs, that workload
 	// and the side:
 	//
@@ -115,8 +118,8 @@ func main() {
 	address := flag.String("address", os.Getenv("RAY_ADDRESS"), "Ray cluster address")
 	reps := flag.Int("reps", 5, "repetitions (medians are reported)")
 	python := flag.String("python", "", "Python with ray (default: as ray.Options)")
-	only := flag.String("only", "spin,noop,actor,put_get,put_get_64m,sync_task,sync_actor,shared_ref",
-		"workloads to run (comma-separated: spin, noop, actor, put_get, put_get_64m, sync_task, sync_actor, shared_ref)")
+	only := flag.String("only", "spin,noop,actor,put_get,put_get_64m,sync_task,sync_actor,shared_ref,pg",
+		"workloads to run (comma-separated: spin, noop, actor, put_get, put_get_64m, sync_task, sync_actor, shared_ref, pg)")
 	sides := flag.String("sides", "direct,fray,local", "what to run them on (comma-separated: direct, fray, local); ratios need direct and fray")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process (the fray side) to this file")
 	flag.Parse()
@@ -230,8 +233,8 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 					}
 					base = v.workload
 				}
-				if !only[base] || (name == "local" && base != "noop" && base != "actor") {
-					continue // the local backend runs (b) and (c) only
+				if !only[base] || (name == "local" && base != "noop" && base != "actor" && base != "pg") {
+					continue // the local backend runs (b), (c) and (h) only
 				}
 				v, err := r(w)
 				if err != nil {
@@ -281,6 +284,8 @@ func run(address string, reps int, python string, only, sides map[string]bool) e
 	ratio("ratio_shared_ref_tput_fray_over_direct", "fray_shared_ref_tput", "direct_shared_ref_tput", 0.85, 0, "")
 	ratio("ratio_noop_tput_local_over_fray_ray", "local_noop_tput", "fray_noop_tput", 0, 0, "local/Ray")
 	ratio("ratio_actor_tput_local_over_fray_ray", "local_actor_tput", "fray_actor_tput", 0, 0, "local/Ray")
+	ratio("ratio_pg_create_remove_rate_fray_over_direct", "fray_pg_create_remove_rate", "direct_pg_create_remove_rate", 0, 0, "issue 15's row, no target")
+	ratio("ratio_pg_create_remove_rate_local_over_direct", "local_pg_create_remove_rate", "direct_pg_create_remove_rate", 0, 0, "local/direct Ray")
 	fmt.Printf("# load average at end: %s\n", loadavg())
 	return nil
 }
@@ -457,6 +462,21 @@ func goSide(ctx context.Context, warmWorkers int) (side, error) {
 				}
 			}
 			return refTasks / time.Since(t).Seconds(), nil
+		case "pg":
+			opts := fray.PlacementGroupOptions{Bundles: []fray.Resources{{fray.CPU: 0.01}}}
+			for j := 0; j < pgGroups; j++ {
+				g, err := fray.CreatePlacementGroup(ctx, opts)
+				if err != nil {
+					return 0, err
+				}
+				if err := g.Ready(ctx, fray.Forever); err != nil {
+					return 0, err
+				}
+				if err := g.Remove(ctx); err != nil {
+					return 0, err
+				}
+			}
+			return pgGroups / time.Since(t).Seconds(), nil
 		}
 		return 0, fmt.Errorf("unknown workload %q", w)
 	}, nil

@@ -41,14 +41,34 @@
 //     through Ray. The thread running a call reads the child's answer itself (a helper
 //     thread reads only while calls wait without a reader, or the child is idle), and the Go
 //     child runs a call on the goroutine that read it: each hand-off between threads costs a
-//     wake-up, which on a busy machine costs more than a short call. The child gets PR_SET_PDEATHSIG and watches its parent, and the shim
-//     kills it at exit, so no child outlives its Ray worker. While the Go child waits on a
-//     nested Get, the thread running the Ray task waits on the same refs with ray.wait, so
-//     Ray releases the task's CPU and nested tasks cannot deadlock a full cluster.
+//     wake-up, which on a busy machine costs more than a short call. The child gets
+//     PR_SET_PDEATHSIG and watches its parent, and the shim kills it at exit, so no child
+//     outlives its Ray worker. While the Go child waits on a nested Get, or on a placement
+//     group's Ready, the thread running the Ray task waits on the same refs (the group's
+//     ready() ref) with ray.wait, so Ray releases the task's CPU and nested tasks, or a gang
+//     the task schedules beside itself, cannot deadlock a full cluster. Nested submissions
+//     are checked for feasibility there too (python/fray_ray/feasible.py, the twin of
+//     feasible.go), since they never pass this package.
 //
 //   - This package: Connect and the JobContext (backend.JobContext) that sends the bridge one
 //     message per operation. Task submissions, actor calls and puts are one-way messages
 //     carrying an object id the Go side chose, so submitting is not a round trip.
+//
+// One task's path, Remote then Get (Go driver, bridge, shim and Go child are processes;
+// a small argument and result travel inside the frames, large ones through shared memory
+// as above):
+//
+//	Go driver ──Submit (pipe, one-way)──▶ bridge ──f.remote(packed call)──▶ Ray (raylet, GCS)
+//	                                                                          │ schedules
+//	                                                                          ▼
+//	Go child ◀──Run frame (pipe)── shim in a Ray worker ◀──run_task(call, arg)─┘
+//	    │ runs the registered Go function
+//	    └──Result frame──▶ shim ──returns bytes──▶ Ray object store
+//	Go driver ──Get──▶ bridge ──ray.get──▶ object store; the value back by frame, ring
+//	                                        or process_vm_readv
+//
+// A nested call inside the Go child (Submit, Get, Put, actors, placement groups) goes the
+// other way: a frame to the shim, which makes the Ray call in the worker (see above).
 //
 // # What maps to what
 //

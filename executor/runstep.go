@@ -138,7 +138,7 @@ func (r *run) runStep(ctx context.Context, n *node) (State, error) {
 	// RUNNING goes on record before the task is submitted: the task may start at once, and
 	// an executor killed before a later write would leave a step that ran without any
 	// status (its lease expiring unseen). Killed here instead, it reads as CANCELLED.
-	evs, err = r.record(ctx, le, n, evs, StatusRunning, "task "+taskName+" submitted")
+	evs, err = r.record(ctx, le, n, evs, StatusRunning, "submitting task "+taskName)
 	if err != nil {
 		rep.End = r.opts.Now()
 		return StateFailed, err

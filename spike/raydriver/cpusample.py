@@ -1,7 +1,10 @@
 """Per-process CPU of this user's processes while a benchmark runs, grouped by role (Ray
 worker / fray shim, Go child, bridge, raylet, ...): python3 cpusample.py STOPFILE, then touch
 STOPFILE when the run ends. Used for results/worker-arg-crossmem.md."""
-import os, sys, time, collections, re
+import collections
+import os
+import sys
+import time
 # samples per-process CPU (utime+stime) of this user's processes until the file STOP exists
 stop = sys.argv[1]
 tck = os.sysconf("SC_CLK_TCK")
@@ -10,7 +13,6 @@ def cat(cmd):
     c = cmd
     if "fray_bridge" in c: return "bridge (python driver)"
     if "default_worker" in c or "ray::" in c: return "ray worker (python shim)"
-    if "FRAY_WORKER" in c or "fray-ray-bench" in c and "worker" in c: return "go child"
     if "raylet" in c: return "raylet"
     if "gcs_server" in c: return "gcs"
     if "fray-ray-bench" in c: return "go driver"

@@ -38,6 +38,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +63,10 @@ func main() {
 	flag.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the last run of one measurement: GROUP/NAME=FILE (e.g. inference/pool_1a=pool.prof; go tool pprof reads it)")
 	rssChild := flag.String("rss-child", "", "internal: measure the peak RSS of batch inference over GLOB,MODEL,ACTORS and print it")
 	flag.Parse()
+	if want, file, ok := strings.Cut(profile, "="); profile != "" && (!ok || !strings.Contains(want, "/") || file == "") {
+		fmt.Fprintf(os.Stderr, "bench: -cpuprofile %q: want GROUP/NAME=FILE, e.g. inference/pool_1a=pool.prof\n", profile)
+		os.Exit(2)
+	}
 	if *rssChild != "" {
 		if err := measureRSS(*rssChild); err != nil {
 			slog.Error("rss child failed", "err", err)
@@ -191,6 +196,17 @@ func run(nDocs, perShard, runs int) error {
 			{"pool_1a", onPool(1, modelPath, glob)},
 			{"pool_2a", onPool(2, modelPath, glob)},
 		}},
+	}
+	if want, _, _ := strings.Cut(profile, "="); profile != "" {
+		var names []string
+		for _, g := range groups {
+			for _, m := range g.ms {
+				names = append(names, g.name+"/"+m.name)
+			}
+		}
+		if !slices.Contains(names, want) {
+			return fmt.Errorf("-cpuprofile names %q, which is no measurement; one of %s", want, strings.Join(names, ", "))
+		}
 	}
 	for _, g := range groups {
 		// The runs are interleaved (run 1 of every measurement, then run 2, ...) so that

@@ -143,9 +143,9 @@ class Groups:
             return None
 
     def ready_ref(self, pg_hex):
-        """Ray's ready() ref of a group still pending (a tiny task Ray runs in the group once
-        it is placed), for a worker to block on while it waits; None when the group is
-        placed or gone already, or Ray cannot make one."""
+        """Ray's ready() ref of a group still pending (Ray 2.60 resolves it from the GCS once
+        the group is placed; no task runs), for a worker to block on while it waits; None
+        when the group is placed or gone already, or Ray cannot make one."""
         with self.lock:
             if pg_hex in self.removed:
                 return None

@@ -15,7 +15,7 @@ import (
 // Listening returns the TCP addresses ("127.0.0.1:6379") on which the processes of the
 // cluster st records listen, sorted: what the cluster exposes. It reads /proc (Linux).
 func Listening(st State) ([]string, error) {
-	pids, err := clusterPIDs(st.TempDir)
+	pids, err := clusterPIDs(st.TempDir, st.Address)
 	if err != nil {
 		return nil, err
 	}

@@ -157,7 +157,7 @@ func KillNode(dir, temp string) (int, error) {
 	if !slices.Contains(nodes, temp) {
 		return 0, fmt.Errorf("%s is not the temp dir of a node `fray cluster add-node` started (those are listed in %s)", temp, filepath.Join(dir, NodesFile))
 	}
-	pids, err := clusterPIDs(temp) // one snapshot: the raylet's children move to init once it is gone
+	pids, err := clusterPIDs(temp, "") // one snapshot: the raylet's children move to init once it is gone
 	if err != nil {
 		return 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,7 +14,7 @@ import (
 
 // Running reports whether processes of the cluster st records still run.
 func Running(st State) bool {
-	pids, err := clusterPIDs(st.TempDir)
+	pids, err := clusterPIDs(st.TempDir, st.Address)
 	return err == nil && len(alive(pids)) > 0
 }
 
@@ -28,7 +29,7 @@ func Stop(dir string) (int, error) {
 		return 0, err
 	}
 	// One snapshot: once the raylet is gone its children belong to init, not to the cluster.
-	pids, err := clusterPIDs(st.TempDir)
+	pids, err := clusterPIDs(st.TempDir, st.Address)
 	if err != nil {
 		return 0, err
 	}
@@ -37,7 +38,7 @@ func Stop(dir string) (int, error) {
 		return 0, err
 	}
 	for _, n := range nodes {
-		np, err := clusterPIDs(n)
+		np, err := clusterPIDs(n, "")
 		if err != nil {
 			return 0, err
 		}
@@ -84,8 +85,11 @@ var dirFlags = []string{"--session-dir=", "--session_dir=", "--temp-dir=", "--te
 
 // clusterPIDs returns the processes of the cluster whose --temp-dir is temp: those with a
 // directory flag in it, and all their descendants (Ray's agents and workers, and the
-// workers' children). It reads /proc (Linux).
-func clusterPIDs(temp string) ([]int, error) {
+// workers' children), and, when gcs is the head's GCS address, the head's Ray Client
+// server, which names no directory and whose parent (`ray start`) has exited, so that
+// nothing else ties it to the cluster (left behind, it kept port 10001). It reads /proc
+// (Linux).
+func clusterPIDs(temp, gcs string) ([]int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("finding the cluster's processes needs /proc (Linux): %w", err)
@@ -107,7 +111,12 @@ func clusterPIDs(temp string) ([]int, error) {
 		if err != nil {
 			continue
 		}
-		for _, arg := range strings.Split(string(cmdline), "\x00") {
+		args := strings.Split(string(cmdline), "\x00")
+		if gcs != "" && slices.Contains(args, "ray.util.client.server") && slices.Contains(args, "--address="+gcs) {
+			keep[pid] = true
+			continue
+		}
+		for _, arg := range args {
 			if inDir(arg, temp) {
 				keep[pid] = true
 				break
